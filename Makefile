@@ -1,0 +1,69 @@
+# Tallyhold. `make run` and `make test` install what is missing (into .venv/ and node_modules/ of this
+# checkout, plus Debian packages when a command is absent) and then do their job. `make help` lists targets.
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -eu -o pipefail -c
+PYTHON       ?= python3
+VENV         := .venv
+UV           := .tools/bin/uv
+BIN          := $(VENV)/bin
+DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus
+PYTEST_ARGS  ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed node_modules/.installed ## Install Python (uv.lock) and Node (package-lock.json) dependencies
+
+$(UV): tools/uv-requirements.txt
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --require-hashes -r tools/uv-requirements.txt
+	@touch $@
+
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml services/tracker/pyproject.toml services/sandbox/pyproject.toml provisioner/pyproject.toml
+	$(UV) sync --frozen --all-packages --python $(PYTHON) --quiet
+	@touch $@
+
+# Not `npm ci`: anvil lists every platform's binary as an optional dependency, and `npm ci` insists on lock
+# entries for all of them. `npm install --no-save` installs exactly the locked versions and never rewrites the lock.
+node_modules/.installed: package.json package-lock.json
+	npm install --no-save --no-audit --no-fund --loglevel=error
+	@touch $@
+
+debian: ## Install the Debian packages the tests use, when missing (prometheus, promtool)
+	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
+
+run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
+	@$(BIN)/python -m tallyhold_provision.devstack
+
+test: install debian ## Run the whole test suite against real services it starts itself
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install ## ruff (lint and format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: install ## mypy, strict
+	$(BIN)/mypy services/tracker/src services/sandbox/src provisioner/src tests bench
+
+bench: install debian ## Print the benchmarks' figures (bench/)
+	$(BIN)/python -m bench
+
+migrate: install ## Migrate the schema named by TALLYHOLD_* settings (tallyhold migrate)
+	$(BIN)/tallyhold migrate
+
+migration: install ## Autogenerate a migration: make migration m="what changed" (needs a running dev stack)
+	$(BIN)/python -m tallyhold_provision.devstack --new-migration "$(m)"
+
+contracts: node_modules/.installed ## Rebuild the Solidity test token with solc-js (reproducible)
+	node tools/compile-contracts.mjs
+
+clean: ## Remove installed dependencies (not the .tallyhold/ state)
+	rm -rf $(VENV) .tools node_modules

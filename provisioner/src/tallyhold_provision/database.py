@@ -1,0 +1,88 @@
+"""Per-customer Postgres objects: a schema owned by a NOLOGIN owner role, and a LOGIN app role with DML only.
+
+Every statement is idempotent, so `create` converges whatever state a crash left behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from tallyhold_provision.naming import TenantNames
+
+APP_CONNECTION_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class TenantDatabase:
+    names: TenantNames
+    database: str
+
+    def harden_database(self, admin: psycopg.Connection[tuple[object, ...]]) -> None:
+        """Once per database: nobody connects, creates or makes temp tables unless granted."""
+        db = sql.Identifier(self.database)
+        admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+        admin.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+
+    def create(self, admin: psycopg.Connection[tuple[object, ...]], app_password: str) -> None:
+        n = self.names
+        owner, app, schema = (sql.Identifier(x) for x in (n.owner_role, n.app_role, n.schema))
+        db = sql.Identifier(self.database)
+        self.harden_database(admin)
+        if not _role_exists(admin, n.owner_role):
+            admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
+        if not _role_exists(admin, n.app_role):
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(app))
+        admin.execute(
+            sql.SQL(
+                "ALTER ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {} "
+                "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION NOINHERIT"
+            ).format(app, sql.Literal(app_password), sql.Literal(APP_CONNECTION_LIMIT))
+        )
+        admin.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS").format(owner))
+        admin.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, app))
+        admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(schema, owner))
+        admin.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema))
+        admin.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, app))
+        admin.execute(
+            sql.SQL(
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}"
+            ).format(owner, schema, app)
+        )
+        admin.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT USAGE, SELECT ON SEQUENCES TO {}").format(
+                owner, schema, app
+            )
+        )
+        admin.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC").format(owner)
+        )
+        # Objects that already exist (a rerun after a crash mid-migration) get the same grants.
+        admin.execute(
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}").format(schema, app)
+        )
+        admin.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, app))
+        admin.execute(sql.SQL("ALTER ROLE {} SET search_path = {}").format(app, schema))
+        admin.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '15s'").format(app))
+        admin.execute(sql.SQL("ALTER ROLE {} SET idle_in_transaction_session_timeout = '60s'").format(app))
+
+    def drop(self, admin: psycopg.Connection[tuple[object, ...]]) -> None:
+        n = self.names
+        owner, app, schema = (sql.Identifier(x) for x in (n.owner_role, n.app_role, n.schema))
+        if _role_exists(admin, n.app_role):
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (n.app_role,))
+        admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+        for role_name, role in ((n.app_role, app), (n.owner_role, owner)):
+            if _role_exists(admin, role_name):
+                admin.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(role))
+                admin.execute(sql.SQL("DROP ROLE {}").format(role))
+
+    def exists(self, admin: psycopg.Connection[tuple[object, ...]]) -> bool:
+        row = admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.names.schema,)).fetchone()
+        return row is not None
+
+
+def _role_exists(admin: psycopg.Connection[tuple[object, ...]], role: str) -> bool:
+    return admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None

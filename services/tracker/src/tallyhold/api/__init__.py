@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every domain: dependencies, error handlers, middleware, the JSON route class."""

@@ -1,0 +1,100 @@
+"""Errors are translated here, at the boundary, into the contract's body `{"error": {"code", "message"}}`.
+
+No handler ever includes the request body, a field's input value, or exception text from below: FastAPI's
+default 422 echoes `input` (for a missing field that is the whole body, secrets included), so it is replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tallyhold.errors import TallyholdError
+
+logger = logging.getLogger("tallyhold.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+# Field names we may echo back: they come from our own schema. An unknown key is named only when it looks like
+# an identifier, because a client could (by mistake) send a secret as a key.
+_SAFE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+
+
+def _safe_loc(loc: Sequence[Any], unknown_field: bool) -> list[str | int]:
+    safe: list[str | int] = []
+    for index, part in enumerate(loc):
+        # The last element of an unknown field's location is the client's own key: echoed only when it is short
+        # and identifier-shaped, since a long one could be a secret pasted as a key.
+        client_key = unknown_field and index == len(loc) - 1
+        echoable = isinstance(part, int) or (
+            isinstance(part, str) and bool(_SAFE_KEY.fullmatch(part)) and not (client_key and len(part) > 24)
+        )
+        safe.append(part if echoable else "<field>")
+    return safe
+
+
+def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    details: list[dict[str, Any]] = []
+    code = "invalid_request"
+    for error in exc.errors():
+        kind = str(error.get("type", "invalid"))
+        if kind == "json_invalid":
+            return "invalid_json", []
+        unknown = kind == "extra_forbidden"
+        # Messages for our own validators are written by us and carry no input; pydantic's built-in messages
+        # describe the expectation ("Input should be a valid integer"), never the value.
+        details.append({"loc": _safe_loc(error.get("loc", ()), unknown), "type": kind, "msg": str(error.get("msg"))})
+    return code, details
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    code, fields = _field_errors(exc)
+    if code == "invalid_json":
+        return JSONResponse({"error": {"code": code, "message": "The request body is not valid JSON."}}, 400)
+    body: dict[str, Any] = {"error": {"code": code, "message": "The request is not valid.", "fields": fields}}
+    return JSONResponse(body, status_code=422)
+
+
+async def _tallyhold_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TallyholdError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = {404: "No such resource.", 405: "Method not allowed."}.get(exc.status_code, "The request failed.")
+    headers = dict(exc.headers) if exc.headers else None
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code, headers=headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Only the exception class: its text and frame locals may hold anything.
+    logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": request.url.path})
+    body = {"error": {"code": "internal_error", "message": "The request could not be completed."}}
+    return JSONResponse(body, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(TallyholdError, _tallyhold_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

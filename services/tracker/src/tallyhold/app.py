@@ -1,0 +1,59 @@
+"""The instance's ASGI application: `create_app(settings)` builds it; the lifespan owns engine and workers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tallyhold import __version__
+from tallyhold.api.handlers import install_error_handlers
+from tallyhold.api.middleware import AccessLog, BodySizeLimit
+from tallyhold.api.state import InstanceState
+from tallyhold.connections.endpoints import router as connections_router
+from tallyhold.db import create_engine, create_session_maker
+from tallyhold.health.endpoints import database_check
+from tallyhold.health.endpoints import router as health_router
+from tallyhold.metrics import INSTANCE_INFO
+from tallyhold.portfolio.endpoints import router as portfolio_router
+from tallyhold.security.endpoints import router as security_router
+from tallyhold.settings import Settings
+
+DESCRIPTION = """\
+One customer's Tallyhold instance. Every `/v1` route needs `Authorization: Bearer <token>` (tokens come from
+`tallyhold token create` and are shown once). Amounts and values are decimal strings, never floats. Errors
+have the body `{"error": {"code": "<stable_snake_case>", "message": "..."}}`, which never repeats the request
+body or any secret. Exchange keys must be read-only: keys that can trade, withdraw or transfer are refused.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        state = InstanceState(settings=settings, engine=engine, session_maker=create_session_maker(engine))
+        state.readiness["database"] = database_check(state)
+        app.state.instance = state
+        INSTANCE_INFO.labels(__version__).set(1)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Tallyhold instance API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # no third-party assets served from the instance
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(connections_router)
+    app.include_router(portfolio_router)
+    app.include_router(security_router)
+    app.add_middleware(BodySizeLimit, limit=settings.MAX_BODY_BYTES)
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tallyhold.models import AccessToken
+
+
+class AccessTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: AccessToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
+
+    async def get(self, token_id: str) -> AccessToken | None:
+        return await self.session.get(AccessToken, token_id)
+
+    async def all(self) -> list[AccessToken]:
+        rows = await self.session.scalars(select(AccessToken).order_by(AccessToken.created_at))
+        return list(rows)
+
+    async def revoke(self, token_id: str, at: datetime) -> bool:
+        result = await self.session.execute(
+            update(AccessToken)
+            .where(AccessToken.id == token_id, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+            .returning(AccessToken.id)
+        )
+        return result.first() is not None
+
+    async def touch(self, token_id: str, at: datetime) -> None:
+        await self.session.execute(update(AccessToken).where(AccessToken.id == token_id).values(last_used_at=at))

@@ -1,0 +1,123 @@
+"""`tallyhold`: the instance's own command line (serve, migrate, tokens, config table)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from tallyhold.logging import configure_logging
+from tallyhold.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="One customer's Tallyhold instance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+token_app = typer.Typer(help="Access tokens for the instance's API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        # Field names and reasons only (hide_input_in_errors): never the values, which include passwords.
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            typer.echo(f"error: TALLYHOLD_{field}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.LOG_LEVEL)
+    return settings
+
+
+@app.command()
+def serve() -> None:
+    """Run the API (and, in later versions, the scheduler) until interrupted."""
+    import uvicorn
+
+    from tallyhold.app import create_app
+    from tallyhold.metrics import start_metrics_server
+
+    settings = _settings()
+    start_metrics_server(settings.METRICS_HOST, settings.METRICS_PORT)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.HTTP_HOST,
+        port=settings.HTTP_PORT,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Migrate the customer's schema to the current version (never done by `serve`)."""
+    from tallyhold.migrations import run_migrations
+
+    settings = _settings()
+    run_migrations(settings.migration_database_url, settings.DB_SCHEMA, settings.MIGRATION_ROLE)
+    typer.echo("migrated")
+
+
+@token_app.command("create")
+def token_create(label: Annotated[str, typer.Option(help="What the token is for.")] = "cli") -> None:
+    """Issue a token; it is printed once and only its hash is stored."""
+    from tallyhold.auth import service as token_service
+    from tallyhold.db import create_engine, create_session_maker, transaction
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = create_engine(settings, process="cli")
+        try:
+            async with transaction(create_session_maker(engine)) as session:
+                issued = await token_service.issue(session, label[:100] or "cli")
+            return issued.token
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"token: {asyncio.run(run())}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str) -> None:
+    """Revoke a token by its id (the 12 hex characters after `th_`)."""
+    from tallyhold.auth import service as token_service
+    from tallyhold.db import create_engine, create_session_maker, transaction
+    from tallyhold.errors import NotFound
+
+    settings = _settings()
+
+    async def run() -> None:
+        engine = create_engine(settings, process="cli")
+        try:
+            async with transaction(create_session_maker(engine)) as session:
+                await token_service.revoke(session, token_id)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except NotFound:
+        typer.echo("error: no active token with that id", err=True)
+        raise typer.Exit(1) from None
+    typer.echo("revoked")
+
+
+@app.command("config-table")
+def config_table() -> None:
+    """Print the configuration table of the README (generated from the settings)."""
+    from tallyhold.config_doc import markdown_table
+
+    sys.stdout.write(markdown_table())
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Connections: the customer's sources of holdings (exchange accounts, wallets, manual entries)."""

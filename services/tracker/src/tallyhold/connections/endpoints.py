@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from tallyhold.api.dependencies import SessionDep, SettingsDep
+from tallyhold.api.routing import DecimalJSONRoute
+from tallyhold.auth.dependencies import CurrentToken
+from tallyhold.connections import service as connection_service
+from tallyhold.connections.schemas import ConnectionList, ConnectionOut, ConnectionUpdate, ManualConnectionCreate
+from tallyhold.errors import error_responses
+
+router = APIRouter(
+    prefix="/v1/connections", tags=["connections"], route_class=DecimalJSONRoute, responses=error_responses(401)
+)
+
+
+@router.post("/manual", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 413, 422))
+async def create_manual_connection(
+    body: ManualConnectionCreate, session: SessionDep, settings: SettingsDep, token: CurrentToken
+) -> ConnectionOut:
+    """Record a holding outside exchanges and chains (cash, stocks, metals, property)."""
+    return await connection_service.create_manual(
+        session, body, quote=settings.QUOTE_CURRENCY, actor=f"token:{token.id}"
+    )
+
+
+@router.get("")
+async def list_connections(session: SessionDep, token: CurrentToken) -> ConnectionList:
+    return ConnectionList(items=await connection_service.list_all(session))
+
+
+@router.get("/{connection_id}", responses=error_responses(404))
+async def get_connection(connection_id: uuid.UUID, session: SessionDep, token: CurrentToken) -> ConnectionOut:
+    return await connection_service.get(session, connection_id)
+
+
+@router.patch("/{connection_id}", responses=error_responses(400, 404, 413, 422))
+async def update_connection(
+    connection_id: uuid.UUID,
+    body: ConnectionUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: CurrentToken,
+) -> ConnectionOut:
+    """Rename a connection; for manual connections, also change the amount or price."""
+    return await connection_service.update(
+        session, connection_id, body, quote=settings.QUOTE_CURRENCY, actor=f"token:{token.id}"
+    )
+
+
+@router.delete("/{connection_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
+async def delete_connection(connection_id: uuid.UUID, session: SessionDep, token: CurrentToken) -> Response:
+    """Delete a connection with its stored credentials (ciphertext) and balances."""
+    await connection_service.delete(session, connection_id, actor=f"token:{token.id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

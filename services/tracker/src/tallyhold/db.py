@@ -1,0 +1,42 @@
+"""Database engine and sessions (SQLAlchemy 2 async over psycopg 3).
+
+Every connection pins `search_path` to the customer's schema alone, so unqualified names resolve there and
+nowhere else: not `public`, not another customer's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from tallyhold.settings import Settings
+
+
+def schema_connect_args(schema: str, application_name: str) -> dict[str, str]:
+    # Both values are validated identifiers (settings), so they are safe inside the options string.
+    return {"options": f"-c search_path={schema}", "application_name": application_name}
+
+
+def create_engine(settings: Settings, *, process: str = "api", url: URL | None = None) -> AsyncEngine:
+    return create_async_engine(
+        url or settings.database_url,
+        pool_pre_ping=True,  # a restarted Postgres costs one failed checkout, not a restart of the instance
+        pool_size=settings.DB_POOL_SIZE,
+        max_overflow=settings.DB_POOL_SIZE,
+        pool_timeout=10,
+        connect_args=schema_connect_args(settings.DB_SCHEMA, f"{settings.CUSTOMER_ID}.{process}"),
+    )
+
+
+def create_session_maker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def transaction(session_maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work for jobs and CLI commands: commit on success, roll back on any exception."""
+    async with session_maker() as session, session.begin():
+        yield session

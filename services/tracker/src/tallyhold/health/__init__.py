@@ -1,0 +1,1 @@
+"""Liveness and readiness. Readiness asks each registered dependency (database, Vault, ...)."""

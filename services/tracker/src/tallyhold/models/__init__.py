@@ -1,0 +1,11 @@
+"""ORM models, one module per table, re-exported here so Alembic sees the whole metadata."""
+
+from tallyhold.models.access_token import AccessToken
+from tallyhold.models.audit_event import AuditEvent
+from tallyhold.models.balance import Balance
+from tallyhold.models.base import Base
+from tallyhold.models.connection import Connection
+from tallyhold.models.price import Price
+from tallyhold.models.snapshot import NetWorthSnapshot
+
+__all__ = ["AccessToken", "AuditEvent", "Balance", "Base", "Connection", "NetWorthSnapshot", "Price"]

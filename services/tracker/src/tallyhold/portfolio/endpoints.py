@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from tallyhold.api.dependencies import SessionDep, SettingsDep
+from tallyhold.auth.dependencies import CurrentToken
+from tallyhold.errors import Unprocessable, error_responses
+from tallyhold.portfolio import service as portfolio_service
+from tallyhold.portfolio.schemas import Balances, NetWorth, NetWorthHistory
+from tallyhold.portfolio.service import GroupBy
+
+router = APIRouter(prefix="/v1", tags=["portfolio"], responses=error_responses(401))
+
+_STEP = re.compile(r"^(?P<n>[1-9][0-9]{0,8})(?P<unit>[smhdw]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_step(raw: str | None) -> timedelta | None:
+    if raw is None:
+        return None
+    match = _STEP.fullmatch(raw.strip())
+    if not match:
+        raise Unprocessable(
+            "step is a positive number of seconds, or a number with s, m, h, d or w.", code="invalid_step"
+        )
+    return timedelta(seconds=int(match["n"]) * _UNIT_SECONDS[match["unit"]])
+
+
+@router.get("/balances")
+async def get_balances(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: CurrentToken,
+    group_by: Annotated[GroupBy, Query(description="none (default), asset or connection")] = "none",
+) -> Balances:
+    """Every stored balance valued in the quote currency. Stale rows keep their last good amount."""
+    return await portfolio_service.balances(session, settings.QUOTE_CURRENCY, group_by, settings.price_max_age)
+
+
+@router.get("/networth")
+async def get_networth(session: SessionDep, settings: SettingsDep, token: CurrentToken) -> NetWorth:
+    """Net worth now, by asset, by connection and by kind, from stored balances and prices."""
+    return await portfolio_service.networth(session, settings.QUOTE_CURRENCY, settings.price_max_age)
+
+
+@router.get("/networth/history", responses=error_responses(422))
+async def get_networth_history(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: CurrentToken,
+    start: Annotated[datetime | None, Query(description="ISO 8601 with timezone; default end − 30 days")] = None,
+    end: Annotated[datetime | None, Query(description="ISO 8601 with timezone; default now")] = None,
+    step: Annotated[str | None, Query(description="300, 5m, 1h, 1d, ...; widened to keep ≤ 1000 points")] = None,
+) -> NetWorthHistory:
+    return await portfolio_service.history(session, settings.QUOTE_CURRENCY, start, end, parse_step(step))

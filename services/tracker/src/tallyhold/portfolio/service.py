@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import math
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, localcontext
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tallyhold.errors import Unprocessable
+from tallyhold.portfolio.repository import PortfolioRepository
+from tallyhold.portfolio.schemas import (
+    AssetShare,
+    BalanceItem,
+    Balances,
+    ConnectionShare,
+    HistoryPoint,
+    KindShare,
+    NetWorth,
+    NetWorthHistory,
+    UnpricedHolding,
+)
+from tallyhold.portfolio.valuation import (
+    ValuedBalance,
+    percent,
+    stale_connection_ids,
+    value_all,
+)
+from tallyhold.prices.repository import PriceRepository
+from tallyhold.types import MONEY_PRECISION
+
+GroupBy = Literal["none", "asset", "connection"]
+MAX_HISTORY_POINTS = 1000
+DEFAULT_HISTORY_RANGE = timedelta(days=30)
+
+
+async def _valued(session: AsyncSession, quote: str, price_max_age: timedelta) -> list[ValuedBalance]:
+    held = await PortfolioRepository(session).balances()
+    prices = await PriceRepository(session).for_assets((h.balance.asset for h in held), quote)
+    return value_all(held, prices, quote, datetime.now(UTC), price_max_age)
+
+
+async def balances(session: AsyncSession, quote: str, group_by: GroupBy, price_max_age: timedelta) -> Balances:
+    valued = await _valued(session, quote, price_max_age)
+    if group_by == "none":
+        items = [_item(v.asset, [v], connection_id=v.connection.id, location=v.location) for v in valued]
+    elif group_by == "asset":
+        by_asset: dict[str, list[ValuedBalance]] = defaultdict(list)
+        for v in valued:
+            by_asset[v.asset].append(v)
+        items = [_item(asset, group, connection_id=None, location=None) for asset, group in sorted(by_asset.items())]
+    else:
+        by_pair: dict[tuple[str, str], list[ValuedBalance]] = defaultdict(list)
+        for v in valued:
+            by_pair[(str(v.connection.id), v.asset)].append(v)
+        items = [
+            _item(asset, group, connection_id=group[0].connection.id, location=None)
+            for (_, asset), group in by_pair.items()
+        ]
+    return Balances(quote=quote, group_by=group_by, items=items)
+
+
+def _item(
+    asset: str, group: list[ValuedBalance], *, connection_id: uuid.UUID | None, location: str | None
+) -> BalanceItem:
+    with localcontext(prec=MONEY_PRECISION):
+        amount = sum((v.amount for v in group), Decimal(0))
+        unconfirmed_parts = [v.unconfirmed for v in group if v.unconfirmed is not None]
+        priced = all(v.quote is not None for v in group)
+        values = [v.value for v in group if v.value is not None]
+        # One price per asset and quote, except manual entries that carry their own: then show none.
+        distinct_prices = {v.quote.price for v in group if v.quote is not None}
+        price = distinct_prices.pop() if len(distinct_prices) == 1 and priced else None
+        first_quote = group[0].quote if len(group) == 1 else None
+        return BalanceItem(
+            asset=asset,
+            amount=amount,
+            price=price,
+            value=sum(values, Decimal(0)) if priced else None,
+            stale=any(v.stale for v in group),
+            unconfirmed=sum(unconfirmed_parts, Decimal(0)) if unconfirmed_parts else None,
+            price_source=first_quote.source if first_quote else None,
+            price_at=first_quote.at if first_quote else None,
+            connection_id=connection_id,
+            location=location,
+        )
+
+
+async def networth(session: AsyncSession, quote: str, price_max_age: timedelta) -> NetWorth:
+    valued = await _valued(session, quote, price_max_age)
+    connections = await PortfolioRepository(session).connections()
+    with localcontext(prec=MONEY_PRECISION):
+        priced = [v for v in valued if v.value is not None]
+        total = sum((v.value for v in priced if v.value is not None), Decimal(0))
+
+        by_asset: dict[str, list[ValuedBalance]] = defaultdict(list)
+        for v in valued:
+            by_asset[v.asset].append(v)
+        asset_shares = []
+        for asset, group in by_asset.items():
+            item = _item(asset, group, connection_id=None, location=None)
+            asset_shares.append(
+                AssetShare(
+                    asset=asset,
+                    amount=item.amount,
+                    price=item.price,
+                    value=item.value,
+                    percent=percent(item.value, total) if item.value is not None else None,
+                )
+            )
+        asset_shares.sort(key=lambda share: (-(share.value or Decimal(-1)), share.asset))
+
+        by_connection: dict[uuid.UUID, Decimal] = defaultdict(Decimal)
+        by_kind: dict[str, Decimal] = defaultdict(Decimal)
+        for v in priced:
+            assert v.value is not None
+            by_connection[v.connection.id] += v.value
+            by_kind[v.connection.kind] += v.value
+        stale = stale_connection_ids(valued, connections)
+        connection_shares = [
+            ConnectionShare(
+                connection_id=c.id,
+                label=c.label,
+                kind=c.kind,
+                value=by_connection[c.id],
+                percent=percent(by_connection[c.id], total),
+                stale=c.id in stale,
+            )
+            for c in connections
+        ]
+        connection_shares.sort(key=lambda share: -share.value)
+        kind_shares = [
+            KindShare(kind=kind, value=value, percent=percent(value, total))
+            for kind, value in sorted(by_kind.items(), key=lambda kv: -kv[1])
+        ]
+
+    times = [v.quote.at for v in priced if v.quote is not None]
+    times += [v.connection.last_sync_at or v.connection.updated_at for v in priced]
+    return NetWorth(
+        quote=quote,
+        total=total,
+        as_of=min(times) if times else None,
+        stale_sources=stale,
+        unpriced=[
+            UnpricedHolding(asset=v.asset, amount=v.amount, connection_id=v.connection.id)
+            for v in valued
+            if v.value is None
+        ],
+        by_asset=asset_shares,
+        by_connection=connection_shares,
+        by_kind=kind_shares,
+    )
+
+
+async def history(
+    session: AsyncSession, quote: str, start: datetime | None, end: datetime | None, step: timedelta | None
+) -> NetWorthHistory:
+    end = end or datetime.now(UTC)
+    start = start or end - DEFAULT_HISTORY_RANGE
+    if start.tzinfo is None or end.tzinfo is None:
+        raise Unprocessable("start and end need a timezone (e.g. 2026-01-01T00:00:00Z).", code="invalid_range")
+    if start >= end:
+        raise Unprocessable("start must be before end.", code="invalid_range")
+    # At most ~1000 points whatever the range: a step too fine for the range is widened, never refused.
+    span = (end - start).total_seconds()
+    min_step = math.ceil(span / MAX_HISTORY_POINTS)
+    step_seconds = max(int(step.total_seconds()) if step else 0, min_step, 1)
+    rows = await PortfolioRepository(session).history(quote, start, end, timedelta(seconds=step_seconds))
+    return NetWorthHistory(
+        quote=quote,
+        start=start,
+        end=end,
+        step_seconds=step_seconds,
+        points=[HistoryPoint(t=t, total=total) for t, total in rows],
+    )

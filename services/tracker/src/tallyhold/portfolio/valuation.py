@@ -1,0 +1,90 @@
+"""Pure valuation: stored balances × stored prices → values, in one quote currency. No I/O here."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+from tallyhold.models import Connection, Price
+from tallyhold.portfolio.repository import HeldBalance
+from tallyhold.types import MONEY_PRECISION
+
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Quote:
+    price: Decimal
+    source: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ValuedBalance:
+    asset: str
+    amount: Decimal
+    unconfirmed: Decimal | None
+    quote: Quote | None
+    value: Decimal | None
+    connection: Connection
+    location: str
+    stale: bool
+
+
+def source_is_stale(connection: Connection) -> bool:
+    """A source is stale when its last sync failed (it keeps its last good balances) or it is not active."""
+    if connection.kind == "manual":
+        return False
+    return connection.status != "active" or connection.last_error is not None
+
+
+def quote_for(held: HeldBalance, prices: dict[str, Price], quote_currency: str) -> Quote | None:
+    connection, asset = held.connection, held.balance.asset
+    if connection.kind == "manual" and connection.manual_price is not None:
+        if connection.manual_price_quote == quote_currency:
+            return Quote(connection.manual_price, "manual", connection.updated_at)
+        return None  # priced in another currency than the instance now reports in
+    if asset == quote_currency:
+        return Quote(Decimal(1), "identity", held.balance.updated_at)
+    price = prices.get(asset)
+    return Quote(price.price, price.source, price.observed_at) if price else None
+
+
+def value_all(
+    held: list[HeldBalance], prices: dict[str, Price], quote_currency: str, now: datetime, price_max_age: timedelta
+) -> list[ValuedBalance]:
+    valued = []
+    with localcontext(prec=MONEY_PRECISION):
+        for item in held:
+            quote = quote_for(item, prices, quote_currency)
+            price_stale = (
+                quote is not None and quote.source not in {"manual", "identity"} and (now - quote.at > price_max_age)
+            )
+            valued.append(
+                ValuedBalance(
+                    asset=item.balance.asset,
+                    amount=item.balance.amount,
+                    unconfirmed=item.balance.unconfirmed,
+                    quote=quote,
+                    value=item.balance.amount * quote.price if quote else None,
+                    connection=item.connection,
+                    location=item.balance.location,
+                    stale=source_is_stale(item.connection) or price_stale,
+                )
+            )
+    return valued
+
+
+def percent(part: Decimal, total: Decimal) -> Decimal:
+    if total == 0:
+        return Decimal(0)
+    with localcontext(prec=MONEY_PRECISION):
+        return (part / total * HUNDRED).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def stale_connection_ids(valued: list[ValuedBalance], connections: list[Connection]) -> list[uuid.UUID]:
+    ids = {c.id for c in connections if source_is_stale(c)} | {v.connection.id for v in valued if v.stale}
+    return sorted(ids, key=str)

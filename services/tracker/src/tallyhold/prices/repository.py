@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tallyhold.models import Price
+
+
+class PriceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_assets(self, assets: Iterable[str], quote: str) -> dict[str, Price]:
+        wanted = sorted(set(assets))
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(Price).where(Price.quote == quote, Price.asset.in_(wanted)))
+        return {row.asset: row for row in rows}
+
+    async def upsert(self, asset: str, quote: str, price: Decimal, source: str, observed_at: datetime) -> None:
+        statement = insert(Price).values(asset=asset, quote=quote, price=price, source=source, observed_at=observed_at)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Price.asset, Price.quote],
+                set_={
+                    "price": statement.excluded.price,
+                    "source": statement.excluded.source,
+                    "observed_at": statement.excluded.observed_at,
+                    "fetched_at": statement.excluded.fetched_at,
+                },
+                # A late answer from a slower venue never overwrites a newer observation.
+                where=Price.observed_at <= statement.excluded.observed_at,
+            )
+        )

@@ -1,0 +1,1 @@
+"""What the customer needs to lock their exchange keys down: the instance's egress IPs."""

@@ -1,0 +1,259 @@
+"""Instance settings, read from `TALLYHOLD_*` environment variables.
+
+The settings fail closed: values an instance cannot run safely without have no default, and placeholder
+secrets are refused unless the instance explicitly runs in development. The README's configuration table is
+generated from the field descriptions below (`tallyhold config-table`) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from enum import StrEnum
+from functools import cached_property
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Annotated, Any, Self
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+CUSTOMER_ID = re.compile(r"^t_[0-9a-f]{4,60}$")
+CCXT_ID = re.compile(r"^[a-z0-9]{2,32}$")
+QUOTE_CURRENCIES = ("USD", "EUR", "GBP", "CHF")
+
+# Values that show up in tutorials, templates and compose files. An instance outside development refuses to
+# start with any of them as a password or token.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "changethis",
+        "change-me",
+        "password",
+        "postgres",
+        "secret",
+        "root",
+        "admin",
+        "test",
+        "example",
+        "tallyhold",
+        "dev",
+        "devtoken",
+        "dev-root-token",
+    }
+)
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class VaultAuth(StrEnum):
+    token = "token"  # noqa: S105 - the name of an auth method, not a secret
+    approle = "approle"
+    kubernetes = "kubernetes"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything an instance reads from its environment."""
+
+    # hide_input_in_errors: a validation error must never print the environment it read (passwords, tokens).
+    model_config = SettingsConfigDict(env_prefix="TALLYHOLD_", extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    # Identity and storage -------------------------------------------------------------------------
+    ENV: Environment = Field(
+        Environment.production,
+        description="`production`, `test` or `development`. Only `development` accepts placeholder secrets.",
+    )
+    DATABASE_URL: SecretStr = Field(
+        description="Postgres URL of the instance's app role (`postgresql://user:password@host:port/db`). Required.",
+    )
+    DB_SCHEMA: str = Field(description="The customer's schema; every table lives there. Required.")
+    CUSTOMER_ID: str = Field(description="The customer's opaque id (`t_` + hex). Required.")
+    MIGRATION_DATABASE_URL: SecretStr | None = Field(
+        None,
+        description="URL used by `tallyhold migrate` when it differs from `DATABASE_URL` (the schema owner's "
+        "connection). Defaults to `DATABASE_URL`.",
+    )
+    MIGRATION_ROLE: str | None = Field(
+        None,
+        description="Role that `tallyhold migrate` switches to (`SET ROLE`) so objects belong to the schema "
+        "owner, not to the login role.",
+    )
+
+    # Vault / OpenBao ------------------------------------------------------------------------------
+    VAULT_ADDR: AnyHttpUrl | None = Field(None, description="Vault or OpenBao address, e.g. `https://vault:8200`.")
+    VAULT_AUTH: VaultAuth = Field(VaultAuth.token, description="`token`, `approle` or `kubernetes`.")
+    VAULT_TOKEN: SecretStr | None = Field(None, description="Vault token when `VAULT_AUTH=token`.")
+    VAULT_ROLE_ID: str | None = Field(None, description="AppRole role id when `VAULT_AUTH=approle`.")
+    VAULT_SECRET_ID: SecretStr | None = Field(None, description="AppRole secret id when `VAULT_AUTH=approle`.")
+    VAULT_K8S_ROLE: str | None = Field(None, description="Kubernetes auth role when `VAULT_AUTH=kubernetes`.")
+    VAULT_K8S_JWT_PATH: str = Field(
+        "/var/run/secrets/tallyhold/vault/token",
+        description="Projected service-account token file, re-read at every Kubernetes login.",
+    )
+    VAULT_K8S_MOUNT: str = Field("kubernetes", description="Mount path of the Kubernetes auth method.")
+    VAULT_APPROLE_MOUNT: str = Field("approle", description="Mount path of the AppRole auth method.")
+    VAULT_TRANSIT_MOUNT: str = Field("transit", description="Mount path of the transit engine.")
+    VAULT_KEY: str | None = Field(None, description="Name of the customer's transit key (`t_<id>`).")
+    VAULT_CACERT: str | None = Field(None, description="CA bundle for Vault's TLS certificate.")
+    VAULT_TIMEOUT_SECONDS: float = Field(5.0, gt=0, le=60, description="Timeout of each Vault request.")
+
+    # Portfolio ------------------------------------------------------------------------------------
+    QUOTE_CURRENCY: str = Field("USD", description="Currency net worth is expressed in: USD, EUR, GBP or CHF.")
+    SYNC_INTERVAL_SECONDS: int = Field(300, ge=30, le=86_400, description="Seconds between two syncs of a source.")
+    PRICE_STALE_AFTER_SECONDS: int = Field(
+        3600, ge=60, le=604_800, description="A price older than this is flagged stale in balances and net worth."
+    )
+    EGRESS_IPS: Annotated[list[IPv4Address | IPv6Address], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated egress IPs, shown to customers for exchange IP allowlists.",
+    )
+    EVM_RPC_ETHEREUM: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for Ethereum mainnet.")
+    EVM_RPC_ARBITRUM: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for Arbitrum One.")
+    EVM_RPC_OPTIMISM: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for Optimism.")
+    EVM_RPC_BASE: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for Base.")
+    EVM_RPC_POLYGON: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for Polygon PoS.")
+    EVM_RPC_BSC: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for BNB Smart Chain.")
+    ESPLORA_URL: AnyHttpUrl | None = Field(None, description="Esplora-compatible API for Bitcoin addresses.")
+    PRICE_VENUES: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["binance", "kraken", "coinbase"],
+        description="ccxt ids of the exchanges whose public tickers price assets, in order of preference.",
+    )
+    EXCHANGE_API_OVERRIDES: Annotated[dict[str, AnyHttpUrl], NoDecode] = Field(
+        default_factory=dict,
+        description='JSON object `{"<ccxt id>": "<scheme://host:port>"}` replacing the scheme and host of '
+        "every API URL of that exchange (sandbox venues, test venues).",
+    )
+
+    # Serving --------------------------------------------------------------------------------------
+    HTTP_HOST: str = Field("127.0.0.1", description="Address `tallyhold serve` listens on.")
+    HTTP_PORT: int = Field(8080, ge=1, le=65_535, description="Port `tallyhold serve` listens on.")
+    METRICS_PORT: int = Field(
+        9464, ge=0, le=65_535, description="Port of the Prometheus `/metrics` endpoint (0 = off)."
+    )
+    METRICS_HOST: str = Field("127.0.0.1", description="Address the metrics endpoint listens on.")
+    MAX_BODY_BYTES: int = Field(65_536, ge=1_024, le=10_485_760, description="Largest request body accepted.")
+    LOG_LEVEL: str = Field("INFO", description="Log level of the JSON log on stderr.")
+    DB_POOL_SIZE: int = Field(5, ge=1, le=50, description="Database connections kept open by the instance.")
+
+    @field_validator("DB_SCHEMA")
+    @classmethod
+    def _schema_name(cls, value: str) -> str:
+        if not SCHEMA_NAME.fullmatch(value) or value in {"public", "pg_catalog", "information_schema"}:
+            raise ValueError("must be a lowercase identifier naming the customer's own schema")
+        return value
+
+    @field_validator("CUSTOMER_ID")
+    @classmethod
+    def _customer_id(cls, value: str) -> str:
+        if not CUSTOMER_ID.fullmatch(value):
+            raise ValueError("must be an opaque id: 't_' followed by lowercase hex")
+        return value
+
+    @field_validator("MIGRATION_ROLE", "VAULT_KEY")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        if value is not None and not SCHEMA_NAME.fullmatch(value):
+            raise ValueError("must be a lowercase identifier")
+        return value
+
+    @field_validator("QUOTE_CURRENCY")
+    @classmethod
+    def _quote(cls, value: str) -> str:
+        value = value.upper()
+        if value not in QUOTE_CURRENCIES:
+            raise ValueError(f"must be one of {', '.join(QUOTE_CURRENCIES)}")
+        return value
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("EGRESS_IPS", mode="before")
+    @classmethod
+    def _egress_ips(cls, value: Any) -> Any:
+        parts = _split_csv(value)
+        return [ip_address(part) for part in parts] if isinstance(parts, list) else parts
+
+    @field_validator("PRICE_VENUES", mode="before")
+    @classmethod
+    def _price_venues(cls, value: Any) -> Any:
+        parts = _split_csv(value)
+        if isinstance(parts, list):
+            bad = [part for part in parts if not CCXT_ID.fullmatch(part)]
+            if bad:
+                raise ValueError("each venue must be a ccxt exchange id")
+        return parts
+
+    @field_validator("EXCHANGE_API_OVERRIDES", mode="before")
+    @classmethod
+    def _overrides(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if isinstance(value, dict):
+            bad = [key for key in value if not isinstance(key, str) or not CCXT_ID.fullmatch(key)]
+            if bad:
+                raise ValueError("keys must be ccxt exchange ids")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Self:
+        if self.ENV is Environment.development:
+            return self
+        url = self.database_url
+        if url.password is None or url.password.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("DATABASE_URL must carry a real password outside development")
+        for name in ("VAULT_TOKEN", "VAULT_SECRET_ID"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} is a placeholder; refusing to start outside development")
+        return self
+
+    @cached_property
+    def database_url(self) -> URL:
+        return _async_url(self.DATABASE_URL.get_secret_value())
+
+    @cached_property
+    def migration_database_url(self) -> URL:
+        raw = self.MIGRATION_DATABASE_URL or self.DATABASE_URL
+        return _async_url(raw.get_secret_value())
+
+    @property
+    def price_max_age(self) -> timedelta:
+        return timedelta(seconds=self.PRICE_STALE_AFTER_SECONDS)
+
+    def evm_rpc(self, chain: str) -> AnyHttpUrl | None:
+        value: AnyHttpUrl | None = getattr(self, f"EVM_RPC_{chain.upper()}")
+        return value
+
+    def __repr_args__(self) -> Any:
+        # SecretStr already masks; this keeps the derived URL (with its password) out of any repr too.
+        return [(k, v) for k, v in super().__repr_args__() if k not in {"database_url", "migration_database_url"}]
+
+
+def _async_url(raw: str) -> URL:
+    url = make_url(raw)
+    if url.drivername in {"postgres", "postgresql", "postgresql+psycopg"}:
+        return url.set(drivername="postgresql+psycopg")
+    raise ValueError("the database URL must be a postgresql:// URL")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; keyword overrides win (used by tests and the CLI)."""
+    return Settings(**overrides)
