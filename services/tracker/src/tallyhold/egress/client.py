@@ -1,0 +1,157 @@
+"""The API process's side of egress: `EgressClient.call(op, request, ReplyModel)`.
+
+`subprocess` mode (the default) starts the worker on demand and reuses it while it lives; a worker that
+exits (idle, crash) is replaced on the next call, and calls in flight when it dies fail as transient.
+`inprocess` mode runs the same dispatch in this process (tests that do not exercise the boundary itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import sys
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel
+
+from tallyhold.egress.dispatch import dispatch
+from tallyhold.egress.protocol import EgressConfig, EgressError, EgressFailure
+from tallyhold.egress.worker import DEFAULT_IDLE_SECONDS
+
+logger = logging.getLogger("tallyhold.egress")
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
+# The worker inherits no TALLYHOLD_ variable (those hold the database URL and Vault credentials); only what
+# Python and TLS need to run.
+_INHERITED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "PYTHONPATH",
+    "PYTHONDONTWRITEBYTECODE",
+    "VIRTUAL_ENV",
+)
+
+
+class EgressClient:
+    def __init__(
+        self,
+        config: EgressConfig,
+        *,
+        mode: Literal["subprocess", "inprocess"] = "subprocess",
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        call_timeout: float = 120.0,
+    ) -> None:
+        self.config = config
+        self.mode = mode
+        self.idle_seconds = idle_seconds
+        self.call_timeout = call_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._pending: dict[int, asyncio.Future[dict[str, object]]] = {}
+        self._ids = itertools.count(1)
+        self._start_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self.workers_started = 0
+
+    async def call(self, op: str, request: BaseModel, reply_model: type[ReplyT]) -> ReplyT:
+        payload = request.model_dump(mode="json")
+        if self.mode == "inprocess":
+            return reply_model.model_validate(await dispatch(op, payload, self.config))
+        message = await self._roundtrip(op, payload)
+        if message.get("ok"):
+            return reply_model.model_validate(message.get("result"))
+        raise EgressError(EgressFailure.model_validate(message.get("error")))
+
+    @property
+    def worker_pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None and process.returncode is None else None
+
+    async def aclose(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            if process.stdin is not None:
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._reader_task is not None:
+            await self._reader_task
+
+    # -- subprocess plumbing -------------------------------------------------------------------------
+
+    async def _roundtrip(self, op: str, payload: dict[str, object]) -> dict[str, object]:
+        process = await self._ensure_worker()
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        line = (json.dumps({"id": request_id, "op": op, "payload": payload}) + "\n").encode()
+        try:
+            async with self._write_lock:
+                assert process.stdin is not None
+                process.stdin.write(line)
+                await process.stdin.drain()
+            return await asyncio.wait_for(future, self.call_timeout)
+        except (BrokenPipeError, ConnectionResetError):
+            raise EgressError.of("egress_worker_unavailable", "the egress worker exited", transient=True) from None
+        except TimeoutError:
+            raise EgressError.of("egress_timeout", "the egress worker did not answer in time", transient=True) from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def _ensure_worker(self) -> asyncio.subprocess.Process:
+        async with self._start_lock:
+            process = self._process
+            if process is not None and process.returncode is None:
+                return process
+            if self._reader_task is not None:
+                await self._reader_task
+            env = {key: os.environ[key] for key in _INHERITED_ENV if key in os.environ}
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tallyhold.egress.worker",
+                str(self.idle_seconds),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=None,
+                env=env,
+                limit=16 * 1024 * 1024,
+            )
+            assert process.stdin is not None
+            process.stdin.write((json.dumps({"config": self.config.model_dump(mode="json")}) + "\n").encode())
+            await process.stdin.drain()
+            self._process = process
+            self.workers_started += 1
+            self._reader_task = asyncio.create_task(self._read_replies(process))
+            return process
+
+    async def _read_replies(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while True:
+            line = await process.stdout.readline()
+            if not line:
+                break
+            with contextlib.suppress(ValueError):
+                message = json.loads(line)
+                future = self._pending.get(message.get("id"))
+                if future is not None and not future.done():
+                    future.set_result(message)
+        await process.wait()
+        # Whatever was still waiting on this worker will never be answered.
+        gone = EgressError.of("egress_worker_unavailable", "the egress worker exited", transient=True)
+        for request_id, future in list(self._pending.items()):
+            if not future.done() and self._process in (None, process):
+                future.set_exception(gone)
+                self._pending.pop(request_id, None)

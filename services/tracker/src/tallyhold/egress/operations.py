@@ -1,0 +1,47 @@
+"""The operations the egress worker can perform. Each entry names its request and reply models and the
+handler, as import paths, so that neither side imports the other's heavy modules to learn the catalogue.
+
+Domains add their operations here (exchanges, chains, prices). A handler is
+`async def handle(request: RequestModel, config: EgressConfig) -> ReplyModel` and raises `EgressError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from pydantic import BaseModel
+
+from tallyhold.egress.protocol import EgressConfig
+
+
+@dataclass(frozen=True)
+class Operation:
+    request: str  # "module:Class"
+    reply: str  # "module:Class"
+    handler: str  # "module:function"
+
+    def request_model(self) -> type[BaseModel]:
+        return cast(type[BaseModel], _load(self.request))
+
+    def reply_model(self) -> type[BaseModel]:
+        return cast(type[BaseModel], _load(self.reply))
+
+    def handler_function(self) -> Callable[[Any, EgressConfig], Awaitable[BaseModel]]:
+        return cast(Callable[[Any, EgressConfig], Awaitable[BaseModel]], _load(self.handler))
+
+
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+OPERATIONS: dict[str, Operation] = {
+    "egress.echo": Operation(
+        request="tallyhold.egress.builtin:EchoRequest",
+        reply="tallyhold.egress.builtin:EchoReply",
+        handler="tallyhold.egress.builtin:echo",
+    ),
+}

@@ -1,0 +1,79 @@
+"""The egress worker process: `python -m tallyhold.egress.worker`.
+
+Reads the config line, then requests, from stdin; answers each on stdout as soon as it is done (requests run
+concurrently); exits when stdin closes or after `idle_seconds` without work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from tallyhold.egress.dispatch import dispatch
+from tallyhold.egress.protocol import EgressConfig, EgressError
+from tallyhold.logging import configure_logging
+
+DEFAULT_IDLE_SECONDS = 20.0
+
+
+class Worker:
+    def __init__(self, config: EgressConfig, idle_seconds: float) -> None:
+        self.config = config
+        self.idle_seconds = idle_seconds
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.write_lock = asyncio.Lock()
+
+    async def serve(self, reader: asyncio.StreamReader) -> None:
+        read = asyncio.ensure_future(reader.readline())
+        while True:
+            done, _ = await asyncio.wait({read}, timeout=self.idle_seconds)
+            if not done:
+                if self.in_flight:
+                    continue
+                read.cancel()
+                return  # idle: exit and give the memory back
+            line = read.result()
+            if not line:
+                break
+            task = asyncio.create_task(self._answer(json.loads(line)))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+            read = asyncio.ensure_future(reader.readline())
+        if self.in_flight:
+            await asyncio.gather(*self.in_flight)
+
+    async def _answer(self, message: dict[str, Any]) -> None:
+        reply: dict[str, Any] = {"id": message.get("id")}
+        try:
+            reply["result"] = await dispatch(str(message.get("op")), message.get("payload") or {}, self.config)
+            reply["ok"] = True
+        except EgressError as exc:
+            reply["ok"] = False
+            reply["error"] = exc.failure.model_dump(mode="json")
+        data = (json.dumps(reply) + "\n").encode()
+        async with self.write_lock:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+
+async def _main(idle_seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=16 * 1024 * 1024)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    first = await reader.readline()
+    if not first:
+        return
+    config = EgressConfig.model_validate(json.loads(first)["config"])
+    configure_logging(config.log_level)
+    await Worker(config, idle_seconds).serve(reader)
+
+
+def main() -> None:
+    idle = float(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_IDLE_SECONDS
+    asyncio.run(_main(idle))
+
+
+if __name__ == "__main__":
+    main()

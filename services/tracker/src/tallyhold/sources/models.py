@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tallyhold.settings import Settings
+
+
+class FetchedBalance(BaseModel):
+    asset: str = Field(description="Canonical asset code (BTC, ETH, USDT, ...)")
+    location: str = Field(description="spot, funding, earn, staked, margin, futures, onchain, ...")
+    amount: Decimal = Field(ge=0)
+    unconfirmed: Decimal | None = Field(None, ge=0)
+
+
+class SourceBalances(BaseModel):
+    """What every source returns: the complete set of balances of the connection at `observed_at`."""
+
+    balances: list[FetchedBalance]
+    observed_at: datetime
+    # Exchange sources re-check the key on each sync and report what they saw (read, trade, withdraw, ...).
+    permissions: dict[str, Any] | None = None
+    # Non-secret facts worth keeping (block number the reads were pinned to, ip restriction, key expiry).
+    facts: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EgressCall:
+    op: str
+    request: BaseModel
+    venue: str  # what per-venue limits and breakers key on: a ccxt id, or a chain name
+
+
+@dataclass
+class SourceContext:
+    """What a request builder may use. `services` carries domain services registered at start-up (for example
+    the credential cipher) by name, so this module does not import them."""
+
+    settings: Settings
+    session: AsyncSession
+    services: dict[str, Any]
