@@ -13,6 +13,7 @@ from tallyhold.api.middleware import AccessLog, BodySizeLimit
 from tallyhold.api.state import InstanceState
 from tallyhold.connections.endpoints import router as connections_router
 from tallyhold.db import create_engine, create_session_maker
+from tallyhold.egress.client import EgressClient
 from tallyhold.health.endpoints import database_check
 from tallyhold.health.endpoints import router as health_router
 from tallyhold.metrics import INSTANCE_INFO
@@ -32,13 +33,19 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        state = InstanceState(settings=settings, engine=engine, session_maker=create_session_maker(engine))
+        egress = EgressClient(
+            settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
+        )
+        state = InstanceState(
+            settings=settings, engine=engine, session_maker=create_session_maker(engine), egress=egress
+        )
         state.readiness["database"] = database_check(state)
         app.state.instance = state
         INSTANCE_INFO.labels(__version__).set(1)
         try:
             yield
         finally:
+            await egress.aclose()
             await engine.dispose()
 
     app = FastAPI(

@@ -13,16 +13,19 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from tallyhold.egress.protocol import EgressConfig
+
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 CUSTOMER_ID = re.compile(r"^t_[0-9a-f]{4,60}$")
 CCXT_ID = re.compile(r"^[a-z0-9]{2,32}$")
 QUOTE_CURRENCIES = ("USD", "EUR", "GBP", "CHF")
+EVM_CHAINS = ("ethereum", "arbitrum", "optimism", "base", "polygon", "bsc")
 
 # Values that show up in tutorials, templates and compose files. An instance outside development refuses to
 # start with any of them as a password or token.
@@ -137,6 +140,13 @@ class Settings(BaseSettings):
         "every API URL of that exchange (sandbox venues, test venues).",
     )
 
+    EGRESS_MODE: Literal["subprocess", "inprocess"] = Field(
+        "subprocess",
+        description="`subprocess`: exchange and chain calls run in a short-lived worker process (keeps ccxt and "
+        "web3 out of the idle instance); `inprocess`: in the instance itself.",
+    )
+    EGRESS_IDLE_SECONDS: float = Field(20.0, ge=1, le=3600, description="Idle time after which the worker exits.")
+
     # Serving --------------------------------------------------------------------------------------
     HTTP_HOST: str = Field("127.0.0.1", description="Address `tallyhold serve` listens on.")
     HTTP_PORT: int = Field(8080, ge=1, le=65_535, description="Port `tallyhold serve` listens on.")
@@ -237,6 +247,18 @@ class Settings(BaseSettings):
     @property
     def price_max_age(self) -> timedelta:
         return timedelta(seconds=self.PRICE_STALE_AFTER_SECONDS)
+
+    def egress_config(self) -> EgressConfig:
+        """The non-secret part of the settings that the egress worker needs."""
+        rpc = {chain: str(url) for chain in EVM_CHAINS if (url := self.evm_rpc(chain)) is not None}
+        return EgressConfig(
+            customer_id=self.CUSTOMER_ID,
+            log_level=self.LOG_LEVEL,
+            exchange_api_overrides={k: str(v).rstrip("/") for k, v in self.EXCHANGE_API_OVERRIDES.items()},
+            evm_rpc=rpc,
+            esplora_url=str(self.ESPLORA_URL).rstrip("/") if self.ESPLORA_URL else None,
+            price_venues=list(self.PRICE_VENUES),
+        )
 
     def evm_rpc(self, chain: str) -> AnyHttpUrl | None:
         value: AnyHttpUrl | None = getattr(self, f"EVM_RPC_{chain.upper()}")

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tallyhold.egress.client import EgressClient
 from tallyhold.settings import Settings
 
 # A readiness probe answers "ok" or a short non-secret reason; the domains that own a dependency (database,
@@ -19,4 +21,7 @@ class InstanceState:
     settings: Settings
     engine: AsyncEngine
     session_maker: async_sessionmaker[AsyncSession]
+    egress: EgressClient
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    # Domain services built at start-up and shared by requests and jobs, by name (e.g. "cipher").
+    services: dict[str, Any] = field(default_factory=dict)
