@@ -21,9 +21,14 @@ class TenantDatabase:
     database: str
 
     def harden_database(self, admin: psycopg.Connection[tuple[object, ...]]) -> None:
-        """Once per database: nobody connects, creates or makes temp tables unless granted."""
-        db = sql.Identifier(self.database)
-        admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+        """Nobody connects to any database of the cluster, creates in it or makes temp tables unless granted.
+
+        Every database, not only ours: PUBLIC may CONNECT to a new database by default, and a tenant role that
+        can reach another database can read whatever that database leaves open to PUBLIC. Re-run on every
+        create, so databases added to the cluster later are closed too."""
+        names = admin.execute("SELECT datname FROM pg_database WHERE datallowconn").fetchall()
+        for (name,) in names:
+            admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(str(name))))
         admin.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
 
     def create(self, admin: psycopg.Connection[tuple[object, ...]], app_password: str) -> None:

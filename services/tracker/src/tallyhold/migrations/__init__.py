@@ -15,7 +15,8 @@ SCRIPT_LOCATION = Path(__file__).parent
 FILE_TEMPLATE = "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s"
 
 
-def alembic_config(url: URL, schema: str, role: str | None = None) -> Config:
+def alembic_config(url: URL | None, schema: str, role: str | None = None) -> Config:
+    """`url` may be None for offline uses (listing revisions, checking heads)."""
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     config.set_main_option("file_template", FILE_TEMPLATE)
