@@ -121,3 +121,7 @@ def config_table() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Interval, func, literal, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.models import Balance, Connection, NetWorthSnapshot
@@ -38,7 +39,7 @@ class PortfolioRepository:
         bucket = func.date_bin(literal(step, Interval()), NetWorthSnapshot.taken_at, start).label("t")
         statement = (
             select(bucket, NetWorthSnapshot.total)
-            .distinct(bucket)
+            .ext(distinct_on(bucket))
             .where(
                 NetWorthSnapshot.quote == quote, NetWorthSnapshot.taken_at >= start, NetWorthSnapshot.taken_at <= end
             )
