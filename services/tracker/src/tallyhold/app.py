@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from tallyhold import __version__
 from tallyhold.api.handlers import install_error_handlers
 from tallyhold.api.middleware import AccessLog, BodySizeLimit
+from tallyhold.api.openapi import install_openapi
 from tallyhold.api.state import InstanceState
 from tallyhold.connections.endpoints import router as connections_router
 from tallyhold.db import create_engine, create_session_maker
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health_router)
     app.include_router(connections_router)
     app.include_router(portfolio_router)

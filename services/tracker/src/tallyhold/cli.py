@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any, NoReturn, TypeVar
 
+import psycopg
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from tallyhold.logging import configure_logging
+from tallyhold.logging import secrets as secret_registry
 from tallyhold.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -18,8 +22,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+T = TypeVar("T")
 token_app = typer.Typer(help="Access tokens for the instance's API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+
+
+def _fail(exc: BaseException) -> NoReturn:
+    """One line on stderr and a non-zero exit. SQLAlchemy's own text appends the statement and its parameters,
+    so only the driver's primary message is shown."""
+    orig = getattr(exc, "orig", exc)
+    diag = getattr(orig, "diag", None)
+    reason = getattr(diag, "message_primary", None) or str(orig).splitlines()[0][:300]
+    typer.echo(f"error: {type(orig).__name__}: {secret_registry.scrub(reason)}", err=True)
+    raise typer.Exit(1)
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coroutine)
+    except (SQLAlchemyError, psycopg.Error, OSError) as exc:
+        _fail(exc)
 
 
 def _settings() -> Settings:
@@ -62,7 +84,10 @@ def migrate() -> None:
     from tallyhold.migrations import run_migrations
 
     settings = _settings()
-    run_migrations(settings.migration_database_url, settings.DB_SCHEMA, settings.MIGRATION_ROLE)
+    try:
+        run_migrations(settings.migration_database_url, settings.DB_SCHEMA, settings.MIGRATION_ROLE)
+    except (SQLAlchemyError, psycopg.Error, OSError) as exc:
+        _fail(exc)
     typer.echo("migrated")
 
 
@@ -83,7 +108,7 @@ def token_create(label: Annotated[str, typer.Option(help="What the token is for.
         finally:
             await engine.dispose()
 
-    typer.echo(f"token: {asyncio.run(run())}")
+    typer.echo(f"token: {_run(run())}")
 
 
 @token_app.command("revoke")
@@ -104,7 +129,7 @@ def token_revoke(token_id: str) -> None:
             await engine.dispose()
 
     try:
-        asyncio.run(run())
+        _run(run())
     except NotFound:
         typer.echo("error: no active token with that id", err=True)
         raise typer.Exit(1) from None

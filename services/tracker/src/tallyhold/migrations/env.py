@@ -41,6 +41,7 @@ with engine.connect() as connection:
         with context.begin_transaction():
             context.run_migrations()
     finally:
+        connection.rollback()  # a failed migration leaves the transaction aborted; the unlock must still run
         connection.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": f"tallyhold.migrate.{schema}"})
         connection.commit()
 engine.dispose()

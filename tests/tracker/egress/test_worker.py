@@ -1,0 +1,87 @@
+"""The egress worker boundary: same answers in a worker process as in-process, no instance secrets in the
+worker's environment, idle exit, and recovery when a worker dies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from tallyhold.egress.builtin import EchoReply, EchoRequest
+from tallyhold.egress.client import EgressClient
+from tallyhold.egress.protocol import EgressConfig, EgressError
+
+CONFIG = EgressConfig(customer_id="t_00aa", log_level="WARNING")
+
+
+@pytest.mark.parametrize("mode", ["subprocess", "inprocess"])
+async def test_round_trip_and_errors(mode: Literal["subprocess", "inprocess"]) -> None:
+    client = EgressClient(CONFIG, mode=mode)
+    try:
+        replies = await asyncio.gather(
+            *(client.call("egress.echo", EchoRequest(text=str(i)), EchoReply) for i in range(20))
+        )
+        assert [r.text for r in replies] == [str(i) for i in range(20)]
+        with pytest.raises(EgressError) as caught:
+            await client.call("egress.echo", EchoRequest(text="x", fail_with="rate_limited"), EchoReply)
+        assert caught.value.code == "rate_limited"
+        assert caught.value.transient
+        with pytest.raises(EgressError) as unknown:
+            await client.call("no.such.op", EchoRequest(text="x"), EchoReply)
+        assert unknown.value.code == "unknown_operation"
+    finally:
+        await client.aclose()
+
+
+async def test_worker_runs_in_another_process_without_instance_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALLYHOLD_DATABASE_URL", "postgresql://app:very-secret-pw@db/x")
+    monkeypatch.setenv("TALLYHOLD_VAULT_TOKEN", "hvs.super-secret-token")
+    client = EgressClient(CONFIG)
+    try:
+        reply = await client.call("egress.echo", EchoRequest(text="hi"), EchoReply)
+        assert reply.pid != os.getpid()
+        environ = Path(f"/proc/{reply.pid}/environ").read_bytes()
+        assert b"TALLYHOLD_" not in environ
+        assert b"very-secret-pw" not in environ
+    finally:
+        await client.aclose()
+
+
+async def test_idle_worker_exits_and_is_replaced() -> None:
+    client = EgressClient(CONFIG, idle_seconds=1)
+    try:
+        first = await client.call("egress.echo", EchoRequest(text="a"), EchoReply)
+        deadline = asyncio.get_running_loop().time() + 15
+        while client.worker_pid is not None and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        assert client.worker_pid is None, "an idle worker gives its memory back"
+        second = await client.call("egress.echo", EchoRequest(text="b"), EchoReply)
+        assert second.pid != first.pid
+        assert client.workers_started == 2
+    finally:
+        await client.aclose()
+
+
+async def test_killed_worker_fails_calls_as_transient_then_recovers() -> None:
+    client = EgressClient(CONFIG)
+    try:
+        pid = (await client.call("egress.echo", EchoRequest(text="a"), EchoReply)).pid
+        os.kill(pid, signal.SIGKILL)
+        outcome: list[str] = []
+        for _ in range(3):
+            try:
+                reply = await client.call("egress.echo", EchoRequest(text="b"), EchoReply)
+            except EgressError as exc:
+                assert exc.transient
+                outcome.append(exc.code)
+            else:
+                outcome.append("ok")
+                assert reply.pid != pid
+                break
+        assert outcome[-1] == "ok"
+    finally:
+        await client.aclose()
