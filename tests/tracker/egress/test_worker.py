@@ -76,12 +76,12 @@ async def test_killed_worker_fails_calls_as_transient_then_recovers() -> None:
             try:
                 reply = await client.call("egress.echo", EchoRequest(text="b"), EchoReply)
             except EgressError as exc:
-                assert exc.transient
-                outcome.append(exc.code)
+                outcome.append(exc.code if exc.transient else f"PERMANENT {exc.code}")
             else:
                 outcome.append("ok")
                 assert reply.pid != pid
                 break
         assert outcome[-1] == "ok"
+        assert not [code for code in outcome if code.startswith("PERMANENT")], "a dead worker is a transient fault"
     finally:
         await client.aclose()
