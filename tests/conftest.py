@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.platform", "tests.fixtures.instance"]
+pytest_plugins = ["tests.fixtures.platform", "tests.fixtures.vault", "tests.fixtures.instance"]

