@@ -9,6 +9,7 @@ import stat
 
 import hvac
 import pytest
+
 from tallyhold_provision.local.openbao import LocalOpenBao
 
 

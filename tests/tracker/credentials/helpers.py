@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import hvac
 import psycopg
 from psycopg import sql
+
 from tallyhold.credentials import transit
 from tallyhold.credentials.context import derivation_context
 from tallyhold.credentials.lifecycle import TenantVault

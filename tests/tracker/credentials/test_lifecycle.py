@@ -8,13 +8,13 @@ import subprocess
 import hvac
 import hvac.exceptions
 import pytest
+
 from tallyhold.credentials import lifecycle, transit
 from tallyhold.credentials.context import derivation_context
 from tallyhold.credentials.errors import KeyMisconfigured
 from tallyhold.credentials.lifecycle import TenantVault
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem, VaultForbidden
 from tallyhold_provision.naming import TenantNames, new_customer_id
-
 from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant
 
 

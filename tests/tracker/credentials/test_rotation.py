@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from psycopg import sql
+
 from tallyhold.credentials import lifecycle, rotation, transit
 from tallyhold.credentials.context import derivation_context
 from tallyhold.credentials.errors import RewrapIncomplete
-
 from tests.fixtures.platform import DATABASE
 from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant
 from tests.tracker.credentials.helpers import decrypt_all, read_ciphertexts, seed_exchange_rows

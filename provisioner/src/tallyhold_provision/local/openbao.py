@@ -30,8 +30,8 @@ from typing import Any
 
 import httpx
 import hvac
-from tallyhold.credentials.lifecycle import ensure_engines
 
+from tallyhold.credentials.lifecycle import ensure_engines
 from tallyhold_provision.local.ports import free_port
 
 START_TIMEOUT_SECONDS = 30.0
