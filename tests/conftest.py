@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.fixtures.platform", "tests.fixtures.vault", "tests.fixtures.instance"]
+pytest_plugins = [
+    "tests.fixtures.platform",
+    "tests.fixtures.vault",
+    "tests.fixtures.instance",
+    "tests.fixtures.sandbox",
+]

@@ -1,0 +1,8 @@
+"""The sandbox venues by ccxt id."""
+
+from __future__ import annotations
+
+from tallyhold_sandbox.venues.base import Venue
+from tallyhold_sandbox.venues.binance import Binance
+
+VENUES: dict[str, type[Venue]] = {venue.name: venue for venue in (Binance,)}

@@ -1,0 +1,118 @@
+"""Every fault kind on every venue, as unmodified ccxt sees it. Each fault is scoped to the test's own key
+(or to a path only that test calls), so the shared servers never leak a fault into another test."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import ccxt.async_support as ccxt
+import pytest
+
+from tallyhold_sandbox.credentials import generate
+from tests.fixtures.sandbox import ccxt_client
+
+# What ccxt raises for each fault on a private read (fetch_balance). Bans and rate limits are NetworkErrors
+# (transient) everywhere; server errors are OperationFailed (transient) subclasses.
+EXPECTED: dict[str, dict[str, type[Exception]]] = {
+    "binance": {
+        "rate_limit": ccxt.DDoSProtection,  # binance.handle_errors raises DDoSProtection for 418 and 429
+        "ban": ccxt.DDoSProtection,
+        "server_error": ccxt.OperationFailed,  # {"code": -1001}
+        "unavailable": ccxt.ExchangeNotAvailable,
+        "html": ccxt.ExchangeNotAvailable,
+        "hang": ccxt.RequestTimeout,
+    },
+}
+VENUES = sorted(EXPECTED)
+# A private read and the path it ends on (faults are scoped to it), per venue.
+BALANCE_PATH = {"binance": "/api/v3/account"}
+# A private implicit call that returns the venue's raw balance document, per venue.
+RAW_BALANCE: dict[str, tuple[str, dict[str, Any]]] = {"binance": ("privateGetAccount", {})}
+
+
+# Where the planted amount sits in that raw document, and the field name to plant.
+def _binance_first_free(document: Any) -> Any:
+    return document["balances"][0]["free"]
+
+
+PLANT: dict[str, tuple[Callable[[Any], Any], str]] = {"binance": (_binance_first_free, "free")}
+
+
+@pytest.fixture(scope="module", params=VENUES)
+async def venue_client(request, sandbox):
+    venue = request.param
+    credentials = generate(venue)
+    sandbox.control(venue).add_key(
+        credentials.api_key, credentials.secret, passphrase=credentials.passphrase, balances=_balances(venue)
+    )
+    exchange = ccxt_client(sandbox, venue, credentials.ccxt(), timeout=1500)
+    await exchange.load_markets()
+    exchange.test_key = credentials.api_key
+    yield venue, exchange
+    await exchange.close()
+
+
+def _balances(venue: str) -> dict[str, dict[str, str]]:
+    return {"spot": {"BTC": "1.5"}}
+
+
+@pytest.mark.parametrize("kind", ["rate_limit", "ban", "server_error", "unavailable", "html", "hang"])
+async def test_fault_is_seen_as_the_right_ccxt_exception(sandbox, venue_client, kind):
+    venue, exchange = venue_client
+    spec = {"retry_after": 7} if kind in {"rate_limit", "ban"} else {"seconds": 30} if kind == "hang" else {}
+    control = sandbox.control(venue)
+    fault = control.fault(kind, path=BALANCE_PATH[venue], api_key=exchange.test_key, times=1, **spec)
+    with fault, pytest.raises(EXPECTED[venue][kind]) as raised:
+        await exchange.fetch_balance()
+    assert type(raised.value) is EXPECTED[venue][kind]
+    if kind in {"rate_limit", "ban"}:
+        assert exchange.last_response_headers["Retry-After"] == "7"
+    # `times=1`: the next call is answered normally again.
+    assert (await exchange.fetch_balance())["total"]["BTC"] == 1.5
+
+
+async def test_any_status_with_retry_after(sandbox, venue_client):
+    venue, exchange = venue_client
+    control = sandbox.control(venue)
+    fault = control.fault("http", status=429, retry_after=3, api_key=exchange.test_key, times=1)
+    with fault, pytest.raises(ccxt.NetworkError):
+        await exchange.fetch_balance()
+    assert exchange.last_response_headers["Retry-After"] == "3"
+
+
+async def test_malformed_json_reaches_ccxt_as_text(sandbox, venue_client):
+    """A truncated 200 body is not JSON: ccxt hands the implicit caller the raw text (and fetch_balance would
+    build its result from nothing). Callers must check the type of what they got."""
+    venue, exchange = venue_client
+    method, params = RAW_BALANCE[venue]
+    with sandbox.control(venue).fault("malformed_json", api_key=exchange.test_key, times=1):
+        raw = await getattr(exchange, method)(params)
+    assert isinstance(raw, str)
+    assert raw.startswith("{")
+
+
+@pytest.mark.parametrize("planted", ["NaN", "-5", "1e308", "lots", 1e308, math.nan, None])
+async def test_planted_amounts_reach_ccxt_verbatim(sandbox, venue_client, planted):
+    venue, exchange = venue_client
+    method, params = RAW_BALANCE[venue]
+    where, field = PLANT[venue]
+    with sandbox.control(venue).fault("set_fields", fields={field: planted}, api_key=exchange.test_key, times=1):
+        raw = await getattr(exchange, method)(params)
+    if isinstance(planted, float) and math.isnan(planted):
+        # A bare NaN token is not JSON: ccxt's parser (orjson) refuses it and returns the text.
+        assert isinstance(raw, str)
+        assert "NaN" in raw
+    else:
+        assert where(raw) == planted
+
+
+async def test_missing_fields(sandbox, venue_client):
+    venue, exchange = venue_client
+    method, params = RAW_BALANCE[venue]
+    where, field = PLANT[venue]
+    with sandbox.control(venue).fault("drop_fields", fields=[field], api_key=exchange.test_key, times=1):
+        raw = await getattr(exchange, method)(params)
+    with pytest.raises(KeyError):
+        where(raw)
