@@ -15,6 +15,7 @@ from tallyhold.api.state import InstanceState
 from tallyhold.connections.endpoints import router as connections_router
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
+from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.endpoints import database_check
 from tallyhold.health.endpoints import router as health_router
 from tallyhold.metrics import INSTANCE_INFO
@@ -41,6 +42,8 @@ def create_app(settings: Settings) -> FastAPI:
             settings=settings, engine=engine, session_maker=create_session_maker(engine), egress=egress
         )
         state.readiness["database"] = database_check(state)
+        # Exchange keys are proven read-only by the exchange itself, through the egress worker.
+        state.services["verifier"] = ExchangeCredentialVerifier(egress, settings)
         app.state.instance = state
         INSTANCE_INFO.labels(__version__).set(1)
         try:

@@ -16,6 +16,11 @@ BAD_REQUESTS = Counter(
     "API answers with an error body, by stable error code.",
     ["code"],
 )
+CREDENTIALS_REJECTED = Counter(
+    "tallyhold_credentials_rejected_total",
+    "Exchange keys refused before storage, by error code (write_permissions, invalid_credentials, ...).",
+    ["reason"],
+)
 INSTANCE_INFO = Gauge("tallyhold_instance_info", "Always 1; carries the instance version.", ["version"])
 
 

@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         "every API URL of that exchange (sandbox venues, test venues).",
     )
 
+    EXCHANGE_PERMISSION_CHECK_SECONDS: int = Field(
+        0,
+        ge=0,
+        le=86_400,
+        description="Seconds between two checks of an exchange key's permissions by the exchange (0 = before "
+        "every sync; at most daily). Venues without a permission endpoint are probed daily.",
+    )
     EGRESS_MODE: Literal["subprocess", "inprocess"] = Field(
         "subprocess",
         description="`subprocess`: exchange and chain calls run in a short-lived worker process (keeps ccxt and "

@@ -36,10 +36,13 @@ class ConnectionUpdate(StrictInput):
 
 
 class Permissions(BaseModel):
+    """What the exchange reported about the key. `null` = the exchange cannot tell (venues without a
+    permission endpoint: `verified_by` is then `unverifiable`)."""
+
     read: bool
-    trade: bool
-    withdraw: bool
-    transfer: bool
+    trade: bool | None
+    withdraw: bool | None
+    transfer: bool | None
     verified_by: Literal["exchange", "probe", "unverifiable"]
 
 

@@ -44,4 +44,15 @@ OPERATIONS: dict[str, Operation] = {
         reply="tallyhold.egress.builtin:EchoReply",
         handler="tallyhold.egress.builtin:echo",
     ),
+    # exchanges/: prove a key read-only (before it is stored), and read a connection's balances
+    "exchange.verify": Operation(
+        request="tallyhold.exchanges.schemas:VerifyRequest",
+        reply="tallyhold.exchanges.schemas:VerifyReply",
+        handler="tallyhold.exchanges.handlers:verify",
+    ),
+    "exchange.balances": Operation(
+        request="tallyhold.exchanges.schemas:BalancesRequest",
+        reply="tallyhold.sources.models:SourceBalances",
+        handler="tallyhold.exchanges.handlers:balances",
+    ),
 }

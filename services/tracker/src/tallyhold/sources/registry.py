@@ -10,7 +10,9 @@ from tallyhold.sources.models import EgressCall, SourceContext
 RequestBuilder = Callable[[Connection, SourceContext], Awaitable[EgressCall]]
 
 # kind → "module:function". Filled in as the connectors land: exchanges/sync.py, chains/sync.py.
-BUILDERS: dict[str, str] = {}
+BUILDERS: dict[str, str] = {
+    "exchange": "tallyhold.exchanges.sync:build_request",
+}
 
 
 def builder_for(kind: str) -> RequestBuilder | None:

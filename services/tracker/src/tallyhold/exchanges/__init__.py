@@ -1,0 +1,13 @@
+"""Exchange connectors: read-only keys proven by the exchange itself, complete balances, safe failure.
+
+API process (never imports ccxt):
+    verifier.py   the CredentialVerifier the connection routes call before any cipher call or row write
+    sync.py       the sync request builder (sources.registry.BUILDERS["exchange"])
+    registry.py   supported venues → adapters (venues/<id>.py), model.py (what they describe and report)
+Egress worker (ccxt, imported lazily):
+    handlers.py   the operations `exchange.verify` and `exchange.balances`
+    session.py    one ccxt object per request: URL overrides, transport guard, retries, strict JSON
+    guard.py, denylist.py   what no adapter can ever reach (key-changing methods, cancel-all)
+    errors.py     ccxt exception classes → our codes (transient or permanent)
+Shared by both: parse.py (strict readers of exchange answers), assets.py (canonical asset codes).
+"""

@@ -1,0 +1,152 @@
+"""The egress operations `exchange.verify` and `exchange.balances` (run in the egress worker).
+
+Both open one ccxt session for the request (session.py) and turn every failure into an `EgressError` with a
+stable code (sources/__init__.py lists them). `write_permissions` carries `switch_off`, the permissions to
+disable in the venue's own words; the sync engine quarantines a connection on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tallyhold.egress.protocol import EgressConfig, EgressError
+from tallyhold.exchanges import assets
+from tallyhold.exchanges.errors import CallFailure
+from tallyhold.exchanges.guard import ForbiddenRequest
+from tallyhold.exchanges.model import KeyReport
+from tallyhold.exchanges.parse import Malformed
+from tallyhold.exchanges.registry import adapter_for
+from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest, WireKey
+from tallyhold.exchanges.session import ForbiddenCall, VenueApi, open_session
+from tallyhold.exchanges.venues.base import Adapter
+from tallyhold.sources.models import FetchedBalance, SourceBalances
+
+logger = logging.getLogger("tallyhold.exchanges")
+# Deadline of one whole operation inside the worker (every call, retry and backoff included).
+DEFAULT_DEADLINE_SECONDS = 60.0
+
+
+async def verify(request: VerifyRequest, config: EgressConfig) -> VerifyReply:
+    adapter = _adapter(request.exchange)
+    if adapter.info.verification == "unverifiable" and not request.acknowledge_unverifiable:
+        raise EgressError.of("unverifiable_permissions", "the venue has no permission endpoint")
+    async with _session(adapter, request.key, config) as api:
+        report = await _inspect(adapter, api)
+    _refuse_unless_read_only(report)
+    return VerifyReply(report=report)
+
+
+async def balances(request: BalancesRequest, config: EgressConfig) -> SourceBalances:
+    adapter = _adapter(request.exchange)
+    report: KeyReport | None = None
+    async with _session(adapter, request.key, config) as api:
+        if request.check_permissions:
+            report = await _inspect(adapter, api)
+            _refuse_unless_read_only(report)
+        sheet = await adapter.balances(api, report)
+        common = api.common_codes
+    facts: dict[str, Any] = {"wallets": dict(sorted(sheet.wallets.items()))}
+    if sheet.liabilities:
+        facts["liabilities"] = [
+            {"asset": asset, "location": location, "amount": str(amount)}
+            for (asset, location), amount in _aggregate(adapter, sheet.liabilities, common).items()
+        ]
+    if report is not None:
+        facts["permissions_checked_at"] = datetime.now(UTC).isoformat()
+        facts["ip_restricted"] = report.ip_restricted
+        facts["key_expires_at"] = report.key_expires_at.isoformat() if report.key_expires_at else None
+    return SourceBalances(
+        balances=[
+            FetchedBalance(asset=asset, location=location, amount=amount)
+            for (asset, location), amount in sorted(_aggregate(adapter, sheet.holdings, common).items())
+        ],
+        observed_at=datetime.now(UTC),
+        permissions=report.permissions() if report is not None else None,
+        facts=facts,
+    )
+
+
+def _adapter(venue: str) -> Adapter:
+    adapter = adapter_for(venue)
+    if adapter is None:
+        raise EgressError.of("unsupported_exchange", "this exchange is not supported")
+    return adapter
+
+
+async def _inspect(adapter: Adapter, api: VenueApi) -> KeyReport:
+    if adapter.info.verification == "exchange":
+        return await adapter.check(api)
+    return await adapter.probe(api)
+
+
+def _refuse_unless_read_only(report: KeyReport) -> None:
+    if report.switch_off:
+        raise EgressError.of(
+            "write_permissions",
+            "the key can do more than read",
+            switch_off=report.switch_off,
+            permissions=report.permissions(),
+        )
+    if report.switch_on or not report.read:
+        raise EgressError.of("missing_read_permission", "the key cannot read balances", switch_on=report.switch_on)
+
+
+def _aggregate(adapter: Adapter, holdings: list[Any], common: dict[str, str]) -> dict[tuple[str, str], Decimal]:
+    """Canonical (asset, location) → summed amount; several venue ids can name one asset (XXBT, XBT.M)."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    for holding in holdings:
+        key = assets.canonical(adapter.info.id, holding.asset, holding.location, common)
+        totals[key] = totals.get(key, Decimal(0)) + holding.amount
+    return {key: amount for key, amount in totals.items() if amount}
+
+
+@asynccontextmanager
+async def _session(adapter: Adapter, key: WireKey, config: EgressConfig) -> AsyncIterator[VenueApi]:
+    """One ccxt session, with every failure inside it translated to an EgressError and an overall deadline."""
+    deadline = float((config.options.get("exchanges") or {}).get("deadline", DEFAULT_DEADLINE_SECONDS))
+    try:
+        async with asyncio.timeout(deadline), open_session(adapter, key, config) as api:
+            yield api
+    except CallFailure as failure:
+        raise EgressError.of(
+            failure.code,
+            _MESSAGES.get(failure.code, "the exchange call failed"),
+            transient=failure.transient,
+            retry_after=failure.retry_after,
+        ) from None
+    except Malformed as malformed:
+        logger.warning("exchange answer malformed", extra={"venue": adapter.info.id, "field": malformed.where})
+        raise EgressError.of(
+            "malformed_response",
+            "the exchange answered something we could not read",
+            transient=True,
+            field=malformed.where,
+        ) from None
+    except TimeoutError:
+        raise EgressError.of("timeout", "the exchange did not answer in time", transient=True) from None
+    except (ForbiddenCall, ForbiddenRequest) as forbidden:
+        # Never reached by a correct adapter; fail loudly (code) but never with the URL (it may carry the key).
+        logger.error(
+            "forbidden exchange call blocked", extra={"venue": adapter.info.id, "kind": type(forbidden).__name__}
+        )
+        raise EgressError.of("forbidden_call", "an adapter tried an endpoint it may not call") from None
+
+
+_MESSAGES = {
+    "banned": "the exchange has banned requests from this address for a while",
+    "rate_limited": "the exchange asked us to slow down",
+    "timeout": "the exchange did not answer in time",
+    "exchange_unavailable": "the exchange is unavailable",
+    "malformed_response": "the exchange answered something we could not read",
+    "invalid_credentials": "the exchange rejected the key",
+    "permission_denied": "the exchange refused this key access",
+    "account_suspended": "the exchange reports the account as suspended",
+    "exchange_rejected": "the exchange rejected the request",
+    "order_not_found": "unexpected order answer",
+}

@@ -1,0 +1,216 @@
+"""A ccxt exchange object for one request, in the egress worker only (ccxt is imported here, lazily).
+
+`open_session` builds the venue's ccxt async class with the key, points every `urls['api']` entry at the
+configured override (scheme and host replaced, paths kept), and installs three hooks on the instance:
+- the transport guard on `fetch` (guard.py): only declared endpoints, never a denylisted one;
+- a response hook that records the HTTP status, Retry-After and error body of each response for the call
+  that made it (a context variable, so concurrent calls on one instance do not mix them up);
+- a strict JSON decoder: numbers as Decimal (exact), NaN/Infinity refused (the body then reads as malformed).
+ccxt never calls `load_markets` here: adapters use implicit endpoints only, so no market or currency
+download happens (and nothing is fetched that the guard has not been told about).
+
+`VenueApi.call` runs one implicit method with bounded retries (full-jitter exponential backoff) for
+transient failures, waits out a short Retry-After, and raises `CallFailure` for everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import importlib
+import json
+import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from tallyhold.egress.protocol import EgressConfig
+from tallyhold.exchanges.denylist import denied
+from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, decode_body, retry_after_seconds
+from tallyhold.exchanges.guard import ForbiddenRequest, TransportGuard, endpoints_of
+from tallyhold.exchanges.schemas import WireKey
+from tallyhold.exchanges.venues.base import Adapter
+
+_MAX_ERROR_BODY = 4096
+
+
+@dataclass
+class CallPolicy:
+    attempts: int = 3
+    backoff_base: float = 0.5
+    backoff_cap: float = 4.0
+    # A 429 whose Retry-After is at most this is waited out inside the worker; longer ones go to the engine.
+    inline_retry_after: float = 3.0
+    timeout: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: EgressConfig) -> CallPolicy:
+        """Defaults, tuned by `config.options["exchanges"]` (tests and benches shorten the waits)."""
+        tuning = config.options.get("exchanges") or {}
+        policy = cls()
+        for name in ("backoff_base", "backoff_cap", "inline_retry_after", "timeout"):
+            if name in tuning:
+                setattr(policy, name, float(tuning[name]))
+        if "attempts" in tuning:
+            policy.attempts = max(1, int(tuning["attempts"]))
+        return policy
+
+    def backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+
+
+@dataclass
+class _Response:
+    status: int | None = None
+    retry_after: float | None = None
+    body: str | None = None
+
+
+_RESPONSE: contextvars.ContextVar[_Response | None] = contextvars.ContextVar(
+    "tallyhold_exchange_response", default=None
+)
+
+
+class ForbiddenCall(Exception):
+    """An adapter asked for a method it did not declare, or a denylisted one. A bug, reported as such."""
+
+
+class VenueApi:
+    def __init__(self, adapter: Adapter, exchange: Any, key: WireKey, policy: CallPolicy) -> None:
+        self.venue = adapter.info.id
+        self._adapter = adapter
+        self._exchange = exchange
+        self._key_id = key.api_key.get_secret_value()
+        self._policy = policy
+        self._denied = denied(self.venue)
+        self.requests = 0
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    @property
+    def common_codes(self) -> dict[str, str]:
+        """ccxt's code map of the venue (XBT → BTC, ...): part of its class description, no network."""
+        common = getattr(self._exchange, "commonCurrencies", None) or {}
+        return {str(k).upper(): str(v) for k, v in common.items()}
+
+    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        if method in self._denied or method not in self._adapter.methods:
+            raise ForbiddenCall(f"{self.venue}.{method} is not a declared read method")
+        import ccxt
+
+        function = getattr(self._exchange, method)
+        attempt = 0
+        while True:
+            response = _Response()
+            token = _RESPONSE.set(response)
+            try:
+                self.requests += 1
+                return await function(dict(params or {}))
+            except ccxt.BaseError as exc:
+                failure = classify(
+                    exc, status=response.status, retry_after=response.retry_after, body=decode_body(response.body)
+                )
+            finally:
+                _RESPONSE.reset(token)
+            attempt += 1
+            wait = self._retry_wait(failure, attempt)
+            if wait is None:
+                raise failure
+            await asyncio.sleep(wait)
+
+    def _retry_wait(self, failure: CallFailure, attempt: int) -> float | None:
+        if failure.code not in INLINE_RETRY or attempt >= self._policy.attempts:
+            return None
+        if failure.code == "malformed_response" and attempt > 1:
+            return None  # a garbled answer gets one more chance, not several
+        if failure.code == "rate_limited":
+            wait = failure.retry_after or 0.0
+            return wait if wait <= self._policy.inline_retry_after else None
+        return max(self._policy.backoff(attempt - 1), failure.retry_after or 0.0)
+
+
+def point_at(urls: Any, base: str) -> Any:
+    """Every URL in ccxt's `urls['api']` (nested dicts) with scheme and host replaced by `base`, path kept."""
+    if isinstance(urls, str):
+        return base.rstrip("/") + urlsplit(urls).path
+    if isinstance(urls, dict):
+        return {name: point_at(value, base) for name, value in urls.items()}
+    return urls
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise ValueError("non-finite number")
+
+    return json.loads(text, parse_float=Decimal, parse_constant=refuse)
+
+
+def exchange_class(venue: str) -> type[Any]:
+    module = importlib.import_module("ccxt.async_support")
+    klass: type[Any] = getattr(module, venue)
+    return klass
+
+
+@asynccontextmanager
+async def open_session(
+    adapter: Adapter, key: WireKey, config: EgressConfig, policy: CallPolicy | None = None
+) -> AsyncIterator[VenueApi]:
+    policy = policy or CallPolicy.from_config(config)
+    venue = adapter.info.id
+    key.register()
+    klass = exchange_class(venue)
+    guard = TransportGuard(endpoints_of(klass, adapter.methods), endpoints_of(klass, sorted(denied(venue))))
+    settings: dict[str, Any] = {
+        "apiKey": key.api_key.get_secret_value(),
+        "secret": key.api_secret.get_secret_value(),
+        "enableRateLimit": True,
+        "timeout": int(policy.timeout * 1000),
+    }
+    if key.passphrase is not None:
+        settings["password"] = key.passphrase.get_secret_value()
+    if key.uid is not None:
+        settings["uid"] = key.uid.get_secret_value()
+    exchange = klass(settings)
+    override = config.exchange_api_overrides.get(venue)
+    if override:
+        exchange.urls["api"] = point_at(exchange.urls["api"], override)
+    _install_hooks(exchange, guard)
+    try:
+        yield VenueApi(adapter, exchange, key, policy)
+    finally:
+        await exchange.close()
+
+
+def _install_hooks(exchange: Any, guard: TransportGuard) -> None:
+    fetch = exchange.fetch
+    on_rest_response = exchange.on_rest_response
+
+    async def guarded_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        guard.check(method, url)
+        return await fetch(url, method, headers, body)
+
+    def record(
+        code: Any, reason: Any, url: Any, method: Any, headers: Any, body: Any, req_headers: Any, req_body: Any
+    ) -> Any:
+        response = _RESPONSE.get()
+        if response is not None:
+            response.status = int(code) if isinstance(code, int) else None
+            if isinstance(headers, Mapping):
+                value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+                response.retry_after = retry_after_seconds(value if isinstance(value, str) else None)
+            if isinstance(body, str):
+                # Kept in case the call fails (venues put their error code in the body, often with HTTP 200).
+                response.body = body[:_MAX_ERROR_BODY]
+        return on_rest_response(code, reason, url, method, headers, body, req_headers, req_body)
+
+    exchange.fetch = guarded_fetch
+    exchange.on_rest_response = record
+    exchange.on_json_response = _strict_json
+
+
+__all__ = ["CallPolicy", "ForbiddenCall", "ForbiddenRequest", "VenueApi", "open_session", "point_at"]

@@ -1,0 +1,64 @@
+"""The sync request builder for exchange connections (`sources.registry.BUILDERS["exchange"]`).
+
+Runs in the API process inside the engine's transaction: decrypts the key through the credential cipher
+registered in `InstanceState.services` and asks for the permission re-check when it is due. The worker then
+refuses (`write_permissions`, which the engine turns into a quarantine) before it reads a single balance.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tallyhold.connections.verification import ExchangeKey
+from tallyhold.egress.protocol import EgressError
+from tallyhold.exchanges.model import VenueInfo
+from tallyhold.exchanges.registry import venue_info
+from tallyhold.exchanges.schemas import BalancesRequest, WireKey
+from tallyhold.models import Connection
+from tallyhold.settings import Settings
+from tallyhold.sources.models import EgressCall, SourceContext
+
+# The name under which the credentials domain registers what decrypts a connection's key.
+KEY_SOURCE = "exchange_keys"
+# Venues without a permission endpoint are probed (a cancel of an order that cannot exist) at most daily:
+# repeated permission errors can trip exchange-side alarms (research §3 rule 5).
+PROBE_INTERVAL = timedelta(days=1)
+
+
+class ExchangeKeySource(Protocol):
+    async def exchange_key(self, session: AsyncSession, connection: Connection) -> ExchangeKey:
+        """The connection's decrypted key; raises a TallyholdError when it cannot be had."""
+        ...
+
+
+async def build_request(connection: Connection, context: SourceContext) -> EgressCall:
+    info = venue_info(connection.exchange or "")
+    if info is None:
+        raise EgressError.of("unsupported_exchange", "this exchange is not supported")
+    source: ExchangeKeySource | None = context.services.get(KEY_SOURCE)
+    if source is None:
+        raise EgressError.of("credentials_unavailable", "no credential cipher is configured", transient=True)
+    key = await source.exchange_key(context.session, connection)
+    wire = WireKey(api_key=key.api_key, api_secret=key.api_secret, passphrase=key.passphrase, uid=key.uid)
+    wire.register()
+    request = BalancesRequest(
+        exchange=info.id,
+        key=wire,
+        check_permissions=permissions_due(connection, info, context.settings, datetime.now(UTC)),
+    )
+    return EgressCall(op="exchange.balances", request=request, venue=info.id)
+
+
+def permissions_due(connection: Connection, info: VenueInfo, settings: Settings, now: datetime) -> bool:
+    """Whether this sync must re-check the key first: never checked, or the check is older than the cadence."""
+    checked = connection.permissions_checked_at
+    if checked is None:
+        return True
+    if info.verification == "unverifiable":
+        interval = max(PROBE_INTERVAL, timedelta(seconds=settings.EXCHANGE_PERMISSION_CHECK_SECONDS))
+    else:
+        interval = timedelta(seconds=settings.EXCHANGE_PERMISSION_CHECK_SECONDS)
+    return now - checked >= interval

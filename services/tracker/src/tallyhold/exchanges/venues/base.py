@@ -1,0 +1,90 @@
+"""The protocol every venue adapter implements, and the helpers they share.
+
+An adapter never sees ccxt: it gets an `Api` whose `call(method, params)` runs one declared ccxt implicit
+method (through the transport guard, retries and error translation of exchanges/session.py) and returns the
+decoded JSON. Adapters read those answers with the strict readers of exchanges/parse.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Protocol
+
+from tallyhold.exchanges.errors import CallFailure
+from tallyhold.exchanges.model import BalanceSheet, KeyReport, VenueInfo
+
+
+class Api(Protocol):
+    venue: str
+
+    @property
+    def key_id(self) -> str:
+        """The API key's public identifier (some venues take it as a parameter: HTX, MEXC)."""
+        ...
+
+    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+
+class Adapter:
+    info: ClassVar[VenueInfo]
+    # Every ccxt implicit method (camelCase) the adapter may call; nothing else is reachable.
+    methods: ClassVar[frozenset[str]]
+
+    async def check(self, api: Api) -> KeyReport:
+        """Verified venues: ask the permission endpoint. Raises CallFailure / Malformed."""
+        raise NotImplementedError
+
+    async def probe(self, api: Api) -> KeyReport:
+        """Unverifiable venues: prove read access and run the harmless trade-permission probe, if any."""
+        raise NotImplementedError
+
+    async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
+        raise NotImplementedError
+
+    def not_opened(self, wallet: str, failure: CallFailure) -> bool:
+        """Whether `failure` means the account simply has no such wallet (documented venue codes only)."""
+        return False
+
+
+async def read_wallets(
+    adapter: Adapter, sheet: BalanceSheet, readers: Mapping[str, Callable[[], Awaitable[None]]]
+) -> None:
+    """Read several wallets at once. A wallet the account never opened is recorded as such; any other failure
+    fails the whole read: a total with a wallet silently missing is worse than no new total."""
+
+    async def one(name: str, reader: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await reader()
+        except CallFailure as failure:
+            if not adapter.not_opened(name, failure):
+                raise
+            sheet.wallets[name] = "not_opened"
+            return
+        sheet.wallets[name] = "ok"
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for name, reader in readers.items():
+                group.create_task(one(name, reader))
+    except BaseExceptionGroup as failed:
+        raise first_leaf(failed) from None
+
+
+def first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first real failure inside a (possibly nested) exception group: the others are its consequences."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def venue_code(failure: CallFailure, *keys: str) -> str | None:
+    """The venue's own error code from the decoded error body (`code`, `retCode`, `errorCode`, ...)."""
+    body = failure.body
+    if isinstance(body, Mapping):
+        for key in keys:
+            value = body.get(key)
+            if value is not None and not isinstance(value, Mapping | list):
+                return str(value)
+    return None
