@@ -1,11 +1,21 @@
 """One canonical code per asset, location kept (Kraken prefixes and suffixes, Binance LD* tokens, ccxt's map)."""
 
 import pytest
+
 from tallyhold.exchanges.assets import binance_ld_underlying, canonical
 
 # ccxt 4.5.90's commonCurrencies of kraken (a subset), the worker passes the real one.
-KRAKEN = {"XBT": "BTC", "XDG": "DOGE", "XXBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR", "XREP": "REP",
-          "REP": "REPV1", "XXDG": "DOGE"}
+KRAKEN = {
+    "XBT": "BTC",
+    "XDG": "DOGE",
+    "XXBT": "BTC",
+    "XETH": "ETH",
+    "ZUSD": "USD",
+    "ZEUR": "EUR",
+    "XREP": "REP",
+    "REP": "REPV1",
+    "XXDG": "DOGE",
+}
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,11 @@ before any byte leaves the process (a local listener records every request it ge
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
+
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import CANCEL_ALL, KEY_CHANGING, denied
 from tallyhold.exchanges.guard import Endpoint, ForbiddenRequest, TransportGuard, endpoints_of
@@ -18,20 +20,37 @@ from tallyhold.exchanges.schemas import WireKey
 from tallyhold.exchanges.session import ForbiddenCall, exchange_class, open_session
 
 VENUES = sorted(
-    {"binance", "coinbase", "kraken", "bybit", "okx", "kucoin", "bitget", "gemini", "gate", "htx", "mexc",
-     "bitstamp", "bitvavo", "cryptocom", "onetrading"}
+    {
+        "binance",
+        "coinbase",
+        "kraken",
+        "bybit",
+        "okx",
+        "kucoin",
+        "bitget",
+        "gemini",
+        "gate",
+        "htx",
+        "mexc",
+        "bitstamp",
+        "bitvavo",
+        "cryptocom",
+        "onetrading",
+    }
 )
 # What a key-management endpoint looks like in ccxt's declarations (path, for a non-GET method).
-KEY_MANAGEMENT = re.compile(r"(sub.?api|api.?key|apikey|update-api|delete-api|revoke.?all|subAccountApi|(^|/)keys($|/))", re.I)
+KEY_MANAGEMENT = re.compile(
+    r"(sub.?api|api.?key|apikey|update-api|delete-api|revoke.?all|subAccountApi|(^|/)keys($|/))", re.I
+)
 # Credentials in each venue's own format, so that ccxt can sign the request the guard must stop.
 KRAKEN_SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA=="
 
 
-def declared_entries(venue):
+def declared_entries(venue: str) -> list[tuple[str, Any]]:
     from ccxt.base.types import Entry
 
     klass = exchange_class(venue)
-    seen = {}
+    seen: dict[int, tuple[str, Any]] = {}
     for klass_ in klass.__mro__:
         for name, value in vars(klass_).items():
             if isinstance(value, Entry) and re.search(r"[A-Z]", name) and id(value) not in seen:
@@ -44,10 +63,14 @@ def test_every_key_management_endpoint_of_ccxt_is_pinned(venue):
     found = {
         name
         for name, entry in declared_entries(venue)
-        if entry.method != "GET" and KEY_MANAGEMENT.search(entry.path) and entry.path != "GetApiKeyInfo"
+        if entry.method != "GET"
+        and KEY_MANAGEMENT.search(entry.path)
+        and entry.path != "GetApiKeyInfo"
         and "xpub_registrations" not in entry.path
     }
-    assert found <= set(KEY_CHANGING.get(venue, ())), f"pin these in denylist.py: {sorted(found - set(KEY_CHANGING.get(venue, ())))}"
+    assert found <= set(KEY_CHANGING.get(venue, ())), (
+        f"pin these in denylist.py: {sorted(found - set(KEY_CHANGING.get(venue, ())))}"
+    )
 
 
 def test_the_named_examples_are_pinned():
@@ -67,7 +90,7 @@ def test_pinned_names_are_real_ccxt_methods(venue):
 def test_no_adapter_declares_a_denied_method(venue):
     adapter = ADAPTERS[venue]
     assert not adapter.methods & denied(venue)
-    assert not adapter.methods & {snake for snake in denied(venue)}
+    assert not adapter.methods & set(denied(venue))
     # and every declared method is a read: GET, or a POST that ccxt declares for a read-only venue API
     for endpoint in endpoints_of(exchange_class(venue), adapter.methods):
         assert endpoint not in set(endpoints_of(exchange_class(venue), denied(venue)))

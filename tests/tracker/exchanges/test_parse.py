@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tallyhold.exchanges import parse
 from tallyhold.exchanges.parse import Malformed
 
@@ -19,8 +20,29 @@ def test_amounts_read_exactly(raw, expected):
 
 @pytest.mark.parametrize(
     "raw",
-    ["NaN", "nan", "Infinity", "-inf", "1e308", 1e308, float("nan"), float("inf"), "-5", -5, "lots", "", " ", "0x10",
-     "1,5", True, False, None, [], {}, "1e999999"],
+    [
+        "NaN",
+        "nan",
+        "Infinity",
+        "-inf",
+        "1e308",
+        1e308,
+        float("nan"),
+        float("inf"),
+        "-5",
+        -5,
+        "lots",
+        "",
+        " ",
+        "0x10",
+        "1,5",
+        True,
+        False,
+        None,
+        [],
+        {},
+        "1e999999",
+    ],
 )
 def test_malformed_amounts_are_refused(raw):
     with pytest.raises(Malformed):
@@ -58,9 +80,15 @@ def test_flags_are_booleans_only():
 
 def test_epoch_and_iso_times():
     assert parse.epoch(0, "t") is None
-    assert parse.epoch("1698645219000", "t").year == 2023
-    assert parse.epoch(1772542900, "t", unit="s").year == 2026
-    assert parse.iso_time("2023-05-15T03:21:05Z", "t").tzinfo is not None
+    created = parse.epoch("1698645219000", "t")
+    assert created is not None
+    assert created.year == 2023
+    seconds = parse.epoch(1772542900, "t", unit="s")
+    assert seconds is not None
+    assert seconds.year == 2026
+    zoned = parse.iso_time("2023-05-15T03:21:05Z", "t")
+    assert zoned is not None
+    assert zoned.tzinfo is not None
     with pytest.raises(Malformed):
         parse.iso_time("2023-05-15T03:21:05", "t")  # a time without a zone is not a time we can trust
     with pytest.raises(Malformed):

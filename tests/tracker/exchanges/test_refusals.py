@@ -1,6 +1,7 @@
 """How egress failures of `exchange.verify` become the HTTP errors of the connection routes."""
 
 import pytest
+
 from tallyhold.egress.protocol import EgressError
 from tallyhold.exchanges.verifier import refusal
 

@@ -1,6 +1,7 @@
 """Binance's permission rule on the documented answer of GET /sapi/v1/account/apiRestrictions."""
 
 import pytest
+
 from tallyhold.exchanges.parse import Malformed
 from tallyhold.exchanges.venues.binance import WRITE_FLAGS, permission_rule
 
@@ -27,10 +28,15 @@ def test_read_only_key_is_accepted():
     report = permission_rule(DOCUMENTED)
     assert report.accepted
     assert report.permissions() == {
-        "read": True, "trade": False, "withdraw": False, "transfer": False, "verified_by": "exchange"
+        "read": True,
+        "trade": False,
+        "withdraw": False,
+        "transfer": False,
+        "verified_by": "exchange",
     }
     assert report.ip_restricted is False
-    assert report.key_created_at is not None and report.key_created_at.year == 2023
+    assert report.key_created_at is not None
+    assert report.key_created_at.year == 2023
 
 
 @pytest.mark.parametrize(("flag", "category", "words"), [(f, c, w) for f, (c, w) in WRITE_FLAGS.items()])

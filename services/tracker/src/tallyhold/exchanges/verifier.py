@@ -139,4 +139,6 @@ def refusal(venue: str, failure: EgressError) -> TallyholdError:
     extra: dict[str, Any] = {"reason": code}
     if failure.failure.retry_after is not None:
         extra["retry_after"] = failure.failure.retry_after
-    return UpstreamError(f"{venue} could not confirm this key's permissions; try again.", code="exchange_unavailable", **extra)
+    return UpstreamError(
+        f"{venue} could not confirm this key's permissions; try again.", code="exchange_unavailable", **extra
+    )
