@@ -24,12 +24,23 @@ EXPECTED: dict[str, dict[str, type[Exception]]] = {
         "html": ccxt.ExchangeNotAvailable,
         "hang": ccxt.RequestTimeout,
     },
+    "kraken": {
+        "rate_limit": ccxt.DDoSProtection,  # {"error": ["EAPI:Rate limit exceeded"]}
+        "ban": ccxt.DDoSProtection,  # EGeneral:Temporary lockout
+        "server_error": ccxt.ExchangeNotAvailable,  # EGeneral:Internal error
+        "unavailable": ccxt.ExchangeNotAvailable,  # EService:Unavailable
+        "html": ccxt.ExchangeNotAvailable,
+        "hang": ccxt.RequestTimeout,
+    },
 }
 VENUES = sorted(EXPECTED)
 # A private read and the path it ends on (faults are scoped to it), per venue.
-BALANCE_PATH = {"binance": "/api/v3/account"}
+BALANCE_PATH = {"binance": "/api/v3/account", "kraken": "/0/private/BalanceEx"}
 # A private implicit call that returns the venue's raw balance document, per venue.
-RAW_BALANCE: dict[str, tuple[str, dict[str, Any]]] = {"binance": ("privateGetAccount", {})}
+RAW_BALANCE: dict[str, tuple[str, dict[str, Any]]] = {
+    "binance": ("privateGetAccount", {}),
+    "kraken": ("privatePostBalance", {}),
+}
 
 
 # Where the planted amount sits in that raw document, and the field name to plant.
@@ -37,7 +48,14 @@ def _binance_first_free(document: Any) -> Any:
     return document["balances"][0]["free"]
 
 
-PLANT: dict[str, tuple[Callable[[Any], Any], str]] = {"binance": (_binance_first_free, "free")}
+def _kraken_btc(document: Any) -> Any:
+    return document["result"]["XXBT"]
+
+
+PLANT: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "binance": (_binance_first_free, "free"),
+    "kraken": (_kraken_btc, "XXBT"),  # Kraken's balance map is keyed by asset id
+}
 
 
 @pytest.fixture(scope="module", params=VENUES)

@@ -9,6 +9,7 @@ number, NaN, 1e308 or a non-numeric string is served verbatim so tests can feed 
 from __future__ import annotations
 
 import ipaddress
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from tallyhold_sandbox.faults import Fault
 # The venue-neutral permission vocabulary; each venue maps it onto its own field names (README table).
 PERMISSIONS = frozenset({"read", "trade", "margin", "futures", "options", "withdraw", "transfer", "unknown"})
 LOG_LIMIT = 10_000
+_PLAIN = re.compile(r"-?\d+(\.\d+)?")
 
 
 class ControlError(ValueError):
@@ -63,14 +65,20 @@ def as_decimal(value: Any) -> Decimal | None:
 
 
 def add(*values: Any) -> Any:
-    """Sum of raw amounts as a plain decimal string; when one of them is not a finite number the first such
-    value is returned unchanged, so a planted malformed value reaches the wire instead of being repaired."""
+    """Sum of raw amounts as a plain decimal string. A value that is not a finite number is returned unchanged
+    (the first such one), and so is the only non-zero value of the sum, so a planted value ("NaN", "1e308",
+    1e308, "-5") reaches the wire as planted instead of being repaired or reformatted."""
     total = Decimal(0)
+    nonzero = []
     for value in values:
         number = as_decimal(value)
         if number is None:
             return value
+        if number != 0:
+            nonzero.append(value)
         total += number
+    if len(nonzero) == 1:
+        return nonzero[0]
     return plain(total)
 
 
@@ -82,11 +90,11 @@ def plain(number: Decimal) -> str:
 
 
 def fixed(value: Any, places: int = 8) -> Any:
-    """A raw amount in a venue's fixed-point style ("0.50000000"); malformed values pass through."""
-    number = as_decimal(value)
-    if number is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+    """A raw amount in a venue's fixed-point style ("0.50000000"). Only plain decimal strings are reformatted:
+    numbers, exponents, NaN and garbage pass through as planted."""
+    if not isinstance(value, str) or not _PLAIN.fullmatch(value):
         return value
-    return f"{number:.{places}f}"
+    return f"{Decimal(value):.{places}f}"
 
 
 @dataclass

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from tallyhold_sandbox.venues.base import Venue
 from tallyhold_sandbox.venues.binance import Binance
+from tallyhold_sandbox.venues.kraken import Kraken
 
-VENUES: dict[str, type[Venue]] = {venue.name: venue for venue in (Binance,)}
+VENUES: dict[str, type[Venue]] = {venue.name: venue for venue in (Binance, Kraken)}
