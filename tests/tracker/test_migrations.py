@@ -17,9 +17,11 @@ EXPECTED_TABLES = {
     "alembic_version",
     "audit_events",
     "balances",
+    "connection_snapshots",
     "connections",
     "networth_snapshots",
     "prices",
+    "venue_breakers",
 }
 
 

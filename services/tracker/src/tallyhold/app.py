@@ -22,6 +22,9 @@ from tallyhold.metrics import INSTANCE_INFO
 from tallyhold.portfolio.endpoints import router as portfolio_router
 from tallyhold.security.endpoints import router as security_router
 from tallyhold.settings import Settings
+from tallyhold.sync import endpoints as sync_endpoints
+from tallyhold.sync.engine import SyncEngine
+from tallyhold.sync.scheduler import SyncScheduler
 
 DESCRIPTION = """\
 One customer's Tallyhold instance. Every `/v1` route needs `Authorization: Bearer <token>` (tokens come from
@@ -44,11 +47,20 @@ def create_app(settings: Settings) -> FastAPI:
         state.readiness["database"] = database_check(state)
         # Exchange keys are proven read-only by the exchange itself, through the egress worker.
         state.services["verifier"] = ExchangeCredentialVerifier(egress, settings)
+        sync_engine = SyncEngine(settings, state.session_maker, egress, state.services)
+        state.services[sync_endpoints.ENGINE] = sync_engine
+        scheduler = SyncScheduler(settings, state.session_maker, sync_engine) if settings.SYNC_SCHEDULER else None
+        if scheduler is not None:
+            state.services[sync_endpoints.SCHEDULER] = scheduler
+            scheduler.start()
         app.state.instance = state
         INSTANCE_INFO.labels(__version__).set(1)
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown()
+            await sync_engine.aclose()
             await egress.aclose()
             await engine.dispose()
 
@@ -66,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(connections_router)
     app.include_router(portfolio_router)
     app.include_router(security_router)
+    app.include_router(sync_endpoints.router)
     app.add_middleware(BodySizeLimit, limit=settings.MAX_BODY_BYTES)
     app.add_middleware(AccessLog)
     return app

@@ -136,6 +136,48 @@ def token_revoke(token_id: str) -> None:
     typer.echo("revoked")
 
 
+@app.command()
+def sync(
+    once: Annotated[bool, typer.Option("--once", help="Sync every source once, then exit.")] = False,
+) -> None:
+    """Sync every source once: the same code path as the scheduler and `POST /v1/sync`, then prices, the
+    net-worth point and history retention. Exit 0 when every source synced (or was rightly skipped: breaker
+    open, quarantined), 1 when one failed. The scheduler itself runs inside `tallyhold serve`."""
+    if not once:
+        typer.echo("error: only `tallyhold sync --once` exists; `tallyhold serve` runs the scheduler", err=True)
+        raise typer.Exit(2)
+    from tallyhold.db import create_engine, create_session_maker
+    from tallyhold.egress.client import EgressClient
+    from tallyhold.sync.engine import SyncEngine, SyncReport
+    from tallyhold.sync.service import Trigger
+
+    settings = _settings()
+
+    async def run() -> SyncReport:
+        engine = create_engine(settings, process="sync")
+        egress = EgressClient(
+            settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
+        )
+        sync_engine = SyncEngine(settings, create_session_maker(engine), egress)
+        try:
+            report = await sync_engine.sync_all(Trigger.manual)
+            await sync_engine.apply_retention()
+            return report
+        finally:
+            await sync_engine.aclose()
+            await egress.aclose()
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    for result in report.results:
+        typer.echo(f"{result.connection_id} {result.outcome.value} {result.code or '-'}")
+    typer.echo(f"synced {len(report.results)} sources, {len(report.failed)} failed")
+    if report.error is not None:
+        typer.echo(f"error: {report.error}", err=True)
+    if report.failed or report.error == "database_unavailable":
+        raise typer.Exit(1)
+
+
 @app.command("config-table")
 def config_table() -> None:
     """Print the configuration table of the README (generated from the settings)."""

@@ -18,7 +18,8 @@ BAD_REQUESTS = Counter(
 )
 CREDENTIALS_REJECTED = Counter(
     "tallyhold_credentials_rejected_total",
-    "Exchange keys refused before storage, by error code (write_permissions, invalid_credentials, ...).",
+    "Exchange keys refused, before storage or on a sync (sync/), by error code (write_permissions, "
+    "invalid_credentials, key_revoked, ...).",
     ["reason"],
 )
 INSTANCE_INFO = Gauge("tallyhold_instance_info", "Always 1; carries the instance version.", ["version"])
@@ -28,3 +29,90 @@ def start_metrics_server(host: str, port: int) -> None:
     """Serve `/metrics` on its own port, so scraping never competes with (or is exposed as) the API."""
     if port:
         start_http_server(port, addr=host)
+
+
+# Sync engine (sync/) ----------------------------------------------------------------------------------------
+# Buckets from a fast chain read to a slow exchange behind a retrying CDN.
+_SYNC_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
+
+SYNC_RUNS = Counter(
+    "tallyhold_sync_runs_total",
+    "Sync attempts of a source, by source kind and outcome "
+    "(success, failed, error, quarantined, paused, superseded, skipped).",
+    ["kind", "outcome"],
+)
+SYNC_ERRORS = Counter(
+    "tallyhold_sync_errors_total",
+    "Failed syncs by source kind and stable error code (timeout, rate_limited, banned, invalid_credentials, ...).",
+    ["kind", "code"],
+)
+SYNC_SKIPS = Counter(
+    "tallyhold_sync_skips_total",
+    "Syncs not attempted, by reason (breaker_open, held, backoff, busy, error, quarantined).",
+    ["kind", "reason"],
+)
+SYNC_DURATION = Histogram(
+    "tallyhold_sync_duration_seconds",
+    "Duration of one source's sync (egress call and database write), by source kind.",
+    ["kind"],
+    buckets=_SYNC_BUCKETS,
+)
+SYNC_LAST_SUCCESS = Gauge(
+    "tallyhold_sync_last_success_timestamp_seconds",
+    "Unix time of the last successful sync, per connection id (an internal uuid, never a label or address).",
+    ["connection_id"],
+)
+SYNC_INTERVAL = Gauge("tallyhold_sync_interval_seconds", "The configured interval between two syncs of a source.")
+SYNC_IN_FLIGHT = Gauge("tallyhold_sync_in_flight", "Sources being synced right now.")
+SOURCES = Gauge(
+    "tallyhold_sources",
+    "Connections that sync (exchanges, wallets), by kind and sync state (ok, stale, error, quarantined, never).",
+    ["kind", "state"],
+)
+QUARANTINES = Counter(
+    "tallyhold_quarantines_total", "Keys quarantined because the exchange reported write permissions on them."
+)
+BREAKER_OPEN = Gauge(
+    "tallyhold_breaker_open",
+    "1 while a venue's circuit breaker is open (no call goes to it), by venue and reason.",
+    ["venue", "reason"],
+)
+RATE_LIMITED = Counter(
+    "tallyhold_rate_limited_total",
+    "Answers that told us to slow down, by venue and code (rate_limited = 429, banned = 418).",
+    ["venue", "code"],
+)
+
+# Scheduler ---------------------------------------------------------------------------------------------------
+SCHEDULER_LAG = Histogram(
+    "tallyhold_scheduler_lag_seconds",
+    "Delay between a job's scheduled time and when it started, by job type.",
+    ["job"],
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300),
+)
+SCHEDULER_MISSED = Counter(
+    "tallyhold_scheduler_missed_total", "Jobs that started too late and were skipped, by job type.", ["job"]
+)
+SCHEDULER_JOBS = Gauge("tallyhold_scheduler_jobs", "Jobs scheduled, by job type.", ["job"])
+SCHEDULER_HEARTBEAT = Gauge(
+    "tallyhold_scheduler_heartbeat_timestamp_seconds", "Unix time the scheduler last reconciled its jobs."
+)
+
+# Prices ------------------------------------------------------------------------------------------------------
+PRICE_REFRESHES = Counter(
+    "tallyhold_price_refreshes_total", "Price refreshes, by outcome (success, partial, failed).", ["outcome"]
+)
+PRICE_VENUE_ERRORS = Counter(
+    "tallyhold_price_venue_errors_total", "Price venues that failed to answer, by venue and code.", ["venue", "code"]
+)
+PRICE_LAST_SUCCESS = Gauge(
+    "tallyhold_price_last_success_timestamp_seconds", "Unix time of the last refresh that priced at least one asset."
+)
+PRICE_OLDEST_AGE = Gauge(
+    "tallyhold_price_oldest_age_seconds", "Age of the oldest market price among the assets held (0 when none)."
+)
+PRICES_STALE = Gauge("tallyhold_prices_stale", "Assets held whose market price is older than the stale threshold.")
+ASSETS_UNPRICED = Gauge("tallyhold_assets_unpriced", "Assets held that no price venue could price.")
+
+# History -----------------------------------------------------------------------------------------------------
+HISTORY_POINTS = Gauge("tallyhold_history_points", "Net-worth history rows, by resolution.", ["resolution"])

@@ -119,6 +119,41 @@ class Settings(BaseSettings):
     PRICE_STALE_AFTER_SECONDS: int = Field(
         3600, ge=60, le=604_800, description="A price older than this is flagged stale in balances and net worth."
     )
+    # Sync engine and history (sync/, portfolio/history.py) --------------------------------------------
+    SYNC_SCHEDULER: bool = Field(
+        True,
+        description="Run the scheduler inside `tallyhold serve`. Off: sources sync only on `POST /v1/sync` or "
+        "`tallyhold sync --once`.",
+    )
+    SYNC_JITTER_SECONDS: float = Field(
+        30, ge=0, le=3600, description="Random delay added to each scheduled sync (capped at half the interval)."
+    )
+    SYNC_CONCURRENCY: int = Field(4, ge=1, le=64, description="Sources synced at the same time, in total.")
+    SYNC_VENUE_CONCURRENCY: int = Field(
+        2, ge=1, le=16, description="Sources of one venue (exchange or chain) synced at the same time."
+    )
+    SYNC_TIMEOUT_SECONDS: float = Field(60, gt=0, le=600, description="Deadline of one source's sync.")
+    SYNC_BACKOFF_BASE_SECONDS: float = Field(
+        30, gt=0, le=3600, description="First retry delay after a failed sync; doubles per failure, full jitter."
+    )
+    SYNC_BACKOFF_MAX_SECONDS: float = Field(3600, gt=0, le=86_400, description="Longest retry delay.")
+    SYNC_STALE_AFTER_SECONDS: int = Field(
+        0,
+        ge=0,
+        le=30 * 86_400,
+        description="A source whose last good sync is older than this is stale (0 = 3 × the sync interval).",
+    )
+    BREAKER_FAILURES: int = Field(
+        5, ge=1, le=100, description="Consecutive failures of one venue that open its circuit breaker."
+    )
+    BREAKER_COOLDOWN_SECONDS: float = Field(
+        300, gt=0, le=86_400, description="How long a breaker opened by failures stays open before one probe."
+    )
+    HISTORY_RAW_DAYS: int = Field(7, ge=1, le=3650, description="Days net-worth snapshots are kept at full resolution.")
+    HISTORY_HOURLY_DAYS: int = Field(
+        90, ge=1, le=3650, description="Days of hourly net-worth history; older history is kept daily."
+    )
+    HISTORY_DAILY_DAYS: int = Field(0, ge=0, le=36_500, description="Days of daily history kept (0 = forever).")
     EGRESS_IPS: Annotated[list[IPv4Address | IPv6Address], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated egress IPs, shown to customers for exchange IP allowlists.",
@@ -230,6 +265,14 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _history_tiers(self) -> Self:
+        if self.HISTORY_HOURLY_DAYS <= self.HISTORY_RAW_DAYS:
+            raise ValueError("HISTORY_HOURLY_DAYS must be longer than HISTORY_RAW_DAYS")
+        if self.HISTORY_DAILY_DAYS and self.HISTORY_DAILY_DAYS <= self.HISTORY_HOURLY_DAYS:
+            raise ValueError("HISTORY_DAILY_DAYS must be 0 (forever) or longer than HISTORY_HOURLY_DAYS")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholders(self) -> Self:
         if self.ENV is Environment.development:
             return self
@@ -254,6 +297,15 @@ class Settings(BaseSettings):
     @property
     def price_max_age(self) -> timedelta:
         return timedelta(seconds=self.PRICE_STALE_AFTER_SECONDS)
+
+    @property
+    def source_max_age(self) -> timedelta:
+        """A source whose last good sync is older than this is flagged stale."""
+        return timedelta(seconds=self.SYNC_STALE_AFTER_SECONDS or 3 * self.SYNC_INTERVAL_SECONDS)
+
+    @property
+    def sync_jitter(self) -> float:
+        return min(self.SYNC_JITTER_SECONDS, self.SYNC_INTERVAL_SECONDS / 2)
 
     def egress_config(self) -> EgressConfig:
         """The non-secret part of the settings that the egress worker needs."""

@@ -55,4 +55,9 @@ OPERATIONS: dict[str, Operation] = {
         reply="tallyhold.sources.models:SourceBalances",
         handler="tallyhold.exchanges.handlers:balances",
     ),
+    "prices.tickers": Operation(
+        request="tallyhold.prices.wire:TickersRequest",
+        reply="tallyhold.prices.wire:TickersReply",
+        handler="tallyhold.prices.tickers:fetch_tickers",
+    ),
 }

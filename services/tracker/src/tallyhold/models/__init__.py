@@ -7,5 +7,16 @@ from tallyhold.models.base import Base
 from tallyhold.models.connection import Connection
 from tallyhold.models.price import Price
 from tallyhold.models.snapshot import NetWorthSnapshot
+from tallyhold.models.sync_state import ConnectionSnapshot, VenueBreaker
 
-__all__ = ["AccessToken", "AuditEvent", "Balance", "Base", "Connection", "NetWorthSnapshot", "Price"]
+__all__ = [
+    "AccessToken",
+    "AuditEvent",
+    "Balance",
+    "Base",
+    "Connection",
+    "ConnectionSnapshot",
+    "NetWorthSnapshot",
+    "Price",
+    "VenueBreaker",
+]

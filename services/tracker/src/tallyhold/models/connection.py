@@ -64,5 +64,14 @@ class Connection(Base):
 
     last_sync_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(64))
+    # sync bookkeeping (sync/): the last attempt whatever its outcome, consecutive failures, when the scheduler
+    # tries next (backoff), a hold nobody may break (Retry-After), the source time of the balances we hold,
+    # and the lease of the process syncing it now.
+    last_attempt_at: Mapped[datetime | None]
+    failure_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    hold_until: Mapped[datetime | None]
+    last_observed_at: Mapped[datetime | None]
+    sync_lease_until: Mapped[datetime | None]  # a process is syncing this connection until then
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

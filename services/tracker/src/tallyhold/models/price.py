@@ -18,6 +18,7 @@ class Price(Base):
     asset: Mapped[str] = mapped_column(String(32), primary_key=True)
     quote: Mapped[str] = mapped_column(String(8), primary_key=True)
     price: Mapped[Decimal]
-    source: Mapped[str] = mapped_column(String(64))
+    # "kraken:BTC/USD", or a chain of tickers "binance:ETH/USDT*kraken:USDT/USD" when converted.
+    source: Mapped[str] = mapped_column(String(200))
     observed_at: Mapped[datetime]
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, Identity, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Identity, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tallyhold.models.base import Base
@@ -16,6 +16,8 @@ class NetWorthSnapshot(Base):
     __table_args__ = (
         CheckConstraint("resolution IN ('raw', 'hourly', 'daily')", name="resolution"),
         UniqueConstraint("quote", "resolution", "taken_at"),
+        # History reads a time range across every resolution.
+        Index("ix_networth_snapshots_quote_taken_at", "quote", "taken_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -38,13 +38,17 @@ async def get_balances(
     group_by: Annotated[GroupBy, Query(description="none (default), asset or connection")] = "none",
 ) -> Balances:
     """Every stored balance valued in the quote currency. Stale rows keep their last good amount."""
-    return await portfolio_service.balances(session, settings.QUOTE_CURRENCY, group_by, settings.price_max_age)
+    return await portfolio_service.balances(
+        session, settings.QUOTE_CURRENCY, group_by, settings.price_max_age, settings.source_max_age
+    )
 
 
 @router.get("/networth")
 async def get_networth(session: SessionDep, settings: SettingsDep, token: CurrentToken) -> NetWorth:
     """Net worth now, by asset, by connection and by kind, from stored balances and prices."""
-    return await portfolio_service.networth(session, settings.QUOTE_CURRENCY, settings.price_max_age)
+    return await portfolio_service.networth(
+        session, settings.QUOTE_CURRENCY, settings.price_max_age, settings.source_max_age
+    )
 
 
 @router.get("/networth/history", responses=error_responses(422))

@@ -36,14 +36,22 @@ MAX_HISTORY_POINTS = 1000
 DEFAULT_HISTORY_RANGE = timedelta(days=30)
 
 
-async def _valued(session: AsyncSession, quote: str, price_max_age: timedelta) -> list[ValuedBalance]:
+async def _valued(
+    session: AsyncSession, quote: str, price_max_age: timedelta, source_max_age: timedelta | None, now: datetime
+) -> list[ValuedBalance]:
     held = await PortfolioRepository(session).balances()
     prices = await PriceRepository(session).for_assets((h.balance.asset for h in held), quote)
-    return value_all(held, prices, quote, datetime.now(UTC), price_max_age)
+    return value_all(held, prices, quote, now, price_max_age, source_max_age)
 
 
-async def balances(session: AsyncSession, quote: str, group_by: GroupBy, price_max_age: timedelta) -> Balances:
-    valued = await _valued(session, quote, price_max_age)
+async def balances(
+    session: AsyncSession,
+    quote: str,
+    group_by: GroupBy,
+    price_max_age: timedelta,
+    source_max_age: timedelta | None = None,
+) -> Balances:
+    valued = await _valued(session, quote, price_max_age, source_max_age, datetime.now(UTC))
     if group_by == "none":
         items = [_item(v.asset, [v], connection_id=v.connection.id, location=v.location) for v in valued]
     elif group_by == "asset":
@@ -88,8 +96,11 @@ def _item(
         )
 
 
-async def networth(session: AsyncSession, quote: str, price_max_age: timedelta) -> NetWorth:
-    valued = await _valued(session, quote, price_max_age)
+async def networth(
+    session: AsyncSession, quote: str, price_max_age: timedelta, source_max_age: timedelta | None = None
+) -> NetWorth:
+    now = datetime.now(UTC)
+    valued = await _valued(session, quote, price_max_age, source_max_age, now)
     connections = await PortfolioRepository(session).connections()
     with localcontext(prec=MONEY_PRECISION):
         priced = [v for v in valued if v.value is not None]
@@ -118,7 +129,7 @@ async def networth(session: AsyncSession, quote: str, price_max_age: timedelta) 
             assert v.value is not None
             by_connection[v.connection.id] += v.value
             by_kind[v.connection.kind] += v.value
-        stale = stale_connection_ids(valued, connections)
+        stale = stale_connection_ids(valued, connections, now, source_max_age)
         connection_shares = [
             ConnectionShare(
                 connection_id=c.id,

@@ -34,11 +34,14 @@ class ValuedBalance:
     stale: bool
 
 
-def source_is_stale(connection: Connection) -> bool:
-    """A source is stale when its last sync failed (it keeps its last good balances) or it is not active."""
+def source_is_stale(connection: Connection, now: datetime | None = None, max_age: timedelta | None = None) -> bool:
+    """A source is stale when its last sync failed (it keeps its last good balances), it is not active, it
+    never synced, or (given `now` and `max_age`) its last good sync is older than `max_age`."""
     if connection.kind == "manual":
         return False
-    return connection.status != "active" or connection.last_error is not None
+    if connection.status != "active" or connection.last_error is not None or connection.last_sync_at is None:
+        return True
+    return now is not None and max_age is not None and now - connection.last_sync_at > max_age
 
 
 def quote_for(held: HeldBalance, prices: dict[str, Price], quote_currency: str) -> Quote | None:
@@ -54,7 +57,12 @@ def quote_for(held: HeldBalance, prices: dict[str, Price], quote_currency: str) 
 
 
 def value_all(
-    held: list[HeldBalance], prices: dict[str, Price], quote_currency: str, now: datetime, price_max_age: timedelta
+    held: list[HeldBalance],
+    prices: dict[str, Price],
+    quote_currency: str,
+    now: datetime,
+    price_max_age: timedelta,
+    source_max_age: timedelta | None = None,
 ) -> list[ValuedBalance]:
     valued = []
     with localcontext(prec=MONEY_PRECISION):
@@ -72,7 +80,7 @@ def value_all(
                     value=item.balance.amount * quote.price if quote else None,
                     connection=item.connection,
                     location=item.balance.location,
-                    stale=source_is_stale(item.connection) or price_stale,
+                    stale=source_is_stale(item.connection, now, source_max_age) or price_stale,
                 )
             )
     return valued
@@ -85,6 +93,12 @@ def percent(part: Decimal, total: Decimal) -> Decimal:
         return (part / total * HUNDRED).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-def stale_connection_ids(valued: list[ValuedBalance], connections: list[Connection]) -> list[uuid.UUID]:
-    ids = {c.id for c in connections if source_is_stale(c)} | {v.connection.id for v in valued if v.stale}
+def stale_connection_ids(
+    valued: list[ValuedBalance],
+    connections: list[Connection],
+    now: datetime | None = None,
+    source_max_age: timedelta | None = None,
+) -> list[uuid.UUID]:
+    ids = {c.id for c in connections if source_is_stale(c, now, source_max_age)}
+    ids |= {v.connection.id for v in valued if v.stale}
     return sorted(ids, key=str)

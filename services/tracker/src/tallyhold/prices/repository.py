@@ -4,11 +4,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.models import Price
+from tallyhold.models import Balance, Connection, Price
 
 
 class PriceRepository:
@@ -37,3 +37,14 @@ class PriceRepository:
                 where=Price.observed_at <= statement.excluded.observed_at,
             )
         )
+
+    async def held_assets(self) -> list[str]:
+        """Assets of every balance that needs a market price: not manual holdings priced by the customer."""
+        statement = (
+            select(Balance.asset)
+            .join(Connection, Connection.id == Balance.connection_id)
+            .where(or_(Connection.kind != "manual", Connection.manual_price.is_(None)))
+            .distinct()
+            .order_by(Balance.asset)
+        )
+        return list(await self.session.scalars(statement))

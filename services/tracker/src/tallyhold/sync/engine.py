@@ -1,0 +1,368 @@
+"""The one code path of every sync, whatever triggered it (scheduler, `POST /v1/sync`, `tallyhold sync --once`).
+
+    claim (txn 1: lease, last attempt)  →  breaker / limits  →  builder → EgressCall  →  egress worker call
+    with the source's deadline  →  apply (txn 2: balances + window snapshot + state + net-worth point) or fail
+
+Database failures (Postgres restarting) end the attempt cleanly with outcome `paused`; nothing was half
+written because every write of an attempt is one transaction; the lease expires by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tallyhold import metrics
+from tallyhold.db import transaction
+from tallyhold.egress.client import EgressClient
+from tallyhold.egress.protocol import EgressError
+from tallyhold.errors import TallyholdError
+from tallyhold.portfolio.history import Retention, apply_retention, record_point
+from tallyhold.prices.service import PriceService
+from tallyhold.settings import Settings
+from tallyhold.sources.models import EgressCall, SourceBalances, SourceContext
+from tallyhold.sources.registry import builder_for
+from tallyhold.sync import service
+from tallyhold.sync.policy import VENUE_CODES, Breakers, Failure, window_start
+from tallyhold.sync.repository import SyncRepository
+from tallyhold.sync.service import Applied, Claim, Outcome, Skip, Trigger
+
+logger = logging.getLogger("tallyhold.sync")
+# Errors that mean "the database is unreachable right now", as opposed to a bug in a statement.
+DB_DOWN = (OperationalError, InterfaceError)
+MAX_CODE_LENGTH = 64
+MAX_FIELD_LENGTH = 32
+BREAKER_REASONS = ("banned", "rate_limited", "failures")
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    connection_id: uuid.UUID
+    outcome: Outcome
+    code: str | None = None  # error code, or the reason a sync was skipped
+    next_attempt_at: datetime | None = None
+
+
+@dataclass
+class SyncReport:
+    started_at: datetime
+    results: list[SyncResult] = field(default_factory=list)
+    finished_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> list[SyncResult]:
+        return [r for r in self.results if r.outcome in {Outcome.failed, Outcome.error, Outcome.quarantined}]
+
+
+class SyncEngine:
+    """Shared by the scheduler and the manual triggers of one process; its limits and breakers apply to all."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_maker: async_sessionmaker[AsyncSession],
+        egress: EgressClient,
+        services: dict[str, object] | None = None,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_maker = session_maker
+        self.egress = egress
+        self.services = services if services is not None else {}
+        self.rng = rng or random.Random()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.breakers = Breakers(settings.BREAKER_FAILURES, timedelta(seconds=settings.BREAKER_COOLDOWN_SECONDS))
+        self._global = asyncio.Semaphore(settings.SYNC_CONCURRENCY)
+        self._venues: dict[str, asyncio.Semaphore] = {}
+        self._running: set[uuid.UUID] = set()
+        self._all_task: asyncio.Task[SyncReport] | None = None
+        self.last_report: SyncReport | None = None
+        self.published_success: set[str] = set()  # connection ids with a last-success series, for removal
+        self.prices = PriceService(settings, session_maker, egress, self.breakers, self.clock)
+        # Called after every attempt (the scheduler reschedules a job on backoff); never raises into the sync.
+        self.on_result: list[Callable[[SyncResult], Awaitable[None]]] = []
+        metrics.SYNC_INTERVAL.set(settings.SYNC_INTERVAL_SECONDS)
+
+    @property
+    def lease(self) -> timedelta:
+        # Long enough to cover the deadline and the write; short enough that a killed process is forgotten soon.
+        return timedelta(seconds=self.settings.SYNC_TIMEOUT_SECONDS + 30)
+
+    def _venue_limit(self, venue: str) -> asyncio.Semaphore:
+        return self._venues.setdefault(venue, asyncio.Semaphore(self.settings.SYNC_VENUE_CONCURRENCY))
+
+    # -- everything ------------------------------------------------------------------------------------
+
+    async def sync_all(self, trigger: Trigger = Trigger.manual) -> SyncReport:
+        """Every source at once (within the limits), then prices, then the window's net-worth point."""
+        report = SyncReport(started_at=self.clock())
+        try:
+            async with self.session_maker() as session:
+                ids = [c.id for c in await SyncRepository(session).synced_connections()]
+        except DB_DOWN:
+            report.error = "database_unavailable"
+            report.finished_at = self.clock()
+            self.last_report = report
+            return report
+        report.results = list(await asyncio.gather(*(self.sync_connection(i, trigger) for i in ids)))
+        report.error = await self.refresh_prices()
+        report.finished_at = self.clock()
+        self.last_report = report
+        return report
+
+    async def refresh_prices(self) -> str | None:
+        """Prices, then the window's net-worth point (written even when nothing needs a market price, so
+        history has a point per window). Returns an error code, or None."""
+        try:
+            refresh = await self.prices.refresh()
+            now = self.clock()
+            async with transaction(self.session_maker) as session:
+                await record_point(
+                    session,
+                    self.settings.QUOTE_CURRENCY,
+                    window_start(now, self.settings.SYNC_INTERVAL_SECONDS),
+                    now,
+                    self.settings.price_max_age,
+                )
+        except DB_DOWN:
+            logger.warning("price refresh paused: database unavailable")
+            return "database_unavailable"
+        return refresh.error
+
+    async def apply_retention(self) -> dict[str, int] | None:
+        """History downsampling and pruning (hourly job, and after `tallyhold sync --once`)."""
+        settings = self.settings
+        now = self.clock()
+        retention = Retention(settings.HISTORY_RAW_DAYS, settings.HISTORY_HOURLY_DAYS, settings.HISTORY_DAILY_DAYS)
+        try:
+            async with transaction(self.session_maker) as session:
+                counts = await apply_retention(session, retention, now)
+                await SyncRepository(session).prune_snapshots(now - timedelta(days=settings.HISTORY_RAW_DAYS))
+        except DB_DOWN:
+            logger.warning("history retention paused: database unavailable")
+            return None
+        for resolution, count in counts.items():
+            metrics.HISTORY_POINTS.labels(resolution).set(count)
+        return counts
+
+    def start_sync_all(self) -> bool:
+        """Starts `sync_all` in the background (POST /v1/sync); False when one is already running."""
+        if self._all_task is not None and not self._all_task.done():
+            return False
+        self._all_task = asyncio.create_task(self.sync_all(Trigger.manual), name="tallyhold-sync-all")
+        self._all_task.add_done_callback(_log_crash)
+        return True
+
+    @property
+    def running_all(self) -> bool:
+        return self._all_task is not None and not self._all_task.done()
+
+    @property
+    def running(self) -> frozenset[uuid.UUID]:
+        return frozenset(self._running)
+
+    async def aclose(self) -> None:
+        task, self._all_task = self._all_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- one connection --------------------------------------------------------------------------------
+
+    async def sync_connection(self, connection_id: uuid.UUID, trigger: Trigger = Trigger.manual) -> SyncResult:
+        if connection_id in self._running:
+            return SyncResult(connection_id, Outcome.skipped, "busy")
+        self._running.add(connection_id)
+        try:
+            async with self._global:
+                metrics.SYNC_IN_FLIGHT.inc()
+                try:
+                    result = await self._sync(connection_id, trigger)
+                finally:
+                    metrics.SYNC_IN_FLIGHT.dec()
+        finally:
+            self._running.discard(connection_id)
+        for callback in self.on_result:
+            try:
+                await callback(result)
+            except Exception:  # a listener's bug must not turn a finished sync into a failed one
+                logger.exception("sync result listener failed", extra={"connection_id": str(connection_id)})
+        return result
+
+    async def _sync(self, connection_id: uuid.UUID, trigger: Trigger) -> SyncResult:
+        started = time.perf_counter()
+        now = self.clock()
+        kind = "unknown"
+        try:
+            await self._restore_breakers(now)
+            self._publish_breakers(now)
+            async with transaction(self.session_maker) as session:
+                claimed = await service.claim(session, connection_id, trigger, now, self.lease)
+            if isinstance(claimed, Skip):
+                return self._skipped(connection_id, kind, claimed.reason)
+            kind = claimed.kind
+            if not self.breakers.acquire(claimed.venue, now):
+                await self._release(claimed)
+                return self._skipped(connection_id, kind, "breaker_open")
+            call_or_failure = await self._build(claimed)
+            if isinstance(call_or_failure, Failure):
+                self.breakers.release(claimed.venue)
+                return await self._failed(claimed, call_or_failure, started)
+            call = call_or_failure
+            if call.venue != claimed.venue and not self.breakers.acquire(call.venue, now):
+                self.breakers.release(claimed.venue)
+                await self._release(claimed)
+                return self._skipped(connection_id, kind, "breaker_open")
+            async with self._venue_limit(call.venue):
+                reply = await self._call(call)
+            if isinstance(reply, Failure):
+                return await self._failed(claimed, reply, started, venue=call.venue)
+            return await self._succeeded(claimed, reply, started, venue=call.venue)
+        except DB_DOWN:
+            logger.warning("sync paused: database unavailable", extra={"connection_id": str(connection_id)})
+            metrics.SYNC_RUNS.labels(kind, Outcome.paused.value).inc()
+            metrics.SYNC_ERRORS.labels(kind, "database_unavailable").inc()
+            return SyncResult(connection_id, Outcome.paused, "database_unavailable")
+
+    async def _restore_breakers(self, now: datetime) -> None:
+        """Breakers opened by other processes (or before a restart) apply here too."""
+        async with self.session_maker() as session:
+            for row in await SyncRepository(session).open_breakers(now):
+                self.breakers.restore(row.venue, row.open_until, row.reason)
+
+    async def _build(self, claimed: Claim) -> EgressCall | Failure:
+        builder = builder_for(claimed.kind)
+        if builder is None:
+            return Failure("unsupported_source", transient=False)
+        async with transaction(self.session_maker) as session:
+            connection = await SyncRepository(session).connection(claimed.connection_id)
+            if connection is None:
+                return Failure("gone", transient=False)
+            context = SourceContext(settings=self.settings, session=session, services=self.services)
+            try:
+                return await builder(connection, context)
+            except EgressError as exc:
+                return Failure(exc.code[:MAX_CODE_LENGTH], exc.transient, exc.failure.retry_after)
+            except TallyholdError as exc:
+                # Domain errors of the builder (Vault down, a ciphertext that no longer decrypts): by code.
+                return Failure(exc.code[:MAX_CODE_LENGTH], transient=exc.status_code >= 500)
+
+    async def _call(self, call: EgressCall) -> SourceBalances | Failure:
+        try:
+            reply = await asyncio.wait_for(
+                self.egress.call(call.op, call.request, SourceBalances), self.settings.SYNC_TIMEOUT_SECONDS
+            )
+        except TimeoutError:
+            return Failure("timeout", transient=True)
+        except EgressError as exc:
+            return Failure(exc.code[:MAX_CODE_LENGTH], exc.transient, exc.failure.retry_after)
+        for item in reply.balances:
+            if not (0 < len(item.asset.strip()) <= MAX_FIELD_LENGTH and 0 < len(item.location.strip()) <= 32):
+                return Failure("malformed_response", transient=True)
+        if reply.observed_at.tzinfo is None:
+            return Failure("malformed_response", transient=True)
+        return reply
+
+    async def _succeeded(self, claimed: Claim, reply: SourceBalances, started: float, *, venue: str) -> SyncResult:
+        now = self.clock()
+        async with transaction(self.session_maker) as session:
+            applied = await service.apply(
+                session,
+                claimed,
+                reply,
+                window_start=window_start(now, self.settings.SYNC_INTERVAL_SECONDS),
+                now=now,
+                quote=self.settings.QUOTE_CURRENCY,
+                price_max_age=self.settings.price_max_age,
+            )
+            if self.breakers.success(venue):
+                await SyncRepository(session).close_breaker(venue)
+        self._publish_breakers(now)
+        self._observe(claimed, applied, started)
+        if applied.outcome is Outcome.success:
+            self.publish_success(claimed.connection_id, now)
+        elif applied.outcome is Outcome.quarantined:
+            metrics.QUARANTINES.inc()
+            metrics.CREDENTIALS_REJECTED.labels("write_permissions").inc()
+        return SyncResult(claimed.connection_id, applied.outcome, applied.detail, applied.next_attempt_at)
+
+    async def _failed(
+        self, claimed: Claim, failure: Failure, started: float, *, venue: str | None = None
+    ) -> SyncResult:
+        now = self.clock()
+        venue = venue or claimed.venue
+        opened = self.breakers.failure(venue, failure, now) if failure.code in VENUE_CODES else None
+        if failure.code not in VENUE_CODES:
+            self.breakers.release(venue)
+        async with transaction(self.session_maker) as session:
+            applied = await service.fail(
+                session,
+                claimed,
+                failure,
+                now=now,
+                backoff_base=self.settings.SYNC_BACKOFF_BASE_SECONDS,
+                backoff_max=self.settings.SYNC_BACKOFF_MAX_SECONDS,
+                rng=self.rng,
+            )
+            if opened is not None:
+                reason = self.breakers.reason(venue) or failure.code
+                await SyncRepository(session).open_breaker(venue, reason, now, opened)
+        if failure.code in {"rate_limited", "banned"}:
+            metrics.RATE_LIMITED.labels(venue, failure.code).inc()
+        metrics.SYNC_ERRORS.labels(claimed.kind, failure.code).inc()
+        if failure.code in service.CREDENTIAL_CODES:
+            metrics.CREDENTIALS_REJECTED.labels(failure.code).inc()
+        if applied.outcome is Outcome.quarantined:
+            metrics.QUARANTINES.inc()
+        self._publish_breakers(now)
+        self._observe(claimed, applied, started)
+        logger.info(
+            "sync failed",
+            extra={"connection_id": str(claimed.connection_id), "code": failure.code, "outcome": applied.outcome},
+        )
+        return SyncResult(claimed.connection_id, applied.outcome, failure.code, applied.next_attempt_at)
+
+    async def _release(self, claimed: Claim) -> None:
+        async with transaction(self.session_maker) as session:
+            await SyncRepository(session).release_lease(claimed.connection_id, claimed.lease_until)
+
+    def _skipped(self, connection_id: uuid.UUID, kind: str, reason: str) -> SyncResult:
+        metrics.SYNC_SKIPS.labels(kind, reason).inc()
+        return SyncResult(connection_id, Outcome.skipped, reason)
+
+    def _observe(self, claimed: Claim, applied: Applied, started: float) -> None:
+        metrics.SYNC_RUNS.labels(claimed.kind, applied.outcome.value).inc()
+        metrics.SYNC_DURATION.labels(claimed.kind).observe(time.perf_counter() - started)
+
+    def publish_success(self, connection_id: uuid.UUID, at: datetime) -> None:
+        label = str(connection_id)
+        metrics.SYNC_LAST_SUCCESS.labels(label).set(at.timestamp())
+        self.published_success.add(label)
+
+    def _publish_breakers(self, now: datetime) -> None:
+        for venue, reason, open_until in self.breakers.snapshot():
+            for known in BREAKER_REASONS:
+                if known == reason and open_until > now:
+                    metrics.BREAKER_OPEN.labels(venue, known).set(1)
+                else:
+                    metrics.BREAKER_OPEN.labels(venue, known).set(0)
+
+
+def _log_crash(task: asyncio.Task[SyncReport]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # The class only: an exception's text can carry a statement with its parameters.
+        logger.error("sync of every source crashed", extra={"error_type": type(task.exception()).__name__})

@@ -1,0 +1,169 @@
+"""APScheduler 3 wiring, started by `tallyhold serve`'s lifespan (never by `tallyhold sync --once`).
+
+Jobs (all coroutines on the API's event loop; the slow part of a sync runs in the egress worker):
+    sync:<connection id>   every SYNC_INTERVAL_SECONDS with jitter; moved earlier or later after a failure
+                           (backoff, Retry-After) so a retry does not wait for the next grid point
+    prices                 every SYNC_INTERVAL_SECONDS with jitter: prices, then the window's net-worth point
+    reconcile              every min(60 s, interval): adds jobs for new connections, drops jobs of deleted or
+                           quarantined ones, and publishes the source gauges
+    retention              hourly: history downsampling and pruning
+
+Scheduler lag (start time − scheduled time, jitter included in the schedule) is observed per job type.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent, JobSubmissionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tallyhold import metrics
+from tallyhold.settings import Settings
+from tallyhold.sync.engine import DB_DOWN, SyncEngine, SyncResult
+from tallyhold.sync.repository import SyncRepository
+from tallyhold.sync.service import Trigger
+from tallyhold.sync.status import source_state
+
+logger = logging.getLogger("tallyhold.sync")
+SYNC_PREFIX = "sync:"
+RETENTION_INTERVAL = timedelta(hours=1)
+
+
+def job_type(job_id: str) -> str:
+    return job_id.split(":", 1)[0]
+
+
+class SyncScheduler:
+    def __init__(
+        self,
+        settings: Settings,
+        session_maker: async_sessionmaker[AsyncSession],
+        engine: SyncEngine,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_maker = session_maker
+        self.engine = engine
+        self.rng = rng or random.Random()
+        self.interval = settings.SYNC_INTERVAL_SECONDS
+        self.jitter = settings.sync_jitter
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self.interval},
+        )
+        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
+        engine.on_result.append(self._after_sync)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    def start(self) -> None:
+        now = datetime.now(UTC)
+        self.scheduler.start()
+        self.scheduler.add_job(
+            self.reconcile,
+            IntervalTrigger(seconds=min(60, self.interval)),
+            id="reconcile",
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.engine.refresh_prices,
+            IntervalTrigger(seconds=self.interval, jitter=self.jitter or None),
+            id="prices",
+            next_run_time=now + timedelta(seconds=self.rng.uniform(0, min(5.0, self.jitter or 5.0))),
+        )
+        self.scheduler.add_job(
+            self.engine.apply_retention,
+            IntervalTrigger(seconds=RETENTION_INTERVAL.total_seconds()),
+            id="retention",
+            next_run_time=now + timedelta(seconds=60),
+        )
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def reconcile(self) -> None:
+        """Makes the set of sync jobs match the connections in the database."""
+        now = datetime.now(UTC)
+        try:
+            async with self.session_maker() as session:
+                connections = await SyncRepository(session).synced_connections()
+        except DB_DOWN:
+            logger.warning("reconcile skipped: database unavailable")
+            return
+        wanted = {c.id: c for c in connections if c.status != "quarantined"}
+        scheduled = {
+            uuid.UUID(job.id.removeprefix(SYNC_PREFIX))
+            for job in self.scheduler.get_jobs()
+            if job.id.startswith(SYNC_PREFIX)
+        }
+        for connection_id in scheduled - set(wanted):
+            self.scheduler.remove_job(f"{SYNC_PREFIX}{connection_id}")
+        for connection_id in set(wanted) - scheduled:
+            connection = wanted[connection_id]
+            self.scheduler.add_job(
+                self.engine.sync_connection,
+                IntervalTrigger(seconds=self.interval, jitter=self.jitter or None),
+                args=[connection_id, Trigger.scheduled],
+                id=f"{SYNC_PREFIX}{connection_id}",
+                next_run_time=self._first_run(now, connection.last_attempt_at, connection.next_attempt_at),
+            )
+        present = {str(c.id) for c in connections}
+        for gone in self.engine.published_success - present:
+            metrics.SYNC_LAST_SUCCESS.remove(gone)
+            self.engine.published_success.discard(gone)
+        states: dict[tuple[str, str], int] = {}
+        for connection in connections:
+            key = (connection.kind, source_state(connection, now, self.settings.source_max_age, syncing=False))
+            states[key] = states.get(key, 0) + 1
+            if connection.last_sync_at is not None:
+                self.engine.publish_success(connection.id, connection.last_sync_at)
+        metrics.SOURCES.clear()
+        for (kind, state), count in states.items():
+            metrics.SOURCES.labels(kind, state).set(count)
+        counts: dict[str, int] = {}
+        for job in self.scheduler.get_jobs():
+            counts[job_type(job.id)] = counts.get(job_type(job.id), 0) + 1
+        metrics.SCHEDULER_JOBS.clear()
+        for name, count in counts.items():
+            metrics.SCHEDULER_JOBS.labels(name).set(count)
+        metrics.SCHEDULER_HEARTBEAT.set(now.timestamp())
+
+    def _first_run(self, now: datetime, last_attempt: datetime | None, next_attempt: datetime | None) -> datetime:
+        """New connections sync soon; after a restart a source waits out the rest of its interval (or its
+        backoff), so restarting an instance never makes every source sync at the same moment."""
+        spread = timedelta(seconds=self.rng.uniform(0, self.jitter or 1.0))
+        if next_attempt is not None and next_attempt > now:
+            return next_attempt + spread
+        if last_attempt is None:
+            return now + timedelta(seconds=self.rng.uniform(0, min(5.0, self.jitter or 5.0)))
+        return max(now, last_attempt + timedelta(seconds=self.interval)) + spread
+
+    async def _after_sync(self, result: SyncResult) -> None:
+        """A failed source retries at its backoff time instead of the next grid point."""
+        if result.next_attempt_at is None:
+            return
+        job = self.scheduler.get_job(f"{SYNC_PREFIX}{result.connection_id}")
+        if job is not None:
+            job.modify(next_run_time=result.next_attempt_at)
+
+    def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        if event.scheduled_run_times:
+            lag = (datetime.now(UTC) - max(event.scheduled_run_times)).total_seconds()
+            metrics.SCHEDULER_LAG.labels(job_type(event.job_id)).observe(max(lag, 0.0))
+
+    def _on_missed(self, event: JobEvent) -> None:
+        metrics.SCHEDULER_MISSED.labels(job_type(event.job_id)).inc()
+
+    def _on_error(self, event: JobEvent) -> None:
+        logger.error("scheduled job crashed", extra={"job": job_type(event.job_id)})

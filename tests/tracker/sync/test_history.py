@@ -1,0 +1,116 @@
+"""A year of 5-minute net-worth snapshots: downsampling keeps the right points, history stays bounded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, text
+
+from tallyhold.db import create_engine, create_session_maker, transaction
+from tallyhold.models import NetWorthSnapshot
+from tallyhold.portfolio.history import Retention, apply_retention
+from tallyhold.settings import Settings
+
+STEP = 300
+YEAR = 365 * 86_400
+# total = the sample's index (0 .. 105,119): the value of any point tells exactly which sample it came from.
+FILL = text(
+    """
+    INSERT INTO networth_snapshots (taken_at, quote, total, resolution)
+    SELECT :start + make_interval(secs => i * 300), 'USD', i, 'raw' FROM generate_series(0, :count - 1) AS i
+    """
+)
+
+
+def index_at(start: datetime, moment: datetime) -> int:
+    return int((moment - start).total_seconds()) // STEP
+
+
+async def _rows(session, resolution: str) -> list[tuple[datetime, Decimal]]:
+    result = await session.execute(
+        select(NetWorthSnapshot.taken_at, NetWorthSnapshot.total)
+        .where(NetWorthSnapshot.resolution == resolution)
+        .order_by(NetWorthSnapshot.taken_at)
+    )
+    return [(t, total) for t, total in result]
+
+
+async def test_a_year_of_five_minute_snapshots(client: httpx.AsyncClient, settings: Settings) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    now -= timedelta(minutes=now.minute % 5)
+    start = now - timedelta(seconds=YEAR - STEP)
+    count = YEAR // STEP
+    engine = create_engine(settings, process="test")
+    maker = create_session_maker(engine)
+    try:
+        async with transaction(maker) as session:
+            await session.execute(FILL, {"start": start, "count": count})
+
+        # Before retention the whole raw year is served, bounded to ~1000 points.
+        raw_year = await _history(client, start, now)
+        assert len(raw_year["points"]) <= 1000
+        assert Decimal(raw_year["points"][-1]["total"]) == count - 1
+
+        retention = Retention(raw_days=7, hourly_days=90, daily_days=0)
+        async with transaction(maker) as session:
+            counts = await apply_retention(session, retention, now)
+        async with transaction(maker) as session:
+            again = await apply_retention(session, retention, now)
+        assert again == counts, "retention is idempotent"
+
+        raw_cutoff = (now - timedelta(days=7)).replace(minute=0)
+        hourly_cutoff = (now - timedelta(days=90)).replace(hour=0, minute=0)
+        async with maker() as session:
+            raw = await _rows(session, "raw")
+            hourly = await _rows(session, "hourly")
+            daily = await _rows(session, "daily")
+            total_rows = await session.scalar(select(func.count()).select_from(NetWorthSnapshot))
+
+        # raw: every sample from the raw cutoff on, untouched
+        assert raw[0][0] == raw_cutoff
+        assert raw[-1][0] == now
+        assert len(raw) == index_at(raw_cutoff, now) + 1
+        assert all(total == index_at(start, t) for t, total in raw)
+        # hourly: one point per hour between the two cutoffs, holding the hour's last sample (minute 55)
+        assert hourly[0][0] == hourly_cutoff
+        assert hourly[-1][0] == raw_cutoff - timedelta(hours=1)
+        assert len(hourly) == (raw_cutoff - hourly_cutoff) // timedelta(hours=1)
+        for t, total in hourly:
+            assert total == index_at(start, t + timedelta(minutes=55))
+        # daily: one point per UTC day before that, holding the day's last sample (23:55)
+        assert daily[-1][0] == hourly_cutoff - timedelta(days=1)
+        for t, total in daily:
+            assert t.hour == 0
+            assert t.minute == 0
+            last = min(t + timedelta(hours=23, minutes=55), start + timedelta(seconds=STEP * (count - 1)))
+            assert total == index_at(start, last)
+        assert total_rows == len(raw) + len(hourly) + len(daily) == counts["raw"] + counts["hourly"] + counts["daily"]
+        assert total_rows < 4_500, "a year is a few thousand rows, not 105,000"
+
+        year = await _history(client, start, now)
+        assert len(year["points"]) <= 1000
+        assert Decimal(year["points"][-1]["total"]) == count - 1, "the newest point is the latest sample"
+        times = [p["t"] for p in year["points"]]
+        assert times == sorted(times)
+        assert len(set(times)) == len(times)
+        week = await _history(client, now - timedelta(days=7), now, step="5m")
+        assert len(week["points"]) <= 1000
+        assert week["step_seconds"] >= STEP
+        day = await _history(client, now - timedelta(days=1), now, step="5m")
+        assert day["step_seconds"] == STEP
+        assert len(day["points"]) == 289, "recent history keeps full resolution"
+    finally:
+        await engine.dispose()
+
+
+async def _history(
+    client: httpx.AsyncClient, start: datetime, end: datetime, step: str | None = None
+) -> dict[str, Any]:
+    params = {"start": start.isoformat(), "end": end.isoformat()} | ({"step": step} if step else {})
+    response = await client.get("/v1/networth/history", params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
