@@ -45,6 +45,9 @@ class CallPolicy:
     # A 429 whose Retry-After is at most this is waited out inside the worker; longer ones go to the engine.
     inline_retry_after: float = 3.0
     timeout: float = 10.0
+    # ccxt's per-venue request-cost throttle. On in production (it keeps one sync well inside the venue's
+    # weight budget); tests and the bench against the sandbox, which has no limits, turn it off.
+    rate_limit: bool = True
 
     @classmethod
     def from_config(cls, config: EgressConfig) -> CallPolicy:
@@ -56,6 +59,8 @@ class CallPolicy:
                 setattr(policy, name, float(tuning[name]))
         if "attempts" in tuning:
             policy.attempts = max(1, int(tuning["attempts"]))
+        if "rate_limit" in tuning:
+            policy.rate_limit = bool(tuning["rate_limit"])
         return policy
 
     def backoff(self, attempt: int) -> float:
@@ -168,7 +173,7 @@ async def open_session(
     settings: dict[str, Any] = {
         "apiKey": key.api_key.get_secret_value(),
         "secret": key.api_secret.get_secret_value(),
-        "enableRateLimit": True,
+        "enableRateLimit": policy.rate_limit,
         "timeout": int(policy.timeout * 1000),
     }
     if key.passphrase is not None:
