@@ -9,7 +9,6 @@ from tallyhold.credentials import lifecycle, rotation, transit
 from tallyhold.credentials.context import derivation_context
 from tallyhold.credentials.errors import RewrapIncomplete
 from tests.fixtures.platform import DATABASE
-from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant
 from tests.tracker.credentials.helpers import decrypt_all, read_ciphertexts, seed_exchange_rows
 
 
@@ -17,13 +16,6 @@ def _key(admin, names) -> lifecycle.KeyInfo:
     info = lifecycle.read_key(admin, names)
     assert info is not None
     return info
-
-
-@pytest.fixture(scope="module")
-def vault_tenant(openbao, tenant):
-    created = provision_vault_tenant(openbao, tenant.customer_id)
-    yield created
-    destroy_vault_tenant(openbao, created)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from tallyhold.api.middleware import AccessLog, BodySizeLimit
 from tallyhold.api.openapi import install_openapi
 from tallyhold.api.state import InstanceState
 from tallyhold.connections.endpoints import router as connections_router
+from tallyhold.credentials import runtime as credentials_runtime
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         state.readiness["database"] = database_check(state)
         # Exchange keys are proven read-only by the exchange itself, through the egress worker.
         state.services["verifier"] = ExchangeCredentialVerifier(egress, settings)
+        stop_credentials = await credentials_runtime.install(state)
         sync_engine = SyncEngine(settings, state.session_maker, egress, state.services)
         state.services[sync_endpoints.ENGINE] = sync_engine
         scheduler = SyncScheduler(settings, state.session_maker, sync_engine) if settings.SYNC_SCHEDULER else None
@@ -61,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
             if scheduler is not None:
                 scheduler.shutdown()
             await sync_engine.aclose()
+            await stop_credentials()
             await egress.aclose()
             await engine.dispose()
 

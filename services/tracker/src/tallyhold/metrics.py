@@ -20,6 +20,30 @@ CREDENTIALS_REJECTED = Counter(
     "tallyhold_credentials_rejected_total",
     "Exchange keys refused, before storage or on a sync (sync/), by error code (write_permissions, "
     "invalid_credentials, key_revoked, ...).",
+    ["code"],
+)
+# Vault / OpenBao (credentials/vault.py). `op` is one of our operation names (encrypt, decrypt, rewrap, login,
+# renew, lookup); outcomes are ok, unavailable, denied, rejected.
+VAULT_REQUESTS = Counter(
+    "tallyhold_vault_requests_total", "Requests to Vault, by operation and outcome.", ["op", "outcome"]
+)
+VAULT_REQUEST_DURATION = Histogram(
+    "tallyhold_vault_request_duration_seconds",
+    "Time of one Vault request (a batch of up to 200 items counts once), by operation.",
+    ["op"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+VAULT_LOGINS = Counter(
+    "tallyhold_vault_logins_total", "Logins to Vault, by auth method and outcome.", ["method", "outcome"]
+)
+VAULT_TOKEN_RENEWALS = Counter(
+    "tallyhold_vault_token_renewals_total", "Renewals of the Vault token, by outcome.", ["outcome"]
+)
+VAULT_TOKEN_TTL = Gauge("tallyhold_vault_token_ttl_seconds", "Remaining lifetime of the Vault token when last known.")
+VAULT_UP = Gauge("tallyhold_vault_up", "1 while the instance can use Vault, 0 while it cannot (credentials unusable).")
+VAULT_DECRYPT_FAILURES = Counter(
+    "tallyhold_vault_decrypt_failures_total",
+    "Stored ciphertexts Vault refused to decrypt (swapped, tampered, too old, key destroyed), by reason.",
     ["reason"],
 )
 INSTANCE_INFO = Gauge("tallyhold_instance_info", "Always 1; carries the instance version.", ["version"])

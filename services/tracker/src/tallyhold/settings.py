@@ -285,6 +285,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} is a placeholder; refusing to start outside development")
         return self
 
+    @model_validator(mode="after")
+    def _vault_complete(self) -> Self:
+        """With a Vault address, everything the chosen login needs must be there: the instance refuses to start
+        rather than discover at the first credential that it cannot log in."""
+        if self.VAULT_ADDR is None:
+            return self
+        needed = {
+            VaultAuth.token: ("VAULT_TOKEN",),
+            VaultAuth.approle: ("VAULT_ROLE_ID", "VAULT_SECRET_ID"),
+            VaultAuth.kubernetes: ("VAULT_K8S_ROLE",),
+        }[self.VAULT_AUTH]
+        missing = [name for name in ("VAULT_KEY", *needed) if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"VAULT_AUTH={self.VAULT_AUTH.value} needs {', '.join(missing)}")
+        return self
+
     @cached_property
     def database_url(self) -> URL:
         return _async_url(self.DATABASE_URL.get_secret_value())

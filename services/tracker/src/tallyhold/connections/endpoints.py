@@ -4,11 +4,21 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from tallyhold.api.dependencies import SessionDep, SettingsDep
+from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CurrentToken
+from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
-from tallyhold.connections.schemas import ConnectionList, ConnectionOut, ConnectionUpdate, ManualConnectionCreate
+from tallyhold.connections.schemas import (
+    ConnectionList,
+    ConnectionOut,
+    ConnectionUpdate,
+    CredentialsReplace,
+    ExchangeConnectionCreate,
+    ManualConnectionCreate,
+)
+from tallyhold.connections.verification import CredentialVerifier
+from tallyhold.credentials.runtime import VERIFIER, cipher_of
 from tallyhold.errors import error_responses
 
 router = APIRouter(
@@ -23,6 +33,45 @@ async def create_manual_connection(
     """Record a holding outside exchanges and chains (cash, stocks, metals, property)."""
     return await connection_service.create_manual(
         session, body, quote=settings.QUOTE_CURRENCY, actor=f"token:{token.id}"
+    )
+
+
+def _verifier(state: StateDep) -> CredentialVerifier:
+    verifier: CredentialVerifier = state.services[VERIFIER]
+    return verifier
+
+
+@router.post("/exchange", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 413, 422, 502, 503, 504))
+async def create_exchange_connection(
+    body: ExchangeConnectionCreate, session: SessionDep, state: StateDep, token: CurrentToken
+) -> ConnectionOut:
+    """Connect an exchange account with a read-only API key. The exchange itself must report the key as
+    read-only (`write_permissions` lists what to switch off); the key is encrypted with this customer's own
+    transit key before it is stored and is never returned: only `key_hint` (its last 4 characters) is shown.
+    Nothing is stored unless the answer is 201."""
+    return await exchange_service.create(
+        session,
+        body,
+        cipher=cipher_of(state),
+        verifier=_verifier(state),
+        schema=state.settings.DB_SCHEMA,
+        actor=f"token:{token.id}",
+    )
+
+
+@router.put("/{connection_id}/credentials", responses=error_responses(400, 404, 413, 422, 502, 503, 504))
+async def replace_exchange_credentials(
+    connection_id: uuid.UUID, body: CredentialsReplace, session: SessionDep, state: StateDep, token: CurrentToken
+) -> ConnectionOut:
+    """Replace an exchange connection's key (same checks as at creation); the old ciphertexts are overwritten."""
+    return await exchange_service.replace_credentials(
+        session,
+        connection_id,
+        body,
+        cipher=cipher_of(state),
+        verifier=_verifier(state),
+        schema=state.settings.DB_SCHEMA,
+        actor=f"token:{token.id}",
     )
 
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 from tallyhold.types import AmountIn, AssetCode, Label, Money
 
@@ -27,6 +27,55 @@ class ManualConnectionCreate(StrictInput):
         description="Price of one unit in the instance's quote currency; omitted = priced from the market "
         "when the asset is listed, else reported as unpriced.",
     )
+
+
+ExchangeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,32}$")]
+
+
+class ExchangeKeyInput(StrictInput):
+    """An exchange API key as pasted. Every field is a SecretStr: masked in repr, str, logs and JSON, and
+    documented in OpenAPI as a write-only password field without example. Surrounding whitespace (a pasted
+    newline) is dropped. Short values are refused: they could not be told apart from ordinary text when
+    masking logs, and no exchange issues them."""
+
+    api_key: SecretStr = Field(description="The API key (its last 4 characters become `key_hint`).")
+    api_secret: SecretStr = Field(description="The API secret or private key.")
+    passphrase: SecretStr | None = Field(None, description="The key's passphrase, where the exchange has one.")
+    uid: SecretStr | None = Field(None, description="The account or key id, where the exchange needs one.")
+    acknowledge_unverifiable: bool = Field(
+        False,
+        description="Accept a key whose permissions the exchange cannot report (labelled unverifiable).",
+    )
+
+    @field_validator("api_key", "api_secret", "passphrase", "uid", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("api_key", "api_secret", "passphrase")
+    @classmethod
+    def _length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 6 <= len(value.get_secret_value()) <= 4096:
+            raise ValueError("must be between 6 and 4096 characters")
+        return value
+
+    @field_validator("uid")
+    @classmethod
+    def _uid_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 1 <= len(value.get_secret_value()) <= 256:
+            raise ValueError("must be between 1 and 256 characters")
+        return value
+
+
+class ExchangeConnectionCreate(ExchangeKeyInput):
+    exchange: ExchangeId = Field(description="The ccxt id of the exchange (`binance`, `kraken`, `okx`, ...).")
+    label: Label
+
+
+class CredentialsReplace(ExchangeKeyInput):
+    """A new key for an existing exchange connection (same checks as at creation)."""
 
 
 class ConnectionUpdate(StrictInput):

@@ -38,6 +38,12 @@ class CredentialsUnreadable(TallyholdError):
     default_code = "credentials_unreadable"
     default_message = "The stored credentials of this connection cannot be used; replace them."
 
+    def __init__(self, reasons: dict[str, str] | None = None) -> None:
+        super().__init__()
+        # field -> reason code (authentication_failed, version_too_old, malformed, rejected); for logs and
+        # metrics only, never rendered into the error body.
+        self.reasons = reasons or {}
+
 
 class TransitRejected(TallyholdError):
     """Vault refused a whole transit request. `reason` is our own short code, never Vault's text."""

@@ -1,0 +1,45 @@
+"""Wiring into the running instance: the Vault session and the cipher in `InstanceState.services["cipher"]`,
+the default verifier in `services["verifier"]`, and the `vault` readiness check."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tallyhold.api.state import InstanceState
+from tallyhold.connections.verification import RefuseAllVerifier
+from tallyhold.credentials.cipher import CredentialCipher
+from tallyhold.credentials.vault import VaultSession
+
+CIPHER = "cipher"
+VERIFIER = "verifier"
+
+
+async def _not_configured() -> str:
+    return "not_configured"
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def install(state: InstanceState) -> Callable[[], Awaitable[None]]:
+    """Start the Vault session (a Vault that is down at start-up is not fatal) and register the cipher; returns
+    the coroutine function that stops it."""
+    state.services.setdefault(VERIFIER, RefuseAllVerifier())
+    settings = state.settings
+    if settings.VAULT_ADDR is None or settings.VAULT_KEY is None:
+        state.readiness["vault"] = _not_configured
+        return _nothing
+    vault = VaultSession(settings)
+    await vault.start()
+    cipher = CredentialCipher(
+        vault, customer_id=settings.CUSTOMER_ID, key=settings.VAULT_KEY, mount=settings.VAULT_TRANSIT_MOUNT
+    )
+    state.services[CIPHER] = cipher
+    state.readiness["vault"] = cipher.probe
+    return vault.aclose
+
+
+def cipher_of(state: InstanceState) -> CredentialCipher | None:
+    cipher = state.services.get(CIPHER)
+    return cipher if isinstance(cipher, CredentialCipher) else None
