@@ -1,5 +1,6 @@
 """Wiring into the running instance: the Vault session and the cipher in `InstanceState.services["cipher"]`,
-the default verifier in `services["verifier"]`, and the `vault` readiness check."""
+the exchange sync's key source in `services["exchange_keys"]`, a refusing verifier in `services["verifier"]`
+unless a real one is registered, and the `vault` readiness check."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from tallyhold.api.state import InstanceState
 from tallyhold.connections.verification import RefuseAllVerifier
 from tallyhold.credentials.cipher import CredentialCipher
+from tallyhold.credentials.service import CipherKeySource
 from tallyhold.credentials.vault import VaultSession
+from tallyhold.exchanges.sync import KEY_SOURCE
 
 CIPHER = "cipher"
 VERIFIER = "verifier"
@@ -36,6 +39,7 @@ async def install(state: InstanceState) -> Callable[[], Awaitable[None]]:
         vault, customer_id=settings.CUSTOMER_ID, key=settings.VAULT_KEY, mount=settings.VAULT_TRANSIT_MOUNT
     )
     state.services[CIPHER] = cipher
+    state.services[KEY_SOURCE] = CipherKeySource(cipher)
     state.readiness["vault"] = cipher.probe
     return vault.aclose
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.connections.verification import ExchangeKey
@@ -20,6 +21,7 @@ from tallyhold.credentials.errors import CredentialsUnreadable, VaultUnavailable
 from tallyhold.credentials.repository import CredentialRepository
 from tallyhold.credentials.secret import ExchangeCredentials, Secret
 from tallyhold.logging import secrets
+from tallyhold.models import Connection
 
 logger = logging.getLogger("tallyhold.credentials")
 KEY_HINT_LENGTH = 4
@@ -109,3 +111,25 @@ async def open_credentials(
         yield credentials
     finally:
         credentials.close()
+
+
+class CipherKeySource:
+    """`exchanges.sync.ExchangeKeySource` over the cipher: what the exchange sync's request builder calls to get
+    a connection's key. The returned ExchangeKey (SecretStr fields, registered with the redaction) lives as long
+    as the egress request built from it: that request is this decrypt's scope of use.
+
+    Raises VaultUnavailable (503, transient: pause the sync, keep balances flagged stale) or
+    CredentialsUnreadable (the connection was marked `error` in `session`; commit that).
+    """
+
+    def __init__(self, cipher: CredentialCipher) -> None:
+        self.cipher = cipher
+
+    async def exchange_key(self, session: AsyncSession, connection: Connection) -> ExchangeKey:
+        async with open_credentials(session, self.cipher, connection.id) as opened:
+            return ExchangeKey(
+                api_key=SecretStr(opened.api_key.reveal()),
+                api_secret=SecretStr(opened.api_secret.reveal()),
+                passphrase=SecretStr(opened.passphrase.reveal()) if opened.passphrase else None,
+                uid=SecretStr(opened.uid.reveal()) if opened.uid else None,
+            )
