@@ -34,7 +34,7 @@ class VaultUnavailable(ServiceUnavailable):
 
 
 class CredentialsUnreadable(TallyholdError):
-    status_code = 500
+    status_code = 409
     default_code = "credentials_unreadable"
     default_message = "The stored credentials of this connection cannot be used; replace them."
 
