@@ -24,6 +24,14 @@ EXPECTED: dict[str, dict[str, type[Exception]]] = {
         "html": ccxt.ExchangeNotAvailable,
         "hang": ccxt.RequestTimeout,
     },
+    "bybit": {
+        "rate_limit": ccxt.RateLimitExceeded,  # retCode 10006
+        "ban": ccxt.RateLimitExceeded,  # 403 "access too frequent" (ccxt's httpExceptions)
+        "server_error": ccxt.ExchangeNotAvailable,
+        "unavailable": ccxt.ExchangeNotAvailable,
+        "html": ccxt.ExchangeNotAvailable,
+        "hang": ccxt.RequestTimeout,
+    },
     "kraken": {
         "rate_limit": ccxt.DDoSProtection,  # {"error": ["EAPI:Rate limit exceeded"]}
         "ban": ccxt.DDoSProtection,  # EGeneral:Temporary lockout
@@ -35,10 +43,15 @@ EXPECTED: dict[str, dict[str, type[Exception]]] = {
 }
 VENUES = sorted(EXPECTED)
 # A private read and the path it ends on (faults are scoped to it), per venue.
-BALANCE_PATH = {"binance": "/api/v3/account", "kraken": "/0/private/BalanceEx"}
+BALANCE_PATH = {
+    "binance": "/api/v3/account",
+    "bybit": "/v5/account/wallet-balance",
+    "kraken": "/0/private/BalanceEx",
+}
 # A private implicit call that returns the venue's raw balance document, per venue.
 RAW_BALANCE: dict[str, tuple[str, dict[str, Any]]] = {
     "binance": ("privateGetAccount", {}),
+    "bybit": ("privateGetV5AccountWalletBalance", {"accountType": "UNIFIED"}),
     "kraken": ("privatePostBalance", {}),
 }
 
@@ -48,12 +61,17 @@ def _binance_first_free(document: Any) -> Any:
     return document["balances"][0]["free"]
 
 
+def _bybit_first_coin(document: Any) -> Any:
+    return document["result"]["list"][0]["coin"][0]["walletBalance"]
+
+
 def _kraken_btc(document: Any) -> Any:
     return document["result"]["XXBT"]
 
 
 PLANT: dict[str, tuple[Callable[[Any], Any], str]] = {
     "binance": (_binance_first_free, "free"),
+    "bybit": (_bybit_first_coin, "walletBalance"),
     "kraken": (_kraken_btc, "XXBT"),  # Kraken's balance map is keyed by asset id
 }
 
@@ -73,7 +91,7 @@ async def venue_client(request, sandbox):
 
 
 def _balances(venue: str) -> dict[str, dict[str, str]]:
-    return {"spot": {"BTC": "1.5"}}
+    return {"bybit": {"unified": {"BTC": "1.5"}}}.get(venue, {"spot": {"BTC": "1.5"}})
 
 
 @pytest.mark.parametrize("kind", ["rate_limit", "ban", "server_error", "unavailable", "html", "hang"])

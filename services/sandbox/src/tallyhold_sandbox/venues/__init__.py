@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tallyhold_sandbox.venues.base import Venue
 from tallyhold_sandbox.venues.binance import Binance
+from tallyhold_sandbox.venues.bybit import Bybit
 from tallyhold_sandbox.venues.kraken import Kraken
 
-VENUES: dict[str, type[Venue]] = {venue.name: venue for venue in (Binance, Kraken)}
+VENUES: dict[str, type[Venue]] = {venue.name: venue for venue in (Binance, Bybit, Kraken)}
