@@ -55,6 +55,11 @@ OPERATIONS: dict[str, Operation] = {
         reply="tallyhold.sources.models:SourceBalances",
         handler="tallyhold.exchanges.handlers:balances",
     ),
+    "exchange.ledger": Operation(
+        request="tallyhold.exchanges.schemas:LedgerRequest",
+        reply="tallyhold.exchanges.schemas:LedgerReply",
+        handler="tallyhold.exchanges.handlers:ledger",
+    ),
     "prices.tickers": Operation(
         request="tallyhold.prices.wire:TickersRequest",
         reply="tallyhold.prices.wire:TickersReply",

@@ -22,7 +22,15 @@ from tallyhold.exchanges.guard import ForbiddenRequest
 from tallyhold.exchanges.model import KeyReport
 from tallyhold.exchanges.parse import Malformed
 from tallyhold.exchanges.registry import adapter_for
-from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest, WireKey
+from tallyhold.exchanges.schemas import (
+    BalancesRequest,
+    LedgerItem,
+    LedgerReply,
+    LedgerRequest,
+    VerifyReply,
+    VerifyRequest,
+    WireKey,
+)
 from tallyhold.exchanges.session import ForbiddenCall, VenueApi, open_session
 from tallyhold.exchanges.venues.base import Adapter
 from tallyhold.sources.models import FetchedBalance, SourceBalances
@@ -70,6 +78,33 @@ async def balances(request: BalancesRequest, config: EgressConfig) -> SourceBala
         permissions=report.permissions() if report is not None else None,
         facts=facts,
     )
+
+
+async def ledger(request: LedgerRequest, config: EgressConfig) -> LedgerReply:
+    """The account's ledger (deposits, withdrawals, trades, staking moves), where the venue keeps one that a
+    read-only key may read (Kraken: `Ledgers`, never DepositStatus/WithdrawStatus)."""
+    adapter = _adapter(request.exchange)
+    async with _session(adapter, request.key, config) as api:
+        try:
+            entries = await adapter.ledger(api, request.since)
+        except NotImplementedError:
+            raise EgressError.of("not_supported", "this venue's history is not available") from None
+        common = api.common_codes
+    items = []
+    for entry in entries:
+        asset, location = assets.canonical(adapter.info.id, entry.asset, "spot", common)
+        items.append(
+            LedgerItem(
+                id=entry.id,
+                time=entry.time,
+                kind=entry.kind,
+                asset=asset,
+                location=location,
+                amount=entry.amount,
+                fee=entry.fee,
+            )
+        )
+    return LedgerReply(entries=items)
 
 
 def _adapter(venue: str) -> Adapter:

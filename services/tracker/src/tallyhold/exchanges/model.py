@@ -113,6 +113,18 @@ class Holding:
     amount: Decimal
 
 
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One movement in a venue's ledger (deposits, withdrawals, trades, staking transfers, rewards)."""
+
+    id: str
+    time: datetime | None
+    kind: str  # the venue's own type: deposit, withdrawal, trade, transfer, staking, ...
+    asset: str
+    amount: Decimal  # signed: negative leaves the account
+    fee: Decimal
+
+
 @dataclass
 class BalanceSheet:
     """What an adapter read: holdings, per-wallet status, and debts the balance model cannot hold."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from tallyhold.exchanges.model import VenueInfo
-from tallyhold.exchanges.venues import binance
+from tallyhold.exchanges.venues import binance, kraken
 from tallyhold.exchanges.venues.base import Adapter
 
-ADAPTERS: dict[str, Adapter] = {adapter.info.id: adapter for adapter in (binance.ADAPTER,)}
+_ALL: list[Adapter] = [
+    binance.ADAPTER,
+    kraken.ADAPTER,
+]
+ADAPTERS: dict[str, Adapter] = {adapter.info.id: adapter for adapter in _ALL}
 
 
 def adapter_for(venue: str) -> Adapter | None:

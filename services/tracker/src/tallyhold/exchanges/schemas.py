@@ -7,10 +7,13 @@ which is exactly what `EgressClient.call` does to write the request line.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field, SecretStr, field_serializer
 
 from tallyhold.exchanges.model import KeyReport
 from tallyhold.logging import secrets
+from tallyhold.types import Money
 
 
 class WireKey(BaseModel):
@@ -44,3 +47,23 @@ class BalancesRequest(BaseModel):
     exchange: str
     key: WireKey
     check_permissions: bool = Field(description="Ask the exchange about the key before reading balances")
+
+
+class LedgerRequest(BaseModel):
+    exchange: str
+    key: WireKey
+    since: datetime | None = None
+
+
+class LedgerItem(BaseModel):
+    id: str
+    time: datetime | None
+    kind: str = Field(description="The venue's own entry type: deposit, withdrawal, trade, transfer, staking, ...")
+    asset: str
+    location: str
+    amount: Money = Field(description="Signed: negative when it left the account")
+    fee: Money
+
+
+class LedgerReply(BaseModel):
+    entries: list[LedgerItem]

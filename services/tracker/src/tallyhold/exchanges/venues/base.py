@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from tallyhold.exchanges.errors import CallFailure
-from tallyhold.exchanges.model import BalanceSheet, KeyReport, VenueInfo
+from tallyhold.exchanges.model import BalanceSheet, KeyReport, LedgerEntry, VenueInfo
 
 
 class Api(Protocol):
@@ -40,6 +41,10 @@ class Adapter:
         raise NotImplementedError
 
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
+        raise NotImplementedError
+
+    async def ledger(self, api: Api, since: datetime | None) -> list[LedgerEntry]:
+        """The account's movements since `since` (newest first), where the venue keeps a ledger."""
         raise NotImplementedError
 
     def not_opened(self, wallet: str, failure: CallFailure) -> bool:

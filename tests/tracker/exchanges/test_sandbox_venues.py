@@ -1,0 +1,168 @@
+"""Every sandbox venue other than Binance (test_binance.py goes deeper): the permission rule end to end, the
+wording of each refusal, errors on the permission call, drift, and the faults of a balance read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tallyhold.egress.client import EgressClient
+from tallyhold_sandbox import Sandbox
+from tests.tracker.exchanges.conftest import Venue, totals
+
+
+@dataclass(frozen=True)
+class Expect:
+    permission_path: str  # the venue's permission endpoint (sandbox path)
+    balance_path: str  # one balance endpoint, for faults
+    amount_field: str  # a numeric field of that endpoint's answer
+    refusals: dict[str, list[str]]  # neutral permission → what the customer must switch off, in order
+    wallets: dict[str, dict[str, Any]]  # sandbox balances to plant
+    expected: dict[tuple[str, str], str]  # what comes back: (asset, location) → amount
+    passphrase: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+VENUES: dict[str, Expect] = {
+    "kraken": Expect(
+        permission_path="/0/private/GetApiKeyInfo",
+        balance_path="/0/private/BalanceEx",
+        amount_field="balance",
+        refusals={
+            "trade": ["Create & Modify Orders", "Cancel & Close Orders"],
+            "margin": ["Create & Modify Orders"],
+            "withdraw": ["Withdraw Funds"],
+            "transfer": ["Deposit Funds", "Earn Funds"],
+            "unknown": ["manage-custody"],
+        },
+        wallets={
+            "spot": {"BTC": "0.5", "ETH": "2", "USD": "1000", "SOL": "3", "XBT.M": "0.1", "USD.HOLD": "7"},
+            "staked": {"ETH": "1", "DOT": "10"},
+            "rewards": {"USDC": "50"},
+            "flexible": {"BTC": "0.05"},
+            "bonded": {"SOL": "4"},
+        },
+        expected={
+            ("BTC", "spot"): "0.5",
+            ("BTC", "earn"): "0.15",  # XBT.M and XBT.F
+            ("ETH", "spot"): "2",
+            ("ETH", "staked"): "1",  # ETH2.S
+            ("DOT", "staked"): "10",
+            ("SOL", "spot"): "3",
+            ("SOL", "staked"): "4",  # SOL.B
+            ("USD", "spot"): "1000",
+            ("USD", "hold"): "7",
+            ("USDC", "earn"): "50",
+        },
+    ),
+}
+
+
+@pytest.fixture(params=sorted(VENUES))
+def venue(request: pytest.FixtureRequest, sandbox: Sandbox, egress: EgressClient) -> tuple[Venue, Expect]:
+    return Venue(sandbox, egress, request.param), VENUES[request.param]
+
+
+def new_key(venue: Venue, expect: Expect, *permissions: str, **options: Any) -> Any:
+    if expect.passphrase:
+        options.setdefault("passphrase", "pass-" + venue.name)
+    return venue.key(permissions or ("read",), **options)
+
+
+async def test_a_read_only_key_is_accepted(venue: tuple[Venue, Expect]) -> None:
+    v, expect = venue
+    report = (await v.verify(new_key(v, expect))).report
+    assert report.accepted
+    assert report.permissions() == {
+        "read": True, "trade": False, "withdraw": False, "transfer": False, "verified_by": "exchange"
+    }  # fmt: skip
+
+
+async def test_each_write_permission_is_refused_in_the_venue_words(venue: tuple[Venue, Expect]) -> None:
+    v, expect = venue
+    for permission, words in expect.refusals.items():
+        error = await v.refusal(new_key(v, expect, "read", permission))
+        assert error.code == "write_permissions", permission
+        assert error.failure.details["switch_off"] == words, permission
+
+
+async def test_a_key_without_read_is_refused(venue: tuple[Venue, Expect]) -> None:
+    v, expect = venue
+    error = await v.refusal(v.key(("trade",), passphrase="pass-x") if expect.passphrase else v.key(("trade",)))
+    assert error.code in {"write_permissions", "missing_read_permission"}
+
+
+async def test_an_unknown_key_is_invalid(venue: tuple[Venue, Expect]) -> None:
+    v, expect = venue
+    key = new_key(v, expect)
+    v.control.remove_key(key.api_key.get_secret_value())
+    error = await v.refusal(key)
+    assert error.code == "invalid_credentials"
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"), [("server_error", "exchange_unavailable"), ("malformed_json", "malformed_response")]
+)
+async def test_an_error_on_the_permission_call_refuses_the_key(
+    venue: tuple[Venue, Expect], fault: str, code: str
+) -> None:
+    v, expect = venue
+    key = new_key(v, expect)
+    v.control.add_fault(fault, path=expect.permission_path, api_key=key.api_key.get_secret_value())
+    assert (await v.refusal(key)).code == code
+
+
+async def test_every_wallet_is_read_with_canonical_codes(venue: tuple[Venue, Expect]) -> None:
+    v, expect = venue
+    reply = await v.balances(new_key(v, expect, balances=expect.wallets))
+    assert totals(reply) == expect.expected
+    assert reply.permissions is not None
+    assert reply.permissions["verified_by"] == "exchange"
+
+
+async def test_drift_to_a_write_right_is_refused_before_any_balance(venue: tuple[Venue, Expect]) -> None:
+    v, expect = venue
+    key = new_key(v, expect, balances=expect.wallets)
+    await v.balances(key)
+    v.control.set_permissions(key.api_key.get_secret_value(), ["read", "withdraw"])
+    since = v.control.last_seq()
+    error = await v.refusal(key, op="balances")
+    assert error.code == "write_permissions"
+    assert v.paths(key, since) == [f"{'GET' if v.name != 'kraken' else 'POST'} {expect.permission_path}"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "spec", "code"),
+    [
+        ("rate_limit", {"retry_after": 60}, "rate_limited"),
+        ("server_error", {"status": 502}, "exchange_unavailable"),
+        ("malformed_json", {}, "malformed_response"),
+        ("set_fields", {"fields": "NaN"}, "malformed_response"),
+        ("set_fields", {"fields": 1e308}, "malformed_response"),
+        ("set_fields", {"fields": "-5"}, "malformed_response"),
+        ("set_fields", {"fields": "lots"}, "malformed_response"),
+        ("drop_fields", {}, "malformed_response"),
+    ],
+)
+async def test_balance_faults(venue: tuple[Venue, Expect], fault: str, spec: dict[str, Any], code: str) -> None:
+    v, expect = venue
+    key = new_key(v, expect, balances=expect.wallets)
+    if fault == "set_fields":
+        spec = {"fields": {expect.amount_field: spec["fields"]}}
+    elif fault == "drop_fields":
+        spec = {"fields": [expect.amount_field]}
+    v.control.add_fault(fault, path=expect.balance_path, api_key=key.api_key.get_secret_value(), **spec)
+    error = await v.refusal(key, op="balances")
+    assert error.code == code
+    assert error.transient
+
+
+async def test_a_short_rate_limit_is_waited_out(venue: tuple[Venue, Expect]) -> None:
+    v, expect = venue
+    key = new_key(v, expect, balances=expect.wallets)
+    v.control.add_fault(
+        "rate_limit", path=expect.balance_path, api_key=key.api_key.get_secret_value(), times=1, retry_after=1
+    )
+    assert totals(await v.balances(key)) == expect.expected
