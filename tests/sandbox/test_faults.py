@@ -40,6 +40,14 @@ EXPECTED: dict[str, dict[str, type[Exception]]] = {
         "html": ccxt.ExchangeNotAvailable,
         "hang": ccxt.RequestTimeout,
     },
+    "okx": {
+        "rate_limit": ccxt.RateLimitExceeded,  # 429 {"code": "50011"}
+        "ban": ccxt.DDoSProtection,  # a bare 418: OKX documents no ban answer
+        "server_error": ccxt.ExchangeNotAvailable,  # {"code": "50026"}
+        "unavailable": ccxt.OnMaintenance,  # {"code": "50001"}
+        "html": ccxt.ExchangeNotAvailable,
+        "hang": ccxt.RequestTimeout,
+    },
 }
 VENUES = sorted(EXPECTED)
 # A private read and the path it ends on (faults are scoped to it), per venue.
@@ -47,12 +55,14 @@ BALANCE_PATH = {
     "binance": "/api/v3/account",
     "bybit": "/v5/account/wallet-balance",
     "kraken": "/0/private/BalanceEx",
+    "okx": "/api/v5/account/balance",
 }
 # A private implicit call that returns the venue's raw balance document, per venue.
 RAW_BALANCE: dict[str, tuple[str, dict[str, Any]]] = {
     "binance": ("privateGetAccount", {}),
     "bybit": ("privateGetV5AccountWalletBalance", {"accountType": "UNIFIED"}),
     "kraken": ("privatePostBalance", {}),
+    "okx": ("privateGetAccountBalance", {}),
 }
 
 
@@ -69,10 +79,15 @@ def _kraken_btc(document: Any) -> Any:
     return document["result"]["XXBT"]
 
 
+def _okx_first_equity(document: Any) -> Any:
+    return document["data"][0]["details"][0]["eq"]
+
+
 PLANT: dict[str, tuple[Callable[[Any], Any], str]] = {
     "binance": (_binance_first_free, "free"),
     "bybit": (_bybit_first_coin, "walletBalance"),
     "kraken": (_kraken_btc, "XXBT"),  # Kraken's balance map is keyed by asset id
+    "okx": (_okx_first_equity, "eq"),
 }
 
 
@@ -91,7 +106,8 @@ async def venue_client(request, sandbox):
 
 
 def _balances(venue: str) -> dict[str, dict[str, str]]:
-    return {"bybit": {"unified": {"BTC": "1.5"}}}.get(venue, {"spot": {"BTC": "1.5"}})
+    wallet = {"bybit": "unified", "okx": "trading"}.get(venue, "spot")
+    return {wallet: {"BTC": "1.5"}}
 
 
 @pytest.mark.parametrize("kind", ["rate_limit", "ban", "server_error", "unavailable", "html", "hang"])

@@ -6,5 +6,6 @@ from tallyhold_sandbox.venues.base import Venue
 from tallyhold_sandbox.venues.binance import Binance
 from tallyhold_sandbox.venues.bybit import Bybit
 from tallyhold_sandbox.venues.kraken import Kraken
+from tallyhold_sandbox.venues.okx import Okx
 
-VENUES: dict[str, type[Venue]] = {venue.name: venue for venue in (Binance, Bybit, Kraken)}
+VENUES: dict[str, type[Venue]] = {venue.name: venue for venue in (Binance, Bybit, Kraken, Okx)}
