@@ -3,4 +3,6 @@ pytest_plugins = [
     "tests.fixtures.vault",
     "tests.fixtures.instance",
     "tests.fixtures.sandbox",
+    "tests.fixtures.chain",
+    "tests.fixtures.esplora",
 ]

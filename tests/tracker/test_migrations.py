@@ -16,6 +16,7 @@ EXPECTED_TABLES = {
     "access_tokens",
     "alembic_version",
     "audit_events",
+    "custom_tokens",
     "balances",
     "connection_snapshots",
     "connections",

@@ -12,6 +12,7 @@ from tallyhold.api.handlers import install_error_handlers
 from tallyhold.api.middleware import AccessLog, BodySizeLimit
 from tallyhold.api.openapi import install_openapi
 from tallyhold.api.state import InstanceState
+from tallyhold.chains.endpoints import chains_router, wallet_router
 from tallyhold.connections.endpoints import router as connections_router
 from tallyhold.credentials import runtime as credentials_runtime
 from tallyhold.db import create_engine, create_session_maker
@@ -78,7 +79,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(health_router)
+    app.include_router(wallet_router)  # before connections: /wallet must not be taken for an {id}
     app.include_router(connections_router)
+    app.include_router(chains_router)
     app.include_router(portfolio_router)
     app.include_router(security_router)
     app.include_router(sync_endpoints.router)

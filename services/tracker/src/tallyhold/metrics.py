@@ -48,6 +48,12 @@ VAULT_DECRYPT_FAILURES = Counter(
 )
 INSTANCE_INFO = Gauge("tallyhold_instance_info", "Always 1; carries the instance version.", ["version"])
 
+SECRET_MATERIAL_REFUSED = Counter(
+    "tallyhold_secret_material_refused_total",
+    "Wallet requests refused because a field held secret material (private key, WIF, xprv, recovery phrase).",
+    ["kind"],
+)
+
 
 def start_metrics_server(host: str, port: int) -> None:
     """Serve `/metrics` on its own port, so scraping never competes with (or is exposed as) the API."""

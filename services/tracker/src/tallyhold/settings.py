@@ -165,6 +165,27 @@ class Settings(BaseSettings):
     EVM_RPC_POLYGON: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for Polygon PoS.")
     EVM_RPC_BSC: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for BNB Smart Chain.")
     ESPLORA_URL: AnyHttpUrl | None = Field(None, description="Esplora-compatible API for Bitcoin addresses.")
+    EVM_BATCH_SIZE: int = Field(
+        100, ge=1, le=1000, description="JSON-RPC calls per HTTP batch request when reading EVM balances."
+    )
+    EVM_BATCHES_IN_FLIGHT: int = Field(
+        2, ge=1, le=16, description="Batch requests sent to one EVM RPC at the same time during a sync."
+    )
+    EVM_BLOCK_PIN_SECONDS: float = Field(
+        10.0,
+        ge=0,
+        le=120,
+        description="How long the block a chain's balances are read at stays pinned, so the wallets of one sync "
+        "agree (0 = a new block for every read).",
+    )
+    CHAIN_RETRIES: int = Field(
+        3, ge=0, le=10, description="Retries (with backoff and jitter) of a failed RPC or Esplora request."
+    )
+    CHAIN_TIMEOUT_SECONDS: float = Field(10.0, gt=0, le=120, description="Timeout of each RPC or Esplora request.")
+    BITCOIN_GAP_LIMIT: int = Field(
+        20, ge=1, le=1000, description="Unused addresses in a row after which an xpub scan stops (per chain)."
+    )
+    ESPLORA_CONCURRENCY: int = Field(4, ge=1, le=32, description="Esplora requests in flight during an xpub scan.")
     PRICE_VENUES: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["binance", "kraken", "coinbase"],
         description="ccxt ids of the exchanges whose public tickers price assets, in order of preference.",
@@ -333,7 +354,19 @@ class Settings(BaseSettings):
             evm_rpc=rpc,
             esplora_url=str(self.ESPLORA_URL).rstrip("/") if self.ESPLORA_URL else None,
             price_venues=list(self.PRICE_VENUES),
+            options={"chains": self.chain_options()},
         )
+
+    def chain_options(self) -> dict[str, Any]:
+        """Tuning of chain reads for the egress worker (see tallyhold.chains.options)."""
+        return {
+            "evm_batch_size": self.EVM_BATCH_SIZE,
+            "evm_batches_in_flight": self.EVM_BATCHES_IN_FLIGHT,
+            "evm_block_pin_seconds": self.EVM_BLOCK_PIN_SECONDS,
+            "retries": self.CHAIN_RETRIES,
+            "timeout_seconds": self.CHAIN_TIMEOUT_SECONDS,
+            "esplora_concurrency": self.ESPLORA_CONCURRENCY,
+        }
 
     def evm_rpc(self, chain: str) -> AnyHttpUrl | None:
         value: AnyHttpUrl | None = getattr(self, f"EVM_RPC_{chain.upper()}")

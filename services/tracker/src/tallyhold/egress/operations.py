@@ -65,4 +65,20 @@ OPERATIONS: dict[str, Operation] = {
         reply="tallyhold.prices.wire:TickersReply",
         handler="tallyhold.prices.tickers:fetch_tickers",
     ),
+    # chains/: a wallet's balances (EVM or Bitcoin), an RPC's head (chain id check), a token contract's facts
+    "chain.balances": Operation(
+        request="tallyhold.chains.wire:WalletBalancesRequest",
+        reply="tallyhold.sources.models:SourceBalances",
+        handler="tallyhold.chains.handlers:balances",
+    ),
+    "chain.head": Operation(
+        request="tallyhold.chains.wire:HeadRequest",
+        reply="tallyhold.chains.wire:HeadReply",
+        handler="tallyhold.chains.handlers:head",
+    ),
+    "chain.token_info": Operation(
+        request="tallyhold.chains.wire:TokenInfoRequest",
+        reply="tallyhold.chains.wire:TokenInfoReply",
+        handler="tallyhold.chains.handlers:token_info",
+    ),
 }

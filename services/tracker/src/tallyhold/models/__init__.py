@@ -5,6 +5,7 @@ from tallyhold.models.audit_event import AuditEvent
 from tallyhold.models.balance import Balance
 from tallyhold.models.base import Base
 from tallyhold.models.connection import Connection
+from tallyhold.models.custom_token import CustomToken
 from tallyhold.models.price import Price
 from tallyhold.models.snapshot import NetWorthSnapshot
 from tallyhold.models.sync_state import ConnectionSnapshot, VenueBreaker
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "Connection",
     "ConnectionSnapshot",
+    "CustomToken",
     "NetWorthSnapshot",
     "Price",
     "VenueBreaker",

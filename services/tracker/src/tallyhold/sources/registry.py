@@ -12,6 +12,7 @@ RequestBuilder = Callable[[Connection, SourceContext], Awaitable[EgressCall]]
 # kind → "module:function". Filled in as the connectors land: exchanges/sync.py, chains/sync.py.
 BUILDERS: dict[str, str] = {
     "exchange": "tallyhold.exchanges.sync:build_request",
+    "wallet": "tallyhold.chains.sync:build_wallet_request",
 }
 
 

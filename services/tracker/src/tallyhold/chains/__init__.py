@@ -1,0 +1,17 @@
+"""Chains: on-chain wallets tracked by public address or extended public key, never by anything secret.
+
+API process (no web3, no bip-utils: both stay in the egress worker)
+    guard.py        the secret-paste guard (DESIGN decision 5): private keys, WIF, xprv, BIP-39 phrases
+    addresses.py    EVM (EIP-55) and Bitcoin address / xpub validation and normalisation, in pure Python
+    catalog.py      the supported chains (chain id, native asset); tokenlist.py: curated tokens (tokens/*.json)
+    endpoints.py service.py repository.py schemas.py      wallet and custom-token routes
+    sync.py         the sync request builder, `sources.registry.BUILDERS["wallet"]`
+    wire.py         request/reply models of the egress operations (shared by both sides)
+
+Egress worker
+    handlers.py     `chain.balances`, `chain.token_info`, `chain.head`
+    evm.py          web3: per-chain head (chain id check + pinned block), coalesced JSON-RPC batches
+    bitcoin.py      Esplora HTTP client, xpub scans over receive and change chains up to the gap limit
+    hdkeys.py       xpub/ypub/zpub derivation with bip-utils
+    retry.py        backoff with jitter, Retry-After
+"""
