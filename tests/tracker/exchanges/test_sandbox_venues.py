@@ -22,6 +22,7 @@ class Expect:
     wallets: dict[str, dict[str, Any]]  # sandbox balances to plant
     expected: dict[tuple[str, str], str]  # what comes back: (asset, location) → amount
     passphrase: bool = False
+    signed_amount: bool = False  # the amount field is an equity (may be negative: a debt, not malformed)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,6 +56,33 @@ VENUES: dict[str, Expect] = {
             ("USD", "spot"): "1000",
             ("USD", "hold"): "7",
             ("USDC", "earn"): "50",
+        },
+    ),
+    "bybit": Expect(
+        permission_path="/v5/user/query-api",
+        balance_path="/v5/account/wallet-balance",
+        amount_field="equity",
+        signed_amount=True,
+        refusals={
+            "trade": ["Read-Write"],
+            "margin": ["Read-Write"],
+            "withdraw": ["Read-Write", "Withdrawal"],
+            "transfer": ["Read-Write", "Account Transfer", "Subaccount Transfer"],
+            "unknown": ["PayFi: PayFiTransfer"],
+        },
+        wallets={
+            "unified": {"BTC": {"free": "0.4", "locked": "0.1"}, "USDT": "1000"},
+            "fund": {"USDT": "20", "ETH": "1"},
+            "earn_flexible": {"USDC": "100"},
+            "earn_onchain": {"ETH": "2"},
+        },
+        expected={
+            ("BTC", "unified"): "0.5",
+            ("USDT", "unified"): "1000",
+            ("USDT", "funding"): "20",
+            ("ETH", "funding"): "1",
+            ("USDC", "earn"): "100",
+            ("ETH", "staked"): "2",
         },
     ),
 }
@@ -133,27 +161,40 @@ async def test_drift_to_a_write_right_is_refused_before_any_balance(venue: tuple
     assert v.paths(key, since) == [f"{'GET' if v.name != 'kraken' else 'POST'} {expect.permission_path}"]
 
 
-@pytest.mark.parametrize(
-    ("fault", "spec", "code"),
-    [
-        ("rate_limit", {"retry_after": 60}, "rate_limited"),
-        ("server_error", {"status": 502}, "exchange_unavailable"),
-        ("malformed_json", {}, "malformed_response"),
-        ("set_fields", {"fields": "NaN"}, "malformed_response"),
-        ("set_fields", {"fields": 1e308}, "malformed_response"),
-        ("set_fields", {"fields": "-5"}, "malformed_response"),
-        ("set_fields", {"fields": "lots"}, "malformed_response"),
-        ("drop_fields", {}, "malformed_response"),
-    ],
-)
-async def test_balance_faults(venue: tuple[Venue, Expect], fault: str, spec: dict[str, Any], code: str) -> None:
-    v, expect = venue
+BALANCE_FAULTS: list[tuple[str, dict[str, Any], str]] = [
+    ("rate_limit", {"retry_after": 60}, "rate_limited"),
+    ("server_error", {"status": 502}, "exchange_unavailable"),
+    ("malformed_json", {}, "malformed_response"),
+    ("set_fields", {"value": "NaN"}, "malformed_response"),
+    ("set_fields", {"value": 1e308}, "malformed_response"),
+    ("set_fields", {"value": "-5"}, "malformed_response"),
+    ("set_fields", {"value": "lots"}, "malformed_response"),
+    ("drop_fields", {}, "malformed_response"),
+]
+
+
+def balance_faults() -> list[Any]:
+    cases = []
+    for name, expect in sorted(VENUES.items()):
+        for fault, spec, code in BALANCE_FAULTS:
+            if expect.signed_amount and spec.get("value") == "-5":
+                continue  # a negative equity is a debt: test_a_negative_equity_is_a_liability
+            cases.append(pytest.param(name, fault, spec, code, id=f"{name}-{fault}-{spec.get('value', '')}"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "fault", "spec", "code"), balance_faults())
+async def test_balance_faults(
+    sandbox: Sandbox, egress: EgressClient, name: str, fault: str, spec: dict[str, Any], code: str
+) -> None:
+    v, expect = Venue(sandbox, egress, name), VENUES[name]
     key = new_key(v, expect, balances=expect.wallets)
+    rule = dict(spec)
     if fault == "set_fields":
-        spec = {"fields": {expect.amount_field: spec["fields"]}}
+        rule = {"fields": {expect.amount_field: spec["value"]}}
     elif fault == "drop_fields":
-        spec = {"fields": [expect.amount_field]}
-    v.control.add_fault(fault, path=expect.balance_path, api_key=key.api_key.get_secret_value(), **spec)
+        rule = {"fields": [expect.amount_field]}
+    v.control.add_fault(fault, path=expect.balance_path, api_key=key.api_key.get_secret_value(), **rule)
     error = await v.refusal(key, op="balances")
     assert error.code == code
     assert error.transient
@@ -166,3 +207,13 @@ async def test_a_short_rate_limit_is_waited_out(venue: tuple[Venue, Expect]) -> 
         "rate_limit", path=expect.balance_path, api_key=key.api_key.get_secret_value(), times=1, retry_after=1
     )
     assert totals(await v.balances(key)) == expect.expected
+
+
+async def test_a_negative_equity_is_a_liability(sandbox: Sandbox, egress: EgressClient) -> None:
+    v, expect = Venue(sandbox, egress, "bybit"), VENUES["bybit"]
+    key = new_key(v, expect, balances={"unified": {"USDT": "10"}})
+    v.control.add_fault("set_fields", path=expect.balance_path, api_key=key.api_key.get_secret_value(),
+                        fields={"equity": "-5"})  # fmt: skip
+    reply = await v.balances(key)
+    assert ("USDT", "unified") not in totals(reply)
+    assert reply.facts["liabilities"] == [{"asset": "USDT", "location": "unified", "amount": "5"}]

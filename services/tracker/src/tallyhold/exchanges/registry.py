@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from tallyhold.exchanges.model import VenueInfo
-from tallyhold.exchanges.venues import binance, kraken
+from tallyhold.exchanges.venues import binance, bybit, kraken
 from tallyhold.exchanges.venues.base import Adapter
 
 _ALL: list[Adapter] = [
     binance.ADAPTER,
     kraken.ADAPTER,
+    bybit.ADAPTER,
 ]
 ADAPTERS: dict[str, Adapter] = {adapter.info.id: adapter for adapter in _ALL}
 
