@@ -85,6 +85,34 @@ VENUES: dict[str, Expect] = {
             ("ETH", "staked"): "2",
         },
     ),
+    "okx": Expect(
+        permission_path="/api/v5/account/config",
+        balance_path="/api/v5/asset/balances",
+        amount_field="bal",
+        passphrase=True,
+        refusals={
+            "trade": ["Trade"],
+            "margin": ["Trade"],
+            "transfer": ["Trade"],
+            "withdraw": ["Withdraw"],
+            "unknown": ["block_trade"],
+        },
+        wallets={
+            "trading": {"BTC": {"free": "0.3", "locked": "0.2"}, "USDT": "500"},
+            "funding": {"USDT": "25", "ETH": "3"},
+            "savings": {"USDC": "70"},
+            "staking": {"DOT": "12", "SOL": "5"},
+        },
+        expected={
+            ("BTC", "trading"): "0.5",
+            ("USDT", "trading"): "500",
+            ("USDT", "funding"): "25",
+            ("ETH", "funding"): "3",
+            ("USDC", "earn"): "70",
+            ("DOT", "staked"): "12",
+            ("SOL", "staked"): "5",
+        },
+    ),
 }
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from tallyhold.exchanges.model import VenueInfo
-from tallyhold.exchanges.venues import binance, bybit, kraken
+from tallyhold.exchanges.venues import binance, bybit, kraken, okx
 from tallyhold.exchanges.venues.base import Adapter
 
 _ALL: list[Adapter] = [
     binance.ADAPTER,
     kraken.ADAPTER,
     bybit.ADAPTER,
+    okx.ADAPTER,
 ]
 ADAPTERS: dict[str, Adapter] = {adapter.info.id: adapter for adapter in _ALL}
 
