@@ -32,6 +32,14 @@ EXPECTED: dict[str, dict[str, type[Exception]]] = {
         "html": ccxt.ExchangeNotAvailable,
         "hang": ccxt.RequestTimeout,
     },
+    "coinbase": {
+        "rate_limit": ccxt.RateLimitExceeded,  # 429 {"error": "rate_limit_exceeded"}
+        "ban": ccxt.RateLimitExceeded,  # 429 Cloudflare 1015 page
+        "server_error": ccxt.ExchangeNotAvailable,
+        "unavailable": ccxt.ExchangeNotAvailable,
+        "html": ccxt.ExchangeNotAvailable,
+        "hang": ccxt.RequestTimeout,
+    },
     "kraken": {
         "rate_limit": ccxt.DDoSProtection,  # {"error": ["EAPI:Rate limit exceeded"]}
         "ban": ccxt.DDoSProtection,  # EGeneral:Temporary lockout
@@ -54,6 +62,7 @@ VENUES = sorted(EXPECTED)
 BALANCE_PATH = {
     "binance": "/api/v3/account",
     "bybit": "/v5/account/wallet-balance",
+    "coinbase": "/v2/accounts",  # ccxt's default fetch_balance
     "kraken": "/0/private/BalanceEx",
     "okx": "/api/v5/account/balance",
 }
@@ -61,6 +70,7 @@ BALANCE_PATH = {
 RAW_BALANCE: dict[str, tuple[str, dict[str, Any]]] = {
     "binance": ("privateGetAccount", {}),
     "bybit": ("privateGetV5AccountWalletBalance", {"accountType": "UNIFIED"}),
+    "coinbase": ("v3PrivateGetBrokerageAccounts", {}),
     "kraken": ("privatePostBalance", {}),
     "okx": ("privateGetAccountBalance", {}),
 }
@@ -75,6 +85,10 @@ def _bybit_first_coin(document: Any) -> Any:
     return document["result"]["list"][0]["coin"][0]["walletBalance"]
 
 
+def _coinbase_first_available(document: Any) -> Any:
+    return document["accounts"][0]["available_balance"]["value"]
+
+
 def _kraken_btc(document: Any) -> Any:
     return document["result"]["XXBT"]
 
@@ -86,6 +100,7 @@ def _okx_first_equity(document: Any) -> Any:
 PLANT: dict[str, tuple[Callable[[Any], Any], str]] = {
     "binance": (_binance_first_free, "free"),
     "bybit": (_bybit_first_coin, "walletBalance"),
+    "coinbase": (_coinbase_first_available, "value"),
     "kraken": (_kraken_btc, "XXBT"),  # Kraken's balance map is keyed by asset id
     "okx": (_okx_first_equity, "eq"),
 }

@@ -98,6 +98,10 @@ async def _serve(args: argparse.Namespace) -> None:
 def _example_seed(args: argparse.Namespace) -> dict[str, Any]:
     balances = {
         "binance": {"spot": {"BTC": "0.25", "USDT": "1500"}, "earn_flexible": {"USDT": "500"}},
+        "bybit": {"unified": {"ETH": "1.5", "USDT": "800"}, "fund": {"USDC": "250"}},
+        "coinbase": {"spot": {"BTC": "0.1", "USD": "2000"}, "vault": {"ETH": "0.5"}},
+        "kraken": {"spot": {"BTC": "0.05", "EUR": "1000"}, "staked": {"DOT": "120"}},
+        "okx": {"trading": {"SOL": "12", "USDT": "300"}, "funding": {"USDC": "150"}, "savings": {"USDT": "400"}},
     }
     venues: dict[str, Any] = {}
     for venue in args.venue or sorted(VENUES):
