@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.chain",
     "tests.fixtures.esplora",
+    "tests.fixtures.provisioner",
 ]

@@ -79,6 +79,9 @@ class LocalPostgres:
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.log), "-o", options, "start")
         self._wait_ready()
 
+    def running(self) -> bool:
+        return (self.data / "PG_VERSION").exists() and self._running()
+
     def stop(self) -> None:
         if self._running():
             self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")

@@ -1,0 +1,189 @@
+"""The local backend: each customer's instance is a supervisord program on this machine.
+
+Layout under the state folder (all private to the operator's user):
+
+    supervisor/supervisord.conf, supervisord.sock, supervisord.log, conf.d/<id>.conf
+    instances/<id>/env.json       the instance's TALLYHOLD_ settings (0600), read by the launcher
+    instances/<id>/secrets.json   its durable secrets: database password, Vault secret id (0600)
+    logs/<id>.log                 the instance's own log (stdout and stderr), rotated by supervisord
+
+Each instance listens on 127.0.0.1 on its own ports (API and metrics), remembered in the registry and kept
+across restarts unless something else took them meanwhile. supervisord restarts an instance that crashes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tallyhold_provision.backends.base import BackendError, Endpoint, Health
+from tallyhold_provision.local.files import read_json, write_private_json
+from tallyhold_provision.local.ports import free_port, port_is_free
+from tallyhold_provision.local.supervisor import RUNNING_STATES, Program, Supervisor
+from tallyhold_provision.registry import Customer
+
+HOST = "127.0.0.1"
+
+
+class LocalBackend:
+    name = "local"
+    vault_auth = "approle"
+
+    def __init__(self, state_dir: Path, *, public_host: str = HOST, health_timeout: float = 60.0) -> None:
+        self.state_dir = state_dir.resolve()
+        self.supervisor = Supervisor(self.state_dir / "supervisor")
+        self.public_host = public_host
+        self.health_timeout = health_timeout
+
+    # -- files -----------------------------------------------------------------------------------------
+
+    def instance_dir(self, customer: Customer) -> Path:
+        return self.state_dir / "instances" / customer.id
+
+    def log_file(self, customer: Customer) -> Path:
+        return self.state_dir / "logs" / f"{customer.id}.log"
+
+    def check_available(self) -> None:
+        """The local backend is always available: supervisord is started here when it does not run."""
+
+    def load_secrets(self, customer: Customer) -> dict[str, str]:
+        data = read_json(self.instance_dir(customer) / "secrets.json") or {}
+        return {str(k): str(v) for k, v in data.items()}
+
+    def save_secrets(self, customer: Customer, secrets: dict[str, str]) -> None:
+        self._private_dir(self.instance_dir(customer))
+        write_private_json(self.instance_dir(customer) / "secrets.json", secrets)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def deploy(self, customer: Customer, env: dict[str, str], *, running: bool) -> Endpoint:
+        self.supervisor.start()
+        ports = self._ports(customer)
+        full_env = {
+            "TALLYHOLD_HTTP_HOST": HOST,
+            "TALLYHOLD_HTTP_PORT": str(ports["http_port"]),
+            "TALLYHOLD_METRICS_HOST": HOST,
+            "TALLYHOLD_METRICS_PORT": str(ports["metrics_port"]),
+            **env,  # the operator's TALLYHOLD_ variables win, ports included
+        }
+        directory = self.instance_dir(customer)
+        self._private_dir(directory)
+        self._private_dir(self.log_file(customer).parent)
+        env_changed = write_private_json(directory / "env.json", full_env)
+        program = Program(
+            name=customer.id,
+            command=[sys.executable, "-m", "tallyhold_provision.local.launch", str(directory / "env.json")],
+            directory=directory,
+            log_file=self.log_file(customer),
+            autostart=running,
+        )
+        reloaded = self.supervisor.put(program)
+        endpoint = self._endpoint(full_env, ports)
+        if not running:
+            self.supervisor.stop_program(customer.id)
+            return endpoint
+        if env_changed and not reloaded and self.supervisor.state(customer.id) in RUNNING_STATES:
+            self.supervisor.restart_program(customer.id)
+        else:
+            self.supervisor.start_program(customer.id)
+        self._wait_healthy(customer, endpoint.url)
+        return endpoint
+
+    def restart(self, customer: Customer) -> None:
+        self.supervisor.start()
+        self.supervisor.restart_program(customer.id)
+        env = read_json(self.instance_dir(customer) / "env.json") or {}
+        self._wait_healthy(customer, self._url(env))
+
+    def stop(self, customer: Customer) -> None:
+        self.supervisor.stop_program(customer.id)
+
+    def remove(self, customer: Customer) -> None:
+        if self.supervisor.running():
+            self.supervisor.stop_program(customer.id)
+        self.supervisor.remove(customer.id)
+        shutil.rmtree(self.instance_dir(customer), ignore_errors=True)
+        log = self.log_file(customer)
+        for rotated in log.parent.glob(f"{log.name}*"):
+            rotated.unlink(missing_ok=True)
+
+    def exists(self, customer: Customer) -> bool:
+        return (self.supervisor.conf_dir / f"{customer.id}.conf").exists() or self.instance_dir(customer).exists()
+
+    def health(self, customer: Customer) -> Health:
+        state = self.supervisor.state(customer.id)
+        if state is None:
+            return Health(False, "missing", "no supervisord program (is supervisord running?)")
+        if state != "RUNNING":
+            return Health(False, state.lower(), f"log: {self.log_file(customer)}")
+        env = read_json(self.instance_dir(customer) / "env.json") or {}
+        try:
+            response = httpx.get(f"{self._url(env)}/healthz", timeout=3)
+        except httpx.HTTPError:
+            return Health(False, "unreachable", "the process runs but /healthz does not answer")
+        if response.status_code != 200:
+            return Health(False, "unhealthy", f"/healthz answered {response.status_code}")
+        return Health(True, "running")
+
+    def render(self, customer: Customer, env: dict[str, str]) -> str:
+        raise BackendError("render is for the kubernetes backend; a local instance has no manifests")
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _ports(self, customer: Customer) -> dict[str, int]:
+        """Keep the recorded ports while they are ours (the program runs) or free; else take new ones."""
+        recorded = customer.backend_state
+        ours = self.supervisor.state(customer.id) in RUNNING_STATES
+        ports: dict[str, int] = {}
+        for key in ("http_port", "metrics_port"):
+            port = recorded.get(key)
+            if isinstance(port, int) and (ours or port_is_free(port)) and port not in ports.values():
+                ports[key] = port
+            else:
+                ports[key] = _new_port(set(ports.values()))
+        return ports
+
+    def _endpoint(self, env: dict[str, str], ports: dict[str, int]) -> Endpoint:
+        metrics_port = int(env["TALLYHOLD_METRICS_PORT"])
+        metrics = f"http://{self.public_host}:{metrics_port}/metrics" if metrics_port else None
+        state: dict[str, Any] = dict(ports)
+        return Endpoint(url=self._url(env), metrics_url=metrics, backend_state=state)
+
+    def _url(self, env: dict[str, Any]) -> str:
+        return f"http://{self.public_host}:{env.get('TALLYHOLD_HTTP_PORT', 0)}"
+
+    def _wait_healthy(self, customer: Customer, url: str) -> None:
+        deadline = time.monotonic() + self.health_timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            state = self.supervisor.state(customer.id)
+            # EXITED and BACKOFF are transient (supervisord restarts the program); FATAL means it gave up.
+            if state in {"FATAL", "STOPPED", None}:
+                raise BackendError(f"the instance {customer.id} is {state or 'missing'}; see {self.log_file(customer)}")
+            if time.monotonic() > deadline:
+                raise BackendError(
+                    f"the instance {customer.id} did not answer /healthz within {self.health_timeout:.0f} s; "
+                    f"see {self.log_file(customer)}"
+                )
+            time.sleep(0.05)
+
+    @staticmethod
+    def _private_dir(path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+
+
+def _new_port(taken: set[int]) -> int:
+    while True:
+        port = free_port(HOST)
+        if port not in taken:
+            return port

@@ -1,0 +1,254 @@
+"""`tallyhold-provision`: the operator's command line (CONTRACT.md, "Operator CLI").
+
+Errors print one line to stderr and exit non-zero; `--json` prints one JSON document on stdout. `status`
+exits 0 only when every part is healthy, 1 when one is not, 2 when it could not find out (unknown customer,
+unreachable registry).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import hvac.exceptions
+import psycopg
+import typer
+from pydantic import ValidationError
+
+from tallyhold_provision.backends.base import BackendError
+from tallyhold_provision.backends.kubernetes import NOT_AVAILABLE
+from tallyhold_provision.config import BackendName, ProvisionerSettings, config_table
+from tallyhold_provision.errors import ProvisionError
+from tallyhold_provision.operations import Provisioner, schema_head, validate_slug
+from tallyhold_provision.status import collect
+
+app = typer.Typer(
+    help="Create, upgrade, rotate, suspend and destroy customers' Tallyhold stacks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+Slug = Annotated[str, typer.Argument(help="The customer's slug: ^[a-z][a-z0-9-]{1,30}[a-z0-9]$.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings() -> ProvisionerSettings:
+    try:
+        return ProvisionerSettings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            typer.echo(f"error: TALLYHOLD_PROVISIONER_{field}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _provisioner(error_code: int = 1) -> Iterator[Provisioner]:
+    from tallyhold_provision.factory import build
+
+    with _errors(error_code):
+        provisioner = build(_settings())
+        try:
+            yield provisioner
+        finally:
+            provisioner.close()
+
+
+@contextmanager
+def _errors(code: int = 1) -> Iterator[None]:
+    """Every failure becomes one line. Texts of our own errors are shown; others only by their class, because
+    a server's message could quote what we sent it."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except (ProvisionError, BackendError) as exc:
+        _fail(str(exc), code)
+    except psycopg.OperationalError:
+        _fail("cannot reach the admin database (TALLYHOLD_PROVISIONER_ADMIN_DATABASE_URL)", code)
+    except hvac.exceptions.Forbidden:
+        _fail("Vault refused the provisioner's request (403): check its policy (deploy/vault/provisioner.hcl)", code)
+    except hvac.exceptions.VaultError as exc:
+        _fail(f"Vault failed the request ({type(exc).__name__})", code)
+    except OSError as exc:
+        _fail(f"{type(exc).__name__}: {exc.strerror or 'I/O error'}", code)
+    except Exception as exc:  # the operator gets one line, never a traceback that could quote a server's answer
+        _fail(f"unexpected failure ({type(exc).__name__}); `status SLUG` shows the step it stopped at", code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@app.command()
+def create(
+    slug: Slug,
+    backend: Annotated[BackendName | None, typer.Option(help="Where the instance runs (default: local).")] = None,
+    owner_email: Annotated[str | None, typer.Option("--owner-email", help="Kept in the registry only.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Converge the customer's stack; prints the URL, and a one-time token on first creation only."""
+    with _errors():
+        validate_slug(slug)
+        if owner_email is not None and ("@" not in owner_email or len(owner_email) > 254 or "\n" in owner_email):
+            _fail("--owner-email is not an e-mail address")
+    settings = _settings()
+    chosen = (backend or settings.DEFAULT_BACKEND).value
+    if chosen == BackendName.kubernetes.value:
+        _fail(NOT_AVAILABLE)  # before touching anything: nothing is created half-way
+    with _provisioner() as provisioner, _errors():
+        result = provisioner.create(slug, backend=chosen, owner_email=owner_email)
+    customer = result.customer
+    if as_json:
+        _print_json({**customer.public(), "created": result.created, "token": result.token})
+        return
+    verb = "created" if result.created else "converged"
+    typer.echo(f"{verb} {customer.slug} ({customer.id}) on the {customer.backend} backend", err=True)
+    typer.echo(f"url: {customer.url}")
+    if result.token:
+        typer.echo(f"token: {result.token}")
+        typer.echo("The token is shown once; `tallyhold-provision token SLUG` issues another.", err=True)
+
+
+@app.command("list")
+def list_(as_json: JsonFlag = False) -> None:
+    """One row per customer: slug, id, backend, state, URL, version."""
+    with _provisioner() as provisioner, _errors():
+        customers = provisioner.customers()
+    if as_json:
+        _print_json([c.public() for c in customers])
+        return
+    rows = [("SLUG", "ID", "BACKEND", "STATE", "URL", "VERSION")]
+    rows += [(c.slug, c.id, c.backend, c.state.value, c.url or "-", c.version or "-") for c in customers]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@app.command()
+def status(slug: Slug, as_json: JsonFlag = False) -> None:
+    """Health of each part (db, vault, instance, last sync); exit 0 only when all are healthy."""
+    settings = _settings()
+    with _provisioner(error_code=2) as provisioner, _errors(2):
+        customer = provisioner.get(slug)
+        vault = None
+        try:
+            vault = provisioner.vault()
+        except (ProvisionError, OSError, hvac.exceptions.VaultError):
+            vault = None
+        report = collect(
+            customer,
+            databases=provisioner.databases,
+            vault=vault,
+            backend=provisioner.backend(customer.backend),
+            head=schema_head(),
+            overdue_after=settings.SYNC_OVERDUE_SECONDS,
+            journal=provisioner.registry.journal(customer),
+        )
+    if as_json:
+        _print_json(report.as_json())
+    else:
+        state = customer.state.value
+        typer.echo(f"{customer.slug} ({customer.id}): {state}, {customer.backend}, version {customer.version}")
+        for name, part in report.parts.items():
+            mark = "ok " if part.healthy else "BAD"
+            typer.echo(f"  {mark} {name:<10} {part.state:<12} {part.detail or ''}".rstrip())
+        if report.interrupted:
+            typer.echo(f"  interrupted: {report.interrupted.operation} stopped at step {report.interrupted.step}")
+        typer.echo(f"url: {customer.url}")
+        typer.echo(f"metrics_url: {customer.metrics_url}")
+    raise typer.Exit(0 if report.healthy else 1)
+
+
+@app.command()
+def token(slug: Slug, label: Annotated[str, typer.Option(help="What the token is for.")] = "operator") -> None:
+    """Issue a new access token for the instance (shown once)."""
+    with _provisioner() as provisioner, _errors():
+        customer, issued = provisioner.token(slug, label)
+    typer.echo(f"url: {customer.url}")
+    typer.echo(f"token: {issued}")
+
+
+@app.command()
+def upgrade(
+    slug: Annotated[str | None, typer.Argument(help="One customer (or --all).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every customer, one at a time.")] = False,
+) -> None:
+    """Run migrations and roll instances to the current version; one failure does not stop the others."""
+    if (slug is None) == (not all_):
+        _fail("give a SLUG or --all (not both)", 2)
+    with _provisioner() as provisioner, _errors():
+        slugs = [c.slug for c in provisioner.customers()] if all_ else [validate_slug(str(slug))]
+        summary = provisioner.upgrade(slugs, progress=lambda s: typer.echo(f"upgrading {s}…", err=True))
+    for name in summary.upgraded:
+        typer.echo(f"upgraded {name}")
+    for name, reason in summary.failed.items():
+        typer.echo(f"FAILED {name}: {reason}")
+    typer.echo(f"summary: {len(summary.upgraded)} upgraded, {len(summary.failed)} failed")
+    raise typer.Exit(1 if summary.failed else 0)
+
+
+@app.command("rotate-key")
+def rotate_key(slug: Slug) -> None:
+    """Rotate the transit key, rewrap every ciphertext, raise min_decryption_version."""
+    with _provisioner() as provisioner, _errors():
+        version = provisioner.rotate_key(slug)
+    typer.echo(f"rotated {slug}: key version {version}; older versions can no longer decrypt")
+
+
+@app.command()
+def suspend(slug: Slug) -> None:
+    """Stop the instance; data and keys untouched."""
+    _simple(lambda p: p.suspend(slug), f"suspended {slug}")
+
+
+@app.command()
+def resume(slug: Slug) -> None:
+    """Start the instance again."""
+    _simple(lambda p: p.resume(slug), f"resumed {slug}")
+
+
+def _simple(action: Callable[[Provisioner], object], message: str) -> None:
+    with _provisioner() as provisioner, _errors():
+        action(provisioner)
+    typer.echo(message)
+
+
+@app.command()
+def destroy(
+    slug: Slug,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this deletes the customer's data and key.")] = False,
+) -> None:
+    """Delete the instance, schema, roles, auth role and transit key (crypto-shred). Idempotent."""
+    if not yes:
+        _fail("destroy deletes the customer's data and its key for good; add --yes to confirm", 2)
+    with _provisioner() as provisioner, _errors():
+        gone = provisioner.destroy(slug)
+    typer.echo(f"destroyed {slug} ({gone.id})" if gone else f"{slug} does not exist: nothing to destroy")
+
+
+@app.command()
+def render(slug: Slug) -> None:
+    """kubernetes backend: print the manifests that `create` would apply."""
+    with _errors():
+        validate_slug(slug)
+    _fail(NOT_AVAILABLE)
+
+
+@app.command("config-table", hidden=True)
+def config_table_command() -> None:
+    """Print the README's table of TALLYHOLD_PROVISIONER_* settings."""
+    sys.stdout.write(config_table())
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,108 @@
+"""The provisioner's own settings, read from `TALLYHOLD_PROVISIONER_*` environment variables.
+
+Unset database and Vault settings mean "the local platform in the state folder": the embedded Postgres and
+OpenBao that `make run` (or the first local command) started there. The README's operator table is generated
+from the field descriptions below (`tallyhold-provision config-table`); a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tallyhold.settings import SCHEMA_NAME
+
+
+class BackendName(StrEnum):
+    local = "local"
+    kubernetes = "kubernetes"
+
+
+def _default_state_dir() -> Path:
+    # `make run` and the provisioner share one folder unless told otherwise.
+    return Path(os.environ.get("TALLYHOLD_STATE_DIR") or ".tallyhold")
+
+
+class ProvisionerSettings(BaseSettings):
+    """Everything `tallyhold-provision` reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TALLYHOLD_PROVISIONER_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
+
+    STATE_DIR: Path = Field(
+        default_factory=_default_state_dir,
+        description="Folder of the local backend and the embedded platform (supervisor files, instance logs, "
+        "Postgres and OpenBao when they are local). Defaults to `TALLYHOLD_STATE_DIR`, else `.tallyhold`.",
+    )
+    ADMIN_DATABASE_URL: SecretStr | None = Field(
+        None,
+        description="Postgres URL of a role with CREATEROLE that owns the registry (`postgresql://…/admin-db`). "
+        "Unset: the embedded Postgres in the state folder, started when needed.",
+    )
+    TENANT_DATABASE: str = Field(
+        "tallyhold",
+        description="Database that holds the customers' schemas (created when missing). The registry lives in "
+        "the admin database's `tallyhold_registry` schema, out of the customers' sight.",
+    )
+    INSTANCE_DATABASE_HOST: str | None = Field(
+        None, description="Host the instances use to reach Postgres. Defaults to the admin URL's host."
+    )
+    VAULT_ADDR: AnyHttpUrl | None = Field(
+        None, description="Vault/OpenBao address. Unset: the local OpenBao in the state folder."
+    )
+    VAULT_TOKEN: SecretStr | None = Field(
+        None,
+        description="The provisioner's Vault token (policy `deploy/vault/provisioner.hcl`). Alternatively "
+        "`VAULT_ROLE_ID` + `VAULT_SECRET_ID` (AppRole).",
+    )
+    VAULT_ROLE_ID: str | None = Field(None, description="AppRole role id of the provisioner.")
+    VAULT_SECRET_ID: SecretStr | None = Field(None, description="AppRole secret id of the provisioner.")
+    VAULT_CACERT: str | None = Field(None, description="CA bundle for Vault's TLS certificate.")
+    VAULT_TRANSIT_MOUNT: str = Field("transit", description="Mount path of the transit engine.")
+    VAULT_APPROLE_MOUNT: str = Field("approle", description="Mount path of the AppRole auth method (local backend).")
+    VAULT_TENANT_POLICY: str = Field(
+        "tallyhold-tenant",
+        description="The one templated policy every tenant identity gets (`deploy/vault/tenant.hcl.tmpl`).",
+    )
+    DEFAULT_BACKEND: BackendName = Field(BackendName.local, description="Backend of `create` without `--backend`.")
+    PUBLIC_HOST: str = Field("127.0.0.1", description="Host name in the URLs printed for local instances.")
+    HEALTH_TIMEOUT_SECONDS: float = Field(
+        60.0, gt=0, le=600, description="How long a command waits for an instance to answer `/healthz`."
+    )
+    SYNC_OVERDUE_SECONDS: int = Field(
+        900, ge=60, description="`status` reports `last_sync` unhealthy when a source has not synced for this long."
+    )
+    KUBE_CONTEXT: str | None = Field(None, description="kubectl context of the kubernetes backend.")
+    CHART_PATH: Path = Field(Path("deploy/helm/tallyhold"), description="Helm chart of the kubernetes backend.")
+
+    @field_validator("TENANT_DATABASE")
+    @classmethod
+    def _database_name(cls, value: str) -> str:
+        if not SCHEMA_NAME.fullmatch(value):
+            raise ValueError("must be a lowercase identifier")
+        return value
+
+    @property
+    def state_dir(self) -> Path:
+        return self.STATE_DIR.resolve()
+
+
+def config_table() -> str:
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in ProvisionerSettings.model_fields.items():
+        if field.default_factory is not None:
+            default = "see meaning"
+        elif field.default is None or field.default is PydanticUndefined:
+            default = "—"
+        else:
+            value = field.default.value if isinstance(field.default, StrEnum) else field.default
+            default = f"`{value}`"
+        description = (field.description or "").replace("|", "\\|")
+        lines.append(f"| `TALLYHOLD_PROVISIONER_{name}` | {default} | {description} |")
+    return "\n".join(lines) + "\n"

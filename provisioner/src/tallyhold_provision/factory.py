@@ -1,0 +1,71 @@
+"""Builds a Provisioner from the `TALLYHOLD_PROVISIONER_*` settings: external Postgres and Vault when they are
+configured, otherwise the embedded platform of the state folder (started when needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from tallyhold_provision.backends.base import Backend
+from tallyhold_provision.backends.kubernetes import KubernetesBackend
+from tallyhold_provision.backends.local import LocalBackend
+from tallyhold_provision.config import ProvisionerSettings
+from tallyhold_provision.databases import Databases
+from tallyhold_provision.local.platform import LocalPlatform
+from tallyhold_provision.operations import Provisioner
+from tallyhold_provision.vault import AppRoleLogin, Vault, login
+from tallyhold_provision.vault_plane import VaultPlane
+
+
+def backends(settings: ProvisionerSettings) -> dict[str, Backend]:
+    return {
+        "local": LocalBackend(
+            settings.state_dir, public_host=settings.PUBLIC_HOST, health_timeout=settings.HEALTH_TIMEOUT_SECONDS
+        ),
+        "kubernetes": KubernetesBackend(),
+    }
+
+
+def vault_factory(settings: ProvisionerSettings, platform: LocalPlatform) -> Callable[[], VaultPlane]:
+    def connect() -> VaultPlane:
+        common = {
+            "transit_mount": settings.VAULT_TRANSIT_MOUNT,
+            "approle_mount": settings.VAULT_APPROLE_MOUNT,
+            "tenant_policy": settings.VAULT_TENANT_POLICY,
+        }
+        if settings.VAULT_ADDR is None:
+            platform.ensure_openbao()
+            addr = platform.openbao.addr
+            client = login(addr, approle=platform.vault_login(), approle_mount=settings.VAULT_APPROLE_MOUNT)
+            return Vault(client, addr, **common)
+        addr = str(settings.VAULT_ADDR).rstrip("/")
+        token = settings.VAULT_TOKEN.get_secret_value() if settings.VAULT_TOKEN else None
+        approle = None
+        if token is None and settings.VAULT_ROLE_ID and settings.VAULT_SECRET_ID:
+            approle = AppRoleLogin(settings.VAULT_ROLE_ID, settings.VAULT_SECRET_ID.get_secret_value())
+        client = login(
+            addr, token=token, approle=approle, cacert=settings.VAULT_CACERT, approle_mount=settings.VAULT_APPROLE_MOUNT
+        )
+        return Vault(client, addr, cacert=settings.VAULT_CACERT, **common)
+
+    return connect
+
+
+def build(
+    settings: ProvisionerSettings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    after_step: Callable[[str], None] | None = None,
+) -> Provisioner:
+    platform = LocalPlatform(settings.state_dir)
+    if settings.ADMIN_DATABASE_URL is not None:
+        admin_url = settings.ADMIN_DATABASE_URL.get_secret_value()
+    else:
+        platform.ensure_postgres()
+        admin_url = platform.postgres.url()
+    return Provisioner(
+        databases=Databases(admin_url, settings.TENANT_DATABASE, settings.INSTANCE_DATABASE_HOST),
+        vault=vault_factory(settings, platform),
+        backends=backends(settings),
+        environ=environ,
+        after_step=after_step,
+    )

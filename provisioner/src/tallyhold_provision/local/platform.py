@@ -1,0 +1,66 @@
+"""The embedded platform of one state folder: Postgres, OpenBao and supervisord, each started on demand and
+left running (they are daemons), each reporting whether this call started it, so that `make run` stops exactly
+what it started and nothing else.
+
+    <state>/postgres/     the cluster (data/, log, superuser password 0600, port)
+    <state>/openbao/      storage, unseal key and root token (0600), audit log, port
+    <state>/provisioner/  vault-approle.json (0600): the provisioner's own AppRole login
+    <state>/supervisor/   supervisord (see local/supervisor.py)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tallyhold_provision.local.files import read_json, write_private_json
+from tallyhold_provision.local.openbao import LocalOpenBao
+from tallyhold_provision.local.postgres import LocalPostgres
+from tallyhold_provision.local.supervisor import Supervisor
+from tallyhold_provision.vault import AppRoleLogin, bootstrap
+
+
+@dataclass
+class LocalPlatform:
+    state_dir: Path
+
+    def __post_init__(self) -> None:
+        self.state_dir = self.state_dir.resolve()
+        self.postgres = LocalPostgres(self.state_dir / "postgres")
+        self.openbao = LocalOpenBao(self.state_dir / "openbao")
+        self.supervisor = Supervisor(self.state_dir / "supervisor")
+        self.login_file = self.state_dir / "provisioner" / "vault-approle.json"
+
+    def prepare(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        # Postgres runs as its own service user when we are root: it must be able to traverse to its folder.
+        self.state_dir.chmod(0o711)
+
+    def ensure_postgres(self) -> bool:
+        self.prepare()
+        started = not self.postgres.running()
+        self.postgres.start()
+        return started
+
+    def ensure_openbao(self) -> bool:
+        """Start (or adopt) OpenBao, then install the policies and the provisioner's login (idempotent)."""
+        self.prepare()
+        started = self.openbao._running_pid() is None
+        self.openbao.start()
+        stored = read_json(self.login_file)
+        previous = AppRoleLogin(str(stored["role_id"]), str(stored["secret_id"])) if stored else None
+        login = bootstrap(self.openbao.admin_client(), previous)
+        if login != previous:
+            self.login_file.parent.mkdir(mode=0o700, exist_ok=True)
+            write_private_json(self.login_file, {"role_id": login.role_id, "secret_id": login.secret_id})
+        return started
+
+    def vault_login(self) -> AppRoleLogin:
+        stored = read_json(self.login_file)
+        if not stored:
+            raise RuntimeError("the local OpenBao has not been bootstrapped")
+        return AppRoleLogin(str(stored["role_id"]), str(stored["secret_id"]))
+
+    def ensure_supervisor(self) -> bool:
+        self.prepare()
+        return self.supervisor.start()

@@ -1,0 +1,246 @@
+"""Provisioning lifecycle (security.md §7 item 27): create converges and is idempotent, a crash between any two
+steps is finished by a rerun, destroy is idempotent and leaves nothing behind, and a destroyed customer's
+ciphertexts can never be decrypted again (crypto-shredding). Two concurrent creates make one stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import hvac
+import hvac.exceptions
+import pytest
+
+from tallyhold.credentials.context import b64encode, derivation_context
+from tallyhold_provision.registry import Customer, State
+from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
+
+CREATE_STEPS = ("registry", "database", "migrations", "vault", "instance", "first_token", "finish")
+CRASH_EXIT = 70
+
+
+def _vault_objects(plane: ControlPlane, customer_id: str) -> dict[str, bool]:
+    admin = plane.openbao.admin_client()
+    key = admin.secrets.transit.list_keys()["data"]["keys"] if _has_keys(admin) else []
+    roles = admin.list("auth/approle/role") or {"data": {"keys": []}}
+    policies = admin.sys.list_acl_policies()["data"]["keys"]
+    return {
+        "key": customer_id in key,
+        "role": customer_id in roles["data"]["keys"],
+        "policy": any(customer_id in policy for policy in policies),
+    }
+
+
+def _has_keys(admin: hvac.Client) -> bool:
+    try:
+        admin.secrets.transit.list_keys()
+    except hvac.exceptions.InvalidPath:
+        return False
+    return True
+
+
+def _database_objects(plane: ControlPlane, customer_id: str) -> dict[str, int]:
+    with plane.postgres.connect(TENANT_DATABASE) as admin:
+        roles = admin.execute("SELECT count(*) FROM pg_roles WHERE rolname LIKE %s", (customer_id + "%",)).fetchone()
+        schemas = admin.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (customer_id,)).fetchone()
+    with plane.postgres.connect() as admin:
+        rows = admin.execute(
+            "SELECT count(*) FROM tallyhold_registry.customers WHERE id = %s", (customer_id,)
+        ).fetchone()
+    assert roles is not None
+    assert schemas is not None
+    assert rows is not None
+    return {"roles": int(str(roles[0])), "schemas": int(str(schemas[0])), "registry": int(str(rows[0]))}
+
+
+def _leftovers(plane: ControlPlane, customer_id: str) -> list[str]:
+    found = [f"vault {name}" for name, present in _vault_objects(plane, customer_id).items() if present]
+    found += [f"postgres {name}" for name, count in _database_objects(plane, customer_id).items() if count]
+    if customer_id in plane.supervisor.program_names():
+        found.append("supervisord program")
+    for path in (plane.state_dir / "instances" / customer_id, plane.state_dir / "supervisor" / "conf.d"):
+        if path.exists() and any(customer_id in p.name for p in [path, *path.iterdir()]):
+            found.append(str(path))
+    if any((plane.state_dir / "logs").glob(f"{customer_id}*")):
+        found.append("log file")
+    return found
+
+
+def test_create_twice_changes_nothing(control_plane: ControlPlane) -> None:
+    with control_plane.provisioner() as provisioner:
+        first = provisioner.create("twice-co", backend="local", owner_email="owner@example.com")
+        try:
+            assert first.created
+            assert first.token
+            customer = provisioner.get("twice-co")
+            pid = control_plane.supervisor.pid(customer.id)
+            key_before = control_plane.openbao.admin_client().secrets.transit.read_key(name=customer.id)["data"]
+            conf_file = control_plane.state_dir / "supervisor" / "conf.d" / f"{customer.id}.conf"
+            env_file = control_plane.state_dir / "instances" / customer.id / "env.json"
+            conf, env = conf_file.stat().st_mtime_ns, env_file.stat().st_mtime_ns
+
+            second = provisioner.create("twice-co", backend="local", owner_email="owner@example.com")
+
+            assert not second.created
+            assert second.token is None  # a token is shown on first creation only
+            assert second.customer.id == customer.id
+            assert second.customer.updated_at == customer.updated_at  # no registry column changed
+            assert control_plane.supervisor.pid(customer.id) == pid  # the instance was not restarted
+            key_after = control_plane.openbao.admin_client().secrets.transit.read_key(name=customer.id)["data"]
+            assert key_after["latest_version"] == key_before["latest_version"] == 1
+            assert conf_file.stat().st_mtime_ns == conf
+            assert env_file.stat().st_mtime_ns == env
+            assert _database_objects(control_plane, customer.id) == {"roles": 2, "schemas": 1, "registry": 1}
+        finally:
+            provisioner.destroy("twice-co")
+
+
+def test_destroy_removes_everything_and_shreds_ciphertexts(control_plane: ControlPlane) -> None:
+    with control_plane.provisioner() as provisioner:
+        result = provisioner.create("doomed-co", backend="local")
+        customer = result.customer
+        assert result.token
+        # A ciphertext made by the customer's own identity, as its instance would store it.
+        tenant = control_plane.tenant_login(customer)
+        context = derivation_context(customer.id, "00000000-0000-0000-0000-000000000002", "api_secret")
+        ciphertext = tenant.secrets.transit.encrypt_data(
+            name=customer.id, plaintext=b64encode(b"exchange secret"), context=context
+        )["data"]["ciphertext"]
+        url = customer.url
+        assert url
+
+        gone = provisioner.destroy("doomed-co")
+        assert gone is not None
+        assert gone.id == customer.id
+        assert provisioner.destroy("doomed-co") is None  # twice: nothing left to do, no error
+
+    assert _leftovers(control_plane, customer.id) == []
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{url}/healthz", timeout=2)
+    admin = control_plane.openbao.admin_client()
+    with pytest.raises(hvac.exceptions.VaultError):
+        admin.secrets.transit.decrypt_data(name=customer.id, ciphertext=ciphertext, context=context)
+    with pytest.raises(hvac.exceptions.VaultError):
+        tenant.secrets.transit.decrypt_data(name=customer.id, ciphertext=ciphertext, context=context)
+    # Even a new key under the same name is new key material: the old ciphertext stays unreadable.
+    admin.secrets.transit.create_key(name=customer.id, derived=True)
+    try:
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            admin.secrets.transit.decrypt_data(name=customer.id, ciphertext=ciphertext, context=context)
+    finally:
+        admin.secrets.transit.update_key_configuration(name=customer.id, deletion_allowed=True)
+        admin.secrets.transit.delete_key(name=customer.id)
+
+
+def _crashing_create(plane: ControlPlane, slug: str, step: str) -> subprocess.CompletedProcess[str]:
+    """`create` in a process that dies (os._exit, no cleanup at all) right after `step` is journalled."""
+    code = (
+        "import os, sys\n"
+        "from tallyhold_provision.config import ProvisionerSettings\n"
+        "from tallyhold_provision.factory import build\n"
+        "step, slug = sys.argv[1], sys.argv[2]\n"
+        f"crash = lambda done: os._exit({CRASH_EXIT}) if done == step else None\n"
+        "build(ProvisionerSettings(), after_step=crash).create(slug, backend='local')\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, step, slug], env=plane.env(), capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize("step", CREATE_STEPS)
+def test_a_crash_between_steps_then_a_rerun_converges(control_plane: ControlPlane, step: str) -> None:
+    slug = f"crash-{step.replace('_', '-')}"
+    crashed = _crashing_create(control_plane, slug, step)
+    assert crashed.returncode == CRASH_EXIT, crashed.stderr[-2000:]
+    with control_plane.provisioner() as provisioner:
+        interrupted = provisioner.get(slug)
+        if step != "finish":
+            assert interrupted.state is State.provisioning
+        try:
+            rerun = provisioner.create(slug, backend="local")
+            customer = rerun.customer
+            assert customer.id == interrupted.id
+            assert customer.state is State.active
+            # The first token was never shown if the crash came before the end: the rerun shows one.
+            assert (rerun.token is not None) == (step != "finish")
+            _assert_serving(control_plane, customer, rerun.token)
+            assert _database_objects(control_plane, customer.id) == {"roles": 2, "schemas": 1, "registry": 1}
+            assert _vault_objects(control_plane, customer.id) == {"key": True, "role": True, "policy": False}
+        finally:
+            provisioner.destroy(slug)
+    assert _leftovers(control_plane, interrupted.id) == []
+
+
+def _assert_serving(plane: ControlPlane, customer: Customer, token: str | None) -> None:
+    assert customer.url
+    if token is None:
+        with plane.provisioner() as provisioner:
+            _, token = provisioner.token(customer.slug, "test")
+    response = httpx.get(f"{customer.url}/v1/networth", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def test_a_crash_during_destroy_then_a_rerun_finishes(control_plane: ControlPlane) -> None:
+    code = (
+        "import os, sys\n"
+        "from tallyhold_provision.config import ProvisionerSettings\n"
+        "from tallyhold_provision.factory import build\n"
+        f"crash = lambda done: os._exit({CRASH_EXIT}) if done == 'vault' else None\n"
+        "build(ProvisionerSettings(), after_step=crash).destroy('half-gone')\n"
+    )
+    with control_plane.provisioner() as provisioner:
+        customer = provisioner.create("half-gone", backend="local").customer
+    crashed = subprocess.run(
+        [sys.executable, "-c", code], env=control_plane.env(), capture_output=True, text=True, timeout=300
+    )
+    assert crashed.returncode == CRASH_EXIT, crashed.stderr[-2000:]
+    with control_plane.provisioner() as provisioner:
+        assert provisioner.get("half-gone").state is State.destroying
+        with pytest.raises(Exception, match="being destroyed"):
+            provisioner.create("half-gone", backend="local")
+        assert provisioner.destroy("half-gone") is not None
+    assert _leftovers(control_plane, customer.id) == []
+
+
+def test_two_concurrent_creates_make_one_stack(control_plane: ControlPlane) -> None:
+    command = [*control_plane.cli(), "create", "race-co", "--json"]
+    runs = [
+        subprocess.Popen(command, env=control_plane.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    try:
+        assert [run.returncode for run in runs] == [0, 0], [err[-1000:] for _, err in outputs]
+        results = [json.loads(out) for out, _ in outputs]
+        assert results[0]["id"] == results[1]["id"]
+        assert sorted(r["created"] for r in results) == [False, True]
+        assert sum(r["token"] is not None for r in results) == 1
+        customer_id = results[0]["id"]
+        assert _database_objects(control_plane, customer_id) == {"roles": 2, "schemas": 1, "registry": 1}
+        with control_plane.postgres.connect() as admin:
+            rows = admin.execute("SELECT count(*) FROM tallyhold_registry.customers WHERE slug = 'race-co'").fetchone()
+        assert rows == (1,)
+        programs = [name for name in control_plane.supervisor.program_names() if name == customer_id]
+        assert programs == [customer_id]
+    finally:
+        with control_plane.provisioner() as provisioner:
+            provisioner.destroy("race-co")
+
+
+def test_state_files_are_private(control_plane: ControlPlane) -> None:
+    with control_plane.provisioner() as provisioner:
+        customer = provisioner.create("private-co", backend="local").customer
+        try:
+            folder = control_plane.state_dir / "instances" / customer.id
+            for path in (folder / "env.json", folder / "secrets.json"):
+                assert path.stat().st_mode & 0o077 == 0, path
+            assert folder.stat().st_mode & 0o077 == 0
+            conf = control_plane.state_dir / "supervisor" / "conf.d" / f"{customer.id}.conf"
+            # Secrets live in the env file only, never in supervisord's configuration.
+            assert "TALLYHOLD" not in conf.read_text()
+            assert Path(control_plane.state_dir / "supervisor" / "supervisord.sock").stat().st_mode & 0o077 == 0
+        finally:
+            provisioner.destroy("private-co")
