@@ -46,6 +46,9 @@ def test_both_instances_work_and_tokens_do_not_cross(pair) -> None:
     for customer, token in ((a, token_a), (b, token_b)):
         response = httpx.get(f"{customer.url}/v1/networth", headers={"Authorization": f"Bearer {token}"}, timeout=10)
         assert response.status_code == 200, response.text
+        ready = httpx.get(f"{customer.url}/readyz", timeout=10)  # its database role and its Vault login work
+        assert ready.status_code == 200, ready.text
+        assert ready.json() == {"database": "ok", "vault": "ok"}
     crossed = httpx.get(f"{b.url}/v1/networth", headers={"Authorization": f"Bearer {token_a}"}, timeout=10)
     assert crossed.status_code == 401
 
