@@ -317,10 +317,8 @@ class VenueState:
         parsed = self._parse_wallets(wallets)
         with self.lock:
             key = self.key(api_key)
-            if replace:
-                key.wallets = parsed
-            else:
-                key.wallets.update(parsed)
+            # A new dict, never an in-place update: a handler in another thread may be iterating the old one.
+            key.wallets = parsed if replace else {**key.wallets, **parsed}
 
     # tickers ------------------------------------------------------------------------------------------
     def set_tickers(self, tickers: Mapping[str, Any], *, replace: bool = False) -> None:
