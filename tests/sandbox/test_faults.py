@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -183,3 +184,35 @@ async def test_missing_fields(sandbox, venue_client):
         raw = await getattr(exchange, method)(params)
     with pytest.raises(KeyError):
         where(raw)
+
+
+# The venue's raw balance document → {asset as the venue names it: the amount field}.
+AMOUNTS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "binance": lambda doc: {b["asset"]: b["free"] for b in doc["balances"]},
+    "bybit": lambda doc: {c["coin"]: c["walletBalance"] for c in doc["result"]["list"][0]["coin"]},
+    "coinbase": lambda doc: {a["currency"]: a["available_balance"]["value"] for a in doc["accounts"]},
+    "kraken": lambda doc: dict(doc["result"]),
+    "okx": lambda doc: {d["ccy"]: d["eq"] for d in doc["data"][0]["details"]},
+}
+KRAKEN_IDS = {"BTC": "XXBT", "ETH": "XETH"}
+
+
+async def test_malformed_balances_planted_through_the_control_api(sandbox, venue_client):
+    """Negative totals, 1e308, NaN and words where numbers belong are served as planted (a venue's fixed-point
+    formatting may add zeros to a plain decimal, never change its value)."""
+    venue, exchange = venue_client
+    wallet = next(iter(_balances(venue)))
+    control = sandbox.control(venue)
+    planted = {"BTC": "-5", "ETH": 1e308, "SOL": "NaN", "DOT": "lots"}
+    control.set_balances(exchange.test_key, {wallet: planted}, replace=False)
+    try:
+        method, params = RAW_BALANCE[venue]
+        served = AMOUNTS[venue](await getattr(exchange, method)(params))
+        ids = KRAKEN_IDS if venue == "kraken" else {}
+        amounts = {code: served[ids.get(code, code)] for code in planted}
+        assert Decimal(amounts["BTC"]) == -5
+        assert amounts["ETH"] == 1e308
+        assert isinstance(amounts["ETH"], float)  # a JSON number, as planted
+        assert (amounts["SOL"], amounts["DOT"]) == ("NaN", "lots")
+    finally:
+        control.set_balances(exchange.test_key, _balances(venue))
