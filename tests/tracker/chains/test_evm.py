@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from tallyhold.chains.catalog import token_location
 from tallyhold.egress.protocol import EgressError
 from tallyhold.sources.models import SourceBalances
 from tallyhold_provision.local.ports import free_port
@@ -27,7 +28,7 @@ async def test_balances_exact_to_the_wei(chain_world: ChainWorld, rpc_proxy: Rpc
         assert found[("ETH", "onchain")] == Decimal(chain_world.wei[holder]).scaleb(-18)
         for token in chain_world.curated:
             expected = chain_world.expected(holder, token)
-            location = "onchain" if token.symbol.upper() == token.asset else f"onchain:{token.symbol}"
+            location = token_location(token.symbol, token.asset)
             if expected:
                 assert found[(token.asset, location)] == expected, token.symbol
             else:

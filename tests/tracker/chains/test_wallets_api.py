@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from tallyhold.api.state import InstanceState
+from tallyhold.chains.catalog import token_location
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
 from tallyhold.sources.models import SourceBalances, SourceContext
@@ -196,7 +197,7 @@ async def test_sync_builder_reads_curated_and_custom_tokens(
     assert found[("ETH", "onchain")] == Decimal(chain_world.wei[holder]).scaleb(-18)
     for token in chain_world.curated:
         if chain_world.expected(holder, token):
-            location = "onchain" if token.symbol.upper() == token.asset else f"onchain:{token.symbol}"
+            location = token_location(token.symbol, token.asset)
             assert found[(token.asset, location)] == chain_world.expected(holder, token)
 
 

@@ -33,10 +33,11 @@ CHAINS: dict[str, ChainSpec] = {
 EVM_CHAIN_NAMES = tuple(name for name, spec in CHAINS.items() if spec.kind == "evm")
 
 # Where on-chain holdings are reported (Balance.location). A token whose canonical asset differs from its own
-# symbol (WETH → ETH, USDC.e → USDC) gets `onchain:<symbol>`, so it never collides with the native coin or the
-# canonical token in the same wallet, and the customer can still tell them apart.
+# symbol (WETH → ETH, USDC.e → USDC) gets `onchain:<symbol>` (lowercase, as the sync engine stores locations),
+# so it never collides with the native coin or the canonical token in the same wallet, and the customer can
+# still tell them apart.
 ONCHAIN = "onchain"
 
 
 def token_location(symbol: str, asset: str) -> str:
-    return ONCHAIN if symbol.upper() == asset else f"{ONCHAIN}:{symbol}"[:32]
+    return ONCHAIN if symbol.upper() == asset else f"{ONCHAIN}:{symbol.lower()}"[:32]

@@ -29,6 +29,7 @@ from eth_abi.exceptions import DecodingError
 from eth_typing import ChecksumAddress, HexAddress, HexStr
 from web3 import AsyncWeb3
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Exception, Web3RPCError
+from web3.types import RPCEndpoint
 
 from tallyhold.chains.catalog import CHAINS, ChainSpec
 from tallyhold.chains.options import ChainOptions
@@ -38,6 +39,7 @@ from tallyhold.egress.protocol import EgressError
 T = TypeVar("T")
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
+_REVERTED = 3  # JSON-RPC error code of a reverted eth_call (geth, anvil, erigon, nethermind)
 SYMBOL = "0x95d89b41"  # symbol()
 NAME = "0x06fdde03"  # name()
 DECIMALS = "0x313ce567"  # decimals()
@@ -181,14 +183,22 @@ class ChainReader:
         )
 
     async def _batch_balances(self, w3: AsyncWeb3[Any], chunk: list[Read], block: int) -> list[int | EgressError]:
-        async with w3.batch_requests() as batch:
-            for read in chunk:
-                if read.contract is None:
-                    batch.add(w3.eth.get_balance(_checksummed(read.address), block))
-                else:
-                    data = BALANCE_OF + "0" * 24 + read.address[2:].lower()
-                    batch.add(w3.eth.call({"to": _checksummed(read.contract), "data": HexStr(data)}, block))
-            answers: list[Any] = list(await self._translated(batch.async_execute()))
+        # The provider's batch call (what `w3.batch_requests()` sends through) with the params already in wire
+        # form: web3's per-call request formatters cost more CPU than the round trips they batch (bench:
+        # bench_chains.py), and raw answers let one reverting token fail alone instead of its whole batch.
+        tag = hex(block)
+        calls: list[tuple[RPCEndpoint, Any]] = [
+            (RPCEndpoint("eth_getBalance"), [read.address, tag])
+            if read.contract is None
+            else (
+                RPCEndpoint("eth_call"),
+                [{"to": read.contract, "data": BALANCE_OF + "0" * 24 + read.address[2:].lower()}, tag],
+            )
+            for read in chunk
+        ]
+        answers: Any = await self._translated(w3.provider.make_batch_request(calls))
+        if not isinstance(answers, list):
+            raise EgressError.of("rpc_error", f"the {self.spec.name} RPC refused the batch", transient=True)
         if len(answers) != len(chunk):
             raise EgressError.of("malformed_response", "the RPC answered a batch partially", transient=True)
         return [self._decode_balance(read, answer) for read, answer in zip(chunk, answers, strict=True)]
@@ -204,20 +214,37 @@ class ChainReader:
         return bytes(await self._translated(w3.eth.get_code(_checksummed(contract), block)))
 
     def _decode_balance(self, read: Read, answer: Any) -> int | EgressError:
+        if not isinstance(answer, Mapping):
+            raise EgressError.of("malformed_response", "an RPC answer was not a JSON-RPC response", transient=True)
+        error = answer.get("error")
+        if error is not None:
+            if read.contract is not None and isinstance(error, Mapping) and error.get("code") == _REVERTED:
+                return self._token_failed(read)
+            # Rate limits, internal errors, pruned state: the whole batch is tried again.
+            raise EgressError.of("rpc_error", f"the {self.spec.name} RPC answered an error", transient=True)
+        result = answer.get("result")
+        if not isinstance(result, str) or not result.startswith("0x"):
+            raise EgressError.of("malformed_response", "an RPC result was not hex", transient=True)
+        digits = result[2:]
+        try:
+            value = int(digits, 16) if digits else None
+        except ValueError:
+            raise EgressError.of("malformed_response", "an RPC result was not hex", transient=True) from None
         if read.contract is None:
-            if isinstance(answer, int) and answer >= 0:
-                return answer
-            return EgressError.of("malformed_response", "a native balance was not a number", transient=True)
-        raw = bytes(answer)
-        if len(raw) != 32:
-            # No code at the address (empty answer) or not an ERC-20: never guess a zero.
-            return EgressError.of(
-                "token_read_failed",
-                f"the token contract {read.contract} on {self.spec.name} did not answer balanceOf",
-                contract=read.contract,
-                chain=self.spec.name,
-            )
-        return int.from_bytes(raw, "big")
+            if value is None:
+                raise EgressError.of("malformed_response", "a native balance was empty", transient=True)
+            return value
+        if len(digits) != 64 or value is None:
+            return self._token_failed(read)  # no code there (empty answer) or not an ERC-20: never guess a zero
+        return value
+
+    def _token_failed(self, read: Read) -> EgressError:
+        return EgressError.of(
+            "token_read_failed",
+            f"the token contract {read.contract} on {self.spec.name} did not answer balanceOf",
+            contract=read.contract,
+            chain=self.spec.name,
+        )
 
     # -- plumbing --------------------------------------------------------------------------------------------
 
@@ -277,7 +304,11 @@ class _Web3Session:
                 url,
                 exception_retry_configuration=None,
                 request_kwargs={"timeout": aiohttp.ClientTimeout(total=timeout)},
-            )
+            ),
+            # No middleware: ENS resolution, transaction validation and attribute dicts are for sending and
+            # for names; these are reads of EIP-55 addresses checked by the API process, and the validation
+            # middleware alone costs more CPU than the HTTP round trips of a batched sync.
+            middleware=[],
         )
 
     async def __aenter__(self) -> AsyncWeb3[Any]:
