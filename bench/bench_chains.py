@@ -18,14 +18,14 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from web3 import Web3
+
 from tallyhold.chains.catalog import token_location
 from tallyhold.chains.tokenlist import CuratedToken
 from tallyhold.chains.wire import TokenSpec
 from tallyhold.egress.dispatch import dispatch
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.sources.models import SourceBalances
-from web3 import Web3
-
 from tests.fixtures.chain import Anvil, ChainWorld, RpcProxy, build_world, token_artifact
 
 ADDRESSES = 50
@@ -87,7 +87,8 @@ def _naive(url: str, addresses: list[str], tokens: list[CuratedToken]) -> dict[t
     contracts = [(t, w3.eth.contract(address=Web3.to_checksum_address(t.contract), abi=abi)) for t in tokens]
     found: dict[tuple[str, str], Decimal] = {}
     for address in addresses:
-        found[(address, "ETH@onchain")] = Decimal(w3.eth.get_balance(address, block)).scaleb(-18)
+        wei = w3.eth.get_balance(Web3.to_checksum_address(address), block)
+        found[(address, "ETH@onchain")] = Decimal(wei).scaleb(-18)
         for token, contract in contracts:
             units = contract.functions.balanceOf(address).call(block_identifier=block)
             if units:
@@ -109,9 +110,8 @@ def main() -> None:
         setup_started = time.perf_counter()
         world = build_world(anvil.url, holders=0)
         addresses, tokens = _setup(world)
-        print(
-            f"setup: {ADDRESSES} addresses × {len(tokens)} tokens on anvil ({time.perf_counter() - setup_started:.1f} s)"
-        )
+        took = time.perf_counter() - setup_started
+        print(f"setup: {ADDRESSES} addresses × {len(tokens)} tokens on anvil ({took:.1f} s)")
         balances = ADDRESSES * (len(tokens) + 1)
 
         # Correctness: both ways agree on every balance.
@@ -141,9 +141,8 @@ def main() -> None:
             f"   naive: {naive_requests}"
         )
         print(f"wall time      batched: {b * 1000:.0f} ms   naive: {n * 1000:.0f} ms   (median of {ROUNDS})")
-        print(
-            f"ratio          naive / batched: {n / b:.1f}× faster, {naive_requests / batched_requests:.0f}× fewer requests"
-        )
+        fewer = naive_requests / batched_requests
+        print(f"ratio          naive / batched: {n / b:.1f}× faster, {fewer:.0f}× fewer requests")
         print(
             f"targets        requests {'met' if batched_requests == target else 'MISSED'}; "
             f"speed-up ≥ 3×: {'met' if n / b >= 3 else 'MISSED'}"

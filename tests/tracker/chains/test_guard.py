@@ -180,3 +180,12 @@ async def test_unusual_bitcoin_addresses_are_accepted(client: httpx.AsyncClient,
 async def test_unusual_evm_addresses_are_accepted(client: httpx.AsyncClient, address: str):
     response = await client.post("/v1/connections/wallet", json={"chain": "ethereum", "address": address})
     assert response.status_code == 201, response.text
+
+
+async def test_refused_when_renaming_a_wallet(client: httpx.AsyncClient):
+    created = await client.post("/v1/connections/wallet", json={"chain": "bitcoin", "xpub": ZPUB.extended_public_key})
+    assert created.status_code == 201
+    path = f"/v1/connections/{created.json()['id']}"
+    assert_error(await client.patch(path, json={"label": "  ".join(_words)}), 422, "secret_material")
+    assert (await client.get(path)).json()["label"] == "Bitcoin wallet"
+    assert (await client.patch(path, json={"label": "Cold storage"})).json()["label"] == "Cold storage"

@@ -3,6 +3,7 @@
     tallyhold-sandbox serve [--venue NAME ...] [--seed FILE] [--host 127.0.0.1] [--port NAME=PORT ...]
                             [--ports-file FILE]
     tallyhold-sandbox example-seed [--venue NAME ...]
+    tallyhold-sandbox esplora [--host 127.0.0.1] [--port P] [--seed FILE]     (Bitcoin; prints `esplora: <url>`)
 
 `serve` prints one `<venue>: <base url>` line per venue, then `overrides: <json>` (the value for
 TALLYHOLD_EXCHANGE_API_OVERRIDES), and writes the same to `--ports-file` as JSON. When that file exists from an
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tallyhold_sandbox.credentials import generate
+from tallyhold_sandbox.esplora import server as esplora_server
 from tallyhold_sandbox.server import Sandbox
 from tallyhold_sandbox.venues import VENUES
 
@@ -36,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ports-file", type=Path, help="where to record (and next time reuse) the venues' ports")
     seed = commands.add_parser("example-seed", help="print a seed file with fresh credentials for each venue")
     seed.add_argument("--venue", action="append", choices=sorted(VENUES), help="a venue to include (default: all)")
+    esplora = commands.add_parser("esplora", help="run the Esplora (Bitcoin) sandbox until SIGTERM/SIGINT")
+    esplora_server.add_arguments(esplora)
     return parser
 
 
@@ -118,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "example-seed":
         json.dump(_example_seed(args), sys.stdout, indent=2)
         sys.stdout.write("\n")
+    elif args.command == "esplora":
+        esplora_server.serve(args)
 
 
 if __name__ == "__main__":

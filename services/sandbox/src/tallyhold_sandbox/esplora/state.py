@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bip_utils import Base58Decoder, SegwitBech32Decoder
+from bip_utils import Base58ChecksumError, Base58Decoder, Bech32ChecksumError, SegwitBech32Decoder
 
 
 class AddressError(ValueError):
@@ -27,14 +27,14 @@ def check_address(address: str) -> None:
         if lowered.startswith(hrp + "1"):
             try:
                 SegwitBech32Decoder.Decode(hrp, address)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, Bech32ChecksumError):
                 raise AddressError("Invalid Bitcoin address") from None
             if not mainnet:
                 raise AddressError("Address on invalid network")
             return
     try:
         payload = Base58Decoder.CheckDecode(address)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, Base58ChecksumError):
         raise AddressError("Invalid Bitcoin address") from None
     if len(payload) != 21:
         raise AddressError("Invalid Bitcoin address")

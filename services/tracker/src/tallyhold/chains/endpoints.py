@@ -4,28 +4,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.chains import service
-from tallyhold.chains.guard import refuse_secret_material
+from tallyhold.chains.guard import GuardedBody
 from tallyhold.chains.schemas import ChainList, TokenCreate, TokenList, TokenOut, WalletCreate
 from tallyhold.connections.schemas import ConnectionOut
 from tallyhold.errors import error_responses
-
-
-async def guard_body(request: Request) -> None:
-    """422 `secret_material` when any string of the body (keys included) looks like secret material."""
-    payload: Any = await request.json() if await request.body() else None
-    refuse_secret_material(payload)
-
-
-# First in every signature that takes a body: FastAPI resolves dependencies in order, and before the body model.
-GuardedBody = Annotated[None, Depends(guard_body)]
 
 wallet_router = APIRouter(
     prefix="/v1/connections", tags=["connections"], route_class=DecimalJSONRoute, responses=error_responses(401)

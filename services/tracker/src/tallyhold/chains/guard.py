@@ -26,7 +26,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Request
 
 from tallyhold.chains.encoding import BASE58_ALPHABET, base58_decode, base58check_decode
 from tallyhold.errors import Unprocessable
@@ -85,6 +87,17 @@ class SecretMaterial(Unprocessable):
             "secret has never been typed or pasted anywhere. Nothing was stored.",
             kind=kind,
         )
+
+
+async def guard_body(request: Request) -> None:
+    """Route dependency: 422 `secret_material` when any string of the JSON body (keys included) looks like
+    secret material. FastAPI resolves dependencies before the body model, so this runs before validation."""
+    payload: Any = await request.json() if await request.body() else None
+    refuse_secret_material(payload)
+
+
+# First in the signature of every route that takes a wallet's (or a connection's) fields.
+GuardedBody = Annotated[None, Depends(guard_body)]
 
 
 def refuse_secret_material(payload: Any) -> None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CurrentToken
+from tallyhold.chains.guard import GuardedBody
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
 from tallyhold.connections.schemas import (
@@ -87,13 +88,15 @@ async def get_connection(connection_id: uuid.UUID, session: SessionDep, token: C
 
 @router.patch("/{connection_id}", responses=error_responses(400, 404, 413, 422))
 async def update_connection(
+    _guard: GuardedBody,
     connection_id: uuid.UUID,
     body: ConnectionUpdate,
     session: SessionDep,
     settings: SettingsDep,
     token: CurrentToken,
 ) -> ConnectionOut:
-    """Rename a connection; for manual connections, also change the amount or price."""
+    """Rename a connection; for manual connections, also change the amount or price. A label that looks like
+    secret material (private key, WIF, xprv, recovery phrase) is refused with 422 `secret_material`."""
     return await connection_service.update(
         session, connection_id, body, quote=settings.QUOTE_CURRENCY, actor=f"token:{token.id}"
     )
