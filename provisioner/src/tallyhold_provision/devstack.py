@@ -1,171 +1,155 @@
-"""`make run`: the embedded platform on one machine, with a demo customer.
+"""`make run`: the embedded platform on one machine, with a demo customer, through the provisioner.
 
-Starts Postgres from the checkout's own packages, converges the demo customer (schema, roles, migrations),
-starts its instance, and prints `url:` and a fresh one-time `token:` on lines of their own. It stays in the
-foreground; Ctrl-C stops everything it started; the next run resumes with the same data. All state lives
-under one folder: `.tallyhold/` in the checkout, or `TALLYHOLD_STATE_DIR`.
+Starts (or adopts, when an earlier run left them up) embedded Postgres, OpenBao and supervisord; runs the
+sandbox exchange venues and anvil as supervisord programs; converges the customer `demo` with
+`tallyhold-provision`'s own code (registry, schema and roles, migrations, transit key and AppRole, supervised
+instance); gives it a sandbox exchange connection, a funded wallet and two manual holdings (once); and prints
+`url:` and a newly issued `token:` on lines of their own. It stays in the foreground; Ctrl-C (or SIGTERM) stops
+everything this run started; the next run resumes with the same data. All state lives under one folder:
+`.tallyhold/` in the checkout, or `TALLYHOLD_STATE_DIR`.
+
+The demo instance gets the venues' URLs (`TALLYHOLD_EXCHANGE_API_OVERRIDES`) and anvil's
+(`TALLYHOLD_EVM_RPC_ETHEREUM`) as defaults; any `TALLYHOLD_` variable in the caller's environment wins.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import secrets
 import signal
-import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
-import httpx
+from tallyhold_provision.config import ProvisionerSettings
+from tallyhold_provision.factory import build
+from tallyhold_provision.instance_env import passthrough
+from tallyhold_provision.local.demo import ANVIL_PROGRAM, SANDBOX_PROGRAM, Chain, Venues, overrides_json, seed_customer
+from tallyhold_provision.local.platform import LocalPlatform
 
-from tallyhold_provision.database import TenantDatabase
-from tallyhold_provision.local.ports import remembered_port
-from tallyhold_provision.local.postgres import LocalPostgres
-from tallyhold_provision.naming import TenantNames, new_customer_id
-
-DATABASE = "postgres"
-DEMO_HOLDINGS = (
-    {"label": "Cash savings", "asset": "USD", "amount": "2500.00"},
-    {"label": "Gold coins", "asset": "XAU", "amount": "2", "price": "2000.50"},
-)
+DEMO_SLUG = "demo"
+TOKEN_LABEL = "make run"  # noqa: S105 - a token's label, not a token
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("TALLYHOLD_STATE_DIR", ".tallyhold")).resolve()
+    return Path(os.environ.get("TALLYHOLD_STATE_DIR") or ".tallyhold").resolve()
 
 
-def _private_json(path: Path, data: dict[str, str]) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    path.chmod(0o600)
+@dataclass
+class Started:
+    """What this run started, so that Ctrl-C stops exactly that."""
+
+    postgres: bool = False
+    openbao: bool = False
+    supervisor: bool = False
+    programs: list[str] = field(default_factory=list)
 
 
-def _demo_customer(root: Path) -> tuple[TenantNames, str, bool]:
-    record = root / "demo.json"
-    if record.exists():
-        data = json.loads(record.read_text())
-        return TenantNames(data["customer_id"]), data["app_password"], False
-    names = TenantNames(new_customer_id())
-    password = secrets.token_urlsafe(24)
-    _private_json(record, {"customer_id": names.customer_id, "app_password": password})
-    return names, password, True
-
-
-def instance_environment(
-    postgres: LocalPostgres, names: TenantNames, password: str, port: int, metrics_port: int
-) -> dict[str, str]:
-    """The instance's settings: our defaults, then any TALLYHOLD_ variable of the caller, which wins."""
+def demo_environment(venue_urls: dict[str, str], rpc_url: str, environ: dict[str, str]) -> dict[str, str]:
+    """The demo instance's defaults, under whatever TALLYHOLD_ variables the caller set."""
     defaults = {
-        "TALLYHOLD_ENV": "development",
-        "TALLYHOLD_DATABASE_URL": postgres.url(names.app_role, password, DATABASE),
-        "TALLYHOLD_DB_SCHEMA": names.schema,
-        "TALLYHOLD_CUSTOMER_ID": names.customer_id,
-        "TALLYHOLD_HTTP_PORT": str(port),
-        "TALLYHOLD_METRICS_PORT": str(metrics_port),
+        "TALLYHOLD_EXCHANGE_API_OVERRIDES": overrides_json(venue_urls),
+        "TALLYHOLD_EVM_RPC_ETHEREUM": rpc_url,
+        "TALLYHOLD_SYNC_INTERVAL_SECONDS": "60",
     }
-    caller = {k: v for k, v in os.environ.items() if k.startswith("TALLYHOLD_") and k != "TALLYHOLD_STATE_DIR"}
-    return {**os.environ, **defaults, **caller}
+    return {**defaults, **passthrough(environ)}
 
 
-def _tallyhold(env: dict[str, str], *args: str) -> str:
-    exe = Path(sys.executable).with_name("tallyhold")
-    result = subprocess.run([str(exe), *args], env=env, capture_output=True, text=True, check=False)  # noqa: S603
-    if result.returncode != 0:
-        raise SystemExit(f"error: tallyhold {args[0]} failed: {result.stderr.strip()[-500:]}")
-    return result.stdout
+def up(root: Path, started: Started) -> tuple[str, str]:
+    platform = LocalPlatform(root)
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    logs.chmod(0o700)
+    started.postgres = platform.ensure_postgres()
+    started.openbao = platform.ensure_openbao()
+    started.supervisor = platform.ensure_supervisor()
+    venues = Venues(root / "sandbox", platform.supervisor, logs)
+    started.programs.append(SANDBOX_PROGRAM)
+    venue_urls = venues.ensure()
+    started.programs.append(ANVIL_PROGRAM)
+    rpc_url = Chain(root / "anvil", platform.supervisor, logs).ensure()
+    # The local platform of this folder, whatever TALLYHOLD_PROVISIONER_* the caller's shell carries.
+    settings = ProvisionerSettings(STATE_DIR=root, ADMIN_DATABASE_URL=None, VAULT_ADDR=None, VAULT_TOKEN=None)
+    environ = demo_environment(venue_urls, rpc_url, dict(os.environ))
+    with build(settings, environ=environ) as provisioner:
+        customer = provisioner.create(DEMO_SLUG, backend="local").customer
+        started.programs.append(customer.id)
+        _, token = provisioner.token(DEMO_SLUG, TOKEN_LABEL)
+    assert customer.url is not None
+    seed_customer(customer.url, token, venues.demo_key())
+    return customer.url, token
 
 
-@contextmanager
-def _instance(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    exe = Path(sys.executable).with_name("tallyhold")
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([str(exe), "serve"], env=env, stdout=log, stderr=log)  # noqa: S603
-    try:
-        yield process
-    finally:
-        process.terminate()
+def down(root: Path, started: Started) -> None:
+    """Stop what this run started, newest first. Errors are reported and the rest still stopped."""
+    platform = LocalPlatform(root)
+    steps: list[tuple[str, Callable[[], None]]] = []
+    if started.supervisor:
+        steps.append(("supervisord and its programs", platform.supervisor.shutdown))
+    else:
+        for name in reversed(started.programs):
+            steps.append((name, partial(platform.supervisor.stop_program, name)))
+    if started.openbao:
+        steps.append(("OpenBao", platform.openbao.stop))
+    if started.postgres:
+        steps.append(("Postgres", platform.postgres.stop))
+    for what, stop in steps:
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            stop()
+        except Exception as exc:  # keep stopping the others; say which one failed and how
+            print(f"warning: stopping {what} failed ({type(exc).__name__})", file=sys.stderr, flush=True)
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("error: the instance exited during start-up; see .tallyhold/logs/")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("error: the instance did not become healthy within 30 s")
-
-
-def _seed(url: str, token: str) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    for holding in DEMO_HOLDINGS:
-        httpx.post(f"{url}/v1/connections/manual", json=holding, headers=headers, timeout=10).raise_for_status()
-
-
-def run() -> None:
+def run() -> int:
     root = state_dir()
-    (root / "logs").mkdir(parents=True, exist_ok=True)
-    root.chmod(0o755)
-    postgres = LocalPostgres(root / "postgres")
-    postgres.start()
-    try:
-        names, password, fresh = _demo_customer(root)
-        with postgres.connect(DATABASE) as admin:
-            TenantDatabase(names, DATABASE).create(admin, password)
-        port = remembered_port(root / "instance.port")
-        metrics_port = remembered_port(root / "metrics.port")
-        env = instance_environment(postgres, names, password, port, metrics_port)
-        migrate_env = {
-            **env,
-            "TALLYHOLD_MIGRATION_DATABASE_URL": postgres.url(database=DATABASE),
-            "TALLYHOLD_MIGRATION_ROLE": names.owner_role,
-        }
-        _tallyhold(migrate_env, "migrate")
-        token = _tallyhold(env, "token", "create", "--label", "make run").split("token: ", 1)[1].strip()
-        url = f"http://127.0.0.1:{port}"
-        with _instance(env, root / "logs" / "instance.log") as process:
-            _wait_healthy(url, process)
-            if fresh:
-                _seed(url, token)
-            print(f"url: {url}", flush=True)
-            print(f"token: {token}", flush=True)
-            print("Ctrl-C stops everything this command started.", file=sys.stderr, flush=True)
-            _wait_for_interrupt(process)
-    finally:
-        postgres.stop()
-
-
-def _wait_for_interrupt(process: subprocess.Popen[bytes]) -> None:
-    stop = False
+    stop = threading.Event()
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
+        stop.set()
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handle)
+    started = Started()
     try:
-        while not stop and process.poll() is None:
-            time.sleep(0.2)
+        url, token = up(root, started)
+        print(f"url: {url}", flush=True)
+        print(f"token: {token}", flush=True)
+        print(f"State: {root}. Ctrl-C stops everything this command started.", file=sys.stderr, flush=True)
+        stop.wait()
     except KeyboardInterrupt:
         pass
+    except Exception as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping…", file=sys.stderr, flush=True)
+        down(root, started)
+    return 0
+
+
+def new_migration(message: str) -> int:
+    """`make migration m=…`: autogenerate a migration against the demo customer's schema (at head)."""
+    from tallyhold.migrations import new_revision
+
+    settings = ProvisionerSettings(STATE_DIR=state_dir(), ADMIN_DATABASE_URL=None, VAULT_ADDR=None, VAULT_TOKEN=None)
+    with build(settings) as provisioner:
+        customer = provisioner.get(DEMO_SLUG)
+        names = customer.names
+        new_revision(provisioner.databases.migration_url(), names.schema, message, role=names.owner_role)
+    return 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
-    parser.parse_args()
-    run()
+    parser.add_argument("--new-migration", metavar="MESSAGE", help="autogenerate a migration (make migration)")
+    args = parser.parse_args()
+    sys.exit(new_migration(args.new_migration) if args.new_migration else run())
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from tallyhold.credentials import lifecycle
 from tallyhold.credentials.lifecycle import TenantVault
 from tallyhold.credentials.rotation import rotate_and_rewrap
 from tallyhold_provision.backends.base import Health
+from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.naming import TenantNames
 
 PROVISIONER_POLICY = "tallyhold-provisioner"
@@ -37,11 +38,7 @@ TENANT_TOKEN_MAX_TTL = 4 * 3600
 
 def policy_dir() -> Path:
     """deploy/vault of the checkout this package runs from."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "deploy" / "vault"
-        if (candidate / "provisioner.hcl").exists():
-            return candidate
-    raise FileNotFoundError("deploy/vault/provisioner.hcl not found above the provisioner package")
+    return checkout_root() / "deploy" / "vault"
 
 
 def tenant_policy_text(approle_accessor: str) -> str:

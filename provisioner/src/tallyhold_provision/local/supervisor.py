@@ -44,6 +44,7 @@ class Program:
     directory: Path
     log_file: Path
     autostart: bool
+    stop_signal: str = "TERM"
 
     def config(self) -> str:
         lines = [
@@ -54,7 +55,7 @@ class Program:
             "autorestart=true",
             "startsecs=1",
             "startretries=10",
-            "stopsignal=TERM",
+            f"stopsignal={self.stop_signal}",
             "stopwaitsecs=15",
             # The egress worker is a child of the instance: stop and kill the whole process group.
             "stopasgroup=true",
