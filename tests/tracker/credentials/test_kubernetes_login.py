@@ -1,0 +1,193 @@
+"""Kubernetes auth end to end against real OpenBao: the tenant's role binds one ServiceAccount in one namespace
+with the `vault` audience, and the instance re-reads its projected token file at every login.
+
+Kubernetes cannot run here, so OpenBao's TokenReview call goes to a small HTTPS server speaking the
+`authentication.k8s.io/v1` TokenReview API (the only part of Kubernetes that Vault's login uses): it
+authenticates exactly the tokens it issued, like the API server does for projected ServiceAccount tokens."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from tallyhold.credentials import lifecycle
+from tallyhold.credentials.transit import CiphertextItem, EncryptItem
+from tallyhold_provision.local.ports import free_port
+from tallyhold_provision.naming import new_customer_id
+from tests.fixtures.instance import instance_settings
+from tests.tracker.credentials.conftest import start_cipher
+
+NAMESPACE_UID = str(uuid.uuid4())
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenReviewApi:
+    """Issues projected-style ServiceAccount JWTs and answers TokenReviews for them."""
+
+    def __init__(self, directory: Path) -> None:
+        self.cert, key = directory / "apiserver.pem", directory / "apiserver.key"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-subj", "/CN=kubernetes", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
+             "-keyout", str(key), "-out", str(self.cert)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        self.issued: dict[str, dict[str, Any]] = {}
+        self.reviewed: list[str] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                token = body["spec"]["token"]
+                api.reviewed.append(token)
+                claims = api.issued.get(token)
+                status: dict[str, Any] = {"authenticated": False}
+                if claims is not None and set(body["spec"].get("audiences") or []) & set(claims["aud"]):
+                    account = claims["kubernetes.io"]["serviceaccount"]
+                    status = {
+                        "authenticated": True,
+                        "user": {"username": claims["sub"], "uid": account["uid"]},
+                        "audiences": claims["aud"],
+                    }
+                reply = {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1", "status": status}
+                payload = json.dumps(reply).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"https://127.0.0.1:{self.server.server_address[1]}"
+
+    def issue(self, namespace: str, account: str = "api", audience: str = "vault") -> str:
+        now = int(time.time())
+        claims = {
+            "aud": [audience],
+            "exp": now + 600,
+            "iat": now,
+            "iss": "https://kubernetes.default.svc",
+            "sub": f"system:serviceaccount:{namespace}:{account}",
+            "kubernetes.io": {
+                "namespace": namespace,
+                "serviceaccount": {"name": account, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, namespace + account))},
+            },
+        }
+        header = _b64url(json.dumps({"alg": "ES256", "typ": "JWT", "kid": "k"}).encode())
+        token = f"{header}.{_b64url(json.dumps(claims).encode())}.{_b64url(secrets.token_bytes(64))}"
+        self.issued[token] = claims
+        return token
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def apiserver(tmp_path_factory) -> Iterator[TokenReviewApi]:
+    api = TokenReviewApi(tmp_path_factory.mktemp("k8s"))
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="module")
+def k8s_tenant(vault_admin, apiserver):
+    names = lifecycle.TenantVault.for_customer(new_customer_id(), kubernetes_mount="kubernetes")
+    lifecycle.ensure_kubernetes_auth(
+        vault_admin, kubernetes_host=apiserver.host, kubernetes_ca_cert=apiserver.cert.read_text()
+    )
+    lifecycle.ensure_key(vault_admin, names)
+    lifecycle.ensure_policy(vault_admin, names)
+    lifecycle.ensure_kubernetes_role(vault_admin, names, service_account="api", namespace=names.customer_id)
+    yield names
+    lifecycle.destroy(vault_admin, names)
+
+
+def _settings(tenant, openbao, names, jwt_path: Path):
+    return instance_settings(
+        tenant,
+        CUSTOMER_ID=names.customer_id,
+        VAULT_ADDR=openbao.addr,
+        VAULT_AUTH="kubernetes",
+        VAULT_K8S_ROLE=names.role,
+        VAULT_K8S_JWT_PATH=str(jwt_path),
+        VAULT_KEY=names.key,
+    )
+
+
+async def test_login_rereads_the_projected_token_at_every_login(
+    openbao, vault_admin, tenant, apiserver, k8s_tenant, tmp_path
+):
+    jwt_path = tmp_path / "token"
+    first = apiserver.issue(k8s_tenant.customer_id)
+    jwt_path.write_text(first)
+    vault, cipher = await start_cipher(_settings(tenant, openbao, k8s_tenant, jwt_path))
+    try:
+        assert vault.available
+        context = cipher.context(uuid.uuid4(), "api_key")
+        [encrypted] = await cipher.encrypt([EncryptItem("x", context, b"via-kubernetes")])
+        assert encrypted.value is not None
+        assert apiserver.reviewed[-1] == first
+        identity = vault.client.auth.token.lookup_self()["data"]
+        assert identity["policies"] == [k8s_tenant.policy]
+        assert identity["meta"]["service_account_namespace"] == k8s_tenant.customer_id
+
+        # The kubelet rotated the projected token; the old one is gone. The next login must use the new file.
+        second = apiserver.issue(k8s_tenant.customer_id)
+        jwt_path.write_text(second + "\n")
+        del apiserver.issued[first]
+        logins = REGISTRY.get_sample_value("tallyhold_vault_logins_total", {"method": "kubernetes", "outcome": "ok"})
+        vault_admin.auth.token.revoke(vault.client.token)  # forces a re-login at the next call
+        [decrypted] = await cipher.decrypt([CiphertextItem("x", context, encrypted.value)])
+        assert decrypted.value == b"via-kubernetes"
+        assert apiserver.reviewed[-1] == second
+        after = REGISTRY.get_sample_value("tallyhold_vault_logins_total", {"method": "kubernetes", "outcome": "ok"})
+        assert after == (logins or 0) + 1
+    finally:
+        await vault.aclose()
+
+
+@pytest.mark.parametrize(
+    ("namespace_of", "account", "audience"),
+    [("other", "api", "vault"), ("own", "default", "vault"), ("own", "api", "kubernetes")],
+)
+async def test_only_the_bound_service_account_with_the_vault_audience_gets_in(
+    openbao, tenant, apiserver, k8s_tenant, tmp_path, namespace_of, account, audience
+):
+    namespace = k8s_tenant.customer_id if namespace_of == "own" else new_customer_id()
+    jwt_path = tmp_path / "token"
+    jwt_path.write_text(apiserver.issue(namespace, account, audience))
+    vault, cipher = await start_cipher(_settings(tenant, openbao, k8s_tenant, jwt_path))
+    try:
+        assert not vault.available
+        assert await cipher.probe() == "denied"
+    finally:
+        await vault.aclose()
