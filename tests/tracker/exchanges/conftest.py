@@ -3,17 +3,20 @@ in-process dispatch for the bulk, the worker subprocess where the boundary itsel
 
 from __future__ import annotations
 
-import secrets
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest, WireKey
 from tallyhold.sources.models import SourceBalances
 from tallyhold_sandbox import Sandbox
+from tallyhold_sandbox.credentials import generate
+from tests.tracker.exchanges.canned import Canned
 
 # Short waits so that retry paths run in milliseconds; the deadline still bounds a `hang` fault.
 FAST = {
@@ -64,11 +67,13 @@ class Venue:
         self.egress = egress
 
     def key(self, permissions: tuple[str, ...] = ("read",), **options: Any) -> WireKey:
-        api_key = f"{self.name}-{secrets.token_hex(12)}"
-        secret = secrets.token_hex(24)
-        passphrase = options.pop("passphrase", None)
-        self.control.add_key(api_key, secret, permissions=permissions, passphrase=passphrase, **options)
-        return WireKey(api_key=api_key, api_secret=secret, passphrase=passphrase)
+        """A fresh key in the venue's own format (Kraken base64 secrets, OKX passphrases, Coinbase CDP keys)."""
+        credentials = generate(self.name)
+        passphrase = options.pop("passphrase", None) or credentials.passphrase
+        self.control.add_key(
+            credentials.api_key, credentials.secret, permissions=permissions, passphrase=passphrase, **options
+        )
+        return WireKey(api_key=credentials.api_key, api_secret=credentials.secret, passphrase=passphrase)
 
     async def verify(self, key: WireKey) -> VerifyReply:
         return await self.egress.call(
@@ -92,3 +97,32 @@ class Venue:
 
 def totals(reply: SourceBalances) -> dict[tuple[str, str], str]:
     return {(b.asset, b.location): format(b.amount.normalize(), "f") for b in reply.balances}
+
+
+@pytest.fixture(scope="session")
+async def canned_server() -> AsyncIterator[Canned]:
+    canned = Canned()
+
+    async def handle(request: web.Request) -> web.Response:
+        canned.seen.append((request.method, request.path, dict(request.query)))
+        status, body = canned.routes.get((request.method, request.path), (404, {"error": "not canned"}))
+        return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    canned.url = f"http://127.0.0.1:{port}"
+    try:
+        yield canned
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def canned(canned_server: Canned) -> Canned:
+    canned_server.reset()
+    return canned_server

@@ -140,7 +140,7 @@ async def listener() -> AsyncIterator[tuple[str, list[str]]]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         yield f"http://127.0.0.1:{port}", seen
     finally:
@@ -149,7 +149,8 @@ async def listener() -> AsyncIterator[tuple[str, list[str]]]:
 
 def wire_key(venue: str) -> WireKey:
     secret = KRAKEN_SECRET if venue == "kraken" else "s3cr3t-" + "a" * 40
-    return WireKey(api_key="k3y-" + "b" * 40, api_secret=secret, passphrase="pa55phrase", uid="12345678")
+    api_key = "account-" + "b" * 20 if venue == "gemini" else "k3y-" + "b" * 40  # Gemini account keys say so
+    return WireKey(api_key=api_key, api_secret=secret, passphrase="pa55phrase", uid="12345678")
 
 
 @pytest.mark.parametrize("venue", sorted(ADAPTERS))

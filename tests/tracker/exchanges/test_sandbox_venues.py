@@ -113,6 +113,30 @@ VENUES: dict[str, Expect] = {
             ("SOL", "staked"): "5",
         },
     ),
+    "coinbase": Expect(
+        permission_path="/api/v3/brokerage/key_permissions",
+        balance_path="/api/v3/brokerage/accounts",
+        amount_field="value",
+        refusals={
+            "trade": ["Trade"],
+            "futures": ["Trade"],
+            "withdraw": ["Transfer"],
+            "transfer": ["Transfer"],
+            "unknown": ["can_stake"],
+        },
+        wallets={
+            "spot": {"BTC": {"free": "0.5", "locked": "0.1"}, "USD": "1250.5", "ETH": "1"},
+            "vault": {"ETH": "2"},
+            "portfolio": {"SOL": "5"},
+        },
+        expected={
+            ("BTC", "spot"): "0.6",
+            ("USD", "spot"): "1250.5",
+            ("ETH", "spot"): "1",
+            ("ETH", "vault"): "2",  # ccxt's own fetch_balance leaves vaults out
+            ("SOL", "spot"): "5",  # a second portfolio
+        },
+    ),
 }
 
 

@@ -32,7 +32,7 @@ from tallyhold.exchanges.schemas import (
     WireKey,
 )
 from tallyhold.exchanges.session import ForbiddenCall, VenueApi, open_session
-from tallyhold.exchanges.venues.base import Adapter
+from tallyhold.exchanges.venues.base import Adapter, ProbeInconclusive
 from tallyhold.sources.models import FetchedBalance, SourceBalances
 
 logger = logging.getLogger("tallyhold.exchanges")
@@ -165,6 +165,12 @@ async def _session(adapter: Adapter, key: WireKey, config: EgressConfig) -> Asyn
         ) from None
     except TimeoutError:
         raise EgressError.of("timeout", "the exchange did not answer in time", transient=True) from None
+    except ProbeInconclusive:
+        # The venue answered the trade-permission probe with something that proves nothing: refuse the key
+        # (verification) or fail the sync and try again later; never assume the harmless reading.
+        raise EgressError.of(
+            "probe_inconclusive", "the permission probe proved nothing either way", transient=True
+        ) from None
     except (ForbiddenCall, ForbiddenRequest) as forbidden:
         # Never reached by a correct adapter; fail loudly (code) but never with the URL (it may carry the key).
         logger.error(

@@ -3,7 +3,23 @@
 from __future__ import annotations
 
 from tallyhold.exchanges.model import VenueInfo
-from tallyhold.exchanges.venues import binance, bybit, kraken, okx
+from tallyhold.exchanges.venues import (
+    binance,
+    bitget,
+    bitstamp,
+    bitvavo,
+    bybit,
+    coinbase,
+    cryptocom,
+    gate,
+    gemini,
+    htx,
+    kraken,
+    kucoin,
+    mexc,
+    okx,
+    onetrading,
+)
 from tallyhold.exchanges.venues.base import Adapter
 
 _ALL: list[Adapter] = [
@@ -11,6 +27,17 @@ _ALL: list[Adapter] = [
     kraken.ADAPTER,
     bybit.ADAPTER,
     okx.ADAPTER,
+    coinbase.ADAPTER,
+    kucoin.ADAPTER,
+    bitget.ADAPTER,
+    gemini.ADAPTER,
+    gate.ADAPTER,
+    htx.ADAPTER,
+    mexc.ADAPTER,
+    bitstamp.ADAPTER,
+    bitvavo.ADAPTER,
+    cryptocom.ADAPTER,
+    onetrading.ADAPTER,
 ]
 ADAPTERS: dict[str, Adapter] = {adapter.info.id: adapter for adapter in _ALL}
 

@@ -130,6 +130,13 @@ def refusal(venue: str, failure: EgressError) -> TallyholdError:
             code="invalid_credentials",
             reason=code,
         )
+    if code == "probe_inconclusive":
+        return Unprocessable(
+            f"{venue} answered the permission probe in a way that proves nothing, so this key cannot be accepted. "
+            "Make sure the key has no trading rights and try again.",
+            code="unverifiable_permissions",
+            reason=code,
+        )
     if code == "unverifiable_permissions":
         return Unprocessable("This exchange cannot report a key's permissions.", code="unverifiable_permissions")
     if code == "unsupported_exchange":

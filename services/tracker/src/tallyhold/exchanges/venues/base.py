@@ -93,3 +93,33 @@ def venue_code(failure: CallFailure, *keys: str) -> str | None:
             if value is not None and not isinstance(value, Mapping | list):
                 return str(value)
     return None
+
+
+class ProbeInconclusive(Exception):
+    """A trade-permission probe whose answer proves nothing either way: the key is refused (fail closed)."""
+
+
+async def cancel_probe(
+    api: Api,
+    method: str,
+    params: Mapping[str, Any],
+    *,
+    denied_codes: frozenset[str] = frozenset(),
+    code_keys: tuple[str, ...] = (),
+) -> bool:
+    """Cancel an order that cannot exist (research §3 rule 2; never a cancel-all, never a validate-only order).
+    True: the venue looked for the order, so the key may trade. False: the venue refused the permission (and,
+    where the venue documents the code for it, said exactly that). Anything else raises ProbeInconclusive."""
+    try:
+        await api.call(method, params)
+    except CallFailure as failure:
+        if failure.code == "order_not_found":
+            return True
+        if failure.code == "permission_denied":
+            if denied_codes and venue_code(failure, *code_keys) not in denied_codes:
+                raise ProbeInconclusive(method) from None
+            return False
+        if failure.transient:
+            raise  # the venue failed: report that (transient), not an inconclusive probe
+        raise ProbeInconclusive(method) from None
+    return True  # the cancel "succeeded": the key can at least cancel orders

@@ -1,0 +1,114 @@
+"""KuCoin: `GET /api/v1/user/api-key` proves read-only (`permission` is exactly `General`); the main
+(funding), trading, high-frequency, margin, futures and Earn accounts are read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tallyhold.exchanges import parse
+from tallyhold.exchanges.model import BalanceSheet, Category, Findings, KeyReport, VenueInfo, Wallet
+from tallyhold.exchanges.venues.base import Adapter, Api, read_wallets
+
+# KuCoin's permission groups (API management page labels). "General" is the read-only group.
+REFUSED: dict[str, tuple[Category, str]] = {
+    "Spot": ("trade", "Spot Trading"),
+    "Margin": ("trade", "Margin Trading"),
+    "Futures": ("trade", "Futures Trading"),
+    "LeadtradeFutures": ("trade", "Futures Lead Trading"),
+    "Transfer": ("withdraw", "Transfer (deposits and withdrawals)"),
+    "InnerTransfer": ("transfer", "Inner Transfer"),
+    "Earn": ("transfer", "Earn"),
+}
+ACCOUNT_TYPES = {"main": "funding", "trade": "spot", "trade_hf": "spot", "margin": "margin", "isolated": "margin"}
+EARN_PAGE = 50
+
+
+def permission_rule(answer: Any) -> KeyReport:
+    data = parse.obj(parse.field(parse.obj(answer, "user/api-key"), "data", "user/api-key"), "data")
+    groups = parse.csv(parse.field(data, "permission", "data"), "data.permission")
+    found = Findings(read="General" in groups)
+    for group in groups:
+        if group != "General":
+            category, words = REFUSED.get(group, ("unknown", group))
+            found.grant(category, words)
+    if not found.read:
+        found.need("General")
+    whitelist = data.get("ipWhitelist")
+    created = data.get("createdAt")
+    return found.report(
+        ip_restricted=bool(parse.text(whitelist, "data.ipWhitelist").strip()) if whitelist is not None else None,
+        key_created_at=parse.epoch(created, "data.createdAt") if created is not None else None,
+    )
+
+
+class Kucoin(Adapter):
+    info = VenueInfo(
+        id="kucoin",
+        name="KuCoin",
+        verification="exchange",
+        permission_endpoint="GET /api/v1/user/api-key",
+        rule="`permission` (comma-separated) is exactly `General`; Spot, Margin, Futures, Transfer, InnerTransfer, "
+        "Earn or any other group refuses the key.",
+        credentials=("passphrase",),
+        wallets=(
+            Wallet("funding", "Main (funding) account", "GET /api/v1/accounts"),
+            Wallet("spot", "Trading and high-frequency trading accounts", "GET /api/v1/accounts"),
+            Wallet("margin", "Cross margin account (gross, see not covered)", "GET /api/v1/accounts"),
+            Wallet("futures", "Futures accounts (equity per settlement currency)", "GET /api/v1/account-overview-all"),
+            Wallet("earn", "Earn holdings", "GET /api/v1/earn/hold-assets"),
+        ),
+        not_covered="Margin loans are not netted (the accounts endpoint lists gross balances); isolated margin, "
+        "sub-accounts and trading bots are not read.",
+    )
+    methods = frozenset(
+        {"privateGetUserApiKey", "privateGetAccounts", "futuresPrivateGetAccountOverviewAll", "earnGetEarnHoldAssets"}
+    )
+
+    async def check(self, api: Api) -> KeyReport:
+        return permission_rule(await api.call("privateGetUserApiKey"))
+
+    async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
+        sheet = BalanceSheet()
+
+        async def accounts() -> None:
+            for i, line in enumerate(_data_list(await api.call("privateGetAccounts"), "accounts")):
+                where = f"accounts[{i}]"
+                row = parse.obj(line, where)
+                kind = parse.text(parse.field(row, "type", where), f"{where}.type")
+                location = ACCOUNT_TYPES.get(kind, kind)
+                amount = parse.amount(parse.field(row, "balance", where), f"{where}.balance")
+                sheet.add(parse.text(parse.field(row, "currency", where), where), location, amount)
+
+        async def futures() -> None:
+            data = parse.obj(
+                parse.field(parse.obj(await api.call("futuresPrivateGetAccountOverviewAll"), "f"), "data", "f"),
+                "f.data",
+            )
+            for i, line in enumerate(parse.arr(data.get("accounts", []), "futures.accounts")):
+                where = f"futures.accounts[{i}]"
+                row = parse.obj(line, where)
+                equity = parse.decimal(parse.field(row, "accountEquity", where), f"{where}.accountEquity")
+                sheet.net(parse.text(parse.field(row, "currency", where), where), "futures", equity)
+
+        async def earn() -> None:
+            for page in range(1, 201):
+                answer = await api.call("earnGetEarnHoldAssets", {"currentPage": page, "pageSize": EARN_PAGE})
+                data = parse.obj(parse.field(parse.obj(answer, "earn"), "data", "earn"), "earn.data")
+                items = parse.arr(parse.field(data, "items", "earn.data"), "earn.items")
+                for i, line in enumerate(items):
+                    where = f"earn.items[{i}]"
+                    row = parse.obj(line, where)
+                    amount = parse.amount(parse.field(row, "holdAmount", where), f"{where}.holdAmount")
+                    sheet.add(parse.text(parse.field(row, "currency", where), where), "earn", amount)
+                if page >= parse.integer(data.get("totalPage", 1), "earn.totalPage"):
+                    return
+
+        await read_wallets(self, sheet, {"accounts": accounts, "futures": futures, "earn": earn})
+        return sheet
+
+
+def _data_list(answer: Any, where: str) -> list[Any]:
+    return parse.arr(parse.field(parse.obj(answer, where), "data", where), f"{where}.data")
+
+
+ADAPTER = Kucoin()
