@@ -10,7 +10,7 @@ from typing import ClassVar
 from aiohttp import web
 
 from tallyhold_sandbox.venues.base import AuthReason, Venue, json_response, now_ms
-from tallyhold_sandbox.venues.binance import account, market
+from tallyhold_sandbox.venues.binance import account, derivatives, earn, market
 from tallyhold_sandbox.venues.defaults import tickers
 
 Handler = Callable[[Venue, web.Request], Awaitable[web.Response]]
@@ -108,26 +108,26 @@ class Binance(Venue):
         route("GET", "/sapi/v1/system/status", market.system_status)
         # the coin list and margin pairs (ccxt's load_markets calls these when it has keys)
         route("GET", "/sapi/v1/capital/config/getall", account.capital_config)
-        route("GET", "/sapi/v1/margin/allPairs", account.margin_all_pairs)
-        route("GET", "/sapi/v1/margin/isolated/allPairs", account.isolated_all_pairs)
+        route("GET", "/sapi/v1/margin/allPairs", derivatives.margin_all_pairs)
+        route("GET", "/sapi/v1/margin/isolated/allPairs", derivatives.isolated_all_pairs)
         # wallets
         route("GET", "/api/v3/account", account.account)
         route("POST", "/sapi/v1/asset/get-funding-asset", account.funding_asset)
         route("POST", "/sapi/v3/asset/getUserAsset", account.user_asset)
         route("GET", "/sapi/v1/asset/wallet/balance", account.wallet_balance)
-        route("GET", "/sapi/v1/simple-earn/account", account.earn_account)
-        route("GET", "/sapi/v1/simple-earn/flexible/position", account.earn_flexible)
-        route("GET", "/sapi/v1/simple-earn/locked/position", account.earn_locked)
-        route("GET", "/sapi/v1/lending/union/account", account.lending_union_account)
-        route("GET", "/sapi/v1/staking/position", account.staking_position)
-        route("GET", "/sapi/v1/margin/account", account.margin_account)
-        route("GET", "/sapi/v1/margin/isolated/account", account.isolated_margin_account)
-        route("GET", "/fapi/v2/account", account.usdm_account)
-        route("GET", "/fapi/v3/account", account.usdm_account)
-        route("GET", "/fapi/v2/balance", account.usdm_balance)
-        route("GET", "/fapi/v3/balance", account.usdm_balance)
-        route("GET", "/dapi/v1/account", account.coinm_account)
-        route("GET", "/dapi/v1/balance", account.coinm_balance)
+        route("GET", "/sapi/v1/simple-earn/account", earn.earn_account)
+        route("GET", "/sapi/v1/simple-earn/flexible/position", earn.earn_flexible)
+        route("GET", "/sapi/v1/simple-earn/locked/position", earn.earn_locked)
+        route("GET", "/sapi/v1/lending/union/account", earn.lending_union_account)
+        route("GET", "/sapi/v1/staking/position", earn.staking_position)
+        route("GET", "/sapi/v1/margin/account", derivatives.margin_account)
+        route("GET", "/sapi/v1/margin/isolated/account", derivatives.isolated_margin_account)
+        route("GET", "/fapi/v2/account", derivatives.usdm_account)
+        route("GET", "/fapi/v3/account", derivatives.usdm_account)
+        route("GET", "/fapi/v2/balance", derivatives.usdm_balance)
+        route("GET", "/fapi/v3/balance", derivatives.usdm_balance)
+        route("GET", "/dapi/v1/account", derivatives.coinm_account)
+        route("GET", "/dapi/v1/balance", derivatives.coinm_balance)
         # the key
         route("GET", "/sapi/v1/account/apiRestrictions", account.api_restrictions)
         route("GET", "/sapi/v1/account/apiRestrictions/ipRestriction", account.ip_restriction)

@@ -2,8 +2,9 @@
 coin list (capital/config/getall). Shapes from developers.binance.com (Spot account, Wallet, Simple Earn,
 Margin, USDⓈ-M and COIN-M futures) and the samples in ccxt's binance.py.
 
-Wallets (control API names): spot, funding, earn_flexible, earn_locked, staking, margin, usdm, coinm.
-As on Binance, a Simple Earn flexible position also shows in the spot account as an `LD<asset>` balance."""
+Wallets (control API names): spot and funding here; earn_flexible, earn_locked and staking in earn.py; margin,
+usdm and coinm in derivatives.py. As on Binance, a Simple Earn flexible position also shows in the spot account as
+an `LD<asset>` balance."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from tallyhold_sandbox.state import ApiKey, Holding, add, fixed
 from tallyhold_sandbox.venues.base import Venue, json_response, now_ms
-from tallyhold_sandbox.venues.binance.auth import api_key_only, signed
+from tallyhold_sandbox.venues.binance.auth import signed
 
 FIAT = frozenset({"USD", "EUR", "GBP", "TRY", "BRL", "ARS", "UAH"})
 
@@ -35,11 +36,11 @@ def uid(key: ApiKey) -> int:
     return 100_000_000 + int(hashlib.sha256(key.api_key.encode()).hexdigest()[:7], 16)
 
 
-def _f(value: Any) -> Any:
+def amount8(value: Any) -> Any:
     return fixed(value, 8)
 
 
-def _btc(venue: Venue, amount: Any, asset: str) -> str:
+def btc_value(venue: Venue, amount: Any, asset: str) -> str:
     return venue.value_in(amount, asset, "BTC")
 
 
@@ -56,7 +57,7 @@ async def account(venue: Venue, request: web.Request) -> web.Response:
     key, params = await signed(venue, request)
     omit_zero = params.get("omitZeroBalances", "false").lower() == "true"
     balances = [
-        {"asset": asset, "free": _f(h.free), "locked": _f(h.locked)}
+        {"asset": asset, "free": amount8(h.free), "locked": amount8(h.locked)}
         for asset, h in spot_holdings(key).items()
         if not (omit_zero and add(h.free, h.locked) == "0")
     ]
@@ -128,8 +129,8 @@ async def capital_config(venue: Venue, request: web.Request) -> web.Response:
                 "depositAllEnable": True,
                 "withdrawAllEnable": True,
                 "name": asset,
-                "free": _f(holding.free),
-                "locked": _f(holding.locked),
+                "free": amount8(holding.free),
+                "locked": amount8(holding.locked),
                 "freeze": "0",
                 "withdrawing": "0",
                 "ipoing": "0",
@@ -147,7 +148,7 @@ async def capital_config(venue: Venue, request: web.Request) -> web.Response:
 def _funding_row(venue: Venue, asset: str, h: Holding, *, valuation: bool) -> dict[str, Any]:
     row = {"asset": asset, "free": h.free, "locked": h.locked, "freeze": "0", "withdrawing": "0"}
     if valuation:
-        row["btcValuation"] = _btc(venue, h.total, asset)
+        row["btcValuation"] = btc_value(venue, h.total, asset)
     return row
 
 
@@ -173,12 +174,12 @@ async def user_asset(venue: Venue, request: web.Request) -> web.Response:
             continue
         row = {
             "asset": asset,
-            "free": _f(h.free),
-            "locked": _f(h.locked),
+            "free": amount8(h.free),
+            "locked": amount8(h.locked),
             "freeze": "0",
             "withdrawing": "0",
             "ipoable": "0",
-            "btcValuation": _btc(venue, h.total, asset) if valuation else "0",
+            "btcValuation": btc_value(venue, h.total, asset) if valuation else "0",
         }
         rows.append(row)
     return json_response(rows)
@@ -219,343 +220,6 @@ async def wallet_balance(venue: Venue, request: web.Request) -> web.Response:
         total_value = add(*[venue.value_in(h.total, a, quote) for w in wallets for a, h in key.wallet(w).items()], "0")
         rows.append({"activate": True, "balance": fixed(total_value, 8), "walletName": WALLET_NAMES[group]})
     return json_response(rows)
-
-
-# earn and staking ----------------------------------------------------------------------------------------
-def _rows(rows: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
-    only = params.get("asset")
-    chosen = [r for r in rows if only is None or r["asset"] == only]
-    return {"rows": chosen, "total": len(chosen)}
-
-
-async def earn_flexible(venue: Venue, request: web.Request) -> web.Response:
-    key, params = await signed(venue, request)
-    rows = [
-        {
-            "totalAmount": _f(h.total),
-            "tierAnnualPercentageRate": {},
-            "latestAnnualPercentageRate": "0.02599895",
-            "yesterdayAirdropPercentageRate": "0",
-            "asset": asset,
-            "airDropAsset": "",
-            "canRedeem": True,
-            "collateralAmount": "0",
-            "productId": f"{asset}001",
-            "yesterdayRealTimeRewards": "0",
-            "cumulativeBonusRewards": "0",
-            "cumulativeRealTimeRewards": "0",
-            "cumulativeTotalRewards": "0",
-            "autoSubscribe": True,
-        }
-        for asset, h in key.wallet("earn_flexible").items()
-    ]
-    return json_response(_rows(rows, params))
-
-
-async def earn_locked(venue: Venue, request: web.Request) -> web.Response:
-    key, params = await signed(venue, request)
-    start = now_ms() - 4 * 86_400_000
-    rows = [
-        {
-            "positionId": 100000 + index,
-            "parentPositionId": 0,
-            "projectId": f"{asset}*120",
-            "asset": asset,
-            "amount": _f(h.total),
-            "purchaseTime": str(start),
-            "duration": "120",
-            "accrualDays": "4",
-            "rewardAsset": asset,
-            "APY": "0.0500",
-            "rewardAmt": "0",
-            "extraRewardAsset": "",
-            "extraRewardAPR": "0",
-            "estExtraRewardAmt": "0",
-            "boostRewardAsset": "",
-            "boostApr": "0",
-            "totalBoostRewardAmt": "0",
-            "nextPay": "0",
-            "nextPayDate": str(start + 5 * 86_400_000),
-            "payPeriod": "1",
-            "redeemAmountEarly": "0",
-            "rewardsEndDate": str(start + 120 * 86_400_000),
-            "deliverDate": str(start + 121 * 86_400_000),
-            "redeemPeriod": "1",
-            "redeemingAmt": "0",
-            "redeemTo": "SPOT",
-            "partialAmtDeliverDate": "",
-            "canRedeemEarly": True,
-            "canFastRedemption": False,
-            "autoSubscribe": True,
-            "type": "NORMAL",
-            "status": "HOLDING",
-            "canReStake": False,
-        }
-        for index, (asset, h) in enumerate(key.wallet("earn_locked").items())
-    ]
-    return json_response(_rows(rows, params))
-
-
-async def earn_account(venue: Venue, request: web.Request) -> web.Response:
-    key, _ = await signed(venue, request)
-
-    def total(wallet: str, quote: str) -> Any:
-        return fixed(add(*[venue.value_in(h.total, a, quote) for a, h in key.wallet(wallet).items()], "0"), 8)
-
-    flexible_btc, flexible_usdt = total("earn_flexible", "BTC"), total("earn_flexible", "USDT")
-    locked_btc, locked_usdt = total("earn_locked", "BTC"), total("earn_locked", "USDT")
-    return json_response(
-        {
-            "totalAmountInBTC": fixed(add(flexible_btc, locked_btc), 8),
-            "totalAmountInUSDT": fixed(add(flexible_usdt, locked_usdt), 8),
-            "totalFlexibleAmountInBTC": flexible_btc,
-            "totalFlexibleAmountInUSDT": flexible_usdt,
-            "totalLockedInBTC": locked_btc,
-            "totalLockedInUSDT": locked_usdt,
-        }
-    )
-
-
-async def lending_union_account(venue: Venue, request: web.Request) -> web.Response:
-    """The retired Savings summary (ccxt's fetch_balance type "savings"), fed by the flexible Earn wallet."""
-    key, _ = await signed(venue, request)
-    rows = [
-        {
-            "amount": _f(h.total),
-            "amountInBTC": _btc(venue, h.total, a),
-            "amountInUSDT": venue.value_in(h.total, a, "USDT"),
-            "asset": a,
-        }
-        for a, h in key.wallet("earn_flexible").items()
-    ]
-    total_btc = fixed(add(*[r["amountInBTC"] for r in rows], "0"), 8)
-    total_usdt = fixed(add(*[r["amountInUSDT"] for r in rows], "0"), 8)
-    return json_response(
-        {
-            "positionAmountVos": rows,
-            "totalAmountInBTC": total_btc,
-            "totalAmountInUSDT": total_usdt,
-            "totalFixedAmountInBTC": "0.00000000",
-            "totalFixedAmountInUSDT": "0.00000000",
-            "totalFlexibleInBTC": total_btc,
-            "totalFlexibleInUSDT": total_usdt,
-        }
-    )
-
-
-async def staking_position(venue: Venue, request: web.Request) -> web.Response:
-    key, params = await signed(venue, request)
-    product = params.get("product")
-    if product not in {"STAKING", "F_DEFI", "L_DEFI"}:
-        return json_response(
-            {"code": -1102, "msg": "Mandatory parameter 'product' was not sent, was empty/null, or malformed."},
-            status=400,
-        )
-    if product != "STAKING":
-        return json_response([])
-    rows = [
-        {
-            "positionId": str(7146912 + i),
-            "projectId": f"STAKING{i:03d}",
-            "asset": asset,
-            "amount": _f(h.total),
-            "purchaseTime": str(now_ms() - 86_400_000),
-            "duration": "30",
-            "accrualDays": "1",
-            "rewardAsset": asset,
-            "APY": "0.0520",
-            "rewardAmt": "0",
-            "extraRewardAsset": "",
-            "extraRewardAPY": "0",
-            "estExtraRewardAmt": "0",
-            "nextInterestPay": "0",
-            "nextInterestPayDate": str(now_ms() + 86_400_000),
-            "payInterestPeriod": "1",
-            "redeemAmountEarly": "0",
-            "interestEndDate": str(now_ms() + 29 * 86_400_000),
-            "deliverDate": str(now_ms() + 30 * 86_400_000),
-            "redeemPeriod": "1",
-            "redeemingAmt": "0",
-            "partialAmtDeliverDate": "",
-            "canRedeemEarly": True,
-            "renewable": True,
-            "type": "AUTO",
-            "status": "HOLDING",
-        }
-        for i, (asset, h) in enumerate(key.wallet("staking").items())
-    ]
-    return json_response(rows)
-
-
-# margin and futures ------------------------------------------------------------------------------------------
-async def margin_account(venue: Venue, request: web.Request) -> web.Response:
-    key, _ = await signed(venue, request)
-    assets = [
-        {
-            "asset": a,
-            "borrowed": "0.00000000",
-            "free": _f(h.free),
-            "interest": "0.00000000",
-            "locked": _f(h.locked),
-            "netAsset": _f(h.total),
-        }
-        for a, h in key.wallet("margin").items()
-    ]
-    total_btc = fixed(add(*[_btc(venue, h.total, a) for a, h in key.wallet("margin").items()], "0"), 8)
-    return json_response(
-        {
-            "created": True,
-            "borrowEnabled": True,
-            "marginLevel": "999.00000000",
-            "collateralMarginLevel": "999.00000000",
-            "totalAssetOfBtc": total_btc,
-            "totalLiabilityOfBtc": "0.00000000",
-            "totalNetAssetOfBtc": total_btc,
-            "TotalCollateralValueInUSDT": "0.00000000",
-            "totalOpenOrderLossInUsdt": "0.00000000",
-            "tradeEnabled": True,
-            "transferInEnabled": True,
-            "transferOutEnabled": True,
-            "accountType": "MARGIN_1",
-            "userAssets": assets,
-        }
-    )
-
-
-async def isolated_margin_account(venue: Venue, request: web.Request) -> web.Response:
-    """No isolated pairs are modelled: the answer of an account that never opened one."""
-    await signed(venue, request)
-    return json_response({"assets": [], "totalAssetOfBtc": "0", "totalLiabilityOfBtc": "0", "totalNetAssetOfBtc": "0"})
-
-
-async def margin_all_pairs(venue: Venue, request: web.Request) -> web.Response:
-    api_key_only(venue, request)
-    rows = [
-        {
-            "id": 351637150141315861 + i,
-            "symbol": p.base + p.quote,
-            "base": p.base,
-            "quote": p.quote,
-            "isMarginTrade": True,
-            "isBuyAllowed": True,
-            "isSellAllowed": True,
-        }
-        for i, p in enumerate(venue.pairs())
-    ]
-    return json_response(rows)
-
-
-async def isolated_all_pairs(venue: Venue, request: web.Request) -> web.Response:
-    await signed(venue, request)
-    rows = [
-        {
-            "symbol": p.base + p.quote,
-            "base": p.base,
-            "quote": p.quote,
-            "isMarginTrade": True,
-            "isBuyAllowed": True,
-            "isSellAllowed": True,
-        }
-        for p in venue.pairs()
-    ]
-    return json_response(rows)
-
-
-def _futures_assets(key: ApiKey, wallet: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "asset": a,
-            "walletBalance": _f(h.total),
-            "unrealizedProfit": "0.00000000",
-            "marginBalance": _f(h.total),
-            "maintMargin": "0.00000000",
-            "initialMargin": _f(h.locked),
-            "positionInitialMargin": "0.00000000",
-            "openOrderInitialMargin": _f(h.locked),
-            "crossWalletBalance": _f(h.total),
-            "crossUnPnl": "0.00000000",
-            "availableBalance": _f(h.free),
-            "maxWithdrawAmount": _f(h.free),
-            "marginAvailable": True,
-            "updateTime": now_ms(),
-        }
-        for a, h in key.wallet(wallet).items()
-    ]
-
-
-async def usdm_account(venue: Venue, request: web.Request) -> web.Response:
-    key, _ = await signed(venue, request)
-    assets = _futures_assets(key, "usdm")
-    wallet_total = fixed(add(*[venue.value_in(h.total, a, "USDT") for a, h in key.wallet("usdm").items()], "0"), 8)
-    available = fixed(add(*[venue.value_in(h.free, a, "USDT") for a, h in key.wallet("usdm").items()], "0"), 8)
-    return json_response(
-        {
-            "feeTier": 0,
-            "canTrade": True,
-            "canDeposit": True,
-            "canWithdraw": True,
-            "feeBurn": True,
-            "tradeGroupId": -1,
-            "updateTime": 0,
-            "multiAssetsMargin": False,
-            "totalInitialMargin": "0.00000000",
-            "totalMaintMargin": "0.00000000",
-            "totalWalletBalance": wallet_total,
-            "totalUnrealizedProfit": "0.00000000",
-            "totalMarginBalance": wallet_total,
-            "totalPositionInitialMargin": "0.00000000",
-            "totalOpenOrderInitialMargin": "0.00000000",
-            "totalCrossWalletBalance": wallet_total,
-            "totalCrossUnPnl": "0.00000000",
-            "availableBalance": available,
-            "maxWithdrawAmount": available,
-            "assets": assets,
-            "positions": [],
-        }
-    )
-
-
-async def usdm_balance(venue: Venue, request: web.Request) -> web.Response:
-    key, _ = await signed(venue, request)
-    return json_response(_futures_balance_rows(key, "usdm"))
-
-
-def _futures_balance_rows(key: ApiKey, wallet: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "accountAlias": "SgsR",
-            "asset": a,
-            "balance": _f(h.total),
-            "withdrawAvailable": _f(h.free),
-            "crossWalletBalance": _f(h.total),
-            "crossUnPnl": "0.00000000",
-            "availableBalance": _f(h.free),
-            "maxWithdrawAmount": _f(h.free),
-            "marginAvailable": True,
-            "updateTime": now_ms(),
-        }
-        for a, h in key.wallet(wallet).items()
-    ]
-
-
-async def coinm_account(venue: Venue, request: web.Request) -> web.Response:
-    key, _ = await signed(venue, request)
-    return json_response(
-        {
-            "assets": _futures_assets(key, "coinm"),
-            "positions": [],
-            "canDeposit": True,
-            "canTrade": True,
-            "canWithdraw": True,
-            "feeTier": 0,
-            "updateTime": 0,
-        }
-    )
-
-
-async def coinm_balance(venue: Venue, request: web.Request) -> web.Response:
-    key, _ = await signed(venue, request)
-    return json_response(_futures_balance_rows(key, "coinm"))
 
 
 # the key itself ---------------------------------------------------------------------------------------------
