@@ -37,6 +37,7 @@ from tallyhold.metrics import SECRET_MATERIAL_REFUSED
 
 SecretKind = Literal["private_key", "wif", "xprv", "mnemonic"]
 MNEMONIC_LENGTHS = (12, 15, 18, 21, 24)
+MAX_REGISTERED_FIELD = 512
 WORDLIST_LANGUAGES = (
     "english",
     "spanish",
@@ -115,8 +116,12 @@ def refuse_secret_material(payload: Any) -> None:
 
 
 def register(field_value: str, finding: Finding) -> None:
-    secrets.add(field_value)
-    secrets.add(field_value.strip())
+    # Bounded: every registered value joins the redaction pattern applied to each log line for the life of the
+    # process, so a client must not be able to grow it by kilobytes per request. Findings are short by
+    # construction (a key, or at most 24 words); the whole field only when it is field-sized.
+    if len(field_value) <= MAX_REGISTERED_FIELD:
+        secrets.add(field_value)
+        secrets.add(field_value.strip())
     secrets.add(finding.secret)
     if finding.kind == "private_key":
         bare = finding.secret.removeprefix("0x").removeprefix("0X")
@@ -217,7 +222,10 @@ def _mnemonic(text: str) -> str | None:
         seen = [0]  # seen[i] = how many of the first i tokens are in the list
         for hit in in_list:
             seen.append(seen[-1] + hit)
-        # A valid phrase of 12-24 consecutive words.
+        # Failing closed: a field made mostly of one wordlist's words is a phrase, mistyped or incomplete.
+        if seen[-1] >= 11 and seen[-1] >= 0.8 * len(tokens):
+            return " ".join([token for token, hit in zip(tokens, in_list, strict=True) if hit][:24])
+        # A valid phrase of 12-24 consecutive words, inside other text.
         for length in MNEMONIC_LENGTHS:
             for start in range(len(tokens) - length + 1):
                 if seen[start + length] - seen[start] != length:
@@ -225,9 +233,6 @@ def _mnemonic(text: str) -> str | None:
                 window = tokens[start : start + length]
                 if _checksum_ok([index[word] for word in window]):
                     return " ".join(window)
-        # Failing closed: a field made mostly of one wordlist's words is a phrase, mistyped or incomplete.
-        if seen[-1] >= 11 and seen[-1] >= 0.8 * len(tokens):
-            return " ".join(token for token, hit in zip(tokens, in_list, strict=True) if hit)
     return None
 
 
