@@ -78,7 +78,7 @@ class Bitget(Adapter):
         id="bitget",
         name="Bitget",
         verification="exchange",
-        permission_endpoint="GET /api/v3/account/info (unified) or GET /api/v2/spot/account/info (classic)",
+        permission_endpoint="GET /api/v3/account/info, GET /api/v2/spot/account/info",
         rule="unified accounts: `permType` is `read-only` and no `*_trade`, withdraw or transfer permission; "
         "classic accounts: every entry of `authorities` is a read code (`…r`, or `readonly`).",
         credentials=("passphrase",),
