@@ -18,8 +18,9 @@ from decimal import Decimal, localcontext
 from tallyhold.prices.wire import DEFAULT_BRIDGES, Ticker
 
 MAX_LEGS = 3
-# Enough digits for any realistic price chain; results are rounded to this many significant digits.
+# Digits carried through a chain of rates, and kept in the result (more than any venue quotes).
 CONVERSION_PRECISION = 28
+RESULT_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def resolve(
             price = Decimal(1)
             for edge in path:
                 price *= edge.rate
-            price = +price  # rounds to the context precision
+        with localcontext(prec=RESULT_DIGITS):
+            price = +price  # rounds to RESULT_DIGITS significant digits
         resolved[asset] = Resolved(
             price=price.normalize(),
             source="*".join(edge.label for edge in path),

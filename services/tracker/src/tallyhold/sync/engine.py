@@ -129,6 +129,7 @@ class SyncEngine:
         try:
             refresh = await self.prices.refresh()
             now = self.clock()
+            self._publish_breakers(now)
             async with transaction(self.session_maker) as session:
                 await record_point(
                     session,
