@@ -14,7 +14,7 @@ from tests.fixtures.chain import ChainWorld, RpcProxy
 from tests.fixtures.esplora import SeedWallet
 from tests.fixtures.instance import instance_settings
 from tests.fixtures.platform import Tenant
-from tests.tracker.sync.test_sync_api import wait_idle
+from tests.tracker.sync.helpers import wait_idle
 
 
 @pytest.fixture(scope="module")

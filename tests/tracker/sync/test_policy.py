@@ -60,7 +60,7 @@ def test_breaker_opens_for_the_whole_ban_then_allows_one_probe() -> None:
     assert breakers.state("binance", after) is BreakerState.half_open
     assert breakers.acquire("binance", after), "one probe"
     assert not breakers.acquire("binance", after), "only one"
-    assert breakers.success("binance")
+    assert breakers.success("binance", after)
     assert breakers.state("binance", after) is BreakerState.closed
     assert breakers.acquire("binance", after)
 
@@ -91,3 +91,14 @@ def test_restored_breakers_apply_in_another_process() -> None:
     breakers.restore("okx", T0 + timedelta(hours=2), "banned")
     assert not breakers.acquire("okx", T0 + timedelta(hours=1))
     assert breakers.reason("okx") == "banned"
+
+
+def test_a_success_in_flight_never_cuts_a_hold_short() -> None:
+    breakers = Breakers(threshold=3, cooldown=timedelta(seconds=60))
+    breakers.failure("binance", Failure("rate_limited", True, retry_after=30), T0)
+    assert not breakers.success("binance", T0 + timedelta(seconds=1)), "a call sent before the 429 came back fine"
+    assert not breakers.acquire("binance", T0 + timedelta(seconds=29))
+    breakers.failure("kraken", Failure("timeout", True), T0)
+    breakers.failure("kraken", Failure("timeout", True), T0)
+    breakers.failure("kraken", Failure("timeout", True), T0)
+    assert breakers.success("kraken", T0 + timedelta(seconds=1)), "failure breakers close on a success"

@@ -20,12 +20,17 @@ from tallyhold.sync.engine import SyncEngine
 from tallyhold_sandbox import Sandbox
 from tests.fixtures.instance import instance_settings
 from tests.fixtures.platform import Tenant
-from tests.tracker.sync.test_sync_api import wait_idle
+from tests.tracker.sync.helpers import wait_idle
 
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, sandbox: Sandbox) -> Settings:
-    return instance_settings(tenant, EXCHANGE_API_OVERRIDES=sandbox.overrides_json(), PRICE_VENUES="binance,kraken")
+    return instance_settings(
+        tenant,
+        EXCHANGE_API_OVERRIDES=sandbox.overrides_json(),
+        PRICE_VENUES="binance,kraken",
+        EGRESS_OPTIONS={"prices": {"rate_limit": False}},
+    )
 
 
 @pytest.fixture

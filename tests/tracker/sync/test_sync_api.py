@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any
-
 import httpx
 
-
-async def wait_idle(client: httpx.AsyncClient, deadline: float = 30.0) -> dict[str, Any]:
-    limit = time.monotonic() + deadline
-    while True:
-        status = (await client.get("/v1/sync/status")).json()
-        if not status["running"]:
-            return dict(status)
-        assert time.monotonic() < limit, "sync did not finish"
-        await asyncio.sleep(0.05)
+from tests.tracker.sync.helpers import wait_idle
 
 
 async def test_sync_now_records_a_networth_point(client: httpx.AsyncClient) -> None:

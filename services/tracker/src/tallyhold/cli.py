@@ -146,29 +146,19 @@ def sync(
     if not once:
         typer.echo("error: only `tallyhold sync --once` exists; `tallyhold serve` runs the scheduler", err=True)
         raise typer.Exit(2)
-    from tallyhold.db import create_engine, create_session_maker
-    from tallyhold.egress.client import EgressClient
-    from tallyhold.sync.engine import SyncEngine, SyncReport
+    from tallyhold.sync.engine import SyncReport
+    from tallyhold.sync.runtime import standalone_engine
     from tallyhold.sync.service import Trigger
 
     settings = _settings()
 
     async def run() -> SyncReport:
-        engine = create_engine(settings, process="sync")
-        egress = EgressClient(
-            settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
-        )
-        sync_engine = SyncEngine(settings, create_session_maker(engine), egress)
-        try:
+        async with standalone_engine(settings) as sync_engine:
             report = await sync_engine.sync_all(Trigger.manual)
             await sync_engine.apply_retention()
             return report
-        finally:
-            await sync_engine.aclose()
-            await egress.aclose()
-            await engine.dispose()
 
-    report = asyncio.run(run())
+    report = _run(run())
     for result in report.results:
         typer.echo(f"{result.connection_id} {result.outcome.value} {result.code or '-'}")
     typer.echo(f"synced {len(report.results)} sources, {len(report.failed)} failed")

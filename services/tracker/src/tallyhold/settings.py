@@ -209,6 +209,11 @@ class Settings(BaseSettings):
         "web3 out of the idle instance); `inprocess`: in the instance itself.",
     )
     EGRESS_IDLE_SECONDS: float = Field(20.0, ge=1, le=3600, description="Idle time after which the worker exits.")
+    EGRESS_OPTIONS: Annotated[dict[str, Any], NoDecode] = Field(
+        default_factory=dict,
+        description='JSON object of tuning handed to the egress worker\'s operations, e.g. `{"exchanges": '
+        '{"timeout": 5, "attempts": 2}}` (tests and benches against the sandbox venues). No secrets.',
+    )
 
     # Serving --------------------------------------------------------------------------------------
     HTTP_HOST: str = Field("127.0.0.1", description="Address `tallyhold serve` listens on.")
@@ -273,6 +278,15 @@ class Settings(BaseSettings):
             if bad:
                 raise ValueError("each venue must be a ccxt exchange id")
         return parts
+
+    @field_validator("EGRESS_OPTIONS", mode="before")
+    @classmethod
+    def _egress_options(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip() else {}
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise ValueError("must be a JSON object of objects, one per egress domain")
+        return value
 
     @field_validator("EXCHANGE_API_OVERRIDES", mode="before")
     @classmethod
@@ -354,8 +368,15 @@ class Settings(BaseSettings):
             evm_rpc=rpc,
             esplora_url=str(self.ESPLORA_URL).rstrip("/") if self.ESPLORA_URL else None,
             price_venues=list(self.PRICE_VENUES),
-            options={"chains": self.chain_options()},
+            options=self.egress_options(),
         )
+
+    def egress_options(self) -> dict[str, Any]:
+        """Per-domain tuning of the egress worker: the chain settings, then EGRESS_OPTIONS on top."""
+        options: dict[str, dict[str, Any]] = {"chains": self.chain_options()}
+        for domain, tuning in self.EGRESS_OPTIONS.items():
+            options[domain] = {**options.get(domain, {}), **tuning}
+        return dict(options)
 
     def chain_options(self) -> dict[str, Any]:
         """Tuning of chain reads for the egress worker (see tallyhold.chains.options)."""

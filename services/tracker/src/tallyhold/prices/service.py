@@ -74,8 +74,8 @@ class PriceService:
         now = self.clock()
         report = PriceRefresh(at=now)
         async with self.session_maker() as session:
-            for row in await SyncRepository(session).open_breakers(now):
-                self.breakers.restore(row.venue, row.open_until, row.reason)
+            rows = await SyncRepository(session).open_breakers(now)
+            self.breakers.reconcile({row.venue: (row.open_until, row.reason) for row in rows}, now)
             assets = [asset for asset in await PriceRepository(session).held_assets() if asset != quote]
         venues = []
         for venue in settings.PRICE_VENUES:
@@ -131,7 +131,7 @@ class PriceService:
                     reason = self.breakers.reason(failure.venue) or failure.code
                     await breakers.open_breaker(failure.venue, reason, now, opened)
             for venue in sorted({ticker.venue for ticker in reply.tickers}):
-                if self.breakers.success(venue):
+                if self.breakers.success(venue, now):
                     await breakers.close_breaker(venue)
             prices = PriceRepository(session)
             for asset, price in resolved.items():

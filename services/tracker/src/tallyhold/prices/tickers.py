@@ -102,6 +102,8 @@ def _time(ticker: dict[str, Any], fetched_at: datetime) -> datetime:
 async def fetch_tickers(request: TickersRequest, config: EgressConfig) -> TickersReply:
     import ccxt.async_support as ccxt  # here, not at module level: only the worker pays for ccxt
 
+    # ccxt's throttle stays on against real venues; tests against the sandbox turn it off (EGRESS_OPTIONS).
+    rate_limit = bool((config.options.get("prices") or {}).get("rate_limit", True))
     wanted = {*request.assets, *request.bridges, request.quote}
     tickers: list[Ticker] = []
     failures: list[VenueFailure] = []
@@ -115,7 +117,7 @@ async def fetch_tickers(request: TickersRequest, config: EgressConfig) -> Ticker
             continue
         exchange = exchange_class(
             {
-                "enableRateLimit": True,
+                "enableRateLimit": rate_limit,
                 "timeout": int(request.timeout_seconds * 1000),
                 "options": dict(VENUE_OPTIONS.get(venue, {})),
             }

@@ -98,8 +98,9 @@ class SyncEngine:
 
     @property
     def lease(self) -> timedelta:
-        # Long enough to cover the deadline and the write; short enough that a killed process is forgotten soon.
-        return timedelta(seconds=self.settings.SYNC_TIMEOUT_SECONDS + 30)
+        # Covers the deadline and the write; short, so a killed process's lease is forgotten soon. A write that
+        # outlives it is still safe: rows are keyed by window and ordered by observation time.
+        return timedelta(seconds=self.settings.SYNC_TIMEOUT_SECONDS + 5)
 
     def _venue_limit(self, venue: str) -> asyncio.Semaphore:
         return self._venues.setdefault(venue, asyncio.Semaphore(self.settings.SYNC_VENUE_CONCURRENCY))
@@ -214,7 +215,7 @@ class SyncEngine:
             async with transaction(self.session_maker) as session:
                 claimed = await service.claim(session, connection_id, trigger, now, self.lease)
             if isinstance(claimed, Skip):
-                return self._skipped(connection_id, kind, claimed.reason)
+                return self._skipped(connection_id, claimed.kind, claimed.reason)
             kind = claimed.kind
             if not self.breakers.acquire(claimed.venue, now):
                 await self._release(claimed)
@@ -242,8 +243,8 @@ class SyncEngine:
     async def _restore_breakers(self, now: datetime) -> None:
         """Breakers opened by other processes (or before a restart) apply here too."""
         async with self.session_maker() as session:
-            for row in await SyncRepository(session).open_breakers(now):
-                self.breakers.restore(row.venue, row.open_until, row.reason)
+            rows = await SyncRepository(session).open_breakers(now)
+        self.breakers.reconcile({row.venue: (row.open_until, row.reason) for row in rows}, now)
 
     async def _build(self, claimed: Claim) -> EgressCall | Failure:
         builder = builder_for(claimed.kind)
@@ -290,7 +291,7 @@ class SyncEngine:
                 quote=self.settings.QUOTE_CURRENCY,
                 price_max_age=self.settings.price_max_age,
             )
-            if self.breakers.success(venue):
+            if self.breakers.success(venue, now):
                 await SyncRepository(session).close_breaker(venue)
         self._publish_breakers(now)
         self._observe(claimed, applied, started)

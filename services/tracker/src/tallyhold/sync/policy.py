@@ -16,7 +16,7 @@ HOLD_CODES = frozenset({"rate_limited", "banned"})
 DEFAULT_HOLD_SECONDS = {"rate_limited": 60.0, "banned": 600.0}
 QUARANTINE_CODES = frozenset({"write_permissions"})
 # Codes about our own side: they neither count against a venue nor make the source's key suspect.
-PAUSE_CODES = frozenset({"vault_unavailable", "database_unavailable"})
+PAUSE_CODES = frozenset({"vault_unavailable", "database_unavailable", "credentials_unavailable"})
 
 
 class Verdict(StrEnum):
@@ -114,6 +114,15 @@ class Breakers:
         """(venue, reason, open_until) of every venue whose breaker opened at some point; for metrics."""
         return [(v, e.reason, e.open_until or _EPOCH) for v, e in sorted(self._venues.items())]
 
+    def reconcile(self, stored: dict[str, tuple[datetime, str]], now: datetime) -> None:
+        """Makes the open breakers match the database's (`venue → (open_until, reason)`, open ones only): those
+        opened elsewhere apply here, and one whose row was deleted (by an operator) closes here too."""
+        for venue, entry in self._venues.items():
+            if entry.open_until is not None and entry.open_until > now and venue not in stored:
+                entry.failures, entry.open_until, entry.reason, entry.probing = 0, None, None, False
+        for venue, (open_until, reason) in stored.items():
+            self.restore(venue, open_until, reason)
+
     def restore(self, venue: str, open_until: datetime, reason: str) -> None:
         entry = self._venue(venue)
         if entry.open_until is None or open_until > entry.open_until:
@@ -136,12 +145,17 @@ class Breakers:
         """The call that `acquire` allowed ended without a verdict on the venue (our own failure)."""
         self._venue(venue).probing = False
 
-    def success(self, venue: str) -> bool:
-        """Returns True when this closed a breaker that was open or half open."""
+    def success(self, venue: str, now: datetime) -> bool:
+        """Returns True when this closed a breaker that was open or half open. A hold the venue asked for
+        (429/418) is never cut short: a call that was already in flight when it came may well succeed."""
         entry = self._venue(venue)
-        was_open = entry.open_until is not None
-        entry.failures, entry.open_until, entry.reason, entry.probing = 0, None, None, False
-        return was_open
+        entry.failures, entry.probing = 0, False
+        if entry.open_until is None:
+            return False
+        if entry.reason in HOLD_CODES and now < entry.open_until:
+            return False
+        entry.open_until, entry.reason = None, None
+        return True
 
     def failure(self, venue: str, failure: Failure, now: datetime) -> datetime | None:
         """Records a failed call; returns the new open-until time when the breaker (re)opens."""

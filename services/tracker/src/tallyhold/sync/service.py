@@ -20,7 +20,7 @@ from tallyhold.portfolio.history import record_point
 from tallyhold.sources.models import SourceBalances
 from tallyhold.sync.policy import Failure, Verdict, backoff_seconds
 from tallyhold.sync.repository import SYNCED_KINDS, SyncRepository
-from tallyhold.types import MONEY_PRECISION
+from tallyhold.types import MONEY_PRECISION, decimal_to_str
 
 # Permission flags that make a key able to move or risk funds. A source reporting any of them as true is
 # quarantined, whatever its connector concluded (defence in depth: connectors raise `write_permissions`).
@@ -58,6 +58,7 @@ class Claim:
 @dataclass(frozen=True)
 class Skip:
     reason: str  # gone | not_synced | quarantined | error | held | backoff | busy
+    kind: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -80,17 +81,17 @@ async def claim(
     if connection is None:
         return Skip("gone")
     if connection.kind not in SYNCED_KINDS:
-        return Skip("not_synced")
+        return Skip("not_synced", connection.kind)
     if connection.status == "quarantined":
-        return Skip("quarantined")
+        return Skip("quarantined", connection.kind)
     if connection.status == "error" and trigger is Trigger.scheduled:
-        return Skip("error")
+        return Skip("error", connection.kind)
     if connection.hold_until is not None and connection.hold_until > now:
-        return Skip("held")
+        return Skip("held", connection.kind)
     if trigger is Trigger.scheduled and connection.next_attempt_at is not None and connection.next_attempt_at > now:
-        return Skip("backoff")
+        return Skip("backoff", connection.kind)
     if connection.sync_lease_until is not None and connection.sync_lease_until > now:
-        return Skip("busy")
+        return Skip("busy", connection.kind)
     lease_until = now + lease
     connection.sync_lease_until = lease_until
     connection.last_attempt_at = now
@@ -157,8 +158,8 @@ async def apply(
             {
                 "asset": h["asset"],
                 "location": h["location"],
-                "amount": str(h["amount"]),
-                "unconfirmed": None if h["unconfirmed"] is None else str(h["unconfirmed"]),
+                "amount": decimal_to_str(h["amount"]),
+                "unconfirmed": None if h["unconfirmed"] is None else decimal_to_str(h["unconfirmed"]),
             }
             for h in holdings
         ],

@@ -1,0 +1,32 @@
+"""A sync engine outside `tallyhold serve` (`tallyhold sync --once`, benches): the same wiring as the app's
+lifespan (database, egress worker, Vault session and the exchange key source), without HTTP or scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from tallyhold.api.state import InstanceState
+from tallyhold.credentials import runtime as credentials_runtime
+from tallyhold.db import create_engine, create_session_maker
+from tallyhold.egress.client import EgressClient
+from tallyhold.settings import Settings
+from tallyhold.sync.engine import SyncEngine
+
+
+@asynccontextmanager
+async def standalone_engine(settings: Settings, process: str = "sync") -> AsyncIterator[SyncEngine]:
+    engine = create_engine(settings, process=process)
+    egress = EgressClient(
+        settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
+    )
+    state = InstanceState(settings=settings, engine=engine, session_maker=create_session_maker(engine), egress=egress)
+    stop_credentials = await credentials_runtime.install(state)
+    sync = SyncEngine(settings, state.session_maker, egress, state.services)
+    try:
+        yield sync
+    finally:
+        await sync.aclose()
+        await stop_credentials()
+        await egress.aclose()
+        await engine.dispose()
