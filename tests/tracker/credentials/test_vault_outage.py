@@ -128,9 +128,11 @@ async def test_vault_outage_and_recovery(api, app, bao, sandbox, settings, outag
         sessions = app.state.instance.session_maker
         while not stop.is_set():
             try:
-                async with transaction(sessions) as session:
-                    async with credentials.open_credentials(session, cipher, created.json()["id"]) as opened:
-                        assert opened.api_key.reveal() == api_key
+                async with (
+                    transaction(sessions) as session,
+                    credentials.open_credentials(session, cipher, created.json()["id"]) as opened,
+                ):
+                    assert opened.api_key.reveal() == api_key
                 outcomes.append("ok")
             except VaultUnavailable:
                 outcomes.append("vault_unavailable")
