@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -68,7 +69,7 @@ async def api(app, settings, clean_tenant) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def source(api: httpx.AsyncClient) -> dict:
+async def source(api: httpx.AsyncClient) -> dict[str, Any]:
     """The first exchange connection's sync status (the one the test syncs)."""
     sources = (await api.get("/v1/sync/status")).json()["sources"]
     return dict(min(sources, key=lambda s: s["label"]))
@@ -78,7 +79,7 @@ async def idle(api: httpx.AsyncClient) -> bool:
     return not (await api.get("/v1/sync/status")).json()["running"]
 
 
-async def synced_once_more(api: httpx.AsyncClient) -> dict:
+async def synced_once_more(api: httpx.AsyncClient) -> dict[str, Any]:
     """One whole `POST /v1/sync` (sources, then prices), started after the previous one has finished."""
     await eventually(lambda: idle(api), timeout=30)
     before = (await source(api))["last_attempt_at"]
@@ -95,7 +96,7 @@ async def synced_once_more(api: httpx.AsyncClient) -> dict:
     return await source(api)
 
 
-async def ciphertexts(settings) -> list[tuple]:
+async def ciphertexts(settings) -> list[tuple[Any, ...]]:
     engine = create_engine(settings, process="test")
     try:
         async with engine.connect() as connection:
@@ -158,7 +159,7 @@ async def outage_and_recovery(api, bao, binance, settings, stored, connection_id
 
     async def readiness_says_down() -> bool:
         response = await api.get("/readyz")
-        return response.status_code == 503 and response.json()["vault"] == "down"
+        return bool(response.status_code == 503 and response.json()["vault"] == "down")
 
     await eventually(readiness_says_down, timeout=15)
     assert (await api.get("/healthz")).status_code == 200
@@ -199,7 +200,7 @@ async def outage_and_recovery(api, bao, binance, settings, stored, connection_id
         bao.unseal()
 
     async def ready() -> bool:
-        return (await api.get("/readyz")).status_code == 200
+        return bool((await api.get("/readyz")).status_code == 200)
 
     await eventually(ready, timeout=RECOVERY_DEADLINE)
     count = len(outcomes)
