@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import hvac.exceptions
 import pytest
 
 from tallyhold.credentials.context import b64encode, derivation_context
+from tallyhold_provision.errors import ProvisionError
 from tallyhold_provision.registry import Customer, State
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
 
@@ -135,26 +137,44 @@ def test_destroy_removes_everything_and_shreds_ciphertexts(control_plane: Contro
         admin.secrets.transit.delete_key(name=customer.id)
 
 
-def _crashing_create(plane: ControlPlane, slug: str, step: str) -> subprocess.CompletedProcess[str]:
-    """`create` in a process that dies (os._exit, no cleanup at all) right after `step` is journalled."""
-    code = (
-        "import os, sys\n"
-        "from tallyhold_provision.config import ProvisionerSettings\n"
-        "from tallyhold_provision.factory import build\n"
-        "step, slug = sys.argv[1], sys.argv[2]\n"
-        f"crash = lambda done: os._exit({CRASH_EXIT}) if done == step else None\n"
-        "build(ProvisionerSettings(), after_step=crash).create(slug, backend='local')\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", code, step, slug], env=plane.env(), capture_output=True, text=True, timeout=300
-    )
+class Crash(BaseException):
+    """Stands in for the process dying: nothing in the provisioner catches a BaseException."""
+
+
+def _crash_after(step: str) -> Callable[[str], None]:
+    def hook(done: str) -> None:
+        if done == step:
+            raise Crash(step)
+
+    return hook
 
 
 @pytest.mark.parametrize("step", CREATE_STEPS)
 def test_a_crash_between_steps_then_a_rerun_converges(control_plane: ControlPlane, step: str) -> None:
     slug = f"crash-{step.replace('_', '-')}"
-    crashed = _crashing_create(control_plane, slug, step)
+    with control_plane.provisioner(after_step=_crash_after(step)) as crashing, pytest.raises(Crash):
+        crashing.create(slug, backend="local")
+    _rerun_converges(control_plane, slug, step)
+
+
+def test_a_real_crash_releases_the_lock_and_a_rerun_converges(control_plane: ControlPlane) -> None:
+    """The same, with the process really gone (os._exit: no finally, no clean-up, the lock dies with its
+    connection) in the middle of the steps."""
+    code = (
+        "import os, sys\n"
+        "from tallyhold_provision.config import ProvisionerSettings\n"
+        "from tallyhold_provision.factory import build\n"
+        f"crash = lambda done: os._exit({CRASH_EXIT}) if done == 'vault' else None\n"
+        "build(ProvisionerSettings(), after_step=crash).create('crash-real', backend='local')\n"
+    )
+    crashed = subprocess.run(
+        [sys.executable, "-c", code], env=control_plane.env(), capture_output=True, text=True, timeout=300
+    )
     assert crashed.returncode == CRASH_EXIT, crashed.stderr[-2000:]
+    _rerun_converges(control_plane, "crash-real", "vault")
+
+
+def _rerun_converges(control_plane: ControlPlane, slug: str, step: str) -> None:
     with control_plane.provisioner() as provisioner:
         interrupted = provisioner.get(slug)
         if step != "finish":
@@ -184,22 +204,13 @@ def _assert_serving(plane: ControlPlane, customer: Customer, token: str | None) 
 
 
 def test_a_crash_during_destroy_then_a_rerun_finishes(control_plane: ControlPlane) -> None:
-    code = (
-        "import os, sys\n"
-        "from tallyhold_provision.config import ProvisionerSettings\n"
-        "from tallyhold_provision.factory import build\n"
-        f"crash = lambda done: os._exit({CRASH_EXIT}) if done == 'vault' else None\n"
-        "build(ProvisionerSettings(), after_step=crash).destroy('half-gone')\n"
-    )
     with control_plane.provisioner() as provisioner:
         customer = provisioner.create("half-gone", backend="local").customer
-    crashed = subprocess.run(
-        [sys.executable, "-c", code], env=control_plane.env(), capture_output=True, text=True, timeout=300
-    )
-    assert crashed.returncode == CRASH_EXIT, crashed.stderr[-2000:]
+    with control_plane.provisioner(after_step=_crash_after("vault")) as crashing, pytest.raises(Crash):
+        crashing.destroy("half-gone")
     with control_plane.provisioner() as provisioner:
         assert provisioner.get("half-gone").state is State.destroying
-        with pytest.raises(Exception, match="being destroyed"):
+        with pytest.raises(ProvisionError, match="being destroyed"):
             provisioner.create("half-gone", backend="local")
         assert provisioner.destroy("half-gone") is not None
     assert _leftovers(control_plane, customer.id) == []

@@ -11,19 +11,22 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import hvac.exceptions
-import psycopg
 import typer
 from pydantic import ValidationError
 
 from tallyhold_provision.backends.base import BackendError
-from tallyhold_provision.backends.kubernetes import NOT_AVAILABLE
 from tallyhold_provision.config import BackendName, ProvisionerSettings, config_table
+from tallyhold_provision.errors import KUBERNETES_NOT_AVAILABLE as NOT_AVAILABLE
 from tallyhold_provision.errors import ProvisionError
-from tallyhold_provision.operations import Provisioner, schema_head, validate_slug
-from tallyhold_provision.status import collect
+from tallyhold_provision.naming import validate_slug
+
+if TYPE_CHECKING:
+    from tallyhold_provision.operations import Provisioner
+
+# The heavy modules (database, Vault, migrations) are imported inside the commands that need them: usage errors
+# answer at once, and `--help` does not load the whole tracker.
 
 app = typer.Typer(
     help="Create, upgrade, rotate, suspend and destroy customers' Tallyhold stacks.",
@@ -73,16 +76,23 @@ def _errors(code: int = 1) -> Iterator[None]:
         raise
     except (ProvisionError, BackendError) as exc:
         _fail(str(exc), code)
-    except psycopg.OperationalError:
-        _fail("cannot reach the admin database (TALLYHOLD_PROVISIONER_ADMIN_DATABASE_URL)", code)
-    except hvac.exceptions.Forbidden:
-        _fail("Vault refused the provisioner's request (403): check its policy (deploy/vault/provisioner.hcl)", code)
-    except hvac.exceptions.VaultError as exc:
-        _fail(f"Vault failed the request ({type(exc).__name__})", code)
-    except OSError as exc:
-        _fail(f"{type(exc).__name__}: {exc.strerror or 'I/O error'}", code)
     except Exception as exc:  # the operator gets one line, never a traceback that could quote a server's answer
-        _fail(f"unexpected failure ({type(exc).__name__}); `status SLUG` shows the step it stopped at", code)
+        _fail(_describe(exc), code)
+
+
+def _describe(exc: Exception) -> str:
+    import hvac.exceptions
+    import psycopg
+
+    if isinstance(exc, psycopg.OperationalError):
+        return "cannot reach the admin database (TALLYHOLD_PROVISIONER_ADMIN_DATABASE_URL)"
+    if isinstance(exc, hvac.exceptions.Forbidden):
+        return "Vault refused the provisioner's request (403): check its policy (deploy/vault/provisioner.hcl)"
+    if isinstance(exc, hvac.exceptions.VaultError):
+        return f"Vault failed the request ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return f"{type(exc).__name__}: {exc.strerror or 'I/O error'}"
+    return f"unexpected failure ({type(exc).__name__}); `status SLUG` shows the step it stopped at"
 
 
 def _print_json(data: Any) -> None:
@@ -137,6 +147,11 @@ def list_(as_json: JsonFlag = False) -> None:
 @app.command()
 def status(slug: Slug, as_json: JsonFlag = False) -> None:
     """Health of each part (db, vault, instance, last sync); exit 0 only when all are healthy."""
+    import hvac.exceptions
+
+    from tallyhold_provision.operations import schema_head
+    from tallyhold_provision.status import collect
+
     settings = _settings()
     with _provisioner(error_code=2) as provisioner, _errors(2):
         customer = provisioner.get(slug)
@@ -144,7 +159,7 @@ def status(slug: Slug, as_json: JsonFlag = False) -> None:
         try:
             vault = provisioner.vault()
         except (ProvisionError, OSError, hvac.exceptions.VaultError):
-            vault = None
+            vault = None  # reported as the vault part's health below
         report = collect(
             customer,
             databases=provisioner.databases,

@@ -8,6 +8,7 @@ from the field descriptions below (`tallyhold-provision config-table`); a test k
 from __future__ import annotations
 
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tallyhold.settings import SCHEMA_NAME
+# A lowercase SQL identifier (the tenant database's name goes into SQL as an identifier, but is checked anyway).
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class BackendName(StrEnum):

@@ -11,3 +11,9 @@ class ProvisionError(RuntimeError):
 class UnknownCustomer(ProvisionError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"no customer named {slug!r}")
+
+
+KUBERNETES_NOT_AVAILABLE = (
+    "the kubernetes backend is not available yet (its Helm chart and cluster wiring have not landed); "
+    "use --backend local"
+)

@@ -46,3 +46,11 @@ class TenantNames:
     @property
     def vault_role(self) -> str:
         return self.customer_id
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG.fullmatch(slug):
+        from tallyhold_provision.errors import ProvisionError
+
+        raise ProvisionError(f"{slug!r} is not a valid slug (lowercase letters, digits and '-', 3 to 32 characters)")
+    return slug

@@ -16,19 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
-
 from tallyhold import __version__ as tracker_version
-from tallyhold.migrations import alembic_config, run_migrations
 from tallyhold_provision.backends.base import Backend, BackendError
 from tallyhold_provision.databases import Databases
 from tallyhold_provision.errors import ProvisionError, UnknownCustomer
 from tallyhold_provision.instance_env import VaultIdentity, instance_environment
 from tallyhold_provision.lock import customer_lock
-from tallyhold_provision.naming import SLUG, new_customer_id
+from tallyhold_provision.naming import new_customer_id, validate_slug
 from tallyhold_provision.registry import Customer, Registry, State
-from tallyhold_provision.tokens import issue_token
 from tallyhold_provision.vault_plane import VaultPlane
 
 # Names of entries in the backend's secret store, and the label of the first token: not secrets themselves.
@@ -38,6 +33,13 @@ FIRST_TOKEN_LABEL = "created by tallyhold-provision"  # noqa: S105
 
 
 def schema_head() -> str | None:
+    # Imported here (as are migrations and tokens below): Alembic and the tracker's ORM take a second to load,
+    # and only the commands that migrate or issue tokens need them.
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import make_url
+
+    from tallyhold.migrations import alembic_config
+
     # Alembic reads only the script location to find the head; the URL is never used for it.
     return ScriptDirectory.from_config(alembic_config(make_url("postgresql://"), "unused")).get_current_head()
 
@@ -53,12 +55,6 @@ class CreateResult:
 class UpgradeSummary:
     upgraded: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-
-
-def validate_slug(slug: str) -> str:
-    if not SLUG.fullmatch(slug):
-        raise ProvisionError(f"{slug!r} is not a valid slug (lowercase letters, digits and '-', 3 to 32 characters)")
-    return slug
 
 
 class Provisioner:
@@ -170,6 +166,8 @@ class Provisioner:
             self.databases.converge_tenant(names, secrets_[PASSWORD_KEY])
 
         with self._step(customer, operation, "migrations"):
+            from tallyhold.migrations import run_migrations
+
             run_migrations(self.databases.migration_url(), names.schema, names.owner_role)
             head = schema_head()
             if customer.schema_revision != head:
@@ -202,6 +200,8 @@ class Provisioner:
         token = None
         if first_token:
             with self._step(customer, operation, "first_token"):
+                from tallyhold_provision.tokens import issue_token
+
                 token = issue_token(self.databases.app_url(names, secrets_[PASSWORD_KEY]), names, FIRST_TOKEN_LABEL)
 
         with self._step(customer, operation, "finish"):
@@ -241,6 +241,8 @@ class Provisioner:
             if password is None:
                 raise ProvisionError(f"{slug} has no database credentials on this machine; run `create {slug}`")
             with self._step(customer, "token", "issue"):
+                from tallyhold_provision.tokens import issue_token
+
                 token = issue_token(self.databases.app_url(customer.names, password), customer.names, label)
             return customer, token
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tallyhold_provision.registry import Customer
+if TYPE_CHECKING:
+    from tallyhold_provision.registry import Customer
 
 
 class BackendError(RuntimeError):

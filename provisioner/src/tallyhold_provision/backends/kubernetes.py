@@ -4,13 +4,13 @@ so plainly and changes nothing, rather than pretending."""
 
 from __future__ import annotations
 
-from tallyhold_provision.backends.base import BackendUnavailable, Endpoint, Health
-from tallyhold_provision.registry import Customer
+from typing import TYPE_CHECKING
 
-NOT_AVAILABLE = (
-    "the kubernetes backend is not available yet (its Helm chart and cluster wiring have not landed); "
-    "use --backend local"
-)
+from tallyhold_provision.backends.base import BackendUnavailable, Endpoint, Health
+from tallyhold_provision.errors import KUBERNETES_NOT_AVAILABLE as NOT_AVAILABLE
+
+if TYPE_CHECKING:
+    from tallyhold_provision.registry import Customer
 
 
 class KubernetesBackend:
