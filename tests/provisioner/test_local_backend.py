@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tallyhold_provision.config import config_table
 from tallyhold_provision.instance_env import PROTECTED, instance_environment, passthrough
+from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.launch import child_environment
 from tallyhold_provision.local.supervisor import Program
 from tallyhold_provision.naming import TenantNames
@@ -129,3 +132,11 @@ def test_supervisor_values_are_escaped(tmp_path) -> None:
     assert "a%%b" in text
     with pytest.raises(ValueError, match="span lines"):
         Program("t_0123456789abcdef", ["x\ny"], tmp_path, tmp_path / "log", True).config()
+
+
+def test_readme_operator_configuration_table_matches_settings() -> None:
+    readme = (checkout_root() / "README.md").read_text()
+    pattern = r"<!-- provisioner-config-table:start -->\n(.*?)<!-- provisioner-config-table:end -->"
+    match = re.search(pattern, readme, re.S)
+    assert match, "README.md lost its operator configuration table markers"
+    assert match.group(1) == config_table(), "regenerate it: tallyhold-provision config-table"
