@@ -3,14 +3,17 @@
 API process (no web3, no bip-utils: both stay in the egress worker)
     guard.py        the secret-paste guard (DESIGN decision 5): private keys, WIF, xprv, BIP-39 phrases
     addresses.py    EVM (EIP-55) and Bitcoin address / xpub validation and normalisation, in pure Python
+    encoding.py     Base58Check and Bech32/Bech32m for the above
     catalog.py      the supported chains (chain id, native asset); tokenlist.py: curated tokens (tokens/*.json)
     endpoints.py service.py repository.py schemas.py      wallet and custom-token routes
     sync.py         the sync request builder, `sources.registry.BUILDERS["wallet"]`
     wire.py         request/reply models of the egress operations (shared by both sides)
+    options.py      tuning carried to the worker in EgressConfig.options["chains"] (from the settings)
 
 Egress worker
     handlers.py     `chain.balances`, `chain.token_info`, `chain.head`
-    evm.py          web3: per-chain head (chain id check + pinned block), coalesced JSON-RPC batches
+    evm.py          web3: per-chain head (chain id check + pinned block), coalesced JSON-RPC batches,
+                    retries; a token that does not answer balanceOf is an error, never a zero
     bitcoin.py      Esplora HTTP client, xpub scans over receive and change chains up to the gap limit
     hdkeys.py       xpub/ypub/zpub derivation with bip-utils
     retry.py        backoff with jitter, Retry-After

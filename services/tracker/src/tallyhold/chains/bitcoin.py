@@ -15,7 +15,6 @@ in a row (no transaction, confirmed or not): exactly last used index + gap limit
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,7 +29,6 @@ from tallyhold.chains.retry import with_retries
 from tallyhold.egress.protocol import EgressError
 from tallyhold.sources.models import FetchedBalance, SourceBalances
 
-logger = logging.getLogger("tallyhold.chains")
 SATOSHI = Decimal("1e-8")
 _STAT_FIELDS = ("funded_txo_count", "funded_txo_sum", "spent_txo_count", "spent_txo_sum", "tx_count")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from tallyhold.chains.catalog import EVM_CHAIN_NAMES
+from tallyhold.chains.catalog import CHAINS, EVM_CHAIN_NAMES
 
 TOKENS_DIR = Path(__file__).with_name("tokens")
 
@@ -53,8 +53,6 @@ def curated_by_contract(chain: str) -> dict[str, CuratedToken]:
 def reserved_codes(chain: str) -> set[str]:
     """Codes a custom token may not take on `chain`: the native coin's and every curated token's asset code and
     symbol. A contract calling itself "USDT" must not be priced (and counted) as Tether."""
-    from tallyhold.chains.catalog import CHAINS
-
     codes = {CHAINS[chain].native_asset}
     for token in curated_tokens(chain):
         codes.add(token.asset)
