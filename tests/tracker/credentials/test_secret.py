@@ -11,11 +11,12 @@ import pickle
 import uuid
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from tallyhold.connections.schemas import CredentialsReplace, ExchangeConnectionCreate
 from tallyhold.credentials.secret import MASK, ExchangeCredentials, Secret, SecretClosed
 from tallyhold.logging import JsonFormatter, RedactionFilter, SecretRegistry
+from tallyhold.settings import Settings
 
 CANARY = "cnry-secret-type-9b1f2e7c4d/+="
 
@@ -105,3 +106,22 @@ async def test_an_exception_logged_inside_the_decrypt_scope_is_masked(cipher) ->
     assert "using the key failed" in output
     assert "RuntimeError" in output
     assert value not in output
+
+
+@pytest.mark.parametrize(
+    ("values", "missing"),
+    [
+        ({"VAULT_AUTH": "token"}, "VAULT_KEY, VAULT_TOKEN"),
+        ({"VAULT_AUTH": "approle", "VAULT_KEY": "t_00ff", "VAULT_ROLE_ID": "r"}, "VAULT_SECRET_ID"),
+        ({"VAULT_AUTH": "kubernetes", "VAULT_KEY": "t_00ff"}, "VAULT_K8S_ROLE"),
+    ],
+)
+def test_settings_refuse_an_incomplete_vault_login(values: dict[str, str], missing: str) -> None:
+    base = {
+        "DATABASE_URL": "postgresql://app:s3cure-pw@127.0.0.1:5432/db",
+        "DB_SCHEMA": "t_00ff",
+        "CUSTOMER_ID": "t_00ff",
+        "VAULT_ADDR": "http://127.0.0.1:8200",
+    }
+    with pytest.raises(ValidationError, match=missing):
+        Settings.model_validate({**base, **values})
