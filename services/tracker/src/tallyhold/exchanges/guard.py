@@ -51,9 +51,23 @@ class TransportGuard:
 
 def endpoints_of(exchange_class: type[Any], names: Iterable[str]) -> list[Endpoint]:
     """The ccxt declarations behind implicit method names (camelCase or snake_case) of a venue class."""
+    return [Endpoint(str(entry.method), str(entry.path)) for entry in _entries(exchange_class, names)]
+
+
+def request_cost(exchange_class: type[Any], names: Iterable[str]) -> float:
+    """What calling each named method once costs in ccxt's throttle units (its declared `cost`, default 1)."""
+    total = 0.0
+    for entry in _entries(exchange_class, names):
+        config = entry.config if isinstance(entry.config, dict) else {}
+        cost = config.get("cost", 1)
+        total += float(cost) if isinstance(cost, int | float) else 1.0
+    return total
+
+
+def _entries(exchange_class: type[Any], names: Iterable[str]) -> list[Any]:
     from ccxt.base.types import Entry  # the worker only: this module is imported lazily there
 
-    found: list[Endpoint] = []
+    found = []
     for name in names:
         # The declaration lives on the venue's generated ImplicitAPI base; ccxt's constructor later shadows it
         # with a plain function on the venue class, so look past that.
@@ -63,5 +77,5 @@ def endpoints_of(exchange_class: type[Any], names: Iterable[str]) -> list[Endpoi
         )
         if entry is None:
             raise LookupError(f"{exchange_class.__name__} has no implicit method {name}")
-        found.append(Endpoint(str(entry.method), str(entry.path)))
+        found.append(entry)
     return found

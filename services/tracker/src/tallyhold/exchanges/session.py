@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import denied
 from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, decode_body, retry_after_seconds
-from tallyhold.exchanges.guard import ForbiddenRequest, TransportGuard, endpoints_of
+from tallyhold.exchanges.guard import ForbiddenRequest, TransportGuard, endpoints_of, request_cost
 from tallyhold.exchanges.schemas import WireKey
 from tallyhold.exchanges.venues.base import Adapter
 
@@ -45,16 +45,20 @@ class CallPolicy:
     # A 429 whose Retry-After is at most this is waited out inside the worker; longer ones go to the engine.
     inline_retry_after: float = 3.0
     timeout: float = 10.0
-    # ccxt's per-venue request-cost throttle. On in production (it keeps one sync well inside the venue's
-    # weight budget); tests and the bench against the sandbox, which has no limits, turn it off.
+    # ccxt's per-venue request-cost throttle (leaky bucket at the venue's documented rate). On in production;
+    # tests against the sandbox, which has no limits, turn it off.
     rate_limit: bool = True
+    # The bucket starts full with this many syncs' worth of calls (each declared method once, at its ccxt
+    # cost): one sync goes out at once, like any client's first requests inside the venue's window, and only
+    # what goes beyond it (paging, retries) waits for the bucket to refill.
+    burst_syncs: float = 1.0
 
     @classmethod
     def from_config(cls, config: EgressConfig) -> CallPolicy:
         """Defaults, tuned by `config.options["exchanges"]` (tests and benches shorten the waits)."""
         tuning = config.options.get("exchanges") or {}
         policy = cls()
-        for name in ("backoff_base", "backoff_cap", "inline_retry_after", "timeout"):
+        for name in ("backoff_base", "backoff_cap", "inline_retry_after", "timeout", "burst_syncs"):
             if name in tuning:
                 setattr(policy, name, float(tuning[name]))
         if "attempts" in tuning:
@@ -180,6 +184,9 @@ async def open_session(
         settings["password"] = key.passphrase.get_secret_value()
     if key.uid is not None:
         settings["uid"] = key.uid.get_secret_value()
+    if policy.rate_limit:
+        burst = max(1.0, policy.burst_syncs * request_cost(klass, adapter.methods))
+        settings["tokenBucket"] = {"capacity": burst, "tokens": burst}
     exchange = klass(settings)
     override = config.exchange_api_overrides.get(venue)
     if override:
