@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -104,3 +108,26 @@ async def connection_row(maker: async_sessionmaker[AsyncSession], connection_id:
 
 def key_requests(venue: VenueControl, api_key: str, since: int = 0) -> list[str]:
     return [f"{e['method']} {e['path']}" for e in venue.requests(since) if e["key_hint"] == api_key[-4:]]
+
+
+def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that gives a `tallyhold` process these settings (every field set explicitly)."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    for name in sorted(settings.model_fields_set):
+        env[f"TALLYHOLD_{name}"] = _encode(getattr(settings, name))
+    env.update(extra)
+    return env
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    return str(value)

@@ -1,0 +1,124 @@
+"""The scheduler inside a running instance (APScheduler 3): one job per connection that syncs it on its own,
+backoff that moves the job, reconciliation that follows connections, and the scheduler's metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tallyhold.api.state import InstanceState
+from tallyhold.settings import Settings
+from tallyhold.sync.engine import SyncEngine
+from tallyhold.sync.scheduler import SyncScheduler
+from tallyhold.sync.service import Outcome, Trigger
+from tallyhold_sandbox import Sandbox
+from tests.fixtures.platform import Tenant
+from tests.fixtures.vault import VaultTenant
+from tests.tracker.sync.helpers import AddAccount, connection_row, sync_settings
+
+
+@pytest.fixture(scope="module")
+def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
+    return sync_settings(
+        tenant, vault_tenant, sandbox, SYNC_SCHEDULER=True, SYNC_INTERVAL_SECONDS=30, SYNC_JITTER_SECONDS=1
+    )
+
+
+def parts(app: FastAPI) -> tuple[SyncScheduler, SyncEngine]:
+    services = cast(InstanceState, app.state.instance).services
+    scheduler, engine = services["sync_scheduler"], services["sync_engine"]
+    assert isinstance(scheduler, SyncScheduler)
+    assert isinstance(engine, SyncEngine)
+    return scheduler, engine
+
+
+def value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_each_connection_gets_a_job_that_syncs_it(
+    app: FastAPI, client: httpx.AsyncClient, add_binance: AddAccount, db: async_sessionmaker[AsyncSession]
+) -> None:
+    scheduler, _ = parts(app)
+    lag_count = value("tallyhold_scheduler_lag_seconds_count", job="sync")
+    account = await add_binance({"BTC": "1"})
+    await scheduler.reconcile()
+    job = scheduler.scheduler.get_job(f"sync:{account.connection_id}")
+    assert job is not None
+    assert job.next_run_time <= datetime.now(UTC) + timedelta(seconds=6), "a new connection syncs soon"
+    assert value("tallyhold_scheduler_jobs", job="sync") == 1
+    assert value("tallyhold_scheduler_heartbeat_timestamp_seconds") > 0
+
+    deadline = time.monotonic() + 60
+    while (await connection_row(db, account.connection_id)).last_sync_at is None:
+        assert time.monotonic() < deadline, "the scheduler never synced the connection"
+        await asyncio.sleep(0.1)
+    assert value("tallyhold_scheduler_lag_seconds_count", job="sync") > lag_count
+    assert value("tallyhold_sync_last_success_timestamp_seconds", connection_id=account.connection_id) > 0
+    status = (await client.get("/v1/sync/status")).json()
+    assert status["scheduler"] == "running"
+    assert status["interval_seconds"] == 30
+    assert [s["state"] for s in status["sources"]] == ["ok"]
+
+
+async def test_a_failure_moves_the_job_to_its_backoff_time(
+    app: FastAPI, add_binance: AddAccount, db: async_sessionmaker[AsyncSession]
+) -> None:
+    scheduler, engine = parts(app)
+    account = await add_binance({"ETH": "1"})
+    await scheduler.reconcile()
+    connection_id = uuid.UUID(account.connection_id)
+    with account.venue.fault("server_error", api_key=account.api_key):
+        result = await engine.sync_connection(connection_id, Trigger.scheduled)
+    assert (result.outcome, result.code) == (Outcome.failed, "exchange_unavailable")
+    assert result.next_attempt_at is not None
+    job = scheduler.scheduler.get_job(f"sync:{connection_id}")
+    assert job is not None
+    assert job.next_run_time == result.next_attempt_at
+    row = await connection_row(db, account.connection_id)
+    assert row.next_attempt_at == result.next_attempt_at
+    assert row.failure_count == 1
+
+    # A scheduled run before that time (another grid point) leaves the source alone; a manual one does not.
+    early = await engine.sync_connection(connection_id, Trigger.scheduled)
+    assert (early.outcome, early.code) == (Outcome.skipped, "backoff")
+    manual = await engine.sync_connection(connection_id, Trigger.manual)
+    assert manual.outcome is Outcome.success
+
+
+async def test_jobs_follow_deleted_and_quarantined_connections(
+    app: FastAPI, client: httpx.AsyncClient, add_binance: AddAccount
+) -> None:
+    scheduler, engine = parts(app)
+    kept = await add_binance({"BTC": "1"})
+    deleted = await add_binance({"ETH": "1"})
+    quarantined = await add_binance({"SOL": "1"})
+    await scheduler.reconcile()
+    await engine.sync_all(Trigger.manual)
+    assert value("tallyhold_sync_last_success_timestamp_seconds", connection_id=deleted.connection_id) > 0
+
+    assert (await client.delete(f"/v1/connections/{deleted.connection_id}")).status_code == 204
+    quarantined.venue.set_permissions(quarantined.api_key, ["read", "withdraw"])
+    result = await engine.sync_connection(uuid.UUID(quarantined.connection_id), Trigger.manual)
+    assert result.outcome is Outcome.quarantined
+    await scheduler.reconcile()
+
+    jobs = {job.id for job in scheduler.scheduler.get_jobs() if job.id.startswith("sync:")}
+    assert jobs == {f"sync:{kept.connection_id}"}
+    assert (
+        REGISTRY.get_sample_value(
+            "tallyhold_sync_last_success_timestamp_seconds", {"connection_id": deleted.connection_id}
+        )
+        is None
+    ), "a deleted connection's series goes away"
+    assert value("tallyhold_sources", kind="exchange", state="quarantined") == 1
+    assert value("tallyhold_sources", kind="exchange", state="ok") == 1
