@@ -14,13 +14,17 @@ from typing import Any
 class Canned:
     url: str = ""
     routes: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
+    delays: dict[tuple[str, str], float] = field(default_factory=dict)
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
-    def answer(self, method: str, path: str, body: Any, status: int = 200) -> None:
+    def answer(self, method: str, path: str, body: Any, status: int = 200, *, delay: float = 0.0) -> None:
         self.routes[(method.upper(), path)] = (status, body)
+        if delay:
+            self.delays[(method.upper(), path)] = delay
 
     def reset(self) -> None:
         self.routes.clear()
+        self.delays.clear()
         self.seen.clear()
 
     def paths(self) -> list[str]:

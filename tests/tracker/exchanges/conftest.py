@@ -3,6 +3,7 @@ in-process dispatch for the bulk, the worker subprocess where the boundary itsel
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -105,6 +106,9 @@ async def canned_server() -> AsyncIterator[Canned]:
 
     async def handle(request: web.Request) -> web.Response:
         canned.seen.append((request.method, request.path, dict(request.query)))
+        delay = canned.delays.get((request.method, request.path))
+        if delay:
+            await asyncio.sleep(delay)  # a venue that hangs: the client's timeout fires first
         status, body = canned.routes.get((request.method, request.path), (404, {"error": "not canned"}))
         return web.Response(status=status, text=json.dumps(body), content_type="application/json")
 

@@ -18,8 +18,9 @@ from tests.tracker.exchanges.conftest import FAST, totals
 from tests.tracker.exchanges.documented import UNVERIFIABLE, VERIFIED, Documented
 
 
-def client(canned: Canned, venue: str) -> EgressClient:
-    config = EgressConfig(customer_id="t_0e0e", exchange_api_overrides={venue: canned.url}, options={"exchanges": FAST})
+def client(canned: Canned, venue: str, **tuning: Any) -> EgressClient:
+    options = {"exchanges": {**FAST, **tuning}}
+    config = EgressConfig(customer_id="t_0e0e", exchange_api_overrides={venue: canned.url}, options=options)
     return EgressClient(config, mode="inprocess")
 
 
@@ -163,3 +164,17 @@ async def test_a_permission_error_other_than_the_documented_one_proves_nothing(
     with pytest.raises(EgressError) as caught:
         await verify(canned, venue, key(venue), acknowledge=True)
     assert caught.value.code == "probe_inconclusive"
+
+
+@pytest.mark.parametrize("venue", sorted(VERIFIED))
+async def test_a_timeout_on_the_permission_call_refuses_the_key(canned: Canned, venue: str) -> None:
+    documented = VERIFIED[venue]
+    wire = key(venue)
+    serve(canned, {**documented.read_only, **documented.balances}, wire.api_key.get_secret_value())
+    for method, path in documented.read_only:
+        status, body = canned.routes[(method, path)]
+        canned.answer(method, path, body, status, delay=5)
+    request = VerifyRequest(exchange=venue, key=wire)
+    with pytest.raises(EgressError) as caught:
+        await client(canned, venue, timeout=0.3, attempts=1).call("exchange.verify", request, VerifyReply)
+    assert caught.value.code == "timeout"

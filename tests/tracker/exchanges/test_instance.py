@@ -18,8 +18,10 @@ from tallyhold_sandbox.credentials import generate
 from tests.fixtures.instance import instance_settings
 from tests.tracker.api.helpers import assert_error, count_rows
 from tests.tracker.exchanges.canned import Canned
-from tests.tracker.exchanges.documented import UNVERIFIABLE
+from tests.tracker.exchanges.documented import UNVERIFIABLE, VERIFIED
 from tests.tracker.exchanges.test_binance import WALLETS as BINANCE_WALLETS
+from tests.tracker.exchanges.test_documented_venues import key as documented_key
+from tests.tracker.exchanges.test_documented_venues import serve
 from tests.tracker.exchanges.test_sandbox_venues import VENUES
 
 EGRESS_IP = "203.0.113.7"
@@ -34,7 +36,7 @@ FIRST_CALL = {"binance": "GET /sapi/v1/account/apiRestrictions", "kraken": "POST
 
 @pytest.fixture(scope="module")
 def settings(tenant: Any, vault_tenant: Any, sandbox: Sandbox, canned_server: Canned) -> Settings:
-    overrides = {**sandbox.urls, "bitvavo": canned_server.url}
+    overrides = {**sandbox.urls, **dict.fromkeys([*VERIFIED, *UNVERIFIABLE], canned_server.url)}
     return instance_settings(tenant, **vault_tenant.settings(), EXCHANGE_API_OVERRIDES=overrides, EGRESS_IPS=EGRESS_IP)
 
 
@@ -142,3 +144,19 @@ async def test_an_unverifiable_venue_needs_the_acknowledgement(client: httpx.Asy
     }  # fmt: skip
     assert any("read-only" in warning for warning in connection["warnings"])
     assert canned.paths() == ["GET /v2/balance", "DELETE /v2/order"]
+
+
+@pytest.mark.parametrize("venue", sorted(VERIFIED))
+async def test_documented_venues_refuse_write_keys_and_store_nothing(
+    client: httpx.AsyncClient, canned: Canned, venue: str
+) -> None:
+    documented = VERIFIED[venue]
+    wire = documented_key(venue)
+    serve(canned, documented.write, wire.api_key.get_secret_value())
+    body = {"exchange": venue, "label": venue, "api_key": wire.api_key.get_secret_value(),
+            "api_secret": wire.api_secret.get_secret_value(), "passphrase": "pass-" + venue}  # fmt: skip
+    before = encrypt_calls()
+    error = assert_error(await client.post("/v1/connections/exchange", json=body), 422, "write_permissions")
+    assert error["switch_off"] == documented.switch_off
+    assert encrypt_calls() == before
+    assert await count_rows(client) == 0

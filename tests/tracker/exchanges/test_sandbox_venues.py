@@ -269,3 +269,45 @@ async def test_a_negative_equity_is_a_liability(sandbox: Sandbox, egress: Egress
     reply = await v.balances(key)
     assert ("USDT", "unified") not in totals(reply)
     assert reply.facts["liabilities"] == [{"asset": "USDT", "location": "unified", "amount": "5"}]
+
+
+# How each venue answers a ban (the sandbox follows their docs): Kraken "EGeneral:Temporary lockout" and OKX
+# HTTP 418 are ccxt's DDoSProtection (banned); Bybit's IP limit "403 access too frequent" and Coinbase's
+# Cloudflare 1015 page are ccxt's RateLimitExceeded (rate_limited). Either way the duration goes to the engine.
+BAN_CODES = {"kraken": "banned", "okx": "banned", "bybit": "rate_limited", "coinbase": "rate_limited"}
+
+
+@pytest.mark.parametrize("name", sorted(VENUES))
+async def test_a_ban_reports_its_duration(sandbox: Sandbox, egress: EgressClient, name: str) -> None:
+    v, expect = Venue(sandbox, egress, name), VENUES[name]
+    key = new_key(v, expect, balances=expect.wallets)
+    v.control.add_fault("ban", path=expect.balance_path, api_key=key.api_key.get_secret_value(), retry_after=900)
+    since = v.control.last_seq()
+    error = await v.refusal(key, op="balances")
+    assert error.code == BAN_CODES[name]
+    assert error.failure.retry_after == 900
+    assert error.transient
+    balance_calls = [p for p in v.paths(key, since) if p.endswith(expect.balance_path)]
+    assert len(balance_calls) == 1  # never retried inside the worker: a ban is waited out by the engine
+
+
+@pytest.mark.parametrize("name", sorted(VENUES))
+async def test_a_hanging_venue_times_out(sandbox: Sandbox, impatient: EgressClient, name: str) -> None:
+    v, expect = Venue(sandbox, impatient, name), VENUES[name]
+    key = new_key(v, expect, balances=expect.wallets)
+    v.control.add_fault("hang", path=expect.permission_path, api_key=key.api_key.get_secret_value(), seconds=30)
+    error = await v.refusal(key)
+    assert error.code == "timeout"
+    assert error.transient
+    v.control.clear_faults()
+    v.control.add_fault("hang", path=expect.balance_path, api_key=key.api_key.get_secret_value(), seconds=30)
+    error = await v.refusal(key, op="balances")
+    assert error.code == "timeout"
+
+
+@pytest.mark.parametrize("name", sorted(VENUES))
+async def test_server_errors_are_retried_then_succeed(sandbox: Sandbox, egress: EgressClient, name: str) -> None:
+    v, expect = Venue(sandbox, egress, name), VENUES[name]
+    key = new_key(v, expect, balances=expect.wallets)
+    v.control.add_fault("server_error", path=expect.balance_path, api_key=key.api_key.get_secret_value(), times=2)
+    assert totals(await v.balances(key)) == expect.expected

@@ -33,6 +33,7 @@ from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, deco
 from tallyhold.exchanges.guard import ForbiddenRequest, TransportGuard, endpoints_of, request_cost
 from tallyhold.exchanges.schemas import WireKey
 from tallyhold.exchanges.venues.base import Adapter
+from tallyhold.logging import pin_third_party_loggers
 
 _MAX_ERROR_BODY = 4096
 
@@ -172,6 +173,9 @@ async def open_session(
     policy = policy or CallPolicy.from_config(config)
     venue = adapter.info.id
     key.register()
+    # ccxt logs request headers (API keys) and bodies at DEBUG: keep its loggers at WARNING whatever the root
+    # level, here too, not only where the process configured its logging.
+    pin_third_party_loggers()
     klass = exchange_class(venue)
     guard = TransportGuard(endpoints_of(klass, adapter.methods), endpoints_of(klass, sorted(denied(venue))))
     settings: dict[str, Any] = {
