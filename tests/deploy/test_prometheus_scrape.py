@@ -1,0 +1,180 @@
+"""A real Prometheus (Debian package) scrapes a running `tallyhold serve` on its METRICS_PORT and evaluates
+the shipped rules: a Binance 418 on the instance's key opens the venue's breaker, and TallyholdVenueBanned
+fires (security battery item 21, end to end). Polls, never sleeps a fixed time: the first scrape comes ~6 s
+after Prometheus starts."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from tallyhold.auth import service as token_service
+from tallyhold.db import create_engine, create_session_maker, transaction
+from tallyhold.settings import Settings
+from tallyhold_provision.local.ports import free_port
+from tallyhold_sandbox import Sandbox
+from tests.fixtures.platform import Tenant
+from tests.fixtures.sandbox import new_key
+from tests.fixtures.vault import VaultTenant
+from tests.tracker.sync.helpers import settings_env, sync_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "deploy" / "prometheus" / "rules" / "tallyhold.rules.yml"
+DEADLINE = 90.0
+
+
+@pytest.fixture(scope="module")
+def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
+    return sync_settings(
+        tenant,
+        vault_tenant,
+        sandbox,
+        HTTP_PORT=free_port(),
+        METRICS_PORT=free_port(),
+        SYNC_SCHEDULER=True,
+        LOG_LEVEL="WARNING",
+    )
+
+
+async def poll(check: Callable[[], Awaitable[Any]], what: str, deadline: float = DEADLINE) -> Any:
+    limit = time.monotonic() + deadline
+    while True:
+        result = await check()
+        if result:
+            return result
+        assert time.monotonic() < limit, f"timed out waiting for {what}"
+        await asyncio.sleep(0.25)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def instance(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """`tallyhold serve` as a process of its own; yields its base URL."""
+    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tallyhold.cli", "serve"], env=settings_env(settings), stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{settings.HTTP_PORT}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as probe:
+
+            async def healthy() -> bool:
+                assert process.poll() is None, "tallyhold serve exited"
+                try:
+                    return (await probe.get("/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await poll(healthy, "tallyhold serve")
+        yield base
+    finally:
+        stop(process)
+        log.close()
+
+
+@pytest_asyncio.fixture(scope="module")
+async def prometheus(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    exe = shutil.which("prometheus")
+    assert exe, "prometheus comes from the Debian package prometheus: `make debian`"
+    home = tmp_path_factory.mktemp("prometheus")
+    config = home / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: [{RULES}]\n"
+        "scrape_configs:\n"
+        "  - job_name: tallyhold\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{settings.METRICS_PORT}']}}]\n"
+    )
+    port = free_port()
+    log = (home / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            exe,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        log.close()
+
+
+async def _token(settings: Settings) -> str:
+    engine = create_engine(settings, process="test")
+    try:
+        async with transaction(create_session_maker(engine)) as session:
+            return (await token_service.issue(session, "prometheus test")).token
+    finally:
+        await engine.dispose()
+
+
+async def test_prometheus_scrapes_the_instance_and_fires_a_shipped_alert(
+    settings: Settings, instance: str, prometheus: str, sandbox: Sandbox
+) -> None:
+    binance = sandbox.control("binance")
+    api_key, secret = new_key("prom"), new_key("secret")
+    binance.add_key(api_key, secret, permissions=["read"], balances={"spot": {"BTC": "1"}})
+    headers = {"Authorization": f"Bearer {await _token(settings)}"}
+    async with httpx.AsyncClient(base_url=instance, headers=headers, timeout=30) as api:
+        created = await api.post(
+            "/v1/connections/exchange",
+            json={"exchange": "binance", "label": "Main", "api_key": api_key, "api_secret": secret},
+        )
+        assert created.status_code == 201, created.text
+        with binance.fault("ban", api_key=api_key, retry_after=3600):
+            assert (await api.post("/v1/sync")).status_code == 202
+
+            async def banned() -> bool:
+                status = (await api.get("/v1/sync/status")).json()
+                return any(v["reason"] == "banned" for v in status["venues"])
+
+            await poll(banned, "the 418 to open the breaker")
+
+    async with httpx.AsyncClient(base_url=prometheus, timeout=5) as prom:
+
+        async def target_up() -> bool:
+            try:
+                targets = (await prom.get("/api/v1/targets")).json()["data"]["activeTargets"]
+            except httpx.TransportError:
+                return False
+            return any(t["labels"]["job"] == "tallyhold" and t["health"] == "up" for t in targets)
+
+        await poll(target_up, "the first scrape")
+
+        async def firing() -> list[dict[str, Any]]:
+            alerts = (await prom.get("/api/v1/alerts")).json()["data"]["alerts"]
+            return [a for a in alerts if a["labels"]["alertname"] == "TallyholdVenueBanned" and a["state"] == "firing"]
+
+        alerts = await poll(firing, "TallyholdVenueBanned to fire")
+        assert alerts[0]["labels"]["venue"] == "binance"
+        assert alerts[0]["labels"]["severity"] == "critical"
+
+        rules = (await prom.get("/api/v1/rules")).json()["data"]["groups"]
+        assert [g["name"] for g in rules] == ["tallyhold"]
+        assert all(rule["health"] == "ok" for group in rules for rule in group["rules"]), rules
+        interval = (await prom.get("/api/v1/query", params={"query": "tallyhold_sync_interval_seconds"})).json()
+        assert interval["data"]["result"][0]["value"][1] == str(settings.SYNC_INTERVAL_SECONDS)
