@@ -7,7 +7,7 @@ key rotation with rewrap, a ciphertext swapped between rows, replacement, Vault 
 and deletion. Then not one encoding of any of them (raw, base64 standard/URL-safe/unpadded, URL-encoded, hex,
 JSON-escaped) may appear in: the instance's log output at DEBUG (the API process and the egress worker, and
 every raw log record before redaction), any response body or header, /metrics, /openapi.json, a pg_dump of
-the schema, or OpenBao's audit log; and every secret column holds `vault:vN:` ciphertext only.
+the schema, Postgres' server log, or OpenBao's audit log; and every secret column holds `vault:vN:` ciphertext only.
 """
 
 from __future__ import annotations
@@ -305,6 +305,7 @@ async def test_canary_sweep(api, app, bao, vault, sandbox, postgres, tenant, set
         "/openapi.json": (await client.get("/openapi.json")).text,
         "pg_dump": dump_before_delete + postgres.pg_dump("-n", tenant.schema, database=DATABASE),
         "OpenBao audit log": bao.audit_log.read_text(),
+        "Postgres server log": postgres.log.read_text(errors="replace"),
     }
     assert "exchange.balances" in places["log output (API process and egress worker)"] or caplog.records
     assert len(recorder.seen) > 40
