@@ -12,11 +12,13 @@ the schema, Postgres' server log, or OpenBao's audit log; and every secret colum
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
 import re
 import secrets
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -145,9 +147,6 @@ async def api(app, settings, clean_tenant) -> AsyncIterator[tuple[httpx.AsyncCli
 
 async def sync_all(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     """One whole POST /v1/sync, waited for; the sources' status by label."""
-    import asyncio
-    import time
-
     deadline = time.monotonic() + 60
     while (await client.get("/v1/sync/status")).json()["running"]:
         assert time.monotonic() < deadline
