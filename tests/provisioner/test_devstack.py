@@ -55,7 +55,7 @@ def _interrupt(process: subprocess.Popen[str], state: Path) -> None:
     postgres, bao = LocalPostgres(state / "postgres"), LocalOpenBao(state / "openbao")
     supervisor = Supervisor(state / "supervisor")
     deadline = time.monotonic() + STOP_TIMEOUT
-    while postgres.running() or bao._running_pid() is not None or supervisor.running():
+    while postgres.running() or bao.running() or supervisor.running():
         assert time.monotonic() < deadline, "make run left services running after Ctrl-C"
         time.sleep(0.2)
 

@@ -96,6 +96,8 @@ def test_create_twice_changes_nothing(control_plane: ControlPlane) -> None:
             assert conf_file.stat().st_mtime_ns == conf
             assert env_file.stat().st_mtime_ns == env
             assert _database_objects(control_plane, customer.id) == {"roles": 2, "schemas": 1, "registry": 1}
+            provisioner.registry.trim_journal(customer, 3)
+            assert len(provisioner.registry.journal(customer)) == 3
         finally:
             provisioner.destroy("twice-co")
 
@@ -171,6 +173,19 @@ def test_a_real_crash_releases_the_lock_and_a_rerun_converges(control_plane: Con
         [sys.executable, "-c", code], env=control_plane.env(), capture_output=True, text=True, timeout=300
     )
     assert crashed.returncode == CRASH_EXIT, crashed.stderr[-2000:]
+    status = subprocess.run(
+        [*control_plane.cli(), "status", "crash-real", "--json"],
+        env=control_plane.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert status.returncode == 1
+    report = json.loads(status.stdout)
+    assert report["state"] == "provisioning"
+    assert report["last_step"]["operation"] == "create"
+    assert report["last_step"]["step"] == "vault"
+    assert report["last_step"]["event"] == "done"
     _rerun_converges(control_plane, "crash-real", "vault")
 
 

@@ -177,8 +177,10 @@ def status(slug: Slug, as_json: JsonFlag = False) -> None:
         for name, part in report.parts.items():
             mark = "ok " if part.healthy else "BAD"
             typer.echo(f"  {mark} {name:<10} {part.state:<12} {part.detail or ''}".rstrip())
-        if report.interrupted:
-            typer.echo(f"  interrupted: {report.interrupted.operation} stopped at step {report.interrupted.step}")
+        last = report.last_step
+        if last is not None and customer.state.value in {"provisioning", "destroying"}:
+            command = "create" if customer.state.value == "provisioning" else "destroy"
+            typer.echo(f"  unfinished: {last.operation} got to step {last.step} ({last.event}); run {command} again")
         typer.echo(f"url: {customer.url}")
         typer.echo(f"metrics_url: {customer.metrics_url}")
     raise typer.Exit(0 if report.healthy else 1)

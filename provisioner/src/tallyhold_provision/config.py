@@ -16,6 +16,8 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tallyhold_provision.local.checkout import checkout_root
+
 # A lowercase SQL identifier (the tenant database's name goes into SQL as an identifier, but is checked anyway).
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -25,9 +27,11 @@ class BackendName(StrEnum):
     kubernetes = "kubernetes"
 
 
-def _default_state_dir() -> Path:
-    # `make run` and the provisioner share one folder unless told otherwise.
-    return Path(os.environ.get("TALLYHOLD_STATE_DIR") or ".tallyhold")
+def default_state_dir() -> Path:
+    """`make run` and the provisioner share one folder unless told otherwise: `TALLYHOLD_STATE_DIR`, else
+    `.tallyhold/` in the checkout (wherever the command is run from)."""
+    configured = os.environ.get("TALLYHOLD_STATE_DIR")
+    return Path(configured) if configured else checkout_root() / ".tallyhold"
 
 
 class ProvisionerSettings(BaseSettings):
@@ -38,9 +42,10 @@ class ProvisionerSettings(BaseSettings):
     )
 
     STATE_DIR: Path = Field(
-        default_factory=_default_state_dir,
+        default_factory=default_state_dir,
         description="Folder of the local backend and the embedded platform (supervisor files, instance logs, "
-        "Postgres and OpenBao when they are local). Defaults to `TALLYHOLD_STATE_DIR`, else `.tallyhold`.",
+        "Postgres and OpenBao when they are local). Defaults to `TALLYHOLD_STATE_DIR`, else `.tallyhold/` in the "
+        "checkout.",
     )
     ADMIN_DATABASE_URL: SecretStr | None = Field(
         None,

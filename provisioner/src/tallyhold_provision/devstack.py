@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from tallyhold_provision.config import ProvisionerSettings
+from tallyhold_provision.config import ProvisionerSettings, default_state_dir
 from tallyhold_provision.factory import build
 from tallyhold_provision.instance_env import passthrough
 from tallyhold_provision.local.demo import ANVIL_PROGRAM, SANDBOX_PROGRAM, Chain, Venues, overrides_json, seed_customer
@@ -36,7 +36,7 @@ TOKEN_LABEL = "make run"  # noqa: S105 - a token's label, not a token
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("TALLYHOLD_STATE_DIR") or ".tallyhold").resolve()
+    return default_state_dir().resolve()
 
 
 @dataclass
@@ -64,9 +64,13 @@ def up(root: Path, started: Started) -> tuple[str, str]:
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     logs.chmod(0o700)
-    started.postgres = platform.ensure_postgres()
-    started.openbao = platform.ensure_openbao()
-    started.supervisor = platform.ensure_supervisor()
+    # Each flag is set before the start, so that a Ctrl-C in the middle of one still stops it.
+    started.postgres = not platform.postgres.running()
+    platform.ensure_postgres()
+    started.openbao = not platform.openbao.running()
+    platform.ensure_openbao()
+    started.supervisor = not platform.supervisor.running()
+    platform.ensure_supervisor()
     venues = Venues(root / "sandbox", platform.supervisor, logs)
     started.programs.append(SANDBOX_PROGRAM)
     venue_urls = venues.ensure()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from tallyhold_provision.vault_plane import VaultPlane
 PASSWORD_KEY = "database_password"  # noqa: S105
 SECRET_ID_KEY = "vault_secret_id"  # noqa: S105
 FIRST_TOKEN_LABEL = "created by tallyhold-provision"  # noqa: S105
+VAULT_RELOGIN_SECONDS = 20 * 60  # the provisioner's tokens live 1 h (vault.bootstrap)
+JOURNAL_KEEP = 500  # journal entries kept per customer (about forty commands)
 
 
 def schema_head() -> str | None:
@@ -71,6 +74,7 @@ class Provisioner:
         # Vault is reached lazily: `list` and `status` of a local customer need no login to start with.
         self._vault_factory = vault
         self._vault: VaultPlane | None = None
+        self._vault_at = 0.0
         self.backends = backends
         self.environ = dict(os.environ if environ is None else environ)
         # Test hook: called after each step's completion is journalled (the crash-injection tests exit there).
@@ -212,16 +216,19 @@ class Provisioner:
                 final["first_token_at"] = datetime.now(UTC)
             if final:
                 self.registry.update(customer, **final)
+            self.registry.trim_journal(customer, JOURNAL_KEEP)
         return token
 
     def vault(self) -> VaultPlane:
         return self._require_vault()
 
     def _require_vault(self) -> VaultPlane:
-        if self._vault is None:
+        # A fresh login well before the provisioner's token could expire (a long `upgrade --all`).
+        if self._vault is None or time.monotonic() - self._vault_at > VAULT_RELOGIN_SECONDS:
             if self._vault_factory is None:
                 raise ProvisionError("no Vault configured: set TALLYHOLD_PROVISIONER_VAULT_ADDR (there is no fallback)")
             self._vault = self._vault_factory()
+            self._vault_at = time.monotonic()
         return self._vault
 
     # -- other commands ----------------------------------------------------------------------------------

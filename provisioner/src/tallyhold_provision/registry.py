@@ -202,6 +202,16 @@ class Registry:
             (customer.id, operation, step, event, detail),
         )
 
+    def trim_journal(self, customer: Customer, keep: int) -> None:
+        self.conn.execute(
+            sql.SQL(
+                "DELETE FROM {journal} WHERE customer_id = %(id)s AND id < "
+                "(SELECT coalesce(min(id), 0) FROM (SELECT id FROM {journal} WHERE customer_id = %(id)s "
+                "ORDER BY id DESC LIMIT %(keep)s) AS kept)"
+            ).format(journal=JOURNAL),
+            {"id": customer.id, "keep": keep},
+        )
+
     def journal(self, customer: Customer, limit: int = 50) -> list[JournalEntry]:
         with self.conn.cursor(row_factory=dict_row) as cur:
             cur.execute(

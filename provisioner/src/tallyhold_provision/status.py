@@ -19,7 +19,7 @@ class StatusReport:
     customer: Customer
     parts: dict[str, Health]
     last_sync_at: datetime | None = None
-    interrupted: JournalEntry | None = None  # the last step that started and never finished
+    last_step: JournalEntry | None = None  # where the last command got to (a crashed one stopped there)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -35,9 +35,9 @@ class StatusReport:
                 for name, part in self.parts.items()
             },
             "last_sync_at": self.last_sync_at.isoformat() if self.last_sync_at else None,
-            "interrupted": (
-                {"operation": stop.operation, "step": stop.step, "at": stop.at.isoformat()}
-                if (stop := self.interrupted)
+            "last_step": (
+                {"operation": last.operation, "step": last.step, "event": last.event, "at": last.at.isoformat()}
+                if (last := self.last_step)
                 else None
             ),
         }
@@ -113,20 +113,8 @@ def collect(
     else:
         parts["instance"] = backend.health(customer)
     parts["last_sync"], at = last_sync(databases, customer, overdue_after)
-    return StatusReport(customer=customer, parts=parts, last_sync_at=at, interrupted=_interrupted(journal))
+    return StatusReport(customer=customer, parts=parts, last_sync_at=at, last_step=_last(journal))
 
 
-def _interrupted(journal: list[JournalEntry]) -> JournalEntry | None:
-    """The last `start` without its `done` in the most recent run (a crash or an error stopped there)."""
-    open_steps: dict[tuple[str, str], JournalEntry] = {}
-    last: JournalEntry | None = None
-    for entry in journal:
-        key = (entry.operation, entry.step)
-        if entry.event == "start":
-            open_steps[key] = entry
-        else:
-            open_steps.pop(key, None)
-        last = entry
-    if last is None or not open_steps:
-        return None
-    return max(open_steps.values(), key=lambda e: e.at)
+def _last(journal: list[JournalEntry]) -> JournalEntry | None:
+    return journal[-1] if journal else None

@@ -114,6 +114,10 @@ class LocalOpenBao:
         self._wait_active()
         ensure_engines(self.admin_client())
 
+    def running(self) -> bool:
+        """Whether a server for this folder runs (ours, or one an earlier run left behind)."""
+        return self._running_pid() is not None
+
     def restart(self) -> None:
         """Start again on the same port (after `kill()` or `stop()`), so clients need no new address."""
         if self._running_pid() is None:

@@ -45,7 +45,7 @@ class LocalPlatform:
     def ensure_openbao(self) -> bool:
         """Start (or adopt) OpenBao, then install the policies and the provisioner's login (idempotent)."""
         self.prepare()
-        started = self.openbao._running_pid() is None
+        started = not self.openbao.running()
         self.openbao.start()
         stored = read_json(self.login_file)
         previous = AppRoleLogin(str(stored["role_id"]), str(stored["secret_id"])) if stored else None
