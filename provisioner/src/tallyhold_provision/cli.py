@@ -84,6 +84,14 @@ def _describe(exc: Exception) -> str:
     import hvac.exceptions
     import psycopg
 
+    from tallyhold.credentials.errors import KeyMisconfigured, RewrapIncomplete
+    from tallyhold_provision.local.openbao import OpenBaoError
+    from tallyhold_provision.local.postgres import PostgresError
+    from tallyhold_provision.local.supervisor import SupervisorError
+
+    # Our own messages: paths, names, counts and the local servers' own start-up errors, never a secret.
+    if isinstance(exc, KeyMisconfigured | RewrapIncomplete | OpenBaoError | PostgresError | SupervisorError):
+        return str(exc)
     if isinstance(exc, psycopg.OperationalError):
         return "cannot reach the admin database (TALLYHOLD_PROVISIONER_ADMIN_DATABASE_URL)"
     if isinstance(exc, hvac.exceptions.Forbidden):

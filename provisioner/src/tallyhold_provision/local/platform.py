@@ -10,6 +10,9 @@ what it started and nothing else.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,24 +39,35 @@ class LocalPlatform:
         # Postgres runs as its own service user when we are root: it must be able to traverse to its folder.
         self.state_dir.chmod(0o711)
 
-    def ensure_postgres(self) -> bool:
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Two commands bringing the platform up at once: the second waits, then finds it running."""
         self.prepare()
-        started = not self.postgres.running()
-        self.postgres.start()
-        return started
+        with (self.state_dir / ".platform.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def ensure_postgres(self) -> bool:
+        with self._locked():
+            started = not self.postgres.running()
+            self.postgres.start()
+            return started
 
     def ensure_openbao(self) -> bool:
         """Start (or adopt) OpenBao, then install the policies and the provisioner's login (idempotent)."""
-        self.prepare()
-        started = not self.openbao.running()
-        self.openbao.start()
-        stored = read_json(self.login_file)
-        previous = AppRoleLogin(str(stored["role_id"]), str(stored["secret_id"])) if stored else None
-        login = bootstrap(self.openbao.admin_client(), previous)
-        if login != previous:
-            self.login_file.parent.mkdir(mode=0o700, exist_ok=True)
-            write_private_json(self.login_file, {"role_id": login.role_id, "secret_id": login.secret_id})
-        return started
+        with self._locked():
+            started = not self.openbao.running()
+            self.openbao.start()
+            stored = read_json(self.login_file)
+            previous = AppRoleLogin(str(stored["role_id"]), str(stored["secret_id"])) if stored else None
+            login = bootstrap(self.openbao.admin_client(), previous)
+            if login != previous:
+                self.login_file.parent.mkdir(mode=0o700, exist_ok=True)
+                write_private_json(self.login_file, {"role_id": login.role_id, "secret_id": login.secret_id})
+            return started
 
     def vault_login(self) -> AppRoleLogin:
         stored = read_json(self.login_file)

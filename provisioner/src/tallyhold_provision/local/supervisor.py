@@ -103,6 +103,12 @@ class Supervisor:
         """Start supervisord (daemonised) unless it runs; True when this call started it."""
         if self.running():
             return False
+        with self._locked():  # two commands starting it at once: the second finds it running
+            if self.running():
+                return False
+            return self._start()
+
+    def _start(self) -> bool:
         if len(str(self.socket)) > MAX_SOCKET_PATH:
             raise SupervisorError(f"the state folder path is too long for a Unix socket: {self.socket}")
         self.root.mkdir(parents=True, exist_ok=True)
