@@ -19,7 +19,7 @@ from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.exchanges import assets
 from tallyhold.exchanges.errors import CallFailure
 from tallyhold.exchanges.guard import ForbiddenRequest
-from tallyhold.exchanges.model import KeyReport
+from tallyhold.exchanges.model import Holding, KeyReport
 from tallyhold.exchanges.parse import Malformed
 from tallyhold.exchanges.registry import adapter_for
 from tallyhold.exchanges.schemas import (
@@ -132,7 +132,7 @@ def _refuse_unless_read_only(report: KeyReport) -> None:
         raise EgressError.of("missing_read_permission", "the key cannot read balances", switch_on=report.switch_on)
 
 
-def _aggregate(adapter: Adapter, holdings: list[Any], common: dict[str, str]) -> dict[tuple[str, str], Decimal]:
+def _aggregate(adapter: Adapter, holdings: list[Holding], common: dict[str, str]) -> dict[tuple[str, str], Decimal]:
     """Canonical (asset, location) → summed amount; several venue ids can name one asset (XXBT, XBT.M)."""
     totals: dict[tuple[str, str], Decimal] = {}
     for holding in holdings:
