@@ -69,10 +69,6 @@ async def test_sync_once_reports_each_source_and_fails_when_one_fails(
     assert (await asyncio.to_thread(sync_once, settings)).returncode == 2, "only --once exists"
 
 
-def _lock_key(tenant: Tenant) -> str:
-    return f"{tenant.schema}.networth"  # what portfolio.history locks: current_schema() || '.networth'
-
-
 async def _wait_blocked(admin: psycopg.Connection[tuple[object, ...]], application: str, deadline: float) -> None:
     while True:
         row = admin.execute(
@@ -104,10 +100,11 @@ async def test_a_sync_killed_mid_write_leaves_no_partial_rows(
         }
     account.set_spot({"BTC": "5"})
 
-    with tenant.postgres.connect(DATABASE) as admin:
-        # Hold the lock the write takes last (the net-worth point), so the sync process stops inside its
-        # transaction after replacing the balances and writing the window snapshot.
-        admin.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (_lock_key(tenant),))
+    with tenant.postgres.connect(DATABASE) as locker, tenant.postgres.connect(DATABASE) as watcher:
+        # Writers of the window snapshots wait on this lock: the sync process stops inside its transaction
+        # after it replaced the balances, before it could write the snapshot or commit.
+        locker.execute("BEGIN")
+        locker.execute(f'LOCK TABLE "{tenant.schema}".connection_snapshots IN SHARE MODE')
         process = subprocess.Popen(
             [sys.executable, "-m", "tallyhold.cli", "sync", "--once"],
             env=settings_env(settings),
@@ -115,13 +112,13 @@ async def test_a_sync_killed_mid_write_leaves_no_partial_rows(
             stderr=subprocess.DEVNULL,
         )
         try:
-            await _wait_blocked(admin, f"{settings.CUSTOMER_ID}.sync", time.monotonic() + 60)
+            await _wait_blocked(watcher, f"{settings.CUSTOMER_ID}.sync", time.monotonic() + 60)
             os.kill(process.pid, signal.SIGKILL)
             await asyncio.to_thread(process.wait, 30)
         finally:
             if process.poll() is None:
                 process.kill()
-            admin.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (_lock_key(tenant),))
+            locker.execute("ROLLBACK")
 
     assert await spot_amounts(db, account.connection_id) == {"BTC": "1", "ETH": "2"}, "old balances, whole"
     async with db() as session:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select, text
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.models import NetWorthSnapshot
 from tallyhold.portfolio.history import Retention, apply_retention
+from tallyhold.portfolio.service import HistorySeries
 from tallyhold.settings import Settings
 
 STEP = 300
@@ -114,3 +116,16 @@ async def _history(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def test_fast_history_json_is_the_models_json() -> None:
+    start = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    rows = [
+        (start, Decimal("0")),
+        (start + timedelta(hours=1), Decimal("1234.500000")),
+        (start + timedelta(hours=2), Decimal("1E+3")),
+        (start + timedelta(hours=3), Decimal("123456789012345678901234567890.123456789012345678")),
+        (start.astimezone(timezone(timedelta(hours=2))), Decimal("-0.00")),
+    ]
+    series = HistorySeries(quote="EUR", start=start, end=start + timedelta(days=1), step_seconds=3600, rows=rows)
+    assert json.loads(series.json()) == json.loads(series.model().model_dump_json())

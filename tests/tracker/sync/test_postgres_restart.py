@@ -75,18 +75,21 @@ async def test_postgres_restarted_mid_sync(
     engine = cast(InstanceState, app.state.instance).services["sync_engine"]
     assert isinstance(engine, SyncEngine)
 
-    admin = own_postgres.connect(DATABASE)
+    locker, watcher = own_postgres.connect(DATABASE), own_postgres.connect(DATABASE)
     try:
-        admin.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"{tenant.schema}.networth",))
+        # The sync's transaction stops after replacing the balances, waiting to write its window snapshot.
+        locker.execute("BEGIN")
+        locker.execute(f'LOCK TABLE "{tenant.schema}".connection_snapshots IN SHARE MODE')
         assert (await client.post("/v1/sync")).status_code == 202
         await _wait(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
-            (f"{settings.CUSTOMER_ID}.api",),
-            admin,
+            (f"{settings.CUSTOMER_ID}.scheduler",),
+            watcher,
         )
         await asyncio.to_thread(own_postgres.kill)  # an immediate shutdown, as a crash looks to clients
     finally:
-        admin.close()
+        locker.close()
+        watcher.close()
 
     deadline = time.monotonic() + 60
     while engine.running_all:

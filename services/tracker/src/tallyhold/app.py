@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from tallyhold.security.endpoints import router as security_router
 from tallyhold.settings import Settings
 from tallyhold.sync import endpoints as sync_endpoints
 from tallyhold.sync.engine import SyncEngine
+from tallyhold.sync.looplag import LoopLagProbe
 from tallyhold.sync.scheduler import SyncScheduler
 
 DESCRIPTION = """\
@@ -50,22 +52,33 @@ def create_app(settings: Settings) -> FastAPI:
         # Exchange keys are proven read-only by the exchange itself, through the egress worker.
         state.services["verifier"] = ExchangeCredentialVerifier(egress, settings)
         stop_credentials = await credentials_runtime.install(state)
-        sync_engine = SyncEngine(settings, state.session_maker, egress, state.services)
+        # Background work (syncs, prices, retention) gets its own small pool: a bulkhead for API latency.
+        background_db = create_engine(settings, process="scheduler", pool_size=settings.SYNC_DB_POOL_SIZE)
+        background_sessions = create_session_maker(background_db)
+        sync_engine = SyncEngine(settings, background_sessions, egress, state.services)
         state.services[sync_endpoints.ENGINE] = sync_engine
-        scheduler = SyncScheduler(settings, state.session_maker, sync_engine) if settings.SYNC_SCHEDULER else None
+        scheduler = SyncScheduler(settings, background_sessions, sync_engine) if settings.SYNC_SCHEDULER else None
         if scheduler is not None:
             state.services[sync_endpoints.SCHEDULER] = scheduler
             scheduler.start()
         app.state.instance = state
         INSTANCE_INFO.labels(__version__).set(1)
+        loop_lag = LoopLagProbe()
+        loop_lag.start()
+        # Everything built so far (modules, models, schemas, pools) lives as long as the process: keep it out of
+        # the cyclic collector's full passes, which otherwise stall the event loop for ~100 ms now and then
+        # (bench/bench_api.py, event-loop lag while syncs run).
+        gc.freeze()
         try:
             yield
         finally:
+            await loop_lag.stop()
             if scheduler is not None:
                 scheduler.shutdown()
             await sync_engine.aclose()
             await stop_credentials()
             await egress.aclose()
+            await background_db.dispose()
             await engine.dispose()
 
     app = FastAPI(

@@ -20,12 +20,15 @@ def schema_connect_args(schema: str, application_name: str) -> dict[str, str]:
     return {"options": f"-c search_path={schema}", "application_name": application_name}
 
 
-def create_engine(settings: Settings, *, process: str = "api", url: URL | None = None) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, process: str = "api", url: URL | None = None, pool_size: int | None = None
+) -> AsyncEngine:
+    size = pool_size or settings.DB_POOL_SIZE
     return create_async_engine(
         url or settings.database_url,
         pool_pre_ping=True,  # a restarted Postgres costs one failed checkout, not a restart of the instance
-        pool_size=settings.DB_POOL_SIZE,
-        max_overflow=settings.DB_POOL_SIZE,
+        pool_size=size,
+        max_overflow=size,
         pool_timeout=10,
         connect_args=schema_connect_args(settings.DB_SCHEMA, f"{settings.CUSTOMER_ID}.{process}"),
     )

@@ -146,3 +146,10 @@ ASSETS_UNPRICED = Gauge("tallyhold_assets_unpriced", "Assets held that no price 
 
 # History -----------------------------------------------------------------------------------------------------
 HISTORY_POINTS = Gauge("tallyhold_history_points", "Net-worth history rows, by resolution.", ["resolution"])
+
+# The event loop -----------------------------------------------------------------------------------------------
+EVENT_LOOP_LAG = Histogram(
+    "tallyhold_event_loop_lag_seconds",
+    "How late a 100 ms timer fires on the instance's event loop: anything blocking the loop shows here.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)

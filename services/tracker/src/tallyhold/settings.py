@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     BREAKER_COOLDOWN_SECONDS: float = Field(
         300, gt=0, le=86_400, description="How long a breaker opened by failures stays open before one probe."
     )
+    PORTFOLIO_CACHE_SECONDS: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="Longest reuse of a computed `/v1/networth` or `/v1/balances` answer (0 = off). Writes of "
+        "the instance itself are seen at once; writes of other processes (`tallyhold sync --once`) within this time.",
+    )
     HISTORY_RAW_DAYS: int = Field(7, ge=1, le=3650, description="Days net-worth snapshots are kept at full resolution.")
     HISTORY_HOURLY_DAYS: int = Field(
         90, ge=1, le=3650, description="Days of hourly net-worth history; older history is kept daily."
@@ -225,6 +232,13 @@ class Settings(BaseSettings):
     MAX_BODY_BYTES: int = Field(65_536, ge=1_024, le=10_485_760, description="Largest request body accepted.")
     LOG_LEVEL: str = Field("INFO", description="Log level of the JSON log on stderr.")
     DB_POOL_SIZE: int = Field(5, ge=1, le=50, description="Database connections kept open by the instance.")
+    SYNC_DB_POOL_SIZE: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="Database connections of the scheduler and syncs in `tallyhold serve`: a pool apart from the "
+        "API's, so syncing never makes requests wait for a connection.",
+    )
 
     @field_validator("DB_SCHEMA")
     @classmethod

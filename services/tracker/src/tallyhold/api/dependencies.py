@@ -12,14 +12,16 @@ from tallyhold.api.state import InstanceState
 from tallyhold.settings import Settings
 
 
-def get_state(request: Request) -> InstanceState:
+# `async def` although nothing is awaited: FastAPI runs a plain `def` dependency in its thread pool, a thread
+# hop per dependency per request that cost more than the rest of a cheap route (bench/bench_api.py).
+async def get_state(request: Request) -> InstanceState:
     return cast(InstanceState, request.app.state.instance)
 
 
 StateDep = Annotated[InstanceState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 

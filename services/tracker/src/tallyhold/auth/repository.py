@@ -33,4 +33,10 @@ class AccessTokenRepository:
         return result.first() is not None
 
     async def touch(self, token_id: str, at: datetime) -> None:
-        await self.session.execute(update(AccessToken).where(AccessToken.id == token_id).values(last_used_at=at))
+        # SKIP LOCKED: when many requests with one token see a stale last_used_at at once, the first updates
+        # it and the others skip, instead of queueing on the row lock (each holding a pool connection) until
+        # the first request's transaction ends (bench/bench_api.py: a latency spike once a minute).
+        unlocked = (
+            select(AccessToken.id).where(AccessToken.id == token_id).with_for_update(skip_locked=True).scalar_subquery()
+        )
+        await self.session.execute(update(AccessToken).where(AccessToken.id == unlocked).values(last_used_at=at))

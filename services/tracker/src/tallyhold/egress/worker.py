@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from typing import Any
 
@@ -70,8 +71,14 @@ async def _main(idle_seconds: float) -> None:
     await Worker(config, idle_seconds).serve(reader)
 
 
+# The worker's CPU (ccxt parsing, web3 decoding) is background work: on a small host it must never starve the
+# API process, whose requests are what a customer waits on (bench/bench_api.py: latency while syncs run).
+WORKER_NICENESS = 10
+
+
 def main() -> None:
     idle = float(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_IDLE_SECONDS
+    os.nice(WORKER_NICENESS)
     asyncio.run(_main(idle))
 
 

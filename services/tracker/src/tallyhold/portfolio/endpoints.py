@@ -4,17 +4,20 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from tallyhold.api.dependencies import SessionDep, SettingsDep
+from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
+from tallyhold.api.state import InstanceState
 from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.errors import Unprocessable, error_responses
 from tallyhold.portfolio import service as portfolio_service
+from tallyhold.portfolio.cache import AnswerCache
 from tallyhold.portfolio.schemas import Balances, NetWorth, NetWorthHistory
 from tallyhold.portfolio.service import GroupBy
 
 router = APIRouter(prefix="/v1", tags=["portfolio"], responses=error_responses(401))
 
+CACHE = "portfolio_cache"
 _STEP = re.compile(r"^(?P<n>[1-9][0-9]{0,8})(?P<unit>[smhdw]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
@@ -30,28 +33,43 @@ def parse_step(raw: str | None) -> timedelta | None:
     return timedelta(seconds=int(match["n"]) * _UNIT_SECONDS[match["unit"]])
 
 
+def _cache(state: InstanceState) -> AnswerCache:
+    cache = state.services.get(CACHE)
+    if not isinstance(cache, AnswerCache):
+        cache = state.services[CACHE] = AnswerCache(state.settings.PORTFOLIO_CACHE_SECONDS)
+    return cache
+
+
 @router.get("/balances")
 async def get_balances(
     session: SessionDep,
-    settings: SettingsDep,
+    state: StateDep,
     token: CurrentToken,
     group_by: Annotated[GroupBy, Query(description="none (default), asset or connection")] = "none",
 ) -> Balances:
     """Every stored balance valued in the quote currency. Stale rows keep their last good amount."""
-    return await portfolio_service.balances(
-        session, settings.QUOTE_CURRENCY, group_by, settings.price_max_age, settings.source_max_age
+    settings = state.settings
+    return await _cache(state).get_or_compute(
+        ("balances", group_by),
+        lambda: portfolio_service.balances(
+            session, settings.QUOTE_CURRENCY, group_by, settings.price_max_age, settings.source_max_age
+        ),
     )
 
 
 @router.get("/networth")
-async def get_networth(session: SessionDep, settings: SettingsDep, token: CurrentToken) -> NetWorth:
+async def get_networth(session: SessionDep, state: StateDep, token: CurrentToken) -> NetWorth:
     """Net worth now, by asset, by connection and by kind, from stored balances and prices."""
-    return await portfolio_service.networth(
-        session, settings.QUOTE_CURRENCY, settings.price_max_age, settings.source_max_age
+    settings = state.settings
+    return await _cache(state).get_or_compute(
+        ("networth",),
+        lambda: portfolio_service.networth(
+            session, settings.QUOTE_CURRENCY, settings.price_max_age, settings.source_max_age
+        ),
     )
 
 
-@router.get("/networth/history", responses=error_responses(422))
+@router.get("/networth/history", response_model=NetWorthHistory, responses=error_responses(422))
 async def get_networth_history(
     session: SessionDep,
     settings: SettingsDep,
@@ -59,5 +77,7 @@ async def get_networth_history(
     start: Annotated[datetime | None, Query(description="ISO 8601 with timezone; default end − 30 days")] = None,
     end: Annotated[datetime | None, Query(description="ISO 8601 with timezone; default now")] = None,
     step: Annotated[str | None, Query(description="300, 5m, 1h, 1d, ...; widened to keep ≤ 1000 points")] = None,
-) -> NetWorthHistory:
-    return await portfolio_service.history(session, settings.QUOTE_CURRENCY, start, end, parse_step(step))
+) -> Response:
+    """The last net-worth point of each `step`-wide bucket from `start`; at most ~1000 points."""
+    series = await portfolio_service.history(session, settings.QUOTE_CURRENCY, start, end, parse_step(step))
+    return Response(series.json(), media_type="application/json")

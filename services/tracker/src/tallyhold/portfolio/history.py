@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tallyhold.models import NetWorthSnapshot
 from tallyhold.portfolio.repository import PortfolioRepository
 from tallyhold.portfolio.valuation import value_all
-from tallyhold.prices.repository import PriceRepository
 from tallyhold.types import MONEY_PRECISION
 
 # Serialises the writers of one customer's history point (each connection's sync, the price refresh), so the
@@ -30,9 +29,8 @@ _POINT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema
 
 
 async def total(session: AsyncSession, quote: str, now: datetime, price_max_age: timedelta) -> Decimal:
-    held = await PortfolioRepository(session).balances()
-    prices = await PriceRepository(session).for_assets((h.balance.asset for h in held), quote)
-    valued = value_all(held, prices, quote, now, price_max_age)
+    holdings = await PortfolioRepository(session).holdings(quote)
+    valued = value_all(holdings.held, holdings.prices, quote, now, price_max_age)
     with localcontext(prec=MONEY_PRECISION):
         return sum((v.value for v in valued if v.value is not None), Decimal(0))
 

@@ -1,36 +1,99 @@
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Interval, func, literal, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.models import Balance, Connection, NetWorthSnapshot
+from tallyhold.models import Balance, Connection, NetWorthSnapshot, Price
+from tallyhold.prices.repository import PriceRow
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """What valuation needs of a connection: plain values, not an ORM entity (a read path for every request)."""
+
+    id: uuid.UUID
+    kind: str
+    label: str
+    status: str
+    last_error: str | None
+    last_sync_at: datetime | None
+    updated_at: datetime
+    manual_price: Decimal | None
+    manual_price_quote: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRow:
+    asset: str
+    location: str
+    amount: Decimal
+    unconfirmed: Decimal | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class HeldBalance:
-    balance: Balance
-    connection: Connection
+    balance: BalanceRow
+    connection: SourceRow
+
+
+_SOURCE_COLUMNS = (
+    Connection.id,
+    Connection.kind,
+    Connection.label,
+    Connection.status,
+    Connection.last_error,
+    Connection.last_sync_at,
+    Connection.updated_at,
+    Connection.manual_price,
+    Connection.manual_price_quote,
+)
+_BALANCE_COLUMNS = (Balance.asset, Balance.location, Balance.amount, Balance.unconfirmed, Balance.updated_at)
+_PRICE_COLUMNS = (Price.price, Price.source, Price.observed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    sources: list[SourceRow]
+    held: list[HeldBalance]
+    prices: dict[str, PriceRow]
 
 
 class PortfolioRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def balances(self) -> list[HeldBalance]:
+    async def holdings(self, quote: str) -> Holdings:
+        """Every connection, every balance with its connection, and the stored price in `quote` of every asset
+        held: one query of plain columns (this runs on every /v1/networth and /v1/balances request)."""
         rows = await self.session.execute(
-            select(Balance, Connection)
-            .join(Connection, Connection.id == Balance.connection_id)
+            select(*_SOURCE_COLUMNS, *_BALANCE_COLUMNS, *_PRICE_COLUMNS)
+            .outerjoin(Balance, Balance.connection_id == Connection.id)
+            .outerjoin(Price, (Price.asset == Balance.asset) & (Price.quote == quote))
             .order_by(Connection.created_at, Connection.id, Balance.asset, Balance.location)
         )
-        return [HeldBalance(balance, connection) for balance, connection in rows]
-
-    async def connections(self) -> list[Connection]:
-        return list(await self.session.scalars(select(Connection).order_by(Connection.created_at, Connection.id)))
+        sources: dict[uuid.UUID, SourceRow] = {}
+        held: list[HeldBalance] = []
+        prices: dict[str, PriceRow] = {}
+        first_balance, first_price = len(_SOURCE_COLUMNS), len(_SOURCE_COLUMNS) + len(_BALANCE_COLUMNS)
+        for row in rows:
+            values: tuple[Any, ...] = tuple(row)  # column order: sources, balances, prices
+            source = sources.get(values[0])
+            if source is None:
+                source = sources[values[0]] = SourceRow(*values[:first_balance])
+            if values[first_balance] is None:
+                continue  # a connection without balances (LEFT JOIN)
+            held.append(HeldBalance(BalanceRow(*values[first_balance:first_price]), source))
+            if values[first_price] is not None:
+                prices[values[first_balance]] = PriceRow(values[first_balance], *values[first_price:])
+        return Holdings(list(sources.values()), held, prices)
 
     async def history(
         self, quote: str, start: datetime, end: datetime, step: timedelta

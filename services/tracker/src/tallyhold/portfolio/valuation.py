@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import Protocol
 
-from tallyhold.models import Connection, Price
-from tallyhold.portfolio.repository import HeldBalance
+from tallyhold.portfolio.repository import HeldBalance, SourceRow
+from tallyhold.prices.repository import PriceRow
 from tallyhold.types import MONEY_PRECISION
 
 HUNDRED = Decimal(100)
@@ -29,12 +30,25 @@ class ValuedBalance:
     unconfirmed: Decimal | None
     quote: Quote | None
     value: Decimal | None
-    connection: Connection
+    connection: SourceRow
     location: str
     stale: bool
 
 
-def source_is_stale(connection: Connection, now: datetime | None = None, max_age: timedelta | None = None) -> bool:
+class SourceState(Protocol):
+    """The columns staleness depends on: a connection row (ORM) or a `SourceRow`."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def last_sync_at(self) -> datetime | None: ...
+
+
+def source_is_stale(connection: SourceState, now: datetime | None = None, max_age: timedelta | None = None) -> bool:
     """A source is stale when its last sync failed (it keeps its last good balances), it is not active, it
     never synced, or (given `now` and `max_age`) its last good sync is older than `max_age`."""
     if connection.kind == "manual":
@@ -44,7 +58,7 @@ def source_is_stale(connection: Connection, now: datetime | None = None, max_age
     return now is not None and max_age is not None and now - connection.last_sync_at > max_age
 
 
-def quote_for(held: HeldBalance, prices: dict[str, Price], quote_currency: str) -> Quote | None:
+def quote_for(held: HeldBalance, prices: dict[str, PriceRow], quote_currency: str) -> Quote | None:
     connection, asset = held.connection, held.balance.asset
     if connection.kind == "manual" and connection.manual_price is not None:
         if connection.manual_price_quote == quote_currency:
@@ -58,19 +72,23 @@ def quote_for(held: HeldBalance, prices: dict[str, Price], quote_currency: str) 
 
 def value_all(
     held: list[HeldBalance],
-    prices: dict[str, Price],
+    prices: dict[str, PriceRow],
     quote_currency: str,
     now: datetime,
     price_max_age: timedelta,
     source_max_age: timedelta | None = None,
 ) -> list[ValuedBalance]:
     valued = []
+    stale_sources: dict[uuid.UUID, bool] = {}
     with localcontext(prec=MONEY_PRECISION):
         for item in held:
             quote = quote_for(item, prices, quote_currency)
             price_stale = (
                 quote is not None and quote.source not in {"manual", "identity"} and (now - quote.at > price_max_age)
             )
+            source_stale = stale_sources.get(item.connection.id)
+            if source_stale is None:
+                source_stale = stale_sources[item.connection.id] = source_is_stale(item.connection, now, source_max_age)
             valued.append(
                 ValuedBalance(
                     asset=item.balance.asset,
@@ -80,7 +98,7 @@ def value_all(
                     value=item.balance.amount * quote.price if quote else None,
                     connection=item.connection,
                     location=item.balance.location,
-                    stale=source_is_stale(item.connection, now, source_max_age) or price_stale,
+                    stale=source_stale or price_stale,
                 )
             )
     return valued
@@ -95,7 +113,7 @@ def percent(part: Decimal, total: Decimal) -> Decimal:
 
 def stale_connection_ids(
     valued: list[ValuedBalance],
-    connections: list[Connection],
+    connections: list[SourceRow],
     now: datetime | None = None,
     source_max_age: timedelta | None = None,
 ) -> list[uuid.UUID]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -11,16 +12,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tallyhold.models import Balance, Connection, Price
 
 
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    asset: str
+    price: Decimal
+    source: str
+    observed_at: datetime
+
+
 class PriceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def for_assets(self, assets: Iterable[str], quote: str) -> dict[str, Price]:
+    async def for_assets(self, assets: Iterable[str], quote: str) -> dict[str, PriceRow]:
         wanted = sorted(set(assets))
         if not wanted:
             return {}
-        rows = await self.session.scalars(select(Price).where(Price.quote == quote, Price.asset.in_(wanted)))
-        return {row.asset: row for row in rows}
+        rows = await self.session.execute(
+            select(Price.asset, Price.price, Price.source, Price.observed_at).where(
+                Price.quote == quote, Price.asset.in_(wanted)
+            )
+        )
+        return {row[0]: PriceRow(*row) for row in rows}
 
     async def upsert(self, asset: str, quote: str, price: Decimal, source: str, observed_at: datetime) -> None:
         statement = insert(Price).values(asset=asset, quote=quote, price=price, source=source, observed_at=observed_at)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold import metrics
@@ -38,8 +39,8 @@ from tallyhold.sync.repository import SyncRepository
 from tallyhold.sync.service import Applied, Claim, Outcome, Skip, Trigger
 
 logger = logging.getLogger("tallyhold.sync")
-# Errors that mean "the database is unreachable right now", as opposed to a bug in a statement.
-DB_DOWN = (OperationalError, InterfaceError)
+# Errors that mean "the database is unreachable (or its pool exhausted) right now", not a bug in a statement.
+DB_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 MAX_CODE_LENGTH = 64
 MAX_FIELD_LENGTH = 32
 BREAKER_REASONS = ("banned", "rate_limited", "failures")
@@ -118,7 +119,11 @@ class SyncEngine:
             report.finished_at = self.clock()
             self.last_report = report
             return report
-        report.results = list(await asyncio.gather(*(self.sync_connection(i, trigger) for i in ids)))
+        # One net-worth point and one breaker read for the whole run, not one per source.
+        with contextlib.suppress(*DB_DOWN):  # each source's claim meets the same outage and reports it
+            await self._restore_breakers(self.clock())
+        runs = (self.sync_connection(i, trigger, point=False, restore=False) for i in ids)
+        report.results = list(await asyncio.gather(*runs))
         report.error = await self.refresh_prices()
         report.finished_at = self.clock()
         self.last_report = report
@@ -185,7 +190,11 @@ class SyncEngine:
 
     # -- one connection --------------------------------------------------------------------------------
 
-    async def sync_connection(self, connection_id: uuid.UUID, trigger: Trigger = Trigger.manual) -> SyncResult:
+    async def sync_connection(
+        self, connection_id: uuid.UUID, trigger: Trigger = Trigger.manual, *, point: bool = True, restore: bool = True
+    ) -> SyncResult:
+        """Syncs one source. `point`: also update the window's net-worth point (a scheduled job does; a run of
+        every source writes it once at the end). `restore`: read the database's breakers first."""
         if connection_id in self._running:
             return SyncResult(connection_id, Outcome.skipped, "busy")
         self._running.add(connection_id)
@@ -193,7 +202,7 @@ class SyncEngine:
             async with self._global:
                 metrics.SYNC_IN_FLIGHT.inc()
                 try:
-                    result = await self._sync(connection_id, trigger)
+                    result = await self._sync(connection_id, trigger, point=point, restore=restore)
                 finally:
                     metrics.SYNC_IN_FLIGHT.dec()
         finally:
@@ -205,12 +214,13 @@ class SyncEngine:
                 logger.exception("sync result listener failed", extra={"connection_id": str(connection_id)})
         return result
 
-    async def _sync(self, connection_id: uuid.UUID, trigger: Trigger) -> SyncResult:
+    async def _sync(self, connection_id: uuid.UUID, trigger: Trigger, *, point: bool, restore: bool) -> SyncResult:
         started = time.perf_counter()
         now = self.clock()
         kind = "unknown"
         try:
-            await self._restore_breakers(now)
+            if restore:
+                await self._restore_breakers(now)
             self._publish_breakers(now)
             async with transaction(self.session_maker) as session:
                 claimed = await service.claim(session, connection_id, trigger, now, self.lease)
@@ -233,7 +243,7 @@ class SyncEngine:
                 reply = await self._call(call)
             if isinstance(reply, Failure):
                 return await self._failed(claimed, reply, started, venue=call.venue)
-            return await self._succeeded(claimed, reply, started, venue=call.venue)
+            return await self._succeeded(claimed, reply, started, venue=call.venue, point=point)
         except DB_DOWN:
             logger.warning("sync paused: database unavailable", extra={"connection_id": str(connection_id)})
             metrics.SYNC_RUNS.labels(kind, Outcome.paused.value).inc()
@@ -279,7 +289,9 @@ class SyncEngine:
             return Failure("malformed_response", transient=True)
         return reply
 
-    async def _succeeded(self, claimed: Claim, reply: SourceBalances, started: float, *, venue: str) -> SyncResult:
+    async def _succeeded(
+        self, claimed: Claim, reply: SourceBalances, started: float, *, venue: str, point: bool
+    ) -> SyncResult:
         now = self.clock()
         async with transaction(self.session_maker) as session:
             applied = await service.apply(
@@ -290,6 +302,7 @@ class SyncEngine:
                 now=now,
                 quote=self.settings.QUOTE_CURRENCY,
                 price_max_age=self.settings.price_max_age,
+                point=point,
             )
             if self.breakers.success(venue, now):
                 await SyncRepository(session).close_breaker(venue)

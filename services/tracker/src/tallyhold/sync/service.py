@@ -132,6 +132,7 @@ async def apply(
     now: datetime,
     quote: str,
     price_max_age: timedelta,
+    point: bool = True,
 ) -> Applied:
     repository = SyncRepository(session)
     connection = await repository.connection(claim.connection_id, for_update=True)
@@ -177,7 +178,8 @@ async def apply(
         connection.permissions_checked_at = now
     _apply_facts(connection, result.facts)
     await session.flush()
-    await record_point(session, quote, window_start, now, price_max_age)
+    if point:
+        await record_point(session, quote, window_start, now, price_max_age)
     return Applied(Outcome.success)
 
 
