@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tallyhold.logging import JsonStderrHandler, RedactionFilter, encodings, secrets
+from tallyhold.logging import REDACTED, JsonStderrHandler, RedactionFilter, SecretRegistry, encodings, secrets
 
 SECRET = "cnry_0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 
@@ -75,3 +75,42 @@ async def test_access_log_has_route_not_query(client: httpx.AsyncClient, caplog:
     entry = records[-1]
     assert entry.__dict__["route"] == "/v1/networth/history"
     assert SECRET not in json.dumps({k: str(v) for k, v in entry.__dict__.items()})
+
+
+def test_untrusted_flood_cannot_evict_instance_secrets() -> None:
+    registry = SecretRegistry(capacity=8, untrusted_capacity=4)
+    registry.add("instance-secret-0001")
+    for i in range(1000):
+        registry.add_untrusted(f"pasted-by-a-client-{i:05d}")
+    assert len(registry) == 5
+    assert registry.scrub("x instance-secret-0001 y") == f"x {REDACTED} y"
+    assert registry.scrub("pasted-by-a-client-00000") == "pasted-by-a-client-00000"  # aged out
+    assert registry.scrub("pasted-by-a-client-00999") == REDACTED
+
+
+def test_secrets_in_use_stay_and_old_ones_age_out() -> None:
+    registry = SecretRegistry(capacity=3)
+    registry.add("vault-token-old-1")
+    registry.add("decrypted-key-abc")
+    for i in range(5):
+        registry.add("decrypted-key-abc")  # registered again at every use
+        registry.add(f"vault-token-new-{i}")
+    assert REDACTED in registry.scrub("decrypted-key-abc")
+    assert registry.scrub("vault-token-old-1") == "vault-token-old-1"
+
+
+def test_longest_encoding_is_masked_whole() -> None:
+    registry = SecretRegistry()
+    registry.add("abcdef")
+    registry.add("abcdefghijkl")
+    assert registry.scrub("[abcdefghijkl] [abcdef]") == f"[{REDACTED}] [{REDACTED}]"
+
+
+def test_scrub_cost_does_not_depend_on_the_number_of_secrets() -> None:
+    """Structural, not timed: a line is scanned with one index lookup per position, whatever the count."""
+    registry = SecretRegistry(capacity=10_000)
+    for i in range(5000):
+        registry.add(f"secret-value-{i:06d}-padding")
+    line = "an ordinary access log line without anything secret in it " * 3
+    assert registry.scrub(line) == line
+    assert registry.scrub("x secret-value-004321-padding y") == f"x {REDACTED} y"

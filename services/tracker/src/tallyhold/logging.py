@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 import urllib.parse
+from collections import Counter, OrderedDict
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -53,37 +54,93 @@ def encodings(secret: str) -> set[str]:
 
 
 class SecretRegistry:
-    """Process-local set of values that must never be written anywhere."""
+    """Process-local record of values that must never be written anywhere, with every encoding of each.
 
-    def __init__(self) -> None:
+    Matching does not grow with the number of secrets: forms are indexed by their first `MIN_SECRET_LENGTH`
+    characters and a line is scanned once, one dictionary lookup per position (a regex alternation of thousands
+    of literals would cost milliseconds per log line, and its compilation seconds).
+
+    Bounded, most recently registered kept: secrets in use are registered again at each use (decrypted keys,
+    the current Vault token) and stay; long-expired ones (old Vault tokens) age out. Values a client controls
+    (text refused by the secret-paste guard) live in a separate, smaller pool, so a flood of them can never
+    push out an instance secret.
+    """
+
+    def __init__(self, capacity: int = 4096, untrusted_capacity: int = 256) -> None:
         self._lock = threading.Lock()
-        self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._pools: dict[bool, OrderedDict[str, frozenset[str]]] = {True: OrderedDict(), False: OrderedDict()}
+        self._capacity = {True: capacity, False: untrusted_capacity}
+        self._form_counts: Counter[str] = Counter()
+        # Buckets are tuples replaced whole, so a scan on another thread never sees one half-updated.
+        self._index: dict[str, tuple[str, ...]] = {}
 
     def add(self, secret: str) -> None:
+        """Register an instance secret (credential, token)."""
+        self._add(secret, trusted=True)
+
+    def add_untrusted(self, secret: str) -> None:
+        """Register client-controlled text that must not be logged (it cannot evict instance secrets)."""
+        self._add(secret, trusted=False)
+
+    def _add(self, secret: str, *, trusted: bool) -> None:
         if len(secret) < MIN_SECRET_LENGTH:
             # Too short to mask without mangling ordinary text; such values are refused as secrets upstream.
             return
         with self._lock:
-            new = encodings(secret) - self._forms
-            if new:
-                self._forms |= new
-                self._pattern = None
+            pool = self._pools[trusted]
+            if secret in pool:
+                pool.move_to_end(secret)
+                return
+            forms = frozenset(encodings(secret))
+            pool[secret] = forms
+            for form in forms:
+                self._form_counts[form] += 1
+                if self._form_counts[form] == 1:
+                    key = form[:MIN_SECRET_LENGTH]
+                    # Longest first, so the whole of an encoding is masked, not just a prefix of it.
+                    self._index[key] = tuple(sorted((*self._index.get(key, ()), form), key=len, reverse=True))
+            while len(pool) > self._capacity[trusted]:
+                _, old_forms = pool.popitem(last=False)
+                for form in old_forms:
+                    self._form_counts[form] -= 1
+                    if self._form_counts[form] == 0:
+                        del self._form_counts[form]
+                        key = form[:MIN_SECRET_LENGTH]
+                        remaining = tuple(f for f in self._index[key] if f != form)
+                        if remaining:
+                            self._index[key] = remaining
+                        else:
+                            del self._index[key]
+
+    def __len__(self) -> int:
+        return sum(len(pool) for pool in self._pools.values())
 
     def scrub(self, text: str) -> str:
-        pattern = self._compiled()
-        if pattern is not None:
-            text = pattern.sub(REDACTED, text)
+        text = self._mask_registered(text)
         for shape in _PATTERNS:
             text = shape.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
         return text
 
-    def _compiled(self) -> re.Pattern[str] | None:
-        with self._lock:
-            if self._pattern is None and self._forms:
-                alternatives = sorted(self._forms, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(form) for form in alternatives))
-            return self._pattern
+    def _mask_registered(self, text: str) -> str:
+        index = self._index
+        if not index or len(text) < MIN_SECRET_LENGTH:
+            return text
+        parts: list[str] = []
+        position = last = 0
+        end = len(text) - MIN_SECRET_LENGTH
+        while position <= end:
+            bucket = index.get(text[position : position + MIN_SECRET_LENGTH])
+            match = next((form for form in bucket if text.startswith(form, position)), None) if bucket else None
+            if match is None:
+                position += 1
+                continue
+            parts += [text[last:position], REDACTED]
+            position += len(match)
+            last = position
+        if not parts:
+            return text
+        parts.append(text[last:])
+        return "".join(parts)
 
 
 secrets = SecretRegistry()

@@ -25,7 +25,7 @@ chains_router = APIRouter(prefix="/v1", tags=["chains"], route_class=DecimalJSON
 
 @wallet_router.post("/wallet", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409, 413, 422))
 async def create_wallet_connection(
-    _guard: GuardedBody, body: WalletCreate, session: SessionDep, settings: SettingsDep, token: CurrentToken
+    token: CurrentToken, _guard: GuardedBody, body: WalletCreate, session: SessionDep, settings: SettingsDep
 ) -> ConnectionOut:
     """Track a wallet by public address (EVM, Bitcoin) or extended public key (Bitcoin xpub/ypub/zpub). The same
     address on several EVM chains is one wallet per chain. Anything that looks like a private key, WIF, xprv or
@@ -53,12 +53,12 @@ async def list_tokens(
     "/tokens", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409, 413, 422, 502, 504)
 )
 async def add_token(
+    token: CurrentToken,
     _guard: GuardedBody,
     body: TokenCreate,
     session: SessionDep,
     settings: SettingsDep,
     state: StateDep,
-    token: CurrentToken,
 ) -> TokenOut:
     """Track a custom ERC-20 by contract address on one chain; its symbol and decimals are read from the contract
     and checked. A symbol that copies a tracked asset (USDT, ETH, …) is refused."""

@@ -30,6 +30,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 
+from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.chains.encoding import BASE58_ALPHABET, base58_decode, base58check_decode
 from tallyhold.errors import Unprocessable
 from tallyhold.logging import secrets
@@ -38,6 +39,7 @@ from tallyhold.metrics import SECRET_MATERIAL_REFUSED
 SecretKind = Literal["private_key", "wif", "xprv", "mnemonic"]
 MNEMONIC_LENGTHS = (12, 15, 18, 21, 24)
 MAX_REGISTERED_FIELD = 512
+MAX_REGISTERED_FINDINGS = 8
 WORDLIST_LANGUAGES = (
     "english",
     "spanish",
@@ -90,9 +92,10 @@ class SecretMaterial(Unprocessable):
         )
 
 
-async def guard_body(request: Request) -> None:
+async def guard_body(request: Request, token: CurrentToken) -> None:
     """Route dependency: 422 `secret_material` when any string of the JSON body (keys included) looks like
-    secret material. FastAPI resolves dependencies before the body model, so this runs before validation."""
+    secret material. FastAPI resolves dependencies before the body model, so this runs before validation; it
+    depends on the bearer token, so an unauthenticated request gets its 401 and never reaches the scan."""
     payload: Any = await request.json() if await request.body() else None
     refuse_secret_material(payload)
 
@@ -103,14 +106,14 @@ GuardedBody = Annotated[None, Depends(guard_body)]
 
 def refuse_secret_material(payload: Any) -> None:
     """Scan every string in `payload` (a parsed JSON body); register and refuse the first secret found."""
-    findings = [finding for text in _strings(payload) for finding in scan(text)]
+    findings = [(text, finding) for text in _strings(payload) for finding in scan(text)]
     if not findings:
         return
-    # Register everything before anything else can happen with the request (logging included).
-    for text in _strings(payload):
-        for finding in scan(text):
-            register(text, finding)
-    kind = findings[0].kind
+    # Register before anything else can happen with the request (logging included). Bounded per request: the
+    # request is refused anyway and never logged, so registration is a backstop, not a store of everything.
+    for text, finding in findings[:MAX_REGISTERED_FINDINGS]:
+        register(text, finding)
+    kind = findings[0][1].kind
     SECRET_MATERIAL_REFUSED.labels(kind).inc()
     raise SecretMaterial(kind)
 
@@ -120,17 +123,17 @@ def register(field_value: str, finding: Finding) -> None:
     # process, so a client must not be able to grow it by kilobytes per request. Findings are short by
     # construction (a key, or at most 24 words); the whole field only when it is field-sized.
     if len(field_value) <= MAX_REGISTERED_FIELD:
-        secrets.add(field_value)
-        secrets.add(field_value.strip())
-    secrets.add(finding.secret)
+        secrets.add_untrusted(field_value)
+        secrets.add_untrusted(field_value.strip())
+    secrets.add_untrusted(finding.secret)
     if finding.kind == "private_key":
         bare = finding.secret.removeprefix("0x").removeprefix("0X")
         for form in (bare, bare.lower(), bare.upper(), "0x" + bare.lower()):
-            secrets.add(form)
+            secrets.add_untrusted(form)
     if finding.kind == "mnemonic":
         words = finding.secret.split(" ")
         for form in (" ".join(words), ",".join(words), "\n".join(words), " ".join(words).upper()):
-            secrets.add(form)
+            secrets.add_untrusted(form)
 
 
 def scan(text: str) -> Iterator[Finding]:

@@ -29,7 +29,11 @@ router = APIRouter(
 
 @router.post("/manual", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 413, 422))
 async def create_manual_connection(
-    body: ManualConnectionCreate, session: SessionDep, settings: SettingsDep, token: CurrentToken
+    token: CurrentToken,
+    _guard: GuardedBody,
+    body: ManualConnectionCreate,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ConnectionOut:
     """Record a holding outside exchanges and chains (cash, stocks, metals, property)."""
     return await connection_service.create_manual(
@@ -88,12 +92,12 @@ async def get_connection(connection_id: uuid.UUID, session: SessionDep, token: C
 
 @router.patch("/{connection_id}", responses=error_responses(400, 404, 413, 422))
 async def update_connection(
+    token: CurrentToken,
     _guard: GuardedBody,
     connection_id: uuid.UUID,
     body: ConnectionUpdate,
     session: SessionDep,
     settings: SettingsDep,
-    token: CurrentToken,
 ) -> ConnectionOut:
     """Rename a connection; for manual connections, also change the amount or price. A label that looks like
     secret material (private key, WIF, xprv, recovery phrase) is refused with 422 `secret_material`."""
