@@ -82,3 +82,22 @@ def test_a_flag_that_is_not_a_boolean_is_malformed(value):
 def test_anything_else_is_malformed(answer):
     with pytest.raises(Malformed):
         permission_rule(answer)
+
+
+def test_a_true_boolean_outside_the_flag_prefixes_is_refused():
+    """`canTransfer: true` is not an `enable*` flag, but it may be a right: it is refused, not ignored."""
+    report = permission_rule({**DOCUMENTED, "canTransfer": True})
+    assert not report.accepted
+    assert "canTransfer" in report.switch_off
+    assert permission_rule({**DOCUMENTED, "ipRestrict": True}).accepted
+
+
+def test_coinbase_and_gemini_refuse_unknown_true_booleans():
+    from tallyhold.exchanges.venues import coinbase, gemini
+
+    base = {"can_view": True, "can_trade": False, "can_transfer": False}
+    assert coinbase.permission_rule(base).accepted
+    assert not coinbase.permission_rule({**base, "portfolio_withdraw_enabled": True}).accepted
+    roles = {"isAuditor": True, "isTrader": False, "isFundManager": False}
+    assert gemini.permission_rule(roles).accepted
+    assert not gemini.permission_rule({**roles, "canWithdraw": True}).accepted

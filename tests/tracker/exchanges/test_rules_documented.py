@@ -63,10 +63,34 @@ def test_bitget_unified_documented_example_is_refused() -> None:
     }
     answer = {"code": "00000", "data": data}
     report = bitget.unified_rule(answer)
-    assert report.switch_off == ["permType read-and-write (choose read-only)", "uta_trade", "withdraw"]
+    assert report.switch_off == [
+        "permType read-and-write (choose read-only)",
+        "uta_mgt",
+        "uta_trade",
+        "withdraw",
+        "copy_futures_position",
+    ]
     assert report.ip_restricted is True
-    read_only = {"code": "00000", "data": {"permType": "read-only", "permissions": ["uta_mgt"], "ips": ""}}
+    read_only = {"code": "00000", "data": {"permType": "read-only", "permissions": [], "ips": ""}}
     assert bitget.unified_rule(read_only).accepted
+
+
+@pytest.mark.parametrize("permission", ["uta_mgt", "copy_futures_order", "withdraw_address", "p2p", "new_thing"])
+def test_bitget_unified_refuses_undocumented_permissions(permission: str) -> None:
+    """Fail closed: Bitget documents no read-only values for `permissions`, so any entry is refused."""
+    answer = {"code": "00000", "data": {"permType": "read-only", "permissions": [permission], "ips": ""}}
+    assert not bitget.unified_rule(answer).accepted
+
+
+def test_bitget_unified_without_permissions_is_malformed() -> None:
+    with pytest.raises(Malformed):
+        bitget.unified_rule({"code": "00000", "data": {"permType": "read-only", "ips": ""}})
+
+
+def test_htx_entry_about_another_key_proves_nothing() -> None:
+    answer = {"code": 200, "data": [{"accessKey": "someone-else", "permission": "readOnly", "status": "normal"}]}
+    with pytest.raises(Malformed):
+        htx.permission_rule(answer, "my-key")
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,15 @@ class ExchangeCredentialVerifier:
         except EgressError as failure:
             raise refusal(info.name, failure) from None
         report = reply.report
+        # Second line of defence: whatever the worker concluded, a report that grants any write right, or that
+        # it did not itself accept, is never turned into a stored key.
+        if not report.accepted or report.trade or report.withdraw or report.transfer:
+            raise Unprocessable(
+                f"This key can do more than read. On {info.name}, switch off: "
+                f"{'; '.join(_bounded(report.switch_off)) or 'every permission except reading'}.",
+                code="write_permissions",
+                switch_off=_bounded(report.switch_off),
+            )
         return KeyVerification(
             permissions=Permissions.model_validate(report.permissions()),
             ip_restricted=report.ip_restricted,
@@ -109,7 +118,7 @@ def refusal(venue: str, failure: EgressError) -> TallyholdError:
     details: dict[str, Any] = failure.failure.details
     code = failure.code
     if code == "write_permissions":
-        switch_off = [str(words) for words in details.get("switch_off", [])]
+        switch_off = _bounded(details.get("switch_off", []))
         return Unprocessable(
             f"This key can do more than read. On {venue}, switch off: {'; '.join(switch_off)}.",
             code="write_permissions",
@@ -117,7 +126,7 @@ def refusal(venue: str, failure: EgressError) -> TallyholdError:
             permissions=details.get("permissions"),
         )
     if code == "missing_read_permission":
-        switch_on = [str(words) for words in details.get("switch_on", [])]
+        switch_on = _bounded(details.get("switch_on", []))
         return Unprocessable(
             f"This key cannot read your balances. On {venue}, switch on: {'; '.join(switch_on)}.",
             code="missing_read_permission",
@@ -149,3 +158,11 @@ def refusal(venue: str, failure: EgressError) -> TallyholdError:
     return UpstreamError(
         f"{venue} could not confirm this key's permissions; try again.", code="exchange_unavailable", **extra
     )
+
+
+def _bounded(words: Any) -> list[str]:
+    """Permission names partly come from the venue's answer: bounded and printable before they reach a body."""
+    if not isinstance(words, list):
+        return []
+    cleaned = ("".join(ch for ch in str(word) if ch.isprintable())[:80] for word in words[:20])
+    return [word for word in cleaned if word]

@@ -35,6 +35,10 @@ PAGE = 100
 STAKING_PRODUCTS = ("STAKING", "F_DEFI", "L_DEFI")
 
 
+# Booleans of the answer that describe the key rather than grant anything.
+INFO_FLAGS = frozenset({"ipRestrict"})
+
+
 def permission_rule(answer: Any) -> KeyReport:
     data = parse.obj(answer, "apiRestrictions")
     for name in REQUIRED_FLAGS:
@@ -42,6 +46,9 @@ def permission_rule(answer: Any) -> KeyReport:
     found = Findings()
     for name, value in data.items():
         if not name.startswith(("enable", "permits")):
+            # A true boolean under a name we do not know (say `canTransfer`) may be a right: refuse it too.
+            if value is True and name not in INFO_FLAGS:
+                found.grant("unknown", name[:40])
             continue
         granted = parse.flag(value, f"apiRestrictions.{name}")
         if name == "enableReading":

@@ -36,6 +36,8 @@ UTA_WRITE: dict[str, tuple[Category, str]] = {
     "withdraw": ("withdraw", "withdraw"),
     "transfer": ("transfer", "transfer"),
 }
+# v3 entries known to grant nothing beyond reading. Bitget's documentation lists none, so none is accepted yet.
+UTA_READ: frozenset[str] = frozenset()
 PRODUCT_TYPES = ("USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
 
 
@@ -57,14 +59,20 @@ def classic_rule(answer: Any) -> KeyReport:
 def unified_rule(answer: Any) -> KeyReport:
     data = parse.obj(parse.field(parse.obj(answer, "v3/account/info"), "data", "v3/account/info"), "data")
     perm_type = parse.text(parse.field(data, "permType", "data"), "data.permType")
-    permissions = [parse.text(p, "data.permissions[]") for p in parse.arr(data.get("permissions", []), "permissions")]
+    permissions = [
+        parse.text(p, "data.permissions[]") for p in parse.arr(parse.field(data, "permissions", "data"), "permissions")
+    ]
     found = Findings(read=True)
     if perm_type != "read-only":
         found.grant("trade", f"permType {perm_type[:24]} (choose read-only)")
     for permission in permissions:
-        if permission.endswith("_trade") or permission in UTA_WRITE:
-            category, words = UTA_WRITE.get(permission, ("trade", permission))
-            found.grant(category, words)
+        if permission in UTA_WRITE:
+            found.grant(*UTA_WRITE[permission])
+        elif permission.endswith("_trade"):
+            found.grant("trade", permission[:40])
+        elif permission not in UTA_READ:
+            # Fail closed: Bitget documents no read-only values for this list, so anything in it is refused.
+            found.grant("unknown", permission[:40])
     return found.report(ip_restricted=_ips(data), hints={"account": "unified"})
 
 

@@ -24,6 +24,9 @@ def permission_rule(answer: Any) -> KeyReport:
     found = Findings()
     for name, value in data.items():
         if not name.startswith("can_"):
+            # A true boolean under a name we do not know may be a right: refuse it rather than ignore it.
+            if value is True:
+                found.grant("unknown", name[:40])
             continue
         granted = parse.flag(value, f"key_permissions.{name}")
         if name == "can_view":

@@ -24,6 +24,9 @@ def permission_rule(answer: Any) -> KeyReport:
     found = Findings()
     for name, value in roles.items():
         if not name.startswith("is"):
+            # A true boolean under a name we do not know may be a right: refuse it rather than ignore it.
+            if value is True:
+                found.grant("unknown", name[:40])
             continue
         held = parse.flag(value, f"roles.{name}")
         if name == "isAuditor":

@@ -27,10 +27,11 @@ ACCOUNT_LOCATIONS = {
 def permission_rule(answer: Any, key_id: str) -> KeyReport:
     rows = parse.arr(parse.field(parse.obj(answer, "user/api-key"), "data", "user/api-key"), "data")
     mine = [parse.obj(row, "data[]") for row in rows]
+    # Only the entry that names this very key counts: an entry about another key proves nothing about ours.
     matching = [row for row in mine if row.get("accessKey") == key_id]
-    if len(mine) != 1 and len(matching) != 1:
+    if len(matching) != 1:
         raise parse.Malformed("data", "cannot tell which entry is this key")
-    data = matching[0] if matching else mine[0]
+    data = matching[0]
     permissions = parse.csv(parse.field(data, "permission", "data[]"), "data[].permission")
     status = parse.text(parse.field(data, "status", "data[]"), "data[].status")
     found = Findings(read="readOnly" in permissions and status == "normal")
