@@ -90,3 +90,14 @@ def test_app_role_has_no_special_attributes(two_tenants: tuple[Tenant, Tenant]) 
     assert isinstance(row[5], int)
     assert row[5] > 0
     assert owns == (0,)
+
+
+def test_app_password_is_stored_as_a_scram_verifier(two_tenants: tuple[Tenant, Tenant]) -> None:
+    """The provisioner sends a verifier, never the password text, so no server log can ever hold it."""
+    a, _ = two_tenants
+    with a.postgres.connect(DATABASE) as admin:
+        row = admin.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (a.names.app_role,)).fetchone()
+    assert row is not None
+    assert str(row[0]).startswith("SCRAM-SHA-256$")
+    with _as_app(a) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -40,11 +40,14 @@ class TenantDatabase:
             admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
         if not _role_exists(admin, n.app_role):
             admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(app))
+        # The password travels as a SCRAM verifier computed here, never as text: a server that logs DDL
+        # (log_statement, pgaudit, or an error in this very statement) must not log a usable password.
+        verifier = admin.pgconn.encrypt_password(app_password.encode(), n.app_role.encode(), b"scram-sha-256")
         admin.execute(
             sql.SQL(
                 "ALTER ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {} "
                 "NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION NOINHERIT"
-            ).format(app, sql.Literal(app_password), sql.Literal(APP_CONNECTION_LIMIT))
+            ).format(app, sql.Literal(verifier.decode()), sql.Literal(APP_CONNECTION_LIMIT))
         )
         admin.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS").format(owner))
         admin.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, app))

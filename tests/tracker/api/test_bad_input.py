@@ -126,6 +126,10 @@ async def test_oversized_body_streamed_without_length(client: httpx.AsyncClient)
         ("GET", "/v1/balances?group_by=planet", 422, "invalid_request"),
         ("GET", "/v1/networth/history?step=0", 422, "invalid_step"),
         ("GET", "/v1/networth/history?step=fast", 422, "invalid_step"),
+        ("GET", "/v1/networth/history?step=999999999w", 422, "invalid_step"),
+        ("GET", "/v1/networth/history?end=0001-01-02T00:00:00Z", 422, "invalid_range"),
+        ("GET", "/v1/networth/history?start=0001-01-01T00:00:00Z", 422, "invalid_range"),
+        ("GET", "/v1/networth/history?end=9999-12-31T00:00:00Z", 422, "invalid_range"),
         ("GET", "/v1/networth/history?start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", 422, "invalid_range"),
         ("GET", "/v1/networth/history?start=2026-01-01T00:00:00", 422, "invalid_range"),
         ("GET", "/v1/networth/history?start=yesterday", 422, "invalid_request"),
@@ -147,3 +151,43 @@ async def test_patch_validation_stores_nothing(client: httpx.AsyncClient) -> Non
     after = (await client.get(path)).json()
     assert after["label"] == "Cash"
     assert after["manual"]["amount"] == "10"
+
+
+MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+
+
+async def test_secret_material_needs_a_token_first(anonymous: httpx.AsyncClient) -> None:
+    """The guard runs only for authenticated callers: an anonymous request is a 401, whatever it carries."""
+    for path in ("/v1/connections/manual", "/v1/connections/wallet"):
+        response = await anonymous.post(path, json={"label": MNEMONIC, "chain": "bitcoin", "address": "0x" + "a" * 64})
+        assert_error(response, 401, "unauthorized")
+
+
+async def test_manual_label_with_secret_material_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/connections/manual", json={**VALID, "label": MNEMONIC})
+    assert_error(response, 422, "secret_material")
+    assert MNEMONIC not in response.text
+    assert await count_rows(client) == 0
+
+
+async def test_unusual_http_methods_do_not_become_metric_labels(anonymous: httpx.AsyncClient) -> None:
+    from prometheus_client import generate_latest
+
+    await anonymous.request("X0ATTACK", "/v1/networth")
+    exposition = generate_latest().decode()
+    assert "X0ATTACK" not in exposition
+    assert 'method="OTHER"' in exposition
+
+
+@pytest.mark.parametrize("consent", ["yes", "1", "on", 1, "true"])
+async def test_consent_flag_takes_only_a_json_boolean(client: httpx.AsyncClient, consent: object) -> None:
+    body = {
+        "exchange": "bitstamp",
+        "label": "x",
+        "api_key": "k" * 16,
+        "api_secret": "s" * 32,
+        "acknowledge_unverifiable": consent,
+    }
+    response = await client.post("/v1/connections/exchange", json=body)
+    assert_error(response, 422, "invalid_request")
+    assert await count_rows(client) == 0

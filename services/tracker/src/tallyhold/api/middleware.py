@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tallyhold.metrics import HTTP_REQUEST_DURATION
 
 access_log = logging.getLogger("tallyhold.access")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class BodySizeLimit:
@@ -93,11 +94,13 @@ class AccessLog:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
-            HTTP_REQUEST_DURATION.labels(scope["method"], template, str(status)).observe(elapsed)
+            # The method is client-chosen text: only the standard ones become label values.
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            HTTP_REQUEST_DURATION.labels(method, template, str(status)).observe(elapsed)
             access_log.info(
                 "request",
                 extra={
-                    "method": scope["method"],
+                    "method": method,
                     "route": template,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StringConstraints, field_validator
 
 from tallyhold.types import AmountIn, AssetCode, Label, Money
 
@@ -42,7 +42,7 @@ class ExchangeKeyInput(StrictInput):
     api_secret: SecretStr = Field(description="The API secret or private key.")
     passphrase: SecretStr | None = Field(None, description="The key's passphrase, where the exchange has one.")
     uid: SecretStr | None = Field(None, description="The account or key id, where the exchange needs one.")
-    acknowledge_unverifiable: bool = Field(
+    acknowledge_unverifiable: StrictBool = Field(
         False,
         description="Accept a key whose permissions the exchange cannot report (labelled unverifiable).",
     )

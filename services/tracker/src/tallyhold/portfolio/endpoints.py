@@ -22,6 +22,9 @@ _STEP = re.compile(r"^(?P<n>[1-9][0-9]{0,8})(?P<unit>[smhdw]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 
+MAX_STEP_SECONDS = 100 * 366 * 86_400
+
+
 def parse_step(raw: str | None) -> timedelta | None:
     if raw is None:
         return None
@@ -30,7 +33,10 @@ def parse_step(raw: str | None) -> timedelta | None:
         raise Unprocessable(
             "step is a positive number of seconds, or a number with s, m, h, d or w.", code="invalid_step"
         )
-    return timedelta(seconds=int(match["n"]) * _UNIT_SECONDS[match["unit"]])
+    seconds = int(match["n"]) * _UNIT_SECONDS[match["unit"]]
+    if seconds > MAX_STEP_SECONDS:
+        raise Unprocessable("step is at most 100 years.", code="invalid_step")
+    return timedelta(seconds=seconds)
 
 
 def _cache(state: InstanceState) -> AnswerCache:

@@ -168,7 +168,13 @@ async def history(
     session: AsyncSession, quote: str, start: datetime | None, end: datetime | None, step: timedelta | None
 ) -> HistorySeries:
     end = end or datetime.now(UTC)
-    start = start or end - DEFAULT_HISTORY_RANGE
+    try:
+        start = start or end - DEFAULT_HISTORY_RANGE
+    except OverflowError:
+        raise Unprocessable("end is too early to look back from.", code="invalid_range") from None
+    if start.year < 1970 or end.year > 9000:
+        # Postgres timestamps and date_bin arithmetic overflow near datetime's limits.
+        raise Unprocessable("start and end must lie between 1970 and 9000.", code="invalid_range")
     if start.tzinfo is None or end.tzinfo is None:
         raise Unprocessable("start and end need a timezone (e.g. 2026-01-01T00:00:00Z).", code="invalid_range")
     if start >= end:
