@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import httpx
 import pytest
+import pytest_asyncio
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +41,18 @@ def parts(app: FastAPI) -> tuple[SyncScheduler, SyncEngine]:
     assert isinstance(scheduler, SyncScheduler)
     assert isinstance(engine, SyncEngine)
     return scheduler, engine
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def quiet_scheduler(app: FastAPI) -> AsyncIterator[None]:
+    """The scheduler keeps running for the whole module: after each test its jobs go, and the syncs they started
+    finish, before the next test empties the tables (a TRUNCATE racing a running sync deadlocks)."""
+    yield
+    scheduler, engine = parts(app)
+    scheduler.scheduler.remove_all_jobs()
+    deadline = time.monotonic() + 60
+    while engine._running and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def value(name: str, **labels: str) -> float:
@@ -96,7 +110,7 @@ async def test_a_failure_moves_the_job_to_its_backoff_time(
 
 
 async def test_jobs_follow_deleted_and_quarantined_connections(
-    app: FastAPI, client: httpx.AsyncClient, add_binance: AddAccount
+    app: FastAPI, client: httpx.AsyncClient, add_binance: AddAccount, db: async_sessionmaker[AsyncSession]
 ) -> None:
     scheduler, engine = parts(app)
     kept = await add_binance({"BTC": "1"})
@@ -108,8 +122,17 @@ async def test_jobs_follow_deleted_and_quarantined_connections(
 
     assert (await client.delete(f"/v1/connections/{deleted.connection_id}")).status_code == 204
     quarantined.venue.set_permissions(quarantined.api_key, ["read", "withdraw"])
-    result = await engine.sync_connection(uuid.UUID(quarantined.connection_id), Trigger.manual)
-    assert result.outcome is Outcome.quarantined
+    # The scheduler's own job for this connection may be running at this very moment (its first run is jittered
+    # near now); the manual run is then refused as `busy`, correctly. Either way the drift must quarantine it.
+    deadline = time.monotonic() + 30
+    while True:
+        result = await engine.sync_connection(uuid.UUID(quarantined.connection_id), Trigger.manual)
+        if (result.outcome, result.code) != (Outcome.skipped, "busy") or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert result.outcome in {Outcome.quarantined, Outcome.skipped}
+    row = await connection_row(db, quarantined.connection_id)
+    assert row.status == "quarantined"
     await scheduler.reconcile()
 
     jobs = {job.id for job in scheduler.scheduler.get_jobs() if job.id.startswith("sync:")}
@@ -121,4 +144,6 @@ async def test_jobs_follow_deleted_and_quarantined_connections(
         is None
     ), "a deleted connection's series goes away"
     assert value("tallyhold_sources", kind="exchange", state="quarantined") == 1
-    assert value("tallyhold_sources", kind="exchange", state="ok") == 1
+    # The kept source is healthy; its scheduled job may be running right now, which the gauge shows as such.
+    healthy = sum(value("tallyhold_sources", kind="exchange", state=state) or 0 for state in ("ok", "syncing"))
+    assert healthy == 1
