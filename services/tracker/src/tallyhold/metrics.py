@@ -3,6 +3,8 @@ kinds, outcomes, connection ids); never an amount, an address, a key hint, a cus
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 HTTP_REQUEST_DURATION = Histogram(
@@ -11,11 +13,14 @@ HTTP_REQUEST_DURATION = Histogram(
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-BAD_REQUESTS = Counter(
+API_ERRORS = Counter(
     "tallyhold_api_errors_total",
-    "API answers with an error body, by stable error code.",
+    "API answers with an error body (any status other than 2xx), by stable error code.",
     ["code"],
 )
+# Error codes are snake_case literals written in our code; anything else (a code built from outside text by
+# mistake) is counted as `other` rather than becoming a label value.
+_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,47}")
 CREDENTIALS_REJECTED = Counter(
     "tallyhold_credentials_rejected_total",
     "Exchange keys refused, before storage or on a sync (sync/), by error code (write_permissions, "
@@ -53,6 +58,10 @@ SECRET_MATERIAL_REFUSED = Counter(
     "Wallet requests refused because a field held secret material (private key, WIF, xprv, recovery phrase).",
     ["kind"],
 )
+
+
+def count_api_error(code: str) -> None:
+    API_ERRORS.labels(code if _ERROR_CODE.fullmatch(code) else "other").inc()
 
 
 def start_metrics_server(host: str, port: int) -> None:

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tallyhold.errors import TallyholdError
+from tallyhold.metrics import count_api_error
 
 logger = logging.getLogger("tallyhold.api")
 
@@ -67,15 +68,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     code, fields = _field_errors(exc)
     if code == "invalid_json":
-        return JSONResponse({"error": {"code": code, "message": "The request body is not valid JSON."}}, 400)
+        return _answer({"error": {"code": code, "message": "The request body is not valid JSON."}}, 400)
     body: dict[str, Any] = {"error": {"code": code, "message": "The request is not valid.", "fields": fields}}
-    return JSONResponse(body, status_code=422)
+    return _answer(body, 422)
 
 
 async def _tallyhold_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TallyholdError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+    return _answer(exc.body(), exc.status_code, headers)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -83,14 +84,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = {404: "No such resource.", 405: "Method not allowed."}.get(exc.status_code, "The request failed.")
     headers = dict(exc.headers) if exc.headers else None
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=exc.status_code, headers=headers)
+    return _answer({"error": {"code": code, "message": message}}, exc.status_code, headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # Only the exception class: its text and frame locals may hold anything.
     logger.error("unhandled error", extra={"error_type": type(exc).__name__, "path": request.url.path})
     body = {"error": {"code": "internal_error", "message": "The request could not be completed."}}
-    return JSONResponse(body, status_code=500)
+    return _answer(body, 500)
+
+
+def _answer(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Every error body leaves through here, so `tallyhold_api_errors_total` counts each one by its code."""
+    count_api_error(str(body["error"]["code"]))
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

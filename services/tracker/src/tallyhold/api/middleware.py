@@ -12,7 +12,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tallyhold.metrics import HTTP_REQUEST_DURATION
+from tallyhold.metrics import HTTP_REQUEST_DURATION, count_api_error
 
 access_log = logging.getLogger("tallyhold.access")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -60,6 +60,8 @@ class BodySizeLimit:
 
 
 async def _too_large(send: Send) -> None:
+    # Answered before the app (and its error handlers) sees the request, so it is counted here.
+    count_api_error("payload_too_large")
     payload = json.dumps({"error": {"code": "payload_too_large", "message": "The request body is too large."}}).encode()
     await send(
         {
