@@ -306,7 +306,20 @@ async def test_canary_sweep(api, app, bao, vault, sandbox, postgres, tenant, set
         "OpenBao audit log": bao.audit_log.read_text(),
         "Postgres server log": postgres.log.read_text(errors="replace"),
     }
-    assert "exchange.balances" in places["log output (API process and egress worker)"] or caplog.records
+    # A sweep of empty places proves nothing: the captured output must be the instance's own JSON log lines, with
+    # the events every flow above logs, and each of them must also be among the raw records swept.
+    output = places["log output (API process and egress worker)"]
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    events = {(entry["logger"], entry["event"]) for entry in logged}
+    assert {
+        ("tallyhold.access", "request"),
+        ("tallyhold.exchanges", "exchange key refused"),
+        ("tallyhold.sync", "sync failed"),
+        ("tallyhold.credentials", "credentials unreadable"),
+        ("tallyhold.credentials.vault", "vault unavailable"),
+        ("tallyhold.credentials.vault", "vault available"),
+    } <= events
+    assert events <= {(record.name, record.getMessage()) for record in caplog.records}
     assert len(recorder.seen) > 40
     leaks = [
         f"{encoding} of planted secret #{index} in {place}"
