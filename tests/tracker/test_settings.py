@@ -43,6 +43,16 @@ def test_placeholder_password_refused_outside_development(password: str) -> None
     Settings(**{**GOOD, "DATABASE_URL": url, "ENV": "development"})
 
 
+@pytest.mark.parametrize("url", ["postgresql://owner:changeme@127.0.0.1/db", "postgresql://owner@127.0.0.1/db"])
+def test_placeholder_migration_password_refused_outside_development(url: str) -> None:
+    with pytest.raises(ValidationError, match="MIGRATION_DATABASE_URL") as caught:
+        Settings(**{**GOOD, "MIGRATION_DATABASE_URL": url})
+    assert "changeme" not in str(caught.value)
+    Settings(**{**GOOD, "MIGRATION_DATABASE_URL": url, "ENV": "development"})
+    real = "postgresql://owner:0wn3r-Pa55word@127.0.0.1/db"
+    assert Settings(**{**GOOD, "MIGRATION_DATABASE_URL": real}).migration_database_url.password == "0wn3r-Pa55word"
+
+
 def test_placeholder_vault_token_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(**GOOD, VAULT_TOKEN="root")

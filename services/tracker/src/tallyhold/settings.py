@@ -325,9 +325,11 @@ class Settings(BaseSettings):
     def _refuse_placeholders(self) -> Self:
         if self.ENV is Environment.development:
             return self
-        url = self.database_url
-        if url.password is None or url.password.lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("DATABASE_URL must carry a real password outside development")
+        # The migration URL is the schema owner's connection: a placeholder there is worse than in DATABASE_URL.
+        urls = {"DATABASE_URL": self.database_url, "MIGRATION_DATABASE_URL": self.migration_database_url}
+        for name, url in urls.items():
+            if url.password is None or url.password.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} must carry a real password outside development")
         for name in ("VAULT_TOKEN", "VAULT_SECRET_ID"):
             secret: SecretStr | None = getattr(self, name)
             if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
