@@ -28,9 +28,9 @@ from tallyhold_provision.registry import Customer, Registry, State
 from tallyhold_provision.vault_plane import VaultPlane
 
 # Names of entries in the backend's secret store, and the label of the first token: not secrets themselves.
-PASSWORD_KEY = "database_password"  # noqa: S105
-SECRET_ID_KEY = "vault_secret_id"  # noqa: S105
-FIRST_TOKEN_LABEL = "created by tallyhold-provision"  # noqa: S105
+PASSWORD_KEY = "database_password"  # noqa: S105 - the name of a stored secret, not a secret
+SECRET_ID_KEY = "vault_secret_id"  # noqa: S105 - the name of a stored secret, not a secret
+FIRST_TOKEN_LABEL = "created by tallyhold-provision"  # noqa: S105 - a token's label, not a token
 VAULT_RELOGIN_SECONDS = 20 * 60  # the provisioner's tokens live 1 h (vault.bootstrap)
 JOURNAL_KEEP = 500  # journal entries kept per customer (about forty commands)
 

@@ -57,7 +57,7 @@ async def test_sequential_reads_stay_pinned_then_move_on(chain_world: ChainWorld
     holder = chain_world.holders[0]
     pinned = egress_config({"ethereum": rpc_proxy.url}, evm_block_pin_seconds=60, evm_coalesce_seconds=0)
     first = await read_wallet(pinned, "ethereum", holder, [])
-    chain_world.w3.provider.make_request("anvil_mine", ["0x3"])  # type: ignore[arg-type]
+    chain_world.rpc("anvil_mine", "0x3")
     rpc_proxy.reset()
     second = await read_wallet(pinned, "ethereum", holder, [])
     assert second.facts["block_number"] == first.facts["block_number"]

@@ -19,7 +19,7 @@ ALWAYS_REVERTS = "0x60006000fd"  # PUSH1 0 PUSH1 0 REVERT
 @pytest.fixture(scope="module")
 def reverting(chain_world: ChainWorld) -> str:
     address = "0x00000000000000000000000000000000000BAD01"
-    chain_world.w3.provider.make_request("anvil_setCode", [address, ALWAYS_REVERTS])  # type: ignore[arg-type]
+    chain_world.rpc("anvil_setCode", address, ALWAYS_REVERTS)
     return "0x00000000000000000000000000000000000bAD01"
 
 

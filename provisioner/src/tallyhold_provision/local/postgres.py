@@ -143,7 +143,7 @@ class LocalPostgres:
             conf.write("\nlog_min_error_statement = panic\nmax_connections = 300\nfsync = on\n")
 
     def _running(self) -> bool:
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(  # noqa: S603 - our own binary, arguments from our code
             [str(self.bin / "pg_ctl"), "-D", str(self.data), "status"],
             capture_output=True,
             user=self.runas.popen_user,

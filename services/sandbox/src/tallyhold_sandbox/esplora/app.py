@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from tallyhold_sandbox.esplora.state import AddressError, EsploraState, check_address
 
@@ -27,10 +28,10 @@ def _text(status: int, text: str) -> web.Response:
 
 
 @web.middleware
-async def faults_and_log(request: web.Request, handler: Any) -> web.StreamResponse:
+async def faults_and_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     if request.path.startswith("/_sandbox/"):
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     with state.lock:
         state.requests.append(request.path)
     fault = state.next_fault()
@@ -42,7 +43,7 @@ async def faults_and_log(request: web.Request, handler: Any) -> web.StreamRespon
         return web.Response(text='{"address": "', content_type="application/json")
     if fault == "timeout":
         await asyncio.sleep(30)
-    return await handler(request)  # type: ignore[no-any-return]
+    return await handler(request)
 
 
 async def address(request: web.Request) -> web.Response:
