@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 from decimal import Decimal
 
 import pytest
+from web3 import Web3
 
 from tallyhold.chains.catalog import token_location
+from tallyhold.chains.evm import reader_for
+from tallyhold.chains.options import ChainOptions
 from tallyhold.egress.protocol import EgressError
 from tallyhold.sources.models import SourceBalances
 from tallyhold_provision.local.ports import free_port
@@ -45,12 +49,65 @@ async def test_requests_follow_the_batch_size_and_share_one_block(chain_world: C
         *(read_wallet(config, "ethereum", holder, chain_world.curated) for holder in chain_world.holders)
     )
     balances = len(chain_world.holders) * (1 + len(chain_world.curated))
-    # One request for the head (chain id + block), then ceil(balances / batch size) for the balances.
-    assert rpc_proxy.requests == 1 + math.ceil(balances / batch)
-    assert rpc_proxy.calls_per_request[0] == 2
+    # Exactly ceil(balances / batch size): the chain id and head ride along in the first batch.
+    assert rpc_proxy.requests == math.ceil(balances / batch)
+    opening = [call["method"] for call in rpc_proxy.payloads[0]]
+    assert opening[:2] == ["eth_chainId", "eth_getBlockByNumber"]
+    assert opening[-1] == "eth_blockNumber"
+    assert len(opening) == batch + 3  # the batch size counts balance reads; the 3 control calls ride along
     assert all(size <= batch for size in rpc_proxy.calls_per_request[1:])
-    assert sum(rpc_proxy.calls_per_request[1:]) == balances
-    assert len({r.facts["block_number"] for r in results}) == 1
+    assert sum(rpc_proxy.calls_per_request) - 3 == balances
+    block = results[0].facts["block_number"]
+    assert {r.facts["block_number"] for r in results} == {block}
+    # Every batch after the opening one is pinned to the block the opening batch named.
+    assert {call["params"][-1] for payload in rpc_proxy.payloads[1:] for call in payload} == {hex(block)}
+
+
+async def test_a_block_landing_mid_batch_rereads_the_first_chunk_at_the_earlier_block(
+    chain_world: ChainWorld, rpc_proxy: RpcProxy
+):
+    # A wallet of its own (no other test reads it), worth `before` until a transfer lands in the middle of the
+    # opening batch: the node then answers the reads at "latest" from the block after the transfer.
+    wallet = Web3.to_checksum_address(hashlib.sha256(b"mid-batch wallet").digest()[:20])
+    before = 7 * 10**18 + 4242
+    chain_world.set_wei(wallet, before)
+    sender = list(chain_world.w3.eth.accounts)[9]  # not a holder: no other test reads it
+    opening_block = chain_world.w3.eth.block_number
+    batch = 4
+    config = egress_config(
+        {"ethereum": rpc_proxy.url}, evm_batch_size=batch, evm_block_pin_seconds=0, evm_coalesce_seconds=0
+    )
+    rpc_proxy.reset()
+    rpc_proxy.mid_batch = [
+        {"method": "eth_sendTransaction", "params": [{"from": sender, "to": wallet, "value": hex(10**18)}]}
+    ]
+    result = await read_wallet(config, "ethereum", wallet, chain_world.curated)
+
+    assert chain_world.w3.eth.block_number == opening_block + 1  # the transfer was mined mid-batch
+    assert chain_world.w3.eth.get_balance(wallet) == before + 10**18
+    # The balances are those of the block the opening batch named, not a mix of two blocks.
+    assert result.facts["block_number"] == opening_block
+    assert _by_key(result)[("ETH", "onchain")] == Decimal(before).scaleb(-18)
+    reads = 1 + len(chain_world.curated)
+    # One extra request, for the re-read of the opening chunk, pinned to the earlier block.
+    assert rpc_proxy.requests == math.ceil(reads / batch) + 1
+    opening_reads = rpc_proxy.payloads[0][2:-1]
+    assert [call["method"] for call in rpc_proxy.payloads[1]] == [call["method"] for call in opening_reads]
+    assert {call["params"][-1] for call in opening_reads} == {"latest"}
+    assert {call["params"][-1] for payload in rpc_proxy.payloads[1:] for call in payload} == {hex(opening_block)}
+
+
+async def test_nothing_to_read_still_checks_the_chain_id(chain_world: ChainWorld, rpc_proxy: RpcProxy):
+    options = ChainOptions(evm_block_pin_seconds=0, evm_coalesce_seconds=0, retries=0)
+    rpc_proxy.reset()
+    head, found = await reader_for("ethereum", rpc_proxy.url, options).balances([])
+    assert (head.chain_id, found) == (1, {})
+    assert [[call["method"] for call in payload] for payload in rpc_proxy.payloads] == [
+        ["eth_chainId", "eth_getBlockByNumber"]
+    ]
+    with pytest.raises(EgressError) as caught:
+        await reader_for("arbitrum", rpc_proxy.url, options).balances([])
+    assert caught.value.code == "chain_mismatch"
 
 
 async def test_sequential_reads_stay_pinned_then_move_on(chain_world: ChainWorld, rpc_proxy: RpcProxy):
@@ -103,8 +160,8 @@ async def test_rpc_errors_are_retried_with_backoff(chain_world: ChainWorld, rpc_
     rpc_proxy.faults = ["503", "rpc_error", "malformed", "429"]
     result = await read_wallet(config, "ethereum", holder, chain_world.curated)
     assert _by_key(result)[("ETH", "onchain")] == Decimal(chain_world.wei[holder]).scaleb(-18)
-    # 4 failed attempts at the head, 1 good head, 1 batch of balances (29 calls < 100).
-    assert rpc_proxy.requests == 6
+    # 4 failed attempts at the opening batch, then 1 good one holding every read (29 reads < 100).
+    assert rpc_proxy.requests == 5
 
 
 async def test_retries_run_out_into_a_transient_error(chain_world: ChainWorld, rpc_proxy: RpcProxy):

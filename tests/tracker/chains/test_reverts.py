@@ -45,4 +45,4 @@ async def test_a_reverting_token_fails_alone(chain_world: ChainWorld, rpc_proxy:
     assert not broken.transient
     assert not isinstance(fine, BaseException)
     assert fine.balances
-    assert rpc_proxy.requests == 2  # head + one batch holding both wallets' reads, reverting call included
+    assert rpc_proxy.requests == 1  # one batch: control calls and both wallets' reads, reverting call included

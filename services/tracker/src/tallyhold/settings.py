@@ -173,7 +173,11 @@ class Settings(BaseSettings):
     EVM_RPC_BSC: AnyHttpUrl | None = Field(None, description="JSON-RPC URL for BNB Smart Chain.")
     ESPLORA_URL: AnyHttpUrl | None = Field(None, description="Esplora-compatible API for Bitcoin addresses.")
     EVM_BATCH_SIZE: int = Field(
-        100, ge=1, le=1000, description="JSON-RPC calls per HTTP batch request when reading EVM balances."
+        100,
+        ge=1,
+        le=1000,
+        description="Balance reads per HTTP batch request when reading EVM balances (a sync's first batch also "
+        "carries 3 control calls: chain id, head, block number).",
     )
     EVM_BATCHES_IN_FLIGHT: int = Field(
         2, ge=1, le=16, description="Batch requests sent to one EVM RPC at the same time during a sync."

@@ -12,8 +12,9 @@ API process (no web3, no bip-utils: both stay in the egress worker)
 
 Egress worker
     handlers.py     `chain.balances`, `chain.token_info`, `chain.head`
-    evm.py          web3: per-chain head (chain id check + pinned block), coalesced JSON-RPC batches,
-                    retries; a token that does not answer balanceOf is an error, never a zero
+    evm.py          web3: coalesced JSON-RPC batches, the first carrying the chain id check and the head that
+                    pins the rest to one block; retries; a token that does not answer balanceOf is an error,
+                    never a zero
     bitcoin.py      Esplora HTTP client, xpub scans over receive and change chains up to the gap limit
     hdkeys.py       xpub/ypub/zpub derivation with bip-utils
     retry.py        backoff with jitter, Retry-After

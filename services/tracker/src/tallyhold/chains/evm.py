@@ -1,21 +1,41 @@
 """EVM reads through web3.py (egress worker only: the API process never imports this module).
 
-Per chain (and RPC URL) a `ChainReader`:
-- **head**: one batch `[eth_chainId, eth_getBlockByNumber(latest)]`. A chain id other than the catalogue's is a
-  permanent `chain_mismatch`: balances from the wrong chain are never returned. The head is kept for
-  `evm_block_pin_seconds`, so every wallet read in that window is pinned to the same block.
-- **reads**: native balances (`eth_getBalance`) and ERC-20 `balanceOf` calls (`eth_call`), all at the pinned
-  block, sent as JSON-RPC batches (`w3.batch_requests()`) of at most `evm_batch_size` calls. Requests for the
-  same chain that arrive within `evm_coalesce_seconds` of each other are merged first, so a sync's wallets
-  share batches: a sync costs 1 head request + ceil(balances / batch size) requests per chain.
+Per chain (and RPC URL) a `ChainReader` reads native balances (`eth_getBalance`) and ERC-20 `balanceOf` calls
+(`eth_call`) as JSON-RPC batches (`w3.batch_requests()`' wire form) of at most `evm_batch_size` balance reads.
+Requests for the same chain that arrive within `evm_coalesce_seconds` of each other are merged first, so a
+sync's wallets share batches and one block. A sync costs exactly ceil(balances / batch size) HTTP requests per
+chain (plus one, only when a block lands during the first batch: see below).
+
+- **the opening batch** carries, around the first chunk of balance reads (made at `latest`), three control calls:
+  `[eth_chainId, eth_getBlockByNumber(latest), <reads at latest>, eth_blockNumber]`. A chain id other than the
+  catalogue's is a permanent `chain_mismatch`, checked before any answer is used: balances from the wrong chain
+  are never returned (a sync with nothing to read still sends `[eth_chainId, eth_getBlockByNumber(latest)]`).
+  The block it names (number, hash, time) becomes the pinned head.
+- **the bracket**: a node answers a batch's calls in order (geth's server runs them one after another) and its
+  head only moves forward, so when the block number before the reads equals the one after them, the reads were
+  made at that block. When they differ (a block landed mid-batch), that first chunk is read again pinned to the
+  earlier number: one extra request, in that rare case only. An RPC that runs a batch's calls concurrently or
+  spreads them over nodes could defeat the bracket, as it defeats any `latest` read; the pinned batches after
+  it are unaffected (a node without the block answers an error, which is retried).
+- **pinned reads**: every other batch names the head's block number; the head is kept for
+  `evm_block_pin_seconds`, so every wallet read in that window is pinned to the same block (and within that
+  window no control calls are sent: the chain id was checked when the head was read). Pins are by number: a
+  reorg replacing that block between two batches is not detected.
 - **failures**: each batch is retried with backoff and jitter on transport errors, HTTP 429/5xx, JSON-RPC
   errors and malformed answers; what still fails becomes an `EgressError` for the wallets whose reads were in
-  that batch. Readers are independent: one chain's failure never touches another's.
+  that batch (for the opening batch, every wallet of the flush: without a head nothing can be pinned). Readers
+  are independent: one chain's failure never touches another's.
+
+Why this design rather than a separate head request: the head request was a full round trip before any balance
+could be read; the control calls ride along in a batch that is sent anyway, and the bracket keeps the "one
+block per sync" guarantee without trusting the RPC to serve a block it named a moment ago (a `latest` read
+needs no block the node might not have yet).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -37,6 +57,7 @@ from tallyhold.chains.retry import with_retries
 from tallyhold.egress.protocol import EgressError
 
 T = TypeVar("T")
+logger = logging.getLogger("tallyhold.chains")
 
 BALANCE_OF = "0x70a08231"  # balanceOf(address)
 _REVERTED = 3  # JSON-RPC error code of a reverted eth_call (geth, anvil, erigon, nethermind)
@@ -80,11 +101,11 @@ class ChainReader:
 
     async def head(self, *, fresh: bool = False) -> Head:
         async with self._head_lock:
-            current = self._head
-            if not fresh and current is not None and time.monotonic() - current.fetched_at <= self.pin_seconds:
+            current = self._pinned()
+            if not fresh and current is not None:
                 return current
             async with self._web3() as w3:
-                head = await self._retrying(lambda: self._fetch_head(w3), "head")
+                head, _, _ = await self._retrying(lambda: self._opening_batch(w3, []), "head")
             self._head = head
             return head
 
@@ -131,15 +152,23 @@ class ChainReader:
     async def _flush_after(self, delay: float) -> tuple[Head, dict[Read, int | EgressError]]:
         await asyncio.sleep(delay)
         reads, self._queued, self._flush = list(dict.fromkeys(self._queued)), [], None
-        head = await self.head()
-        return head, await self._read_all(reads, head.number)
+        return await self._read_all(reads)
 
-    async def _read_all(self, reads: list[Read], block: int) -> dict[Read, int | EgressError]:
+    async def _read_all(self, reads: list[Read]) -> tuple[Head, dict[Read, int | EgressError]]:
         size = self.options.evm_batch_size
         chunks = [reads[i : i + size] for i in range(0, len(reads), size)]
         gate = asyncio.Semaphore(self.options.evm_batches_in_flight)
         results: dict[Read, int | EgressError] = {}
         async with self._web3() as w3:
+            # Under the head lock: a flush that starts while this one opens waits, then reuses the head.
+            async with self._head_lock:
+                head = self._pinned()
+                if head is None:
+                    first = chunks.pop(0) if chunks else []
+                    head, opened = await self._open(w3, first)
+                    results.update(opened)
+                    self._head = head
+            block = head.number
 
             async def one(chunk: list[Read]) -> None:
                 async with gate:
@@ -151,21 +180,42 @@ class ChainReader:
                 results.update(zip(chunk, values, strict=True))
 
             await asyncio.gather(*(one(chunk) for chunk in chunks))
-        return results
+        return head, results
+
+    async def _open(self, w3: AsyncWeb3[Any], chunk: list[Read]) -> tuple[Head, dict[Read, int | EgressError]]:
+        """The opening batch (chain id, head, `chunk` at latest, block number); `chunk` read again at the head's
+        block when a block landed while the node answered it."""
+        head, values, moved = await self._retrying(lambda: self._opening_batch(w3, chunk), "opening batch")
+        if moved:
+            logger.info("block landed during the opening batch", extra={"chain": self.spec.name, "reads": len(chunk)})
+            try:
+                values = await self._retrying(lambda: self._batch_balances(w3, chunk, head.number), "balances")
+            except EgressError as exc:
+                return head, dict.fromkeys(chunk, exc)
+        return head, dict(zip(chunk, values, strict=True))
+
+    def _pinned(self) -> Head | None:
+        current = self._head
+        if current is not None and time.monotonic() - current.fetched_at <= self.pin_seconds:
+            return current
+        return None
 
     # -- one HTTP request each -------------------------------------------------------------------------------
 
-    async def _fetch_head(self, w3: AsyncWeb3[Any]) -> Head:
-        async with w3.batch_requests() as batch:
-            batch.add(w3.eth.chain_id)
-            batch.add(w3.eth.get_block("latest"))
-            answers: list[Any] = list(await self._translated(batch.async_execute()))
-        if len(answers) != 2:
-            raise EgressError.of("malformed_response", "the RPC answered the head batch partially", transient=True)
-        chain_id, block = answers
-        if not isinstance(chain_id, int) or not isinstance(block, Mapping) or not isinstance(block.get("number"), int):
-            raise EgressError.of("malformed_response", "the RPC's head answer was not understood", transient=True)
-        if chain_id != self.spec.chain_id:
+    async def _opening_batch(self, w3: AsyncWeb3[Any], chunk: list[Read]) -> tuple[Head, list[int | EgressError], bool]:
+        """[eth_chainId, eth_getBlockByNumber(latest), chunk at latest, eth_blockNumber] in one request: the head,
+        the chunk's balances, and whether the block number moved while the node answered (then the balances
+        may straddle two blocks and must not be used)."""
+        calls = [
+            (RPCEndpoint("eth_chainId"), []),
+            (RPCEndpoint("eth_getBlockByNumber"), ["latest", False]),
+            *_balance_calls(chunk, "latest"),
+        ]
+        if chunk:
+            calls.append((RPCEndpoint("eth_blockNumber"), []))
+        answers = await self._raw_batch(w3, calls)
+        chain_id = _quantity(self._result(answers[0]))
+        if chain_id != self.spec.chain_id:  # before any other answer is looked at: they come from the wrong chain
             raise EgressError.of(
                 "chain_mismatch",
                 f"the RPC configured for {self.spec.name} serves chain id {chain_id}, not {self.spec.chain_id}",
@@ -173,35 +223,43 @@ class ChainReader:
                 expected_chain_id=self.spec.chain_id,
                 rpc_chain_id=chain_id,
             )
-        block_hash: Any = block.get("hash")
-        return Head(
+        block = self._result(answers[1])
+        if not isinstance(block, Mapping) or not isinstance(block.get("hash"), str):
+            raise EgressError.of("malformed_response", "the RPC's head answer was not understood", transient=True)
+        head = Head(
             chain_id=chain_id,
-            number=block["number"],
-            hash=block_hash.to_0x_hex() if hasattr(block_hash, "to_0x_hex") else str(block_hash),
-            timestamp=int(block.get("timestamp") or 0),
+            number=_quantity(block.get("number")),
+            hash=block["hash"],
+            timestamp=_quantity(block.get("timestamp")),
             fetched_at=time.monotonic(),
         )
+        read_answers = answers[2 : 2 + len(chunk)]
+        values = [self._decode_balance(read, answer) for read, answer in zip(chunk, read_answers, strict=True)]
+        moved = bool(chunk) and _quantity(self._result(answers[-1])) != head.number
+        return head, values, moved
 
     async def _batch_balances(self, w3: AsyncWeb3[Any], chunk: list[Read], block: int) -> list[int | EgressError]:
+        answers = await self._raw_batch(w3, _balance_calls(chunk, hex(block)))
+        return [self._decode_balance(read, answer) for read, answer in zip(chunk, answers, strict=True)]
+
+    async def _raw_batch(self, w3: AsyncWeb3[Any], calls: list[tuple[RPCEndpoint, Any]]) -> list[Any]:
         # The provider's batch call (what `w3.batch_requests()` sends through) with the params already in wire
         # form: web3's per-call request formatters cost more CPU than the round trips they batch (bench:
         # bench_chains.py), and raw answers let one reverting token fail alone instead of its whole batch.
-        tag = hex(block)
-        calls: list[tuple[RPCEndpoint, Any]] = [
-            (RPCEndpoint("eth_getBalance"), [read.address, tag])
-            if read.contract is None
-            else (
-                RPCEndpoint("eth_call"),
-                [{"to": read.contract, "data": BALANCE_OF + "0" * 24 + read.address[2:].lower()}, tag],
-            )
-            for read in chunk
-        ]
         answers: Any = await self._translated(w3.provider.make_batch_request(calls))
         if not isinstance(answers, list):
             raise EgressError.of("rpc_error", f"the {self.spec.name} RPC refused the batch", transient=True)
-        if len(answers) != len(chunk):
+        if len(answers) != len(calls):
             raise EgressError.of("malformed_response", "the RPC answered a batch partially", transient=True)
-        return [self._decode_balance(read, answer) for read, answer in zip(chunk, answers, strict=True)]
+        return answers
+
+    def _result(self, answer: Any) -> Any:
+        """The `result` of one raw JSON-RPC answer; an error answer fails the whole batch (it is retried)."""
+        if not isinstance(answer, Mapping):
+            raise EgressError.of("malformed_response", "an RPC answer was not a JSON-RPC response", transient=True)
+        if answer.get("error") is not None:
+            raise EgressError.of("rpc_error", f"the {self.spec.name} RPC answered an error", transient=True)
+        return answer.get("result")
 
     async def _batch_calls(self, w3: AsyncWeb3[Any], calls: Sequence[tuple[str, str]], block: int) -> list[bytes]:
         async with w3.batch_requests() as batch:
@@ -321,6 +379,28 @@ class _Web3Session:
 def _checksummed(address: str) -> ChecksumAddress:
     """Addresses here were EIP-55 normalised by the API process; this only gives web3 the type it wants."""
     return ChecksumAddress(HexAddress(HexStr(address)))
+
+
+def _balance_calls(chunk: list[Read], tag: str) -> list[tuple[RPCEndpoint, Any]]:
+    return [
+        (RPCEndpoint("eth_getBalance"), [read.address, tag])
+        if read.contract is None
+        else (
+            RPCEndpoint("eth_call"),
+            [{"to": read.contract, "data": BALANCE_OF + "0" * 24 + read.address[2:].lower()}, tag],
+        )
+        for read in chunk
+    ]
+
+
+def _quantity(value: Any) -> int:
+    """A JSON-RPC quantity ("0x1a"); anything else is a malformed answer."""
+    if isinstance(value, str) and value.startswith("0x") and len(value) > 2:
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise EgressError.of("malformed_response", "an RPC quantity was not hex", transient=True)
 
 
 def _seconds(value: str | None) -> float | None:
