@@ -11,6 +11,10 @@ download happens (and nothing is fetched that the guard has not been told about)
 
 `VenueApi.call` runs one implicit method with bounded retries (full-jitter exponential backoff) for
 transient failures, waits out a short Retry-After, and raises `CallFailure` for everything else.
+
+The price venues (prices/tickers.py) use the same pieces on their keyless exchange objects: `point_at` for
+the overrides, `record_responses` (response hook and strict JSON) and `translated` (ccxt errors → CallFailure),
+so a ban, a rate limit or a Retry-After means one thing whatever the call was for.
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import contextvars
 import importlib
 import json
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from tallyhold.egress.protocol import EgressConfig
@@ -36,6 +41,7 @@ from tallyhold.exchanges.venues.base import Adapter
 from tallyhold.logging import pin_third_party_loggers
 
 _MAX_ERROR_BODY = 4096
+T = TypeVar("T")
 
 
 @dataclass
@@ -111,22 +117,14 @@ class VenueApi:
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         if method in self._denied or method not in self._adapter.methods:
             raise ForbiddenCall(f"{self.venue}.{method} is not a declared read method")
-        import ccxt
-
         function = getattr(self._exchange, method)
         attempt = 0
         while True:
-            response = _Response()
-            token = _RESPONSE.set(response)
             try:
                 self.requests += 1
-                return await function(dict(params or {}))
-            except ccxt.BaseError as exc:
-                failure = classify(
-                    exc, status=response.status, retry_after=response.retry_after, body=decode_body(response.body)
-                )
-            finally:
-                _RESPONSE.reset(token)
+                return await translated(function(dict(params or {})))
+            except CallFailure as exc:
+                failure = exc
             attempt += 1
             wait = self._retry_wait(failure, attempt)
             if wait is None:
@@ -144,20 +142,36 @@ class VenueApi:
         return max(self._policy.backoff(attempt - 1), failure.retry_after or 0.0)
 
 
+async def translated(call: Awaitable[T]) -> T:
+    """Awaits one ccxt call on an exchange that has `record_responses`; a ccxt error comes out as a CallFailure,
+    classified by the HTTP status and Retry-After of the answer that caused it and by class (errors.py)."""
+    import ccxt
+
+    response = _Response()
+    token = _RESPONSE.set(response)
+    try:
+        return await call
+    except ccxt.BaseError as exc:
+        raise classify(
+            exc, status=response.status, retry_after=response.retry_after, body=decode_body(response.body)
+        ) from None
+    finally:
+        _RESPONSE.reset(token)
+
+
 def point_at(urls: Any, base: str) -> Any:
-    """Every URL in ccxt's `urls['api']` (nested dicts) with scheme and host replaced by `base`, path kept."""
+    """Every URL in ccxt's `urls['api']` (nested dicts) with scheme and host replaced by `base`; path and query
+    kept (EXCHANGE_API_OVERRIDES, for the exchange adapters and the price venues alike)."""
     if isinstance(urls, str):
-        return base.rstrip("/") + urlsplit(urls).path
+        parts = urlsplit(urls)
+        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
     if isinstance(urls, dict):
         return {name: point_at(value, base) for name, value in urls.items()}
     return urls
 
 
-def _strict_json(text: str) -> Any:
-    def refuse(constant: str) -> Any:
-        raise ValueError("non-finite number")
-
-    return json.loads(text, parse_float=Decimal, parse_constant=refuse)
+def _refuse_constant(constant: str) -> Any:
+    raise ValueError("non-finite number")
 
 
 def exchange_class(venue: str) -> type[Any]:
@@ -195,20 +209,31 @@ async def open_session(
     override = config.exchange_api_overrides.get(venue)
     if override:
         exchange.urls["api"] = point_at(exchange.urls["api"], override)
-    _install_hooks(exchange, guard)
+    _guard_transport(exchange, guard)
+    record_responses(exchange)
     try:
         yield VenueApi(adapter, exchange, key, policy)
     finally:
         await exchange.close()
 
 
-def _install_hooks(exchange: Any, guard: TransportGuard) -> None:
+def _guard_transport(exchange: Any, guard: TransportGuard) -> None:
     fetch = exchange.fetch
-    on_rest_response = exchange.on_rest_response
 
     async def guarded_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
         guard.check(method, url)
         return await fetch(url, method, headers, body)
+
+    exchange.fetch = guarded_fetch
+
+
+def record_responses(exchange: Any, numbers: Callable[[str], Any] = Decimal) -> None:
+    """Installs, on one ccxt exchange object, the response hook that `translated` reads (HTTP status,
+    Retry-After and error body of each answer, for the call that made it) and the strict JSON decoder: every
+    JSON number with a fraction or exponent goes to `numbers` as its exact text (Decimal for the adapters,
+    which read the payload themselves; `str` where ccxt's unified parsers read it, since their `safe_string`
+    ignores Decimal values), and NaN/Infinity make the body unreadable."""
+    on_rest_response = exchange.on_rest_response
 
     def record(
         code: Any, reason: Any, url: Any, method: Any, headers: Any, body: Any, req_headers: Any, req_body: Any
@@ -224,9 +249,17 @@ def _install_hooks(exchange: Any, guard: TransportGuard) -> None:
                 response.body = body[:_MAX_ERROR_BODY]
         return on_rest_response(code, reason, url, method, headers, body, req_headers, req_body)
 
-    exchange.fetch = guarded_fetch
     exchange.on_rest_response = record
-    exchange.on_json_response = _strict_json
+    exchange.on_json_response = partial(json.loads, parse_float=numbers, parse_constant=_refuse_constant)
 
 
-__all__ = ["CallPolicy", "ForbiddenCall", "ForbiddenRequest", "VenueApi", "open_session", "point_at"]
+__all__ = [
+    "CallPolicy",
+    "ForbiddenCall",
+    "ForbiddenRequest",
+    "VenueApi",
+    "open_session",
+    "point_at",
+    "record_responses",
+    "translated",
+]

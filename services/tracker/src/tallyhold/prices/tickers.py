@@ -3,7 +3,13 @@
 Only public endpoints are called (no key is ever given to these exchange objects). ccxt is imported inside the
 handler, so neither the API process nor anything that imports this module for its models pays for it.
 A venue that fails is reported by code in `failures` and the next venue is asked; venues after the first are
-only asked for what the earlier ones could not price.
+only asked for what the earlier ones could not price. The exchange objects get the same overrides, response
+hook, strict JSON and error classification as the exchange adapters (exchanges/session.py, errors.py), so a
+ban, a rate limit or a Retry-After means the same here as in a sync.
+
+Prices are exact: the JSON decoder keeps every JSON number as its text and ccxt builds its unified numbers as
+text instead of float (`exchange.number = str`), so "0.000012345678901234" or "67123.45000001" arrive as
+written and become Decimal here. (Not Decimal inside ccxt: its `safe_string` ignores Decimal values.)
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import logging
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
 from tallyhold.egress.protocol import EgressConfig
+from tallyhold.exchanges.errors import CallFailure
+from tallyhold.exchanges.session import point_at, record_responses, translated
 from tallyhold.prices.conversion import resolve
 from tallyhold.prices.wire import Ticker, TickersReply, TickersRequest, VenueFailure
 
@@ -26,58 +33,17 @@ VENUE_OPTIONS: dict[str, dict[str, Any]] = {
 MAX_SINGLE_TICKERS = 60  # venues without a batch ticker endpoint: one request per market, bounded
 
 
-def point_at(exchange: Any, base: str) -> None:
-    """EXCHANGE_API_OVERRIDES: every API URL of the exchange keeps its path, with `base`'s scheme and host."""
-
-    def rewrite(value: Any) -> Any:
-        if isinstance(value, str):
-            parts = urlsplit(value)
-            return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
-        if isinstance(value, dict):
-            return {key: rewrite(item) for key, item in value.items()}
-        return value
-
-    exchange.urls["api"] = rewrite(exchange.urls["api"])
-
-
-class _StatusRecorder:
-    """Keeps the HTTP status and Retry-After of the last answer, through ccxt's own response hook, so a 418
-    ban is told apart from a 429 whatever exception class the venue's error mapping picked."""
-
-    def __init__(self, exchange: Any) -> None:
-        self.status: int | None = None
-        self.retry_after: float | None = None
-        original = exchange.on_rest_response
-
-        def hook(code: Any, reason: Any, url: Any, method: Any, headers: Any, body: Any, *rest: Any) -> Any:
-            self.status = int(code) if code is not None else None
-            self.retry_after = _retry_after(headers)
-            return original(code, reason, url, method, headers, body, *rest)
-
-        exchange.on_rest_response = hook
-
-
-def _retry_after(headers: Any) -> float | None:
-    if not isinstance(headers, dict):
-        return None
-    for key, value in headers.items():
-        if str(key).lower() == "retry-after":
-            try:
-                seconds = float(value)
-            except (TypeError, ValueError):
-                return None
-            return seconds if seconds >= 0 else None
-    return None
-
-
 def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
+    """A ticker number as the venue wrote it: ccxt hands them over as text (`exchange.number = str`, below).
+    A float has already lost digits, so it is never taken as a price."""
+    if isinstance(value, str):
+        try:
+            value = Decimal(value)
+        except InvalidOperation:
+            return None
+    if not isinstance(value, Decimal):
         return None
-    try:
-        number = Decimal(str(value))  # ccxt parses JSON numbers to float; str() gives back the short decimal
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() and number > 0 else None
+    return value if value.is_finite() and value > 0 else None
 
 
 def _price(ticker: dict[str, Any]) -> Decimal | None:
@@ -122,15 +88,18 @@ async def fetch_tickers(request: TickersRequest, config: EgressConfig) -> Ticker
                 "options": dict(VENUE_OPTIONS.get(venue, {})),
             }
         )
+        # ccxt's own switch for its unified numbers (float by default): with `str` each comes out as the text
+        # the venue sent (a JSON string, or a JSON number kept as its text by the decoder), digit for digit.
+        exchange.number = str
         override = config.exchange_api_overrides.get(venue)
         if override:
-            point_at(exchange, override)
-        recorder = _StatusRecorder(exchange)
+            exchange.urls["api"] = point_at(exchange.urls["api"], override)
+        record_responses(exchange, numbers=str)
         try:
             tickers.extend(await _venue_tickers(exchange, venue, wanted))
-        except ccxt.BaseError as exc:
-            failures.append(_failure(ccxt, venue, exc, recorder))
-            logger.warning("price venue failed", extra={"venue": venue, "error_type": type(exc).__name__})
+        except CallFailure as failure:
+            failures.append(VenueFailure(venue=venue, code=failure.code, retry_after=failure.retry_after))
+            logger.warning("price venue failed", extra={"venue": venue, "error_type": failure.error_class})
         except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
             # ccxt hands an unparsable body (truncated JSON, an HTML error page) on as text; its parsers
             # then fail on it with these.
@@ -142,7 +111,7 @@ async def fetch_tickers(request: TickersRequest, config: EgressConfig) -> Ticker
 
 
 async def _venue_tickers(exchange: Any, venue: str, wanted: set[str]) -> list[Ticker]:
-    markets = await exchange.load_markets()
+    markets = await translated(exchange.load_markets())
     symbols = sorted(
         symbol
         for symbol, market in markets.items()
@@ -154,9 +123,9 @@ async def _venue_tickers(exchange: Any, venue: str, wanted: set[str]) -> list[Ti
     if not symbols:
         return []
     if exchange.has.get("fetchTickers"):
-        raw = await exchange.fetch_tickers(symbols)
+        raw = await translated(exchange.fetch_tickers(symbols))
     else:
-        raw = {symbol: await exchange.fetch_ticker(symbol) for symbol in symbols[:MAX_SINGLE_TICKERS]}
+        raw = {symbol: await translated(exchange.fetch_ticker(symbol)) for symbol in symbols[:MAX_SINGLE_TICKERS]}
     fetched_at = datetime.now(UTC)
     result = []
     for symbol, ticker in raw.items():
@@ -168,18 +137,3 @@ async def _venue_tickers(exchange: Any, venue: str, wanted: set[str]) -> list[Ti
             Ticker(venue=venue, base=market["base"], quote=market["quote"], price=price, at=_time(ticker, fetched_at))
         )
     return result
-
-
-def _failure(ccxt: Any, venue: str, exc: Exception, recorder: _StatusRecorder) -> VenueFailure:
-    """By status and exception class, never by message text."""
-    if recorder.status == 418:
-        return VenueFailure(venue=venue, code="banned", retry_after=recorder.retry_after)
-    if recorder.status == 429 or isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
-        return VenueFailure(venue=venue, code="rate_limited", retry_after=recorder.retry_after)
-    if isinstance(exc, ccxt.RequestTimeout):
-        return VenueFailure(venue=venue, code="timeout")
-    if isinstance(exc, ccxt.BadResponse):
-        return VenueFailure(venue=venue, code="malformed_response")
-    if isinstance(exc, ccxt.NetworkError):
-        return VenueFailure(venue=venue, code="exchange_unavailable")
-    return VenueFailure(venue=venue, code="exchange_error")
