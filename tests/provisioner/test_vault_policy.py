@@ -1,4 +1,4 @@
-"""The provisioner's own Vault identity (deploy/vault/provisioner.hcl) manages tenant keys and tenant roles,
+"""The provisioner's own Vault identity (deploy/vault/provisioner.hcl.tmpl) manages tenant keys and tenant roles,
 and cannot escalate: no policy writes, no role with another policy, no role id that names a non-tenant key, no
 key outside `t_*`, no exportable key, no decrypt (security.md §7 item 10)."""
 

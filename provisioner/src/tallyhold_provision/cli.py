@@ -95,7 +95,7 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, psycopg.OperationalError):
         return "cannot reach the admin database (TALLYHOLD_PROVISIONER_ADMIN_DATABASE_URL)"
     if isinstance(exc, hvac.exceptions.Forbidden):
-        return "Vault refused the provisioner's request (403): check its policy (deploy/vault/provisioner.hcl)"
+        return "Vault refused the provisioner's request (403): check its policy (deploy/vault/provisioner.hcl.tmpl)"
     if isinstance(exc, hvac.exceptions.VaultError):
         return f"Vault failed the request ({type(exc).__name__})"
     if isinstance(exc, OSError):

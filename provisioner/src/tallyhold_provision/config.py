@@ -65,7 +65,7 @@ class ProvisionerSettings(BaseSettings):
     )
     VAULT_TOKEN: SecretStr | None = Field(
         None,
-        description="The provisioner's Vault token (policy `deploy/vault/provisioner.hcl`). Alternatively "
+        description="The provisioner's Vault token (policy `deploy/vault/provisioner.hcl.tmpl`). Alternatively "
         "`VAULT_ROLE_ID` + `VAULT_SECRET_ID` (AppRole).",
     )
     VAULT_ROLE_ID: str | None = Field(None, description="AppRole role id of the provisioner.")

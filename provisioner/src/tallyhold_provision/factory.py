@@ -56,7 +56,12 @@ def build(
     environ: Mapping[str, str] | None = None,
     after_step: Callable[[str], None] | None = None,
 ) -> Provisioner:
-    platform = LocalPlatform(settings.state_dir)
+    platform = LocalPlatform(
+        settings.state_dir,
+        transit_mount=settings.VAULT_TRANSIT_MOUNT,
+        approle_mount=settings.VAULT_APPROLE_MOUNT,
+        tenant_policy=settings.VAULT_TENANT_POLICY,
+    )
     if settings.ADMIN_DATABASE_URL is not None:
         admin_url = settings.ADMIN_DATABASE_URL.get_secret_value()
     else:

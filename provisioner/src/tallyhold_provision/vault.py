@@ -1,6 +1,6 @@
 """The provisioner's side of Vault, over the credentials library (`tallyhold.credentials.lifecycle`).
 
-The provisioner logs in with its own identity, whose policy is `deploy/vault/provisioner.hcl`: tenant keys
+The provisioner logs in with its own identity, whose policy is `deploy/vault/provisioner.hcl.tmpl`: tenant keys
 (`t_*`) and tenant AppRoles only, never a policy. So tenants do not get a policy each: every tenant role gets
 the one templated policy `tallyhold-tenant` (`deploy/vault/tenant.hcl.tmpl`, installed once by whoever
 administers Vault: `bootstrap()` for the local OpenBao), which grants the key named like the login's AppRole
@@ -10,6 +10,7 @@ role id; the provisioner sets each role id to the tenant's opaque id.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -41,9 +42,28 @@ def policy_dir() -> Path:
     return checkout_root() / "deploy" / "vault"
 
 
-def tenant_policy_text(approle_accessor: str) -> str:
-    template = (policy_dir() / "tenant.hcl.tmpl").read_text()
-    return Template(template).substitute(approle_accessor=approle_accessor)
+# What may be pasted into a policy's paths and lists: a mount path or policy name, never HCL syntax.
+POLICY_WORD = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+def render_policy(template: str, **values: str) -> str:
+    """deploy/vault/<template> with the configured mounts and names filled in (every placeholder is required)."""
+    bad = [name for name, value in values.items() if name != "approle_accessor" and not POLICY_WORD.fullmatch(value)]
+    if bad:
+        raise ValueError(f"not a valid Vault mount or policy name: {', '.join(sorted(bad))}")
+    return Template((policy_dir() / template).read_text()).substitute(values)
+
+
+def tenant_policy_text(approle_accessor: str, *, transit_mount: str = "transit") -> str:
+    return render_policy("tenant.hcl.tmpl", approle_accessor=approle_accessor, transit_mount=transit_mount)
+
+
+def provisioner_policy_text(
+    *, transit_mount: str = "transit", approle_mount: str = "approle", tenant_policy: str = TENANT_POLICY
+) -> str:
+    return render_policy(
+        "provisioner.hcl.tmpl", transit_mount=transit_mount, approle_mount=approle_mount, tenant_policy=tenant_policy
+    )
 
 
 def _loopback(addr: str) -> bool:
@@ -167,14 +187,24 @@ class AppRoleLogin:
 
 
 def bootstrap(
-    admin: hvac.Client, previous: AppRoleLogin | None, *, transit_mount: str = "transit", approle_mount: str = "approle"
+    admin: hvac.Client,
+    previous: AppRoleLogin | None,
+    *,
+    transit_mount: str = "transit",
+    approle_mount: str = "approle",
+    tenant_policy: str = TENANT_POLICY,
 ) -> AppRoleLogin:
-    """With an administrator's token, once per Vault (idempotent): engines, the two policies, and the
-    provisioner's own AppRole. Returns its login, reusing `previous` while it still works."""
+    """With an administrator's token, once per Vault (idempotent): engines, the two policies rendered for these
+    mounts, and the provisioner's own AppRole. Returns its login, reusing `previous` while it still works."""
     lifecycle.ensure_engines(admin, transit_mount=transit_mount, approle_mount=approle_mount)
     accessor = admin.sys.list_auth_methods()["data"][f"{approle_mount}/"]["accessor"]
-    admin.sys.create_or_update_policy(name=TENANT_POLICY, policy=tenant_policy_text(accessor))
-    admin.sys.create_or_update_policy(name=PROVISIONER_POLICY, policy=(policy_dir() / "provisioner.hcl").read_text())
+    admin.sys.create_or_update_policy(
+        name=tenant_policy, policy=tenant_policy_text(accessor, transit_mount=transit_mount)
+    )
+    provisioner_policy = provisioner_policy_text(
+        transit_mount=transit_mount, approle_mount=approle_mount, tenant_policy=tenant_policy
+    )
+    admin.sys.create_or_update_policy(name=PROVISIONER_POLICY, policy=provisioner_policy)
     admin.auth.approle.create_or_update_approle(
         role_name=PROVISIONER_ROLE,
         bind_secret_id=True,

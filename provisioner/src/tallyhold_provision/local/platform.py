@@ -20,12 +20,16 @@ from tallyhold_provision.local.files import read_json, write_private_json
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.local.supervisor import Supervisor
-from tallyhold_provision.vault import AppRoleLogin, bootstrap
+from tallyhold_provision.vault import TENANT_POLICY, AppRoleLogin, bootstrap
 
 
 @dataclass
 class LocalPlatform:
     state_dir: Path
+    # The Vault layout `ensure_openbao` installs: the same settings the provisioner's Vault client then uses.
+    transit_mount: str = "transit"
+    approle_mount: str = "approle"
+    tenant_policy: str = TENANT_POLICY
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
@@ -63,7 +67,13 @@ class LocalPlatform:
             self.openbao.start()
             stored = read_json(self.login_file)
             previous = AppRoleLogin(str(stored["role_id"]), str(stored["secret_id"])) if stored else None
-            login = bootstrap(self.openbao.admin_client(), previous)
+            login = bootstrap(
+                self.openbao.admin_client(),
+                previous,
+                transit_mount=self.transit_mount,
+                approle_mount=self.approle_mount,
+                tenant_policy=self.tenant_policy,
+            )
             if login != previous:
                 self.login_file.parent.mkdir(mode=0o700, exist_ok=True)
                 write_private_json(self.login_file, {"role_id": login.role_id, "secret_id": login.secret_id})
