@@ -12,8 +12,9 @@ import hvac.exceptions
 import pytest
 
 from tallyhold.credentials.context import b64encode, derivation_context
+from tallyhold.credentials.lifecycle import TENANT_POLICY
 from tallyhold_provision.naming import TenantNames, new_customer_id
-from tallyhold_provision.vault import TENANT_POLICY, Vault
+from tallyhold_provision.vault import Vault
 from tests.fixtures.provisioner import ControlPlane
 
 ESCALATION = 'path "*" { capabilities = ["sudo", "create", "read", "update", "delete"] }'

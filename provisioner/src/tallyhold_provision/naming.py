@@ -40,10 +40,6 @@ class TenantNames:
         return self.customer_id
 
     @property
-    def vault_policy(self) -> str:
-        return f"{self.customer_id}-transit"
-
-    @property
     def vault_role(self) -> str:
         return self.customer_id
 

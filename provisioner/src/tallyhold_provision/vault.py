@@ -23,18 +23,14 @@ import psycopg
 from psycopg import sql
 
 from tallyhold.credentials import lifecycle
-from tallyhold.credentials.lifecycle import TenantVault
+from tallyhold.credentials.lifecycle import TENANT_POLICY, TenantVault
 from tallyhold.credentials.rotation import rotate_and_rewrap
 from tallyhold_provision.backends.base import Health
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.naming import TenantNames
 
 PROVISIONER_POLICY = "tallyhold-provisioner"
-TENANT_POLICY = "tallyhold-tenant"
 PROVISIONER_ROLE = "tallyhold-provisioner"
-# Seconds. Tenants log in again from their AppRole when their token reaches its max TTL.
-TENANT_TOKEN_TTL = 20 * 60
-TENANT_TOKEN_MAX_TTL = 4 * 3600
 
 
 def policy_dir() -> Path:
@@ -86,8 +82,13 @@ class Vault:
     cacert: str | None = None
 
     def _tenant(self, names: TenantNames) -> TenantVault:
-        return TenantVault.for_customer(
-            names.customer_id, transit_mount=self.transit_mount, approle_mount=self.approle_mount
+        return TenantVault(
+            names.customer_id,
+            key=names.transit_key,
+            role=names.vault_role,
+            policy=self.tenant_policy,
+            transit_mount=self.transit_mount,
+            approle_mount=self.approle_mount,
         )
 
     def _cidrs(self) -> list[str] | None:
@@ -97,25 +98,8 @@ class Vault:
     def ensure_tenant(self, names: TenantNames) -> None:
         tenant = self._tenant(names)
         lifecycle.ensure_key(self.client, tenant)
-        role = names.vault_role
-        self.client.auth.approle.create_or_update_approle(
-            role_name=role,
-            bind_secret_id=True,
-            secret_id_ttl=0,  # never expires: a supervised instance logs in again after every restart
-            secret_id_num_uses=0,
-            secret_id_bound_cidrs=self._cidrs(),
-            token_policies=[self.tenant_policy],
-            token_no_default_policy=True,
-            token_ttl=TENANT_TOKEN_TTL,
-            token_max_ttl=TENANT_TOKEN_MAX_TTL,
-            token_bound_cidrs=self._cidrs(),
-            mount_point=self.approle_mount,
-        )
-        current = self.client.auth.approle.read_role_id(role_name=role, mount_point=self.approle_mount)
-        if current["data"]["role_id"] != names.customer_id:
-            self.client.auth.approle.update_role_id(
-                role_name=role, role_id=names.customer_id, mount_point=self.approle_mount
-            )
+        cidrs = self._cidrs()
+        lifecycle.ensure_approle_role(self.client, tenant, token_bound_cidrs=cidrs, secret_id_bound_cidrs=cidrs)
 
     def ensure_secret_id(self, names: TenantNames, current: str | None) -> str:
         if current and self._secret_id_valid(names, current):

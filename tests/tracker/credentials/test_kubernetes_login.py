@@ -28,6 +28,7 @@ from tallyhold.credentials.transit import CiphertextItem, EncryptItem
 from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.naming import new_customer_id
 from tests.fixtures.instance import instance_settings
+from tests.fixtures.vault import key_named_tenant
 from tests.tracker.credentials.conftest import start_cipher
 
 NAMESPACE_UID = str(uuid.uuid4())
@@ -120,15 +121,12 @@ def apiserver(tmp_path_factory) -> Iterator[TokenReviewApi]:
 
 @pytest.fixture(scope="module")
 def k8s_tenant(vault_admin, apiserver):
-    names = lifecycle.TenantVault.for_customer(new_customer_id(), kubernetes_mount="kubernetes")
     lifecycle.ensure_kubernetes_auth(
         vault_admin, kubernetes_host=apiserver.host, kubernetes_ca_cert=apiserver.cert.read_text()
     )
-    lifecycle.ensure_key(vault_admin, names)
-    lifecycle.ensure_policy(vault_admin, names)
-    lifecycle.ensure_kubernetes_role(vault_admin, names, service_account="api", namespace=names.customer_id)
-    yield names
-    lifecycle.destroy(vault_admin, names)
+    with key_named_tenant(vault_admin, new_customer_id(), kubernetes_mount="kubernetes") as names:
+        lifecycle.ensure_kubernetes_role(vault_admin, names, service_account="api", namespace=names.customer_id)
+        yield names
 
 
 def _settings(tenant, openbao, names, jwt_path: Path):

@@ -12,7 +12,7 @@ import pytest
 from tallyhold.credentials import lifecycle, transit
 from tallyhold.credentials.context import derivation_context
 from tallyhold.credentials.errors import KeyMisconfigured
-from tallyhold.credentials.lifecycle import TenantVault
+from tallyhold.credentials.lifecycle import TENANT_POLICY, TenantVault
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem, VaultForbidden
 from tallyhold_provision.naming import TenantNames, new_customer_id
 from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant
@@ -42,7 +42,8 @@ def _encrypt(client, tenant, plaintext=b"secret-value", record="rec-1", field="a
 def test_names_match_the_provisioners():
     names = TenantNames(new_customer_id())
     vault = TenantVault.for_customer(names.customer_id)
-    assert (vault.key, vault.policy, vault.role) == (names.transit_key, names.vault_policy, names.vault_role)
+    assert (vault.key, vault.role) == (names.transit_key, names.vault_role)
+    assert vault.policy == TENANT_POLICY
     with pytest.raises(ValueError, match="opaque"):
         TenantVault.for_customer("acme-corp")
 
@@ -67,7 +68,6 @@ def test_everything_converges_when_rerun(openbao, vault_admin, tenant_a):
     lifecycle.ensure_engines(vault_admin)
     assert lifecycle.exists(vault_admin, tenant_a.names) == {
         "key": True,
-        "policy": True,
         "approle_role": True,
         "kubernetes_role": False,
     }
@@ -88,16 +88,18 @@ def test_an_existing_key_with_wrong_settings_is_refused(vault_admin):
         lifecycle.destroy(vault_admin, names)
 
 
-def test_policy_grants_update_on_own_key_paths_only(tenant_a):
-    policy = lifecycle.tenant_policy(tenant_a.names)
-    key = tenant_a.names.key
-    assert set(policy.splitlines()[1:]) == {
+def test_the_shared_policy_grants_update_on_the_logins_own_key_paths_only(vault_admin, tenant_a):
+    accessor = vault_admin.sys.list_auth_methods()["data"]["approle/"]["accessor"]
+    installed = vault_admin.sys.read_policy(TENANT_POLICY)["data"]["rules"]
+    key = f"{{{{identity.entity.aliases.{accessor}.name}}}}"
+    assert {line for line in installed.splitlines() if not line.startswith("#")} == {
         f'path "transit/encrypt/{key}" {{ capabilities = ["update"] }}',
         f'path "transit/decrypt/{key}" {{ capabilities = ["update"] }}',
         f'path "transit/rewrap/{key}" {{ capabilities = ["update"] }}',
         'path "auth/token/renew-self" { capabilities = ["update"] }',
         'path "auth/token/lookup-self" { capabilities = ["read"] }',
     }
+    assert tenant_a.role_id == tenant_a.names.key  # what the template resolves the key name from
 
 
 def test_tenant_identity_uses_its_own_key(tenant_a):
@@ -170,7 +172,6 @@ def test_kubernetes_role_binds_one_service_account(vault_admin, tmp_path):
         vault_admin, kubernetes_host="https://127.0.0.1:6443", kubernetes_ca_cert=_self_signed_pem(tmp_path),
         mount="k8s-test",
     )  # fmt: skip
-    lifecycle.ensure_policy(vault_admin, names)
     lifecycle.ensure_kubernetes_role(vault_admin, names, service_account="api", namespace=names.customer_id)
     try:
         role = vault_admin.read(f"auth/k8s-test/role/{names.role}")["data"]
@@ -192,7 +193,7 @@ def test_destroy_crypto_shreds_and_is_idempotent(openbao, vault_admin):
     destroy_vault_tenant(openbao, tenant)
     destroy_vault_tenant(openbao, tenant)
     assert lifecycle.exists(vault_admin, tenant.names) == dict.fromkeys(
-        ("key", "policy", "approle_role", "kubernetes_role"), False
+        ("key", "approle_role", "kubernetes_role"), False
     )
     with pytest.raises(hvac.exceptions.InvalidRequest):
         vault_admin.secrets.transit.decrypt_data(tenant.names.key, ciphertext=ciphertext, context=context)

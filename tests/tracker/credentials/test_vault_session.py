@@ -10,12 +10,11 @@ import uuid
 import pytest
 from prometheus_client import REGISTRY
 
-from tallyhold.credentials import lifecycle
 from tallyhold.credentials.errors import VaultUnavailable
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem
 from tallyhold_provision.naming import new_customer_id
 from tests.fixtures.instance import instance_settings
-from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant
+from tests.fixtures.vault import destroy_vault_tenant, key_named_tenant, provision_vault_tenant
 from tests.tracker.credentials.conftest import start_cipher
 
 
@@ -32,26 +31,23 @@ async def round_trip(cipher, value: bytes = b"continuous-use") -> None:
 
 
 async def test_token_auth(openbao, vault_admin, tenant):
-    names = lifecycle.TenantVault.for_customer(new_customer_id())
-    lifecycle.ensure_key(vault_admin, names)
-    lifecycle.ensure_policy(vault_admin, names)
-    token = vault_admin.auth.token.create(policies=[names.policy], no_default_policy=True, ttl="1h")["auth"]
-    settings = instance_settings(
-        tenant,
-        CUSTOMER_ID=names.customer_id,
-        VAULT_ADDR=openbao.addr,
-        VAULT_AUTH="token",
-        VAULT_TOKEN=token["client_token"],
-        VAULT_KEY=names.key,
-    )
-    vault, cipher = await start_cipher(settings)
-    try:
-        assert vault.available
-        await round_trip(cipher)
-        assert await cipher.probe() == "ok"
-    finally:
-        await vault.aclose()
-        lifecycle.destroy(vault_admin, names)
+    with key_named_tenant(vault_admin, new_customer_id()) as names:
+        token = vault_admin.auth.token.create(policies=[names.policy], no_default_policy=True, ttl="1h")["auth"]
+        settings = instance_settings(
+            tenant,
+            CUSTOMER_ID=names.customer_id,
+            VAULT_ADDR=openbao.addr,
+            VAULT_AUTH="token",
+            VAULT_TOKEN=token["client_token"],
+            VAULT_KEY=names.key,
+        )
+        vault, cipher = await start_cipher(settings)
+        try:
+            assert vault.available
+            await round_trip(cipher)
+            assert await cipher.probe() == "ok"
+        finally:
+            await vault.aclose()
 
 
 async def test_a_wrong_secret_id_is_denied_not_retried_forever(openbao, tenant, vault_tenant):

@@ -16,11 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tallyhold.credentials.lifecycle import TENANT_POLICY
 from tallyhold_provision.local.files import read_json, write_private_json
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.local.supervisor import Supervisor
-from tallyhold_provision.vault import TENANT_POLICY, AppRoleLogin, bootstrap
+from tallyhold_provision.vault import AppRoleLogin, bootstrap
 
 
 @dataclass

@@ -8,7 +8,7 @@
     service.py     seal a key before its row is written; open it to use it (marks unreadable rows `error`)
     repository.py  the credential write lock, fresh ciphertext reads, error marking
     runtime.py     wiring into InstanceState: services["cipher"], services["exchange_keys"], readiness["vault"]
-    lifecycle.py   the provisioner's library: key, disable_upsert, tenant policy, AppRole/Kubernetes roles, destroy
+    lifecycle.py   the provisioner's library: key, disable_upsert, AppRole/Kubernetes roles (shared policy), destroy
     rotation.py    rotate + rewrap every ciphertext of the tenant + raise min_decryption_version
     locks.py       the advisory lock that orders credential writes against the end of a rotation
     errors.py      VaultUnavailable (503 vault_unavailable), CredentialsUnreadable (409), ...

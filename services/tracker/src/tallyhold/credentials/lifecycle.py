@@ -3,12 +3,17 @@
     ensure_engines(admin)                      transit + approle mounted; transit/config/keys disable_upsert
     ensure_key(admin, tenant)                  aes256-gcm96, derived, non-exportable, no plaintext backup,
                                                deletion not allowed; an existing key is checked, not trusted
-    ensure_policy(admin, tenant)               `update` on this key's encrypt/decrypt/rewrap, token self-care
-    ensure_approle_role(admin, tenant)         the instance's login locally; returns the role id
+    ensure_approle_role(admin, tenant)         the instance's login locally (role id = the tenant's id)
     new_secret_id(admin, tenant)               a secret id for that role (shown to the instance only)
     kubernetes_role / ensure_kubernetes_role   the instance's login on Kubernetes (one SA, one namespace)
     rotation.rotate_and_rewrap(...)            rotate, rewrap every ciphertext, raise min_decryption_version
-    destroy(admin, tenant)                     roles, policy, then the key itself (crypto-shred)
+    destroy(admin, tenant)                     roles, then the key itself (crypto-shred)
+
+There is no policy per tenant: every tenant role gets the one shared templated policy `tallyhold-tenant`
+(`deploy/vault/tenant.hcl.tmpl`, rendered for the configured mounts and installed once per Vault by
+`tallyhold_provision.vault.bootstrap`), which grants `update` on `<transit>/{encrypt,decrypt,rewrap}/<key>`
+where the key name is the login's AppRole role id; `ensure_approle_role` therefore sets the role id to the
+tenant's opaque id. The provisioner's own policy cannot write policies at all.
 
 Every function converges: rerunning it after a crash, or on a tenant that is already in the wanted state,
 changes nothing that already matches. Nothing secret passes through these calls except the AppRole secret id,
@@ -29,6 +34,7 @@ from tallyhold.credentials.errors import KeyMisconfigured
 
 TENANT_ID = re.compile(r"^t_[0-9a-f]{4,60}$")
 MOUNT = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+TENANT_POLICY = "tallyhold-tenant"  # the shared templated policy (module docstring)
 KEY_TYPE = "aes256-gcm96"
 # Immutable at creation (or, for the two booleans, impossible to switch off once on): a key that differs here
 # cannot be repaired, only replaced.
@@ -46,12 +52,13 @@ DEFAULT_TOKEN_MAX_TTL = 4 * 3600
 @dataclass(frozen=True)
 class TenantVault:
     """A tenant's Vault names. All derive from the opaque customer id (Vault paths are visible across
-    tenants); `for_customer` gives the names the provisioner's `TenantNames` uses."""
+    tenants); `for_customer` gives the names the provisioner's `TenantNames` uses. `policy` is the one policy its
+    roles get: the shared templated one."""
 
     customer_id: str
     key: str
-    policy: str
     role: str
+    policy: str = TENANT_POLICY
     transit_mount: str = "transit"
     approle_mount: str = "approle"
     kubernetes_mount: str = "kubernetes"
@@ -59,15 +66,15 @@ class TenantVault:
     def __post_init__(self) -> None:
         if not TENANT_ID.fullmatch(self.customer_id) or not TENANT_ID.fullmatch(self.key):
             raise ValueError("tenant Vault names must be opaque ids (t_ + hex)")
-        if not TENANT_ID.fullmatch(self.role) or not re.fullmatch(r"t_[0-9a-f]{4,60}(-transit)?", self.policy):
+        if not TENANT_ID.fullmatch(self.role):
             raise ValueError("tenant Vault names must be opaque ids (t_ + hex)")
-        for mount in (self.transit_mount, self.approle_mount, self.kubernetes_mount):
-            if not MOUNT.fullmatch(mount):
-                raise ValueError("mount paths are short lowercase names")
+        for name in (self.policy, self.transit_mount, self.approle_mount, self.kubernetes_mount):
+            if not MOUNT.fullmatch(name):
+                raise ValueError("mount paths and policy names are short lowercase names")
 
     @classmethod
     def for_customer(cls, customer_id: str, **mounts: str) -> TenantVault:
-        return cls(customer_id, key=customer_id, policy=f"{customer_id}-transit", role=customer_id, **mounts)
+        return cls(customer_id, key=customer_id, role=customer_id, **mounts)
 
 
 @dataclass(frozen=True)
@@ -193,26 +200,7 @@ def set_min_decryption_version(admin: hvac.Client, tenant: TenantVault, version:
     )
 
 
-# -- policy and auth roles ---------------------------------------------------------------------------
-
-
-def tenant_policy(tenant: TenantVault) -> str:
-    """The instance's whole authority: encrypt, decrypt and rewrap with its own key (never `create`, which would
-    let encrypt upsert a key), and looking after its own token. No read, rotate, config, export, backup or
-    delete of any key, no other tenant's key, no default policy (the roles set `token_no_default_policy`)."""
-    mount, key = tenant.transit_mount, tenant.key
-    return (
-        f"# Tallyhold tenant {tenant.customer_id}: its transit key, nothing else.\n"
-        f'path "{mount}/encrypt/{key}" {{ capabilities = ["update"] }}\n'
-        f'path "{mount}/decrypt/{key}" {{ capabilities = ["update"] }}\n'
-        f'path "{mount}/rewrap/{key}" {{ capabilities = ["update"] }}\n'
-        'path "auth/token/renew-self" { capabilities = ["update"] }\n'
-        'path "auth/token/lookup-self" { capabilities = ["read"] }\n'
-    )
-
-
-def ensure_policy(admin: hvac.Client, tenant: TenantVault) -> None:
-    admin.sys.create_or_update_policy(name=tenant.policy, policy=tenant_policy(tenant))
+# -- auth roles ----------------------------------------------------------------------------------------
 
 
 def ensure_approle_role(
@@ -226,7 +214,8 @@ def ensure_approle_role(
 ) -> str:
     """The tenant's AppRole (local backend). Secret ids do not expire and are reusable, because a supervised
     instance logs in again after every restart and at every token max TTL; bind them to the instance's
-    address with the CIDR arguments where it is known. Returns the role id."""
+    address with the CIDR arguments where it is known. The role id is the tenant's id, because the shared
+    policy names the key after it. Returns the role id."""
     admin.auth.approle.create_or_update_approle(
         role_name=tenant.role,
         bind_secret_id=True,
@@ -242,7 +231,9 @@ def ensure_approle_role(
         mount_point=tenant.approle_mount,
     )
     response = admin.auth.approle.read_role_id(role_name=tenant.role, mount_point=tenant.approle_mount)
-    return str(response["data"]["role_id"])
+    if response["data"]["role_id"] != tenant.key:
+        admin.auth.approle.update_role_id(role_name=tenant.role, role_id=tenant.key, mount_point=tenant.approle_mount)
+    return tenant.key
 
 
 def new_secret_id(admin: hvac.Client, tenant: TenantVault, *, cidr_list: list[str] | None = None) -> str:
@@ -262,7 +253,8 @@ def kubernetes_role(
     token_max_ttl: int = DEFAULT_TOKEN_MAX_TTL,
 ) -> dict[str, Any]:
     """The Kubernetes auth role of a tenant: bound to exactly one ServiceAccount in one namespace, with the
-    projected token's audience, and only the tenant policy."""
+    projected token's audience, and only `tenant.policy`. (The shared template resolves key names from AppRole
+    logins only: a Kubernetes role needs a policy that names the key.)"""
     return {
         "bound_service_account_names": [service_account],
         "bound_service_account_namespaces": [namespace],
@@ -287,14 +279,13 @@ def ensure_kubernetes_role(
 
 
 def destroy(admin: hvac.Client, tenant: TenantVault) -> None:
-    """Remove the tenant's roles and policy, then its key: allow deletion, delete. Every ciphertext made with the
+    """Remove the tenant's roles, then its key: allow deletion, delete. Every ciphertext made with the
     key becomes unreadable for good (crypto-shredding), including those in database backups. Vault's own
     snapshots keep the key until they age out."""
     auth = admin.sys.list_auth_methods()["data"]
     for mount in (tenant.approle_mount, tenant.kubernetes_mount):
         if f"{mount}/" in auth:
             admin.delete(f"auth/{mount}/role/{tenant.role}")
-    admin.sys.delete_policy(name=tenant.policy)
     if read_key(admin, tenant) is not None:
         admin.secrets.transit.update_key_configuration(
             name=tenant.key, deletion_allowed=True, mount_point=tenant.transit_mount
@@ -304,9 +295,8 @@ def destroy(admin: hvac.Client, tenant: TenantVault) -> None:
 
 def exists(admin: hvac.Client, tenant: TenantVault) -> dict[str, bool]:
     """Which of the tenant's Vault objects exist (for `status` and for destroy's tests)."""
-    policies = admin.sys.list_acl_policies()["data"]["keys"]
     auth = admin.sys.list_auth_methods()["data"]
     roles: dict[str, bool] = {}
     for name, mount in (("approle_role", tenant.approle_mount), ("kubernetes_role", tenant.kubernetes_mount)):
         roles[name] = f"{mount}/" in auth and admin.read(f"auth/{mount}/role/{tenant.role}") is not None
-    return {"key": read_key(admin, tenant) is not None, "policy": tenant.policy in policies, **roles}
+    return {"key": read_key(admin, tenant) is not None, **roles}
