@@ -10,6 +10,7 @@ import ccxt.async_support as ccxt
 import pytest
 
 from tallyhold_sandbox import Sandbox
+from tallyhold_sandbox.state import ControlError
 from tests.fixtures.sandbox import ccxt_client, new_key
 
 WALLETS = {
@@ -215,3 +216,22 @@ async def test_request_log_names_endpoints_and_never_secrets(client, binance):
     text = repr(binance.requests())
     assert client.secret not in text
     assert all(e["status"] == 200 for e in entries)
+
+
+async def test_a_cross_margin_debt_reads_as_ccxt_parses_it(client, binance):
+    """Borrowed USDT (principal + interest) spent on BTC: ccxt's debt = borrowed + interest, netAsset negative."""
+    binance.set_balances(
+        client.test_key, {"margin": {"BTC": "0.2", "USDT": {"free": "50", "borrowed": "1000", "interest": "0.5"}}}
+    )
+    balance = await client.fetch_balance({"type": "margin"})
+    assert balance["USDT"]["debt"] == 1000.5
+    assert balance["BTC"]["debt"] == 0
+    rows = {row["asset"]: row for row in balance["info"]["userAssets"]}
+    assert rows["USDT"]["netAsset"] == "-950.50000000"
+    assert rows["BTC"]["netAsset"] == "0.20000000"
+    assert balance["info"]["totalLiabilityOfBtc"] != "0.00000000"
+
+
+def test_borrowing_is_refused_where_binance_cannot_report_it(client, binance):
+    with pytest.raises(ControlError, match="unknown holding fields"):
+        binance.set_balances(client.test_key, {"spot": {"USDT": {"free": "1", "borrowed": "5"}}})

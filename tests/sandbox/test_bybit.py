@@ -132,3 +132,13 @@ async def test_tickers(client, bybit):
     assert set(tickers) == {"BTC/USDT", "ETH/USDT"}
     perpetuals = await client.fetch_tickers(params={"type": "swap"})
     assert "BTC/USDT:USDT" in perpetuals
+
+
+async def test_a_borrowed_coin_reads_as_ccxt_parses_it(client, bybit):
+    """UTA spot margin: walletBalance and equity go negative; ccxt's debt = borrowAmount + accruedInterest."""
+    bybit.set_balances(client.test_key, {"unified": {"USDT": {"free": "5", "borrowed": "10", "interest": "0.1"}}})
+    balance = await client.fetch_balance()
+    assert balance["USDT"]["debt"] == 10.1
+    assert balance["USDT"]["total"] == -5.1
+    (coin,) = balance["info"]["result"]["list"][0]["coin"]
+    assert (coin["equity"], coin["borrowAmount"], coin["accruedInterest"]) == ("-5.1", "10", "0.1")

@@ -117,3 +117,12 @@ async def test_tickers(client):
     tickers = await client.fetch_tickers(["BTC/USDT", "ETH/USDT"])
     assert set(tickers) == {"BTC/USDT", "ETH/USDT"}
     assert (await client.fetch_ticker("BTC/USDT:USDT"))["last"] == 65000
+
+
+async def test_a_borrowed_currency_has_negative_equity_and_a_liability(client, okx):
+    """Multi-currency margin: cashBal and eq go negative by the debt; `liab` (positive) and `interest` say it."""
+    okx.set_balances(client.test_key, {"trading": {"USDT": {"free": "20", "borrowed": "100", "interest": "0.25"}}})
+    balance = await client.fetch_balance()
+    assert balance["total"]["USDT"] == -80.25  # ccxt's total is `eq`
+    (row,) = balance["info"]["data"][0]["details"]
+    assert (row["eq"], row["cashBal"], row["liab"], row["interest"]) == ("-80.25", "-80.25", "100.25", "0.25")

@@ -20,6 +20,7 @@ EXPECTED_TABLES = {
     "balances",
     "connection_snapshots",
     "connections",
+    "liabilities",
     "networth_snapshots",
     "prices",
     "venue_breakers",

@@ -268,7 +268,34 @@ async def test_a_negative_equity_is_a_liability(sandbox: Sandbox, egress: Egress
                         fields={"equity": "-5"})  # fmt: skip
     reply = await v.balances(key)
     assert ("USDT", "unified") not in totals(reply)
-    assert reply.facts["liabilities"] == [{"asset": "USDT", "location": "unified", "amount": "5"}]
+    assert owed(reply) == {("USDT", "unified"): "5"}
+
+
+def owed(reply: Any) -> dict[tuple[str, str], str]:
+    return {(o.asset, o.location): format(o.amount.normalize(), "f") for o in reply.liabilities}
+
+
+# A margin debt as each venue reports it (the sandbox follows ccxt's parsing): Binance cross margin `borrowed` +
+# `interest` with a negative `netAsset`, OKX `liab` with a negative `eq`, Bybit `borrowAmount` with a negative
+# `equity`. The adapters read the equity: what is owed net of what is held of the same asset.
+BORROWING = {"binance": "margin", "okx": "trading", "bybit": "unified"}
+
+
+@pytest.mark.parametrize("name", sorted(BORROWING))
+async def test_a_margin_debt_is_reported_as_a_liability(sandbox: Sandbox, egress: EgressClient, name: str) -> None:
+    wallet = BORROWING[name]
+    v = Venue(sandbox, egress, name)
+    passphrase = {"passphrase": "pass-" + name} if name == "okx" else {}
+    debt = {"free": "100", "borrowed": "1000", "interest": "0.125"}
+    key = v.key(("read",), balances={wallet: {"BTC": "0.5", "USDT": debt}}, **passphrase)
+    reply = await v.balances(key)
+    assert totals(reply) == {("BTC", wallet): "0.5"}
+    assert owed(reply) == {("USDT", wallet): "900.125"}
+    # Repaid: the next answer has no debt, and none is reported.
+    v.control.set_balances(key.api_key.get_secret_value(), {wallet: {"BTC": "0.5", "USDT": "3"}})
+    reply = await v.balances(key)
+    assert owed(reply) == {}
+    assert totals(reply) == {("BTC", wallet): "0.5", ("USDT", wallet): "3"}
 
 
 # How each venue answers a ban (the sandbox follows their docs): Kraken "EGeneral:Temporary lockout" and OKX

@@ -31,26 +31,50 @@ class ControlError(ValueError):
 
 @dataclass
 class Holding:
-    """One asset in one wallet: `free` and `locked` as raw JSON values (normally decimal strings)."""
+    """One asset in one wallet: `free` and `locked` as raw JSON values (normally decimal strings), and in a
+    wallet that can borrow (cross margin, a unified or trading account) the `borrowed` principal and the
+    accrued `interest`, which the venues report as a debt and subtract from the asset's equity."""
 
     free: Any
     locked: Any = "0"
+    borrowed: Any = "0"
+    interest: Any = "0"
 
     @classmethod
-    def parse(cls, value: Any) -> Holding:
+    def parse(cls, value: Any, *, can_borrow: bool = False) -> Holding:
         if isinstance(value, Mapping):
-            unknown = set(value) - {"free", "locked"}
+            allowed = {"free", "locked", "borrowed", "interest"} if can_borrow else {"free", "locked"}
+            unknown = set(value) - allowed
             if unknown:
-                raise ControlError(f"unknown holding fields: {sorted(unknown)}")
-            return cls(free=value.get("free", "0"), locked=value.get("locked", "0"))
+                raise ControlError(f"unknown holding fields: {sorted(unknown)} (allowed here: {sorted(allowed)})")
+            return cls(
+                free=value.get("free", "0"),
+                locked=value.get("locked", "0"),
+                borrowed=value.get("borrowed", "0"),
+                interest=value.get("interest", "0"),
+            )
         return cls(free=value)
 
     @property
     def total(self) -> Any:
         return add(self.free, self.locked)
 
+    @property
+    def debt(self) -> Any:
+        """borrowed + interest: what the venues call the liability (Binance borrowed+interest, OKX `liab`)."""
+        return add(self.borrowed, self.interest)
+
+    @property
+    def equity(self) -> Any:
+        """total − debt (Binance `netAsset`, OKX `eq`/`cashBal`, Bybit `equity`/`walletBalance`); without a
+        debt the total exactly as planted."""
+        return subtract(self.total, self.debt)
+
     def as_json(self) -> dict[str, Any]:
-        return {"free": self.free, "locked": self.locked}
+        shown = {"free": self.free, "locked": self.locked}
+        if as_decimal(self.debt) != 0:
+            shown |= {"borrowed": self.borrowed, "interest": self.interest}
+        return shown
 
 
 def as_decimal(value: Any) -> Decimal | None:
@@ -80,6 +104,18 @@ def add(*values: Any) -> Any:
     if len(nonzero) == 1:
         return nonzero[0]
     return plain(total)
+
+
+def subtract(value: Any, debt: Any) -> Any:
+    """`value` minus `debt` as a plain decimal string; `value` unchanged when there is no debt (planted values
+    pass through), and a debt that is not a finite number is returned as planted."""
+    owed = as_decimal(debt)
+    if owed is None:
+        return debt
+    if owed == 0:
+        return value
+    number = as_decimal(value)
+    return value if number is None else plain(number - owed)
 
 
 def plain(number: Decimal) -> str:
@@ -205,9 +241,17 @@ def parse_permissions(values: Iterable[str]) -> set[str]:
 class VenueState:
     """Everything switchable about one venue. Methods are the control operations."""
 
-    def __init__(self, name: str, wallets: Iterable[str], default_tickers: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        wallets: Iterable[str],
+        default_tickers: Mapping[str, Mapping[str, Any]],
+        borrowing_wallets: Iterable[str] = (),
+    ) -> None:
         self.name = name
         self.wallet_names = tuple(wallets)
+        # Wallets whose venue answer carries a debt per asset; elsewhere `borrowed` is refused, not ignored.
+        self.borrowing_wallets = frozenset(borrowing_wallets)
         self.default_tickers = {s: dict(t) for s, t in default_tickers.items()}
         self.lock = threading.RLock()
         self.keys: dict[str, ApiKey] = {}
@@ -309,7 +353,10 @@ class VenueState:
                 raise ControlError(f"{self.name} has no wallet {wallet!r}; wallets: {list(self.wallet_names)}")
             if not isinstance(assets, Mapping):
                 raise ControlError(f"wallet {wallet!r} must map asset codes to amounts")
-            parsed[wallet] = {str(asset): Holding.parse(value) for asset, value in assets.items()}
+            can_borrow = wallet in self.borrowing_wallets
+            parsed[wallet] = {
+                str(asset): Holding.parse(value, can_borrow=can_borrow) for asset, value in assets.items()
+            }
         return parsed
 
     def set_balances(self, api_key: str, wallets: Mapping[str, Any], *, replace: bool = True) -> None:

@@ -85,6 +85,7 @@ class Pair:
 class Venue(abc.ABC):
     name: ClassVar[str]
     wallets: ClassVar[tuple[str, ...]]
+    borrowing_wallets: ClassVar[tuple[str, ...]] = ()  # wallets whose answer reports borrowed amounts
     default_tickers: ClassVar[dict[str, dict[str, Any]]]
 
     def __init__(self, state: VenueState) -> None:
@@ -92,7 +93,7 @@ class Venue(abc.ABC):
 
     @classmethod
     def new_state(cls) -> VenueState:
-        return VenueState(cls.name, cls.wallets, cls.default_tickers)
+        return VenueState(cls.name, cls.wallets, cls.default_tickers, cls.borrowing_wallets)
 
     @abc.abstractmethod
     def add_routes(self, router: web.UrlDispatcher) -> None:

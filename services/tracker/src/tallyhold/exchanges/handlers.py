@@ -33,7 +33,7 @@ from tallyhold.exchanges.schemas import (
 )
 from tallyhold.exchanges.session import ForbiddenCall, VenueApi, open_session
 from tallyhold.exchanges.venues.base import Adapter, ProbeInconclusive
-from tallyhold.sources.models import FetchedBalance, SourceBalances
+from tallyhold.sources.models import FetchedBalance, FetchedLiability, SourceBalances
 
 logger = logging.getLogger("tallyhold.exchanges")
 # Deadline of one whole operation inside the worker (every call, retry and backoff included).
@@ -60,11 +60,6 @@ async def balances(request: BalancesRequest, config: EgressConfig) -> SourceBala
         sheet = await adapter.balances(api, report)
         common = api.common_codes
     facts: dict[str, Any] = {"wallets": dict(sorted(sheet.wallets.items()))}
-    if sheet.liabilities:
-        facts["liabilities"] = [
-            {"asset": asset, "location": location, "amount": str(amount)}
-            for (asset, location), amount in _aggregate(adapter, sheet.liabilities, common).items()
-        ]
     if report is not None:
         facts["permissions_checked_at"] = datetime.now(UTC).isoformat()
         facts["ip_restricted"] = report.ip_restricted
@@ -75,6 +70,12 @@ async def balances(request: BalancesRequest, config: EgressConfig) -> SourceBala
             for (asset, location), amount in sorted(_aggregate(adapter, sheet.holdings, common).items())
         ],
         observed_at=datetime.now(UTC),
+        # Debts are netted per asset and location by the adapters (BalanceSheet.net), then summed like holdings.
+        liabilities=[
+            FetchedLiability(asset=asset, location=location, amount=amount)
+            for (asset, location), amount in sorted(_aggregate(adapter, sheet.liabilities, common).items())
+            if amount > 0
+        ],
         permissions=report.permissions() if report is not None else None,
         facts=facts,
     )

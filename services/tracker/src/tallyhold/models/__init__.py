@@ -6,6 +6,7 @@ from tallyhold.models.balance import Balance
 from tallyhold.models.base import Base
 from tallyhold.models.connection import Connection
 from tallyhold.models.custom_token import CustomToken
+from tallyhold.models.liability import Liability
 from tallyhold.models.price import Price
 from tallyhold.models.snapshot import NetWorthSnapshot
 from tallyhold.models.sync_state import ConnectionSnapshot, VenueBreaker
@@ -18,6 +19,7 @@ __all__ = [
     "Connection",
     "ConnectionSnapshot",
     "CustomToken",
+    "Liability",
     "NetWorthSnapshot",
     "Price",
     "VenueBreaker",

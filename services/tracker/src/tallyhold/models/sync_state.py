@@ -29,6 +29,8 @@ class ConnectionSnapshot(Base):
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
     # [{asset, location, amount, unconfirmed}] with amounts as decimal strings (never JSON numbers).
     holdings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # [{asset, location, amount}]: what the connection owed in that window (positive amounts, as strings).
+    liabilities: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
 
 
 class VenueBreaker(Base):

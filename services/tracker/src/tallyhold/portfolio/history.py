@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.models import NetWorthSnapshot
 from tallyhold.portfolio.repository import PortfolioRepository
-from tallyhold.portfolio.valuation import value_all
+from tallyhold.portfolio.valuation import priced_sum, value_all
 from tallyhold.types import MONEY_PRECISION
 
 # Serialises the writers of one customer's history point (each connection's sync, the price refresh), so the
@@ -29,10 +29,12 @@ _POINT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(current_schema
 
 
 async def total(session: AsyncSession, quote: str, now: datetime, price_max_age: timedelta) -> Decimal:
+    """Net worth as /v1/networth computes it: priced holdings minus priced liabilities."""
     holdings = await PortfolioRepository(session).holdings(quote)
-    valued = value_all(holdings.held, holdings.prices, quote, now, price_max_age)
+    assets = value_all(holdings.held, holdings.prices, quote, now, price_max_age)
+    owed = value_all(holdings.owed, holdings.prices, quote, now, price_max_age)
     with localcontext(prec=MONEY_PRECISION):
-        return sum((v.value for v in valued if v.value is not None), Decimal(0))
+        return priced_sum(assets) - priced_sum(owed)
 
 
 async def record_point(

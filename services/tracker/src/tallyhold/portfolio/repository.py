@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Interval, func, literal, select
+from sqlalchemy import Boolean, Interval, Numeric, false, func, literal, null, select, true, union_all
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.models import Balance, Connection, NetWorthSnapshot, Price
+from tallyhold.models import Balance, Connection, Liability, NetWorthSnapshot, Price
 from tallyhold.prices.repository import PriceRow
 
 
@@ -55,7 +55,28 @@ _SOURCE_COLUMNS = (
     Connection.manual_price,
     Connection.manual_price_quote,
 )
-_BALANCE_COLUMNS = (Balance.asset, Balance.location, Balance.amount, Balance.unconfirmed, Balance.updated_at)
+# Holdings and debts as one relation, so valuation stays one query; `owed` tells them apart.
+_LINES = union_all(
+    select(
+        Balance.connection_id,
+        Balance.asset,
+        Balance.location,
+        Balance.amount,
+        Balance.unconfirmed,
+        Balance.updated_at,
+        false().label("owed"),
+    ),
+    select(
+        Liability.connection_id,
+        Liability.asset,
+        Liability.location,
+        Liability.amount,
+        null().cast(Numeric(asdecimal=True)),
+        Liability.updated_at,
+        true().cast(Boolean),
+    ),
+).subquery("lines")
+_BALANCE_COLUMNS = (_LINES.c.asset, _LINES.c.location, _LINES.c.amount, _LINES.c.unconfirmed, _LINES.c.updated_at)
 _PRICE_COLUMNS = (Price.price, Price.source, Price.observed_at)
 
 
@@ -64,6 +85,7 @@ class Holdings:
     sources: list[SourceRow]
     held: list[HeldBalance]
     prices: dict[str, PriceRow]
+    owed: list[HeldBalance]  # liabilities: positive amounts the connection owes
 
 
 class PortfolioRepository:
@@ -71,29 +93,33 @@ class PortfolioRepository:
         self.session = session
 
     async def holdings(self, quote: str) -> Holdings:
-        """Every connection, every balance with its connection, and the stored price in `quote` of every asset
-        held: one query of plain columns (this runs on every /v1/networth and /v1/balances request)."""
+        """Every connection, every balance and liability with its connection, and the stored price in `quote`
+        of every asset involved: one query of plain columns (this runs on every /v1/networth and /v1/balances
+        request)."""
         rows = await self.session.execute(
-            select(*_SOURCE_COLUMNS, *_BALANCE_COLUMNS, *_PRICE_COLUMNS)
-            .outerjoin(Balance, Balance.connection_id == Connection.id)
-            .outerjoin(Price, (Price.asset == Balance.asset) & (Price.quote == quote))
-            .order_by(Connection.created_at, Connection.id, Balance.asset, Balance.location)
+            select(*_SOURCE_COLUMNS, *_BALANCE_COLUMNS, *_PRICE_COLUMNS, _LINES.c.owed)
+            .outerjoin(_LINES, _LINES.c.connection_id == Connection.id)
+            .outerjoin(Price, (Price.asset == _LINES.c.asset) & (Price.quote == quote))
+            .order_by(Connection.created_at, Connection.id, _LINES.c.asset, _LINES.c.location)
         )
         sources: dict[uuid.UUID, SourceRow] = {}
         held: list[HeldBalance] = []
+        owed: list[HeldBalance] = []
         prices: dict[str, PriceRow] = {}
         first_balance, first_price = len(_SOURCE_COLUMNS), len(_SOURCE_COLUMNS) + len(_BALANCE_COLUMNS)
+        last_price = first_price + len(_PRICE_COLUMNS)
         for row in rows:
-            values: tuple[Any, ...] = tuple(row)  # column order: sources, balances, prices
+            values: tuple[Any, ...] = tuple(row)  # column order: sources, balances, prices, owed
             source = sources.get(values[0])
             if source is None:
                 source = sources[values[0]] = SourceRow(*values[:first_balance])
             if values[first_balance] is None:
                 continue  # a connection without balances (LEFT JOIN)
-            held.append(HeldBalance(BalanceRow(*values[first_balance:first_price]), source))
+            line = HeldBalance(BalanceRow(*values[first_balance:first_price]), source)
+            (owed if values[last_price] else held).append(line)
             if values[first_price] is not None:
-                prices[values[first_balance]] = PriceRow(values[first_balance], *values[first_price:])
-        return Holdings(list(sources.values()), held, prices)
+                prices[values[first_balance]] = PriceRow(values[first_balance], *values[first_price:last_price])
+        return Holdings(list(sources.values()), held, prices, owed)
 
     async def history(
         self, quote: str, start: datetime, end: datetime, step: timedelta

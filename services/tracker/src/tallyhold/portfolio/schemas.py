@@ -26,6 +26,11 @@ class Balances(BaseModel):
     quote: str
     group_by: Literal["none", "asset", "connection"]
     items: list[BalanceItem]
+    liabilities: list[BalanceItem] = Field(
+        default_factory=list,
+        description="What is owed (margin borrowing with interest, negative futures or unified-account equity), "
+        "grouped like `items`; positive amounts and values, subtracted from net worth.",
+    )
 
 
 class AssetShare(BaseModel):
@@ -33,22 +38,24 @@ class AssetShare(BaseModel):
     amount: Money
     price: Money | None
     value: Money | None
-    percent: Money | None = Field(description="Share of the total, in percent (2 decimals).")
+    percent: Money | None = Field(
+        description="Share of the gross assets (the total, when nothing is owed), in percent (2 decimals)."
+    )
 
 
 class ConnectionShare(BaseModel):
     connection_id: uuid.UUID
     label: str
     kind: str
-    value: Money
-    percent: Money
+    value: Money = Field(description="The connection's priced holdings minus its priced liabilities.")
+    percent: Money = Field(description="Share of the total (net worth), in percent (2 decimals).")
     stale: bool
 
 
 class KindShare(BaseModel):
     kind: str
-    value: Money
-    percent: Money
+    value: Money = Field(description="Net of the liabilities of connections of this kind.")
+    percent: Money = Field(description="Share of the total (net worth), in percent (2 decimals).")
 
 
 class UnpricedHolding(BaseModel):
@@ -59,10 +66,18 @@ class UnpricedHolding(BaseModel):
 
 class NetWorth(BaseModel):
     quote: str
-    total: Money = Field(description="Sum of every priced holding, stale sources included (see stale_sources).")
+    total: Money = Field(
+        description="Net worth: gross_assets − liabilities_total, stale sources included (see stale_sources)."
+    )
+    gross_assets: Money = Field(description="Sum of every priced holding.")
+    liabilities_total: Money = Field(description="Sum of every priced liability (positive); 0 without debts.")
     as_of: datetime | None = Field(description="The oldest balance or price time the total rests on.")
     stale_sources: list[uuid.UUID]
     unpriced: list[UnpricedHolding]
+    liabilities: list[BalanceItem] = Field(
+        description="Every debt by connection, asset and location; one with a null value (unpriced) is not "
+        "subtracted from the total."
+    )
     by_asset: list[AssetShare]
     by_connection: list[ConnectionShare]
     by_kind: list[KindShare]

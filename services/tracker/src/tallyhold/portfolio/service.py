@@ -27,6 +27,7 @@ from tallyhold.portfolio.schemas import (
 from tallyhold.portfolio.valuation import (
     ValuedBalance,
     percent,
+    priced_sum,
     stale_connection_ids,
     value_all,
 )
@@ -37,11 +38,22 @@ MAX_HISTORY_POINTS = 1000
 DEFAULT_HISTORY_RANGE = timedelta(days=30)
 
 
+@dataclass(frozen=True)
+class Valued:
+    sources: list[SourceRow]
+    assets: list[ValuedBalance]
+    liabilities: list[ValuedBalance]  # positive amounts and values, owed
+
+
 async def _valued(
     session: AsyncSession, quote: str, price_max_age: timedelta, source_max_age: timedelta | None, now: datetime
-) -> tuple[list[SourceRow], list[ValuedBalance]]:
+) -> Valued:
     holdings = await PortfolioRepository(session).holdings(quote)
-    return holdings.sources, value_all(holdings.held, holdings.prices, quote, now, price_max_age, source_max_age)
+    return Valued(
+        holdings.sources,
+        value_all(holdings.held, holdings.prices, quote, now, price_max_age, source_max_age),
+        value_all(holdings.owed, holdings.prices, quote, now, price_max_age, source_max_age),
+    )
 
 
 async def balances(
@@ -51,23 +63,30 @@ async def balances(
     price_max_age: timedelta,
     source_max_age: timedelta | None = None,
 ) -> Balances:
-    _, valued = await _valued(session, quote, price_max_age, source_max_age, datetime.now(UTC))
+    valued = await _valued(session, quote, price_max_age, source_max_age, datetime.now(UTC))
+    return Balances(
+        quote=quote,
+        group_by=group_by,
+        items=_grouped(valued.assets, group_by),
+        liabilities=_grouped(valued.liabilities, group_by),
+    )
+
+
+def _grouped(valued: list[ValuedBalance], group_by: GroupBy) -> list[BalanceItem]:
     if group_by == "none":
-        items = [_item(v.asset, [v], connection_id=v.connection.id, location=v.location) for v in valued]
-    elif group_by == "asset":
+        return [_item(v.asset, [v], connection_id=v.connection.id, location=v.location) for v in valued]
+    if group_by == "asset":
         by_asset: dict[str, list[ValuedBalance]] = defaultdict(list)
         for v in valued:
             by_asset[v.asset].append(v)
-        items = [_item(asset, group, connection_id=None, location=None) for asset, group in sorted(by_asset.items())]
-    else:
-        by_pair: dict[tuple[str, str], list[ValuedBalance]] = defaultdict(list)
-        for v in valued:
-            by_pair[(str(v.connection.id), v.asset)].append(v)
-        items = [
-            _item(asset, group, connection_id=group[0].connection.id, location=None)
-            for (_, asset), group in by_pair.items()
-        ]
-    return Balances(quote=quote, group_by=group_by, items=items)
+        return [_item(asset, group, connection_id=None, location=None) for asset, group in sorted(by_asset.items())]
+    by_pair: dict[tuple[str, str], list[ValuedBalance]] = defaultdict(list)
+    for v in valued:
+        by_pair[(str(v.connection.id), v.asset)].append(v)
+    return [
+        _item(asset, group, connection_id=group[0].connection.id, location=None)
+        for (_, asset), group in by_pair.items()
+    ]
 
 
 def _item(
@@ -100,13 +119,16 @@ async def networth(
     session: AsyncSession, quote: str, price_max_age: timedelta, source_max_age: timedelta | None = None
 ) -> NetWorth:
     now = datetime.now(UTC)
-    connections, valued = await _valued(session, quote, price_max_age, source_max_age, now)
+    valued = await _valued(session, quote, price_max_age, source_max_age, now)
+    connections = valued.sources
     with localcontext(prec=MONEY_PRECISION):
-        priced = [v for v in valued if v.value is not None]
-        total = sum((v.value for v in priced if v.value is not None), Decimal(0))
+        gross = priced_sum(valued.assets)
+        owed = priced_sum(valued.liabilities)
+        total = gross - owed
 
+        # Allocation is of what is owned: shares of the gross assets (equal to the total without debts).
         by_asset: dict[str, list[ValuedBalance]] = defaultdict(list)
-        for v in valued:
+        for v in valued.assets:
             by_asset[v.asset].append(v)
         asset_shares = []
         for asset, group in by_asset.items():
@@ -117,18 +139,20 @@ async def networth(
                     amount=item.amount,
                     price=item.price,
                     value=item.value,
-                    percent=percent(item.value, total) if item.value is not None else None,
+                    percent=percent(item.value, gross) if item.value is not None else None,
                 )
             )
         asset_shares.sort(key=lambda share: (-(share.value or Decimal(-1)), share.asset))
 
+        # Per connection and per kind: net of their own debts, so they add up to the total.
         by_connection: dict[uuid.UUID, Decimal] = defaultdict(Decimal)
         by_kind: dict[str, Decimal] = defaultdict(Decimal)
-        for v in priced:
-            assert v.value is not None
-            by_connection[v.connection.id] += v.value
-            by_kind[v.connection.kind] += v.value
-        stale = stale_connection_ids(valued, connections, now, source_max_age)
+        for lines, sign in ((valued.assets, 1), (valued.liabilities, -1)):
+            for v in lines:
+                if v.value is not None:
+                    by_connection[v.connection.id] += sign * v.value
+                    by_kind[v.connection.kind] += sign * v.value
+        stale = stale_connection_ids(valued.assets + valued.liabilities, connections, now, source_max_age)
         connection_shares = [
             ConnectionShare(
                 connection_id=c.id,
@@ -146,18 +170,22 @@ async def networth(
             for kind, value in sorted(by_kind.items(), key=lambda kv: -kv[1])
         ]
 
+    priced = [v for v in valued.assets + valued.liabilities if v.value is not None]
     times = [v.quote.at for v in priced if v.quote is not None]
     times += [v.connection.last_sync_at or v.connection.updated_at for v in priced]
     return NetWorth(
         quote=quote,
         total=total,
+        gross_assets=gross,
+        liabilities_total=owed,
         as_of=min(times) if times else None,
         stale_sources=stale,
         unpriced=[
             UnpricedHolding(asset=v.asset, amount=v.amount, connection_id=v.connection.id)
-            for v in valued
+            for v in valued.assets
             if v.value is None
         ],
+        liabilities=_grouped(valued.liabilities, "none"),
         by_asset=asset_shares,
         by_connection=connection_shares,
         by_kind=kind_shares,

@@ -104,6 +104,12 @@ def value_all(
     return valued
 
 
+def priced_sum(valued: list[ValuedBalance]) -> Decimal:
+    """The sum of every priced value; an unpriced line is left out, never counted as zero."""
+    with localcontext(prec=MONEY_PRECISION):
+        return sum((v.value for v in valued if v.value is not None), Decimal(0))
+
+
 def percent(part: Decimal, total: Decimal) -> Decimal:
     if total == 0:
         return Decimal(0)

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.models import Balance, Connection, Price
+from tallyhold.models import Balance, Connection, Liability, Price
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +52,12 @@ class PriceRepository:
         )
 
     async def held_assets(self) -> list[str]:
-        """Assets of every balance that needs a market price: not manual holdings priced by the customer."""
-        statement = (
+        """Assets that need a market price: every balance except manual holdings priced by the customer, and
+        every liability (a debt is subtracted at its market value, so it needs a price like a holding)."""
+        owned = (
             select(Balance.asset)
             .join(Connection, Connection.id == Balance.connection_id)
             .where(or_(Connection.kind != "manual", Connection.manual_price.is_(None)))
-            .distinct()
-            .order_by(Balance.asset)
         )
-        return list(await self.session.scalars(statement))
+        assets = union(owned, select(Liability.asset)).subquery()
+        return list(await self.session.scalars(select(assets.c.asset).order_by(assets.c.asset)))

@@ -18,11 +18,21 @@ class FetchedBalance(BaseModel):
     unconfirmed: Decimal | None = Field(None, ge=0)
 
 
+class FetchedLiability(BaseModel):
+    """An amount the connection owes (borrowed plus interest, negative equity), always positive."""
+
+    asset: str = Field(description="Canonical asset code")
+    location: str = Field(description="margin, futures, unified, trading, ...")
+    amount: Decimal = Field(gt=0)
+
+
 class SourceBalances(BaseModel):
-    """What every source returns: the complete set of balances of the connection at `observed_at`."""
+    """What every source returns: the complete set of balances of the connection at `observed_at`, and the
+    complete set of what it owes (a debt missing from a later answer has been repaid)."""
 
     balances: list[FetchedBalance]
     observed_at: datetime
+    liabilities: list[FetchedLiability] = Field(default_factory=list)
     # Exchange sources re-check the key on each sync and report what they saw (read, trade, withdraw, ...).
     permissions: dict[str, Any] | None = None
     # Non-secret facts worth keeping (block number the reads were pinned to, ip restriction, key expiry).

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.models import Balance, Connection, ConnectionSnapshot, VenueBreaker
+from tallyhold.models import Balance, Connection, ConnectionSnapshot, Liability, VenueBreaker
 
 SYNCED_KINDS = ("exchange", "wallet")
 
@@ -49,6 +49,13 @@ class SyncRepository:
         if values:
             await self.session.execute(insert(Balance), values)
 
+    async def replace_liabilities(self, connection_id: uuid.UUID, rows: Iterable[dict[str, Any]]) -> None:
+        """The source's answer is the complete set of debts: one no longer reported has been repaid."""
+        await self.session.execute(delete(Liability).where(Liability.connection_id == connection_id))
+        values = [{"connection_id": connection_id, **row} for row in rows]
+        if values:
+            await self.session.execute(insert(Liability), values)
+
     async def upsert_snapshot(
         self,
         connection_id: uuid.UUID,
@@ -56,6 +63,7 @@ class SyncRepository:
         observed_at: datetime,
         synced_at: datetime,
         holdings: list[dict[str, Any]],
+        liabilities: list[dict[str, Any]],
     ) -> None:
         statement = insert(ConnectionSnapshot).values(
             connection_id=connection_id,
@@ -63,6 +71,7 @@ class SyncRepository:
             observed_at=observed_at,
             synced_at=synced_at,
             holdings=holdings,
+            liabilities=liabilities,
         )
         await self.session.execute(
             statement.on_conflict_do_update(
@@ -71,6 +80,7 @@ class SyncRepository:
                     "observed_at": statement.excluded.observed_at,
                     "synced_at": statement.excluded.synced_at,
                     "holdings": statement.excluded.holdings,
+                    "liabilities": statement.excluded.liabilities,
                 },
                 # Never replace what a newer observation wrote in the same window.
                 where=ConnectionSnapshot.observed_at <= statement.excluded.observed_at,

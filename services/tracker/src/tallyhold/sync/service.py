@@ -117,6 +117,20 @@ def _holdings(result: SourceBalances) -> list[dict[str, Any]]:
     ]
 
 
+def _liabilities(result: SourceBalances) -> list[dict[str, Any]]:
+    """One row per (asset, location), normalised like holdings; positive amounts only (the model guarantees
+    it, and the table's CHECK refuses anything else)."""
+    amounts: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    with localcontext(prec=MONEY_PRECISION):
+        for item in result.liabilities:
+            amounts[(item.asset.strip().upper(), item.location.strip().lower())] += item.amount
+    return [
+        {"asset": asset, "location": location, "amount": amount}
+        for (asset, location), amount in sorted(amounts.items())
+        if amount > 0
+    ]
+
+
 def write_rights(permissions: dict[str, Any] | None) -> list[str]:
     if not permissions:
         return []
@@ -149,7 +163,9 @@ async def apply(
         return Applied(Outcome.quarantined)
 
     holdings = _holdings(result)
+    liabilities = _liabilities(result)
     await repository.replace_balances(connection.id, holdings)
+    await repository.replace_liabilities(connection.id, liabilities)
     await repository.upsert_snapshot(
         connection.id,
         window_start,
@@ -164,6 +180,7 @@ async def apply(
             }
             for h in holdings
         ],
+        [{**owed, "amount": decimal_to_str(owed["amount"])} for owed in liabilities],
     )
     connection.status = "active"
     connection.last_sync_at = now

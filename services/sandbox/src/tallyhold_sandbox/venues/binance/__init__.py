@@ -40,6 +40,7 @@ class Binance(Venue):
         "usdm",
         "coinm",
     )
+    borrowing_wallets: ClassVar[tuple[str, ...]] = ("margin",)
     default_tickers: ClassVar = tickers(
         "BTC/USDT",
         "ETH/USDT",

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tallyhold_sandbox.state import ApiKey, add, fixed
+from tallyhold_sandbox.state import ApiKey, add, as_decimal, fixed, subtract
 from tallyhold_sandbox.venues.base import Venue, json_response, now_ms
 from tallyhold_sandbox.venues.binance.account import amount8, btc_value
 from tallyhold_sandbox.venues.binance.auth import api_key_only, signed
@@ -15,28 +15,36 @@ from tallyhold_sandbox.venues.binance.auth import api_key_only, signed
 
 # margin and futures ------------------------------------------------------------------------------------------
 async def margin_account(venue: Venue, request: web.Request) -> web.Response:
+    """GET /sapi/v1/margin/account (Query Cross Margin Account Details): per asset `borrowed` and `interest`
+    are the debt, `netAsset` = free + locked − borrowed − interest (ccxt: debt = borrowed + interest)."""
     key, _ = await signed(venue, request)
+    wallet = key.wallet("margin")
     assets = [
         {
             "asset": a,
-            "borrowed": "0.00000000",
+            "borrowed": amount8(h.borrowed),
             "free": amount8(h.free),
-            "interest": "0.00000000",
+            "interest": amount8(h.interest),
             "locked": amount8(h.locked),
-            "netAsset": amount8(h.total),
+            "netAsset": amount8(h.equity),
         }
-        for a, h in key.wallet("margin").items()
+        for a, h in wallet.items()
     ]
-    total_btc = fixed(add(*[btc_value(venue, h.total, a) for a, h in key.wallet("margin").items()], "0"), 8)
+    total_btc = fixed(add(*[btc_value(venue, h.total, a) for a, h in wallet.items()], "0"), 8)
+    liability_btc = fixed(add(*[btc_value(venue, h.debt, a) for a, h in wallet.items()], "0"), 8)
+    net_btc = fixed(subtract(total_btc, liability_btc), 8)
+    owed, held = as_decimal(liability_btc), as_decimal(total_btc)
+    # Binance reports 999 for an account without debt; otherwise total assets / total liabilities.
+    level = "999.00000000" if not owed or held is None else f"{held / owed:.8f}"
     return json_response(
         {
             "created": True,
             "borrowEnabled": True,
-            "marginLevel": "999.00000000",
-            "collateralMarginLevel": "999.00000000",
+            "marginLevel": level,
+            "collateralMarginLevel": level,
             "totalAssetOfBtc": total_btc,
-            "totalLiabilityOfBtc": "0.00000000",
-            "totalNetAssetOfBtc": total_btc,
+            "totalLiabilityOfBtc": liability_btc,
+            "totalNetAssetOfBtc": net_btc,
             "TotalCollateralValueInUSDT": "0.00000000",
             "totalOpenOrderLossInUsdt": "0.00000000",
             "tradeEnabled": True,

@@ -31,6 +31,7 @@ AUTH_ERRORS: dict[str, tuple[int, str, int]] = {
 class Bybit(Venue):
     name: ClassVar[str] = "bybit"
     wallets: ClassVar[tuple[str, ...]] = ("unified", "fund", "earn_flexible", "earn_onchain")
+    borrowing_wallets: ClassVar[tuple[str, ...]] = ("unified",)  # UTA spot-margin borrowing
     default_tickers: ClassVar = tickers(
         "BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT", "ADA/USDT", "DOT/USDT", "ETH/BTC",
         "BTC/USDC", "ETH/USDC", "USDC/USDT", "BTC/EUR", "USDT/EUR",

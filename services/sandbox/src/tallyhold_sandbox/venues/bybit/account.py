@@ -159,24 +159,26 @@ async def wallet_balance(venue: Venue, request: web.Request) -> web.Response:
         return fail(10001, "accountType only support UNIFIED.")
     coins, usd_values = [], []
     for code, holding in _coins(key, "unified", params.get("coin")):
-        usd = venue.value_in(holding.total, code, "USDT")
+        # A borrowed coin (UTA spot margin): wallet balance and equity go negative by the debt; `borrowAmount`
+        # and `accruedInterest` report it (ccxt: debt = borrowAmount + accruedInterest).
+        usd = venue.value_in(holding.equity, code, "USDT")
         usd_values.append(usd)
         coins.append(
             {
                 "availableToBorrow": "",
                 "bonus": "0",
-                "accruedInterest": "0",
+                "accruedInterest": holding.interest,
                 "availableToWithdraw": "",
                 "totalOrderIM": "0",
-                "equity": holding.total,
+                "equity": holding.equity,
                 "totalPositionMM": "0",
                 "usdValue": usd,
                 "spotHedgingQty": "0",
                 "unrealisedPnl": "0",
                 "collateralSwitch": True,
-                "borrowAmount": "0",
+                "borrowAmount": holding.borrowed,
                 "totalPositionIM": "0",
-                "walletBalance": holding.total,
+                "walletBalance": holding.equity,
                 "cumRealisedPnl": "0",
                 "locked": holding.locked,
                 "marginCollateral": True,
@@ -212,7 +214,7 @@ async def account_coins_balance(venue: Venue, request: web.Request) -> web.Respo
     if wallet is None:
         return fail(10001, "accountType is invalid")
     rows = [
-        {"coin": c, "walletBalance": h.total, "transferBalance": h.free, "bonus": ""}
+        {"coin": c, "walletBalance": h.equity, "transferBalance": h.free, "bonus": ""}
         for c, h in _coins(key, wallet, params.get("coin"))
     ]
     return json_response(

@@ -31,6 +31,7 @@ AUTH_ERRORS: dict[str, tuple[str, str, int]] = {
 class Okx(Venue):
     name: ClassVar[str] = "okx"
     wallets: ClassVar[tuple[str, ...]] = ("trading", "funding", "savings", "staking")
+    borrowing_wallets: ClassVar[tuple[str, ...]] = ("trading",)  # multi-currency / portfolio margin borrowing
     default_tickers: ClassVar = tickers(
         "BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "DOGE/USDT", "ADA/USDT", "DOT/USDT", "ETH/BTC",
         "BTC/USDC", "ETH/USDC", "USDC/USDT", "BTC/EUR", "USDT/EUR",

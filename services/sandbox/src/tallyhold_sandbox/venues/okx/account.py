@@ -127,27 +127,29 @@ async def trading_balance(venue: Venue, request: web.Request) -> web.Response:
     details, usd = [], []
     updated = str(now_ms())
     for code, h in _holdings(key, "trading", params):
-        value = venue.value_in(h.total, code, "USDT")
+        # A borrowed currency (multi-currency / portfolio margin): cash balance and equity go negative by the
+        # debt, and `liab` (positive), `crossLiab` and `interest` report it.
+        value = venue.value_in(h.equity, code, "USDT")
         usd.append(value)
         details.append(
             {
                 "availBal": h.free,
                 "availEq": h.free,
                 "borrowFroz": "",
-                "cashBal": h.total,
+                "cashBal": h.equity,
                 "ccy": code,
-                "crossLiab": "0",
+                "crossLiab": h.debt,
                 "disEq": value,
-                "eq": h.total,
+                "eq": h.equity,
                 "eqUsd": value,
                 "fixedBal": "0",
                 "frozenBal": h.locked,
                 "imr": "",
-                "interest": "0",
+                "interest": h.interest,
                 "isoEq": "0",
                 "isoLiab": "0",
                 "isoUpl": "0",
-                "liab": "0",
+                "liab": h.debt,
                 "maxLoan": "0",
                 "mgnRatio": "",
                 "mmr": "",
