@@ -129,3 +129,29 @@ def test_fast_history_json_is_the_models_json() -> None:
     ]
     series = HistorySeries(quote="EUR", start=start, end=start + timedelta(days=1), step_seconds=3600, rows=rows)
     assert json.loads(series.json()) == json.loads(series.model().model_dump_json())
+
+
+async def test_retention_buckets_on_utc_whatever_the_session_time_zone(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """Half-hour offset zone: a bucket taken in local time would put 10:50 and 11:20 UTC in one hour."""
+    day = (datetime.now(UTC) - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
+    samples = {day + timedelta(hours=10, minutes=10): 1, day + timedelta(hours=10, minutes=50): 2,
+               day + timedelta(hours=11, minutes=20): 3}  # fmt: skip
+    engine = create_engine(settings, process="test")
+    maker = create_session_maker(engine)
+    try:
+        async with transaction(maker) as session:
+            for t, total in samples.items():
+                session.add(NetWorthSnapshot(taken_at=t, quote="USD", total=Decimal(total), resolution="raw"))
+        async with transaction(maker) as session:
+            await session.execute(text("SET LOCAL TIME ZONE 'Asia/Kolkata'"))
+            counts = await apply_retention(
+                session, Retention(raw_days=7, hourly_days=90, daily_days=0), datetime.now(UTC)
+            )
+        assert counts == {"raw": 0, "hourly": 2, "daily": 0}
+        async with maker() as session:
+            hourly = await _rows(session, "hourly")
+        assert hourly == [(day + timedelta(hours=10), Decimal(2)), (day + timedelta(hours=11), Decimal(3))]
+    finally:
+        await engine.dispose()

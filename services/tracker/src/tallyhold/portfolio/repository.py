@@ -4,10 +4,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Boolean, Interval, Numeric, false, func, literal, null, select, true, union_all
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import Boolean, DateTime, Interval, Numeric, delete, false, func, literal, null, select, true, union_all
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.models import Balance, Connection, Liability, NetWorthSnapshot, Price
@@ -135,3 +135,68 @@ class PortfolioRepository:
             .order_by(bucket, NetWorthSnapshot.taken_at.desc())
         )
         return [(t, total) for t, total in (await self.session.execute(statement))]
+
+
+Resolution = Literal["raw", "hourly", "daily"]
+
+
+class HistoryRepository:
+    """Writes of net-worth history: the window's point, and retention's roll-ups and prunes."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_points(self) -> None:
+        """Serialises the writers of one customer's history point (each connection's sync, the price refresh),
+        so the last writer computes its total after the others committed. Scoped by schema: advisory locks are
+        per database. Held until the transaction ends."""
+        key = func.hashtextextended(func.current_schema().concat(".networth"), 0)
+        await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+
+    async def upsert_point(self, quote: str, taken_at: datetime, total: Decimal) -> None:
+        statement = insert(NetWorthSnapshot).values(taken_at=taken_at, quote=quote, total=total, resolution="raw")
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[NetWorthSnapshot.quote, NetWorthSnapshot.resolution, NetWorthSnapshot.taken_at],
+                set_={"total": statement.excluded.total},
+            )
+        )
+
+    async def roll_up(
+        self, fine: Resolution, coarse: Resolution, unit: Literal["hour", "day"], before: datetime
+    ) -> None:
+        """Writes the last `fine` point of each UTC `unit` before `before` as that unit's `coarse` point, in one
+        INSERT … SELECT DISTINCT ON. The bucket expression is one object, so DISTINCT ON and ORDER BY share
+        its bound parameters (Postgres requires them to be the same expression); the 'UTC' argument buckets
+        on UTC whatever the session's TimeZone."""
+        snapshot = NetWorthSnapshot
+        bucket = func.date_trunc(unit, snapshot.taken_at, "UTC", type_=DateTime(timezone=True))
+        rows = (
+            select(bucket, snapshot.quote, snapshot.total, literal(coarse))
+            .ext(distinct_on(snapshot.quote, bucket))
+            .where(snapshot.resolution == fine, snapshot.taken_at < before)
+            .order_by(snapshot.quote, bucket, snapshot.taken_at.desc())
+        )
+        statement = insert(snapshot).from_select(["taken_at", "quote", "total", "resolution"], rows)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[snapshot.quote, snapshot.resolution, snapshot.taken_at],
+                set_={"total": statement.excluded.total},
+            )
+        )
+
+    async def drop(self, resolution: Resolution, before: datetime) -> None:
+        await self.session.execute(
+            delete(NetWorthSnapshot).where(
+                NetWorthSnapshot.resolution == resolution, NetWorthSnapshot.taken_at < before
+            )
+        )
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per resolution (every resolution present, zero when empty)."""
+        rows = await self.session.execute(
+            select(NetWorthSnapshot.resolution, func.count()).group_by(NetWorthSnapshot.resolution)
+        )
+        counts = {"raw": 0, "hourly": 0, "daily": 0}
+        counts.update({resolution: int(count) for resolution, count in rows})
+        return counts
