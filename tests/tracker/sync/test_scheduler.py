@@ -24,8 +24,9 @@ from tallyhold.sync.scheduler import SyncScheduler
 from tallyhold.sync.service import Outcome, Trigger
 from tallyhold_sandbox import Sandbox
 from tests.fixtures.platform import Tenant
+from tests.fixtures.sandbox import new_key
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import AddAccount, connection_row, sync_settings
+from tests.tracker.sync.helpers import AddAccount, connection_row, spot_amounts, sync_settings
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +148,35 @@ async def test_jobs_follow_deleted_and_quarantined_connections(
     # The kept source is healthy; its scheduled job may be running right now, which the gauge shows as such.
     healthy = sum(value("tallyhold_sources", kind="exchange", state=state) or 0 for state in ("ok", "syncing"))
     assert healthy == 1
+
+
+async def test_a_replaced_key_is_synced_by_the_scheduler_at_once(
+    app: FastAPI, client: httpx.AsyncClient, add_binance: AddAccount, db: async_sessionmaker[AsyncSession]
+) -> None:
+    scheduler, engine = parts(app)
+    account = await add_binance({"BTC": "1"})
+    account.venue.set_permissions(account.api_key, ["read", "withdraw"])
+    await scheduler.reconcile()
+    await engine.sync_all(Trigger.manual)  # the scheduler's own first run may race it: either quarantines
+    assert (await connection_row(db, account.connection_id)).status == "quarantined"
+    await scheduler.reconcile()
+    assert scheduler.scheduler.get_job(f"sync:{account.connection_id}") is None, "a quarantined key has no job"
+
+    api_key, secret = new_key("replacement"), new_key("secret")
+    account.venue.add_key(api_key, secret, permissions=["read"], balances={"spot": {"ETH": "4"}})
+    scheduler.scheduler.pause()  # nothing runs until resumed: the job's time is looked at as the PUT left it
+    try:
+        replaced = await client.put(
+            f"/v1/connections/{account.connection_id}/credentials", json={"api_key": api_key, "api_secret": secret}
+        )
+        assert replaced.status_code == 200, replaced.text
+        job = scheduler.scheduler.get_job(f"sync:{account.connection_id}")
+        assert job is not None, "the job is back"
+        assert job.next_run_time <= datetime.now(UTC), "due now, not at the next grid point 30 s away"
+    finally:
+        scheduler.scheduler.resume()
+    deadline = time.monotonic() + 30
+    while await spot_amounts(db, account.connection_id) != {"ETH": "4"}:
+        assert time.monotonic() < deadline, "the scheduler did not sync the new key"
+        await asyncio.sleep(0.05)
+    assert (await connection_row(db, account.connection_id)).status == "active"

@@ -99,6 +99,13 @@ class VenueControl:
         finally:
             self.clear_faults(fault_id)
 
+    def held(self, fault_id: int) -> int:
+        """How many requests reached the `hold` fault (waiting, or answered after the release)."""
+        return self.state.hold(fault_id).held
+
+    def release(self, fault_id: int) -> None:
+        self.state.release(fault_id)
+
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
         return [e.as_json() for e in self.state.requests(since)]
 
@@ -176,6 +183,12 @@ class RemoteControl:
             yield fault_id
         finally:
             self.clear_faults(fault_id)
+
+    def held(self, fault_id: int) -> int:
+        return int(self._call("GET", f"/faults/{fault_id}")["held"])
+
+    def release(self, fault_id: int) -> None:
+        self._call("POST", f"/faults/{fault_id}/release")
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
         return list(self._call("GET", f"/requests?since={since}")["requests"])

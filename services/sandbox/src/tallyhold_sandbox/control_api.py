@@ -73,6 +73,12 @@ def add_control_routes(router: web.UrlDispatcher, state: VenueState) -> None:
         state.remove_fault(None if fault_id is None else int(fault_id))
         return _ok()
 
+    async def get_hold(request: web.Request) -> web.StreamResponse:
+        return _ok(state.hold(int(request.match_info["fault_id"])).as_json())
+
+    async def release_hold(request: web.Request) -> web.StreamResponse:
+        return _ok(state.release(int(request.match_info["fault_id"])).as_json())
+
     async def requests(request: web.Request) -> web.StreamResponse:
         since = int(request.query.get("since", "0"))
         return web.json_response({"requests": [e.as_json() for e in state.requests(since)]})
@@ -98,6 +104,8 @@ def add_control_routes(router: web.UrlDispatcher, state: VenueState) -> None:
     router.add_post(p + "/faults", _guard(add_fault))
     router.add_delete(p + "/faults", _guard(delete_faults))
     router.add_delete(p + "/faults/{fault_id}", _guard(delete_faults))
+    router.add_get(p + "/faults/{fault_id}", _guard(get_hold))
+    router.add_post(p + "/faults/{fault_id}/release", _guard(release_hold))
     router.add_get(p + "/requests", _guard(requests))
     router.add_delete(p + "/requests", _guard(clear_requests))
     router.add_post(p + "/reset", _guard(reset))

@@ -9,6 +9,9 @@ Kinds (the venue decides the wire form of the first four, see each venue's `resp
 - `unavailable` HTTP 503 (maintenance) with the venue's error body
 - `http`        any `status`, optional `retry_after`, optional raw `body` (default: the venue's error body)
 - `hang`        the answer is delayed `seconds` (default 3600): the client's timeout fires first
+- `hold`        the answer waits until the test releases the fault (at most `seconds`), then is the normal
+                one, computed at release time; `held` counts the requests that reached it. Tests use it to
+                order a request against something else deterministically, instead of sleeping
 - `malformed_json` HTTP 200, `Content-Type: application/json`, a truncated JSON body
 - `html`        HTTP `status` (default 502) with an HTML error page, as a CDN in front of a venue sends
 - `drop_fields` the normal answer with every object key named in `fields` removed, at any depth
@@ -18,7 +21,10 @@ Kinds (the venue decides the wire form of the first four, see each venue's `resp
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +37,7 @@ KINDS = frozenset(
         "unavailable",
         "http",
         "hang",
+        "hold",
         "malformed_json",
         "html",
         "drop_fields",
@@ -57,6 +64,12 @@ class Fault:
     status: int | None = None
     body: str | None = None
     fields: Any = None
+    held: int = 0  # `hold`: requests that reached it (read from any thread, written under the venue's lock)
+    released: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    _waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(
+        default_factory=list, repr=False, compare=False
+    )
+    _hold_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def parse(cls, fault_id: int, spec: Mapping[str, Any]) -> Fault:
@@ -101,6 +114,25 @@ class Fault:
             return False
         return self.api_key is None or self.api_key == api_key
 
+    def release(self) -> None:
+        """`hold`: lets every waiting request (and every later one) answer; callable from any thread."""
+        with self._hold_lock:
+            self.released.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # that server's loop has already closed
+                loop.call_soon_threadsafe(event.set)
+
+    async def wait_release(self) -> None:
+        """`hold`: returns once released, or after `seconds`."""
+        event = asyncio.Event()
+        with self._hold_lock:
+            if self.released.is_set():
+                return
+            self._waiters.append((asyncio.get_running_loop(), event))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), self.seconds)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -113,6 +145,7 @@ class Fault:
             "seconds": self.seconds,
             "status": self.status,
             "fields": self.fields,
+            **({"held": self.held, "released": self.released.is_set()} if self.kind == "hold" else {}),
         }
 
     def mutate(self, document: Any) -> Any:

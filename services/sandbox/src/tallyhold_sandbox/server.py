@@ -68,6 +68,9 @@ async def _fault_response(venue: Venue, fault: Fault) -> web.Response | None:
     if fault.kind == "hang":
         await asyncio.sleep(fault.seconds)
         return None
+    if fault.kind == "hold":
+        await fault.wait_release()
+        return None
     raise AssertionError(f"unhandled fault kind {fault.kind}")
 
 

@@ -257,6 +257,7 @@ class VenueState:
         self.keys: dict[str, ApiKey] = {}
         self.tickers: dict[str, dict[str, Any]] = {s: dict(t) for s, t in self.default_tickers.items()}
         self.faults: list[Fault] = []
+        self.holds: dict[int, Fault] = {}  # `hold` faults by id, until removed (see `release`)
         self.log: list[LogEntry] = []
         self._seq = 0
         self._fault_seq = 0
@@ -403,11 +404,18 @@ class VenueState:
             self._fault_seq += 1
             fault = Fault.parse(self._fault_seq, spec)
             self.faults.append(fault)
+            if fault.kind == "hold":
+                self.holds[fault.id] = fault
             return fault
 
     def remove_fault(self, fault_id: int | None = None) -> None:
         with self.lock:
             self.faults = [] if fault_id is None else [f for f in self.faults if f.id != fault_id]
+            # A removed hold lets its waiting requests go: nothing stays stuck after a test's clean-up.
+            for held_id in list(self.holds) if fault_id is None else [fault_id]:
+                removed = self.holds.pop(held_id, None)
+                if removed is not None:
+                    removed.release()
 
     def take_fault(self, method: str, path: str, api_key: str | None) -> Fault | None:
         """The first matching fault, consuming one of its `times`."""
@@ -418,8 +426,23 @@ class VenueState:
                         fault.times -= 1
                         if fault.times <= 0:
                             self.faults.remove(fault)
+                    if fault.kind == "hold":
+                        fault.held += 1
                     return fault
             return None
+
+    def hold(self, fault_id: int) -> Fault:
+        """A `hold` fault, also once its `times` are used up (its held requests may still be waiting)."""
+        with self.lock:
+            if fault_id not in self.holds:
+                raise ControlError(f"no hold fault {fault_id}")
+            return self.holds[fault_id]
+
+    def release(self, fault_id: int) -> Fault:
+        """Lets the requests waiting on a `hold` fault (and any later ones it catches) answer."""
+        fault = self.hold(fault_id)
+        fault.release()
+        return fault
 
     # request log --------------------------------------------------------------------------------------
     def record(
@@ -460,7 +483,7 @@ class VenueState:
         with self.lock:
             self.keys = {}
             self.tickers = {s: dict(t) for s, t in self.default_tickers.items()}
-            self.faults = []
+            self.remove_fault()
             self.log = []
             self.load(self.seed)
 

@@ -19,6 +19,10 @@ class AccessTokenRepository:
     async def get(self, token_id: str) -> AccessToken | None:
         return await self.session.get(AccessToken, token_id)
 
+    async def get_for_share(self, token_id: str) -> AccessToken | None:
+        statement = select(AccessToken).where(AccessToken.id == token_id).with_for_update(read=True)
+        return (await self.session.scalars(statement)).one_or_none()
+
     async def all(self) -> list[AccessToken]:
         rows = await self.session.scalars(select(AccessToken).order_by(AccessToken.created_at))
         return list(rows)

@@ -68,5 +68,13 @@ async def authenticate(session: AsyncSession, presented: str) -> AccessToken:
     return row
 
 
+async def confirm_active(session: AsyncSession, token_id: str) -> None:
+    """For a write that follows a slow outside call: refuse (401) when the token was revoked meanwhile. The row
+    is read FOR SHARE, so a revocation either committed before this or waits for this short transaction."""
+    row = await AccessTokenRepository(session).get_for_share(token_id)
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized()
+
+
 _DUMMY_DIGEST = _digest("x" * 43)
 _DUMMY_DIGEST_MISMATCH = _digest("y" * 43)

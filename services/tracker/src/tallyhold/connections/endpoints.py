@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.routing import DecimalJSONRoute
-from tallyhold.auth.dependencies import CurrentToken
+from tallyhold.auth.dependencies import CommittedToken, CurrentToken, write_transaction
 from tallyhold.chains.guard import GuardedBody
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
@@ -20,7 +20,9 @@ from tallyhold.connections.schemas import (
 )
 from tallyhold.connections.verification import CredentialVerifier
 from tallyhold.credentials.runtime import VERIFIER, cipher_of
+from tallyhold.db import transaction
 from tallyhold.errors import error_responses
+from tallyhold.sync.runtime import sync_soon
 
 router = APIRouter(
     prefix="/v1/connections", tags=["connections"], route_class=DecimalJSONRoute, responses=error_responses(401)
@@ -48,36 +50,36 @@ def _verifier(state: StateDep) -> CredentialVerifier:
 
 @router.post("/exchange", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 413, 422, 502, 503, 504))
 async def create_exchange_connection(
-    body: ExchangeConnectionCreate, session: SessionDep, state: StateDep, token: CurrentToken
+    body: ExchangeConnectionCreate, state: StateDep, token: CommittedToken
 ) -> ConnectionOut:
     """Connect an exchange account with a read-only API key. The exchange itself must report the key as
     read-only (`write_permissions` lists what to switch off); the key is encrypted with this customer's own
     transit key before it is stored and is never returned: only `key_hint` (its last 4 characters) is shown.
     Nothing is stored unless the answer is 201."""
-    return await exchange_service.create(
-        session,
-        body,
-        cipher=cipher_of(state),
-        verifier=_verifier(state),
-        schema=state.settings.DB_SCHEMA,
-        actor=f"token:{token.id}",
-    )
+    # The exchange is asked with no transaction open; then one transaction stores (connections/exchange.py).
+    verified = await exchange_service.verify(body.exchange, body, cipher=cipher_of(state), verifier=_verifier(state))
+    async with write_transaction(state, token) as session:
+        return await exchange_service.store_new(
+            session, body, verified, schema=state.settings.DB_SCHEMA, actor=f"token:{token.id}"
+        )
 
 
 @router.put("/{connection_id}/credentials", responses=error_responses(400, 404, 413, 422, 502, 503, 504))
 async def replace_exchange_credentials(
-    connection_id: uuid.UUID, body: CredentialsReplace, session: SessionDep, state: StateDep, token: CurrentToken
+    connection_id: uuid.UUID, body: CredentialsReplace, state: StateDep, token: CommittedToken
 ) -> ConnectionOut:
-    """Replace an exchange connection's key (same checks as at creation); the old ciphertexts are overwritten."""
-    return await exchange_service.replace_credentials(
-        session,
-        connection_id,
-        body,
-        cipher=cipher_of(state),
-        verifier=_verifier(state),
-        schema=state.settings.DB_SCHEMA,
-        actor=f"token:{token.id}",
-    )
+    """Replace an exchange connection's key (same checks as at creation); the old ciphertexts are overwritten.
+    A sync still running with the old key stores nothing (`superseded`); the new key is synced soon, with the
+    old key's errors, backoff and holds forgotten."""
+    async with transaction(state.session_maker) as session:
+        exchange = await exchange_service.exchange_of(session, connection_id)
+    verified = await exchange_service.verify(exchange, body, cipher=cipher_of(state), verifier=_verifier(state))
+    async with write_transaction(state, token) as session:
+        replaced = await exchange_service.store_replacement(
+            session, connection_id, verified, schema=state.settings.DB_SCHEMA, actor=f"token:{token.id}"
+        )
+    sync_soon(state, connection_id)  # committed: a sync that starts now reads the new key
+    return replaced
 
 
 @router.get("")

@@ -1,22 +1,25 @@
-"""Exchange connections: create one, replace its key. Never commits (the request owns the transaction).
+"""Exchange connections: create one, replace its key. Never commits: the route owns the one write transaction.
 
-Order of every write, so that nothing is stored unless the answer is 201/200:
+The exchange round-trip happens with no database transaction open (no connection held from the pool, no row
+lock, no token row touched), so a slow or hanging exchange never holds up other writers:
     1. Vault must be usable (503 `vault_unavailable` otherwise: there is no other place a key may go);
-    2. the key's fields are registered with the log redaction, then the verifier asks the exchange what the
-       key may do and refuses anything but read-only (400/422/502/504, see `connections.verification`);
-    3. only then the credential lock, the encryption (bound to the connection's id), the row.
+    2. `verify`: the key's fields are registered with the log redaction, then the verifier asks the exchange
+       what the key may do and refuses anything but read-only (400/422/502/504, see `connections.verification`);
+    3. only then, in the route's one transaction, `store_new` / `store_replacement`: the credential lock, the
+       encryption (bound to the connection's id), the row, the audit event. Nothing is stored unless 201/200.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.audit.repository import AuditRepository
 from tallyhold.connections.repository import ConnectionRepository
-from tallyhold.connections.schemas import ConnectionOut, CredentialsReplace, ExchangeConnectionCreate, ExchangeKeyInput
+from tallyhold.connections.schemas import ConnectionOut, ExchangeConnectionCreate, ExchangeKeyInput
 from tallyhold.connections.service import get
 from tallyhold.connections.verification import CredentialVerifier, ExchangeKey, KeyVerification
 from tallyhold.credentials import service as credentials
@@ -24,6 +27,16 @@ from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.errors import VaultUnavailable
 from tallyhold.errors import NotFound, Unprocessable
 from tallyhold.models import Connection
+
+
+@dataclass(frozen=True)
+class VerifiedKey:
+    """A key the exchange itself reported read-only, not stored yet. Its fields are SecretStr (masked)."""
+
+    exchange: str
+    key: ExchangeKey
+    verification: KeyVerification
+    cipher: CredentialCipher
 
 
 def _key(body: ExchangeKeyInput) -> ExchangeKey:
@@ -36,6 +49,27 @@ def _require_vault(cipher: CredentialCipher | None) -> CredentialCipher:
     if not cipher.available:
         raise VaultUnavailable(cipher.vault.reason)
     return cipher
+
+
+async def verify(
+    exchange: str, body: ExchangeKeyInput, *, cipher: CredentialCipher | None, verifier: CredentialVerifier
+) -> VerifiedKey:
+    """Steps 1 and 2. Call it with no transaction open: it waits on the exchange."""
+    usable = _require_vault(cipher)
+    key = _key(body)
+    credentials.register(key)
+    verification = await verifier.verify(exchange, key, acknowledge_unverifiable=body.acknowledge_unverifiable)
+    return VerifiedKey(exchange, key, verification, usable)
+
+
+async def exchange_of(session: AsyncSession, connection_id: uuid.UUID) -> str:
+    """The venue whose key a replacement must be verified with (404, or 422 for a connection without a key)."""
+    existing = await ConnectionRepository(session).get(connection_id)
+    if existing is None:
+        raise NotFound("No such connection.")
+    if existing.kind != "exchange" or existing.exchange is None:
+        raise Unprocessable("Only exchange connections have credentials.", code="not_exchange_connection")
+    return existing.exchange
 
 
 def _apply(connection: Connection, sealed: credentials.SealedKey, verification: KeyVerification) -> None:
@@ -53,59 +87,45 @@ def _apply(connection: Connection, sealed: credentials.SealedKey, verification: 
     connection.updated_at = now
 
 
-async def create(
-    session: AsyncSession,
-    body: ExchangeConnectionCreate,
-    *,
-    cipher: CredentialCipher | None,
-    verifier: CredentialVerifier,
-    schema: str,
-    actor: str,
+def _restart_sync(connection: Connection) -> None:
+    """A new key starts afresh: a sync still running with the old key sees the version change and stores
+    nothing (sync/service.py), and the old key's failures, backoff, hold and lease no longer delay the new one."""
+    connection.credentials_version += 1
+    connection.failure_count = 0
+    connection.next_attempt_at = None
+    connection.hold_until = None
+    connection.sync_lease_until = None
+
+
+async def store_new(
+    session: AsyncSession, body: ExchangeConnectionCreate, verified: VerifiedKey, *, schema: str, actor: str
 ) -> ConnectionOut:
-    cipher = _require_vault(cipher)
-    key = _key(body)
-    credentials.register(key)
-    verification = await verifier.verify(body.exchange, key, acknowledge_unverifiable=body.acknowledge_unverifiable)
-    connection = Connection(id=uuid.uuid4(), kind="exchange", label=body.label, exchange=body.exchange)
-    sealed = await credentials.seal(session, cipher, schema, connection.id, key)
-    _apply(connection, sealed, verification)
+    connection = Connection(id=uuid.uuid4(), kind="exchange", label=body.label, exchange=verified.exchange)
+    sealed = await credentials.seal(session, verified.cipher, schema, connection.id, verified.key)
+    _apply(connection, sealed, verified.verification)
     await ConnectionRepository(session).add(connection)
     await AuditRepository(session).record(
-        "connection.created", actor=actor, connection_id=connection.id, kind="exchange", exchange=body.exchange
+        "connection.created", actor=actor, connection_id=connection.id, kind="exchange", exchange=verified.exchange
     )
-    return _present(await get(session, connection.id), verification)
+    return _present(await get(session, connection.id), verified.verification)
 
 
-async def replace_credentials(
-    session: AsyncSession,
-    connection_id: uuid.UUID,
-    body: CredentialsReplace,
-    *,
-    cipher: CredentialCipher | None,
-    verifier: CredentialVerifier,
-    schema: str,
-    actor: str,
+async def store_replacement(
+    session: AsyncSession, connection_id: uuid.UUID, verified: VerifiedKey, *, schema: str, actor: str
 ) -> ConnectionOut:
-    repository = ConnectionRepository(session)
-    existing = await repository.get(connection_id)
-    if existing is None:
-        raise NotFound("No such connection.")
-    if existing.kind != "exchange" or existing.exchange is None:
-        raise Unprocessable("Only exchange connections have credentials.", code="not_exchange_connection")
-    cipher = _require_vault(cipher)
-    key = _key(body)
-    credentials.register(key)
-    verification = await verifier.verify(existing.exchange, key, acknowledge_unverifiable=body.acknowledge_unverifiable)
-    sealed = await credentials.seal(session, cipher, schema, connection_id, key)
-    connection = await repository.get(connection_id, for_update=True)
+    connection = await ConnectionRepository(session).get(connection_id, for_update=True)
     if connection is None:  # deleted while the exchange was being asked
         raise NotFound("No such connection.")
-    _apply(connection, sealed, verification)
+    if connection.exchange != verified.exchange:  # cannot change today; never store a key checked elsewhere
+        raise Unprocessable("Only exchange connections have credentials.", code="not_exchange_connection")
+    sealed = await credentials.seal(session, verified.cipher, schema, connection_id, verified.key)
+    _apply(connection, sealed, verified.verification)
+    _restart_sync(connection)
     await session.flush()
     await AuditRepository(session).record(
-        "connection.credentials_replaced", actor=actor, connection_id=connection_id, exchange=existing.exchange
+        "connection.credentials_replaced", actor=actor, connection_id=connection_id, exchange=verified.exchange
     )
-    return _present(await get(session, connection_id), verification)
+    return _present(await get(session, connection_id), verified.verification)
 
 
 def _present(out: ConnectionOut, verification: KeyVerification) -> ConnectionOut:

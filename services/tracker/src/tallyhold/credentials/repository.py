@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text, update
@@ -13,6 +14,12 @@ from tallyhold.credentials.locks import lock_key
 from tallyhold.models import Connection
 
 UNREADABLE = "credentials_unreadable"
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    ciphertexts: dict[str, str]  # by field name, only the fields that are set
+    version: int  # `connections.credentials_version` read in the same statement
 
 
 class CredentialRepository:
@@ -27,17 +34,21 @@ class CredentialRepository:
             text("SELECT pg_advisory_xact_lock_shared(:c, :o)"), {"c": key["class"], "o": key["object"]}
         )
 
-    async def ciphertexts(self, connection_id: uuid.UUID) -> dict[str, str] | None:
+    async def stored(self, connection_id: uuid.UUID) -> StoredKey | None:
         """The connection's stored ciphertexts as they are now (not as an ORM object loaded earlier saw them)."""
         columns = [getattr(Connection, COLUMNS[name]) for name in FIELDS]
-        row = (await self.session.execute(select(*columns).where(Connection.id == connection_id))).first()
+        statement = select(Connection.credentials_version, *columns).where(Connection.id == connection_id)
+        row = (await self.session.execute(statement)).first()
         if row is None:
             return None
-        return {name: value for name, value in zip(FIELDS, row, strict=True) if value is not None}
+        version, *values = row
+        texts = {name: value for name, value in zip(FIELDS, values, strict=True) if value is not None}
+        return StoredKey(texts, int(version))
 
-    async def mark_unreadable(self, connection_id: uuid.UUID) -> None:
+    async def mark_unreadable(self, connection_id: uuid.UUID, version: int) -> None:
+        """Only the key that failed to decrypt: a replacement committed meanwhile is a different key."""
         await self.session.execute(
             update(Connection)
-            .where(Connection.id == connection_id)
+            .where(Connection.id == connection_id, Connection.credentials_version == version)
             .values(status="error", last_error=UNREADABLE, updated_at=datetime.now(UTC))
         )

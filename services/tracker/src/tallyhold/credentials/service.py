@@ -18,7 +18,7 @@ from tallyhold.connections.verification import ExchangeKey
 from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.context import COLUMNS
 from tallyhold.credentials.errors import CredentialsUnreadable, VaultUnavailable
-from tallyhold.credentials.repository import CredentialRepository
+from tallyhold.credentials.repository import CredentialRepository, StoredKey
 from tallyhold.credentials.secret import ExchangeCredentials, Secret
 from tallyhold.logging import secrets
 from tallyhold.models import Connection
@@ -80,9 +80,11 @@ async def open_credentials(
     repository = CredentialRepository(session)
     failure: CredentialsUnreadable | None = None
     opened: dict[str, Secret] | None = None
+    stored: StoredKey | None = None
     for attempt in range(2):
-        ciphertexts = await repository.ciphertexts(connection_id)
-        if not ciphertexts or "api_key" not in ciphertexts or "api_secret" not in ciphertexts:
+        stored = await repository.stored(connection_id)
+        ciphertexts = stored.ciphertexts if stored else {}
+        if "api_key" not in ciphertexts or "api_secret" not in ciphertexts:
             failure = CredentialsUnreadable({"api_key": "missing"})
             break
         try:
@@ -95,7 +97,8 @@ async def open_credentials(
             break
     if opened is None:
         assert failure is not None
-        await repository.mark_unreadable(connection_id)
+        if stored is not None:
+            await repository.mark_unreadable(connection_id, stored.version)
         logger.warning(
             "credentials unreadable",
             extra={"connection_id": str(connection_id), "reasons": sorted(set(failure.reasons.values()))},

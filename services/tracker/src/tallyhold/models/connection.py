@@ -53,6 +53,9 @@ class Connection(Base):
     ip_restricted: Mapped[bool | None]
     key_expires_at: Mapped[datetime | None]
     key_created_at: Mapped[datetime | None]
+    # Bumped on every key replacement: a sync claims the version it started with, and its result is applied
+    # only while the version is unchanged (sync/service.py), so an answer about an old key never lands.
+    credentials_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # wallet
     chain: Mapped[str | None] = mapped_column(String(16))

@@ -17,6 +17,8 @@ Invariants (tests/tracker/sync/):
   at once; it expires by itself if a process dies.
 - A failed source keeps its last good balances, flagged stale; permanent errors stop scheduled syncs until
   fixed; `write_permissions` quarantines the key (no further call until it is replaced).
+- A result applies only to the key it was obtained with: the claim carries `connections.credentials_version`,
+  and a sync that ends after a key replacement is `superseded` and stores nothing (not even a quarantine).
 - A `banned` (418) or `rate_limited` (429) answer opens the venue's breaker for its Retry-After, in the
   database, so no process of the instance calls the venue until it expires.
 """

@@ -313,6 +313,8 @@ class SyncEngine:
         elif applied.outcome is Outcome.quarantined:
             metrics.QUARANTINES.inc()
             metrics.CREDENTIALS_REJECTED.labels("write_permissions").inc()
+        elif applied.detail == service.CREDENTIALS_REPLACED:
+            _log_superseded(claimed, None)
         return SyncResult(claimed.connection_id, applied.outcome, applied.detail, applied.next_attempt_at)
 
     async def _failed(
@@ -339,12 +341,16 @@ class SyncEngine:
         if failure.code in {"rate_limited", "banned"}:
             metrics.RATE_LIMITED.labels(venue, failure.code).inc()
         metrics.SYNC_ERRORS.labels(claimed.kind, failure.code).inc()
+        self._publish_breakers(now)
+        self._observe(claimed, applied, started)
+        if applied.detail == service.CREDENTIALS_REPLACED:
+            # The venue's answer (and its breaker, above) still counts; the verdict on the old key does not.
+            _log_superseded(claimed, failure.code)
+            return SyncResult(claimed.connection_id, applied.outcome, applied.detail)
         if failure.code in service.CREDENTIAL_CODES:
             metrics.CREDENTIALS_REJECTED.labels(failure.code).inc()
         if applied.outcome is Outcome.quarantined:
             metrics.QUARANTINES.inc()
-        self._publish_breakers(now)
-        self._observe(claimed, applied, started)
         logger.info(
             "sync failed",
             extra={"connection_id": str(claimed.connection_id), "code": failure.code, "outcome": applied.outcome},
@@ -375,6 +381,18 @@ class SyncEngine:
                     metrics.BREAKER_OPEN.labels(venue, known).set(1)
                 else:
                     metrics.BREAKER_OPEN.labels(venue, known).set(0)
+
+
+def _log_superseded(claimed: Claim, code: str | None) -> None:
+    logger.info(
+        "sync superseded",
+        extra={
+            "connection_id": str(claimed.connection_id),
+            "outcome": Outcome.superseded,
+            "reason": service.CREDENTIALS_REPLACED,
+            "code": code,
+        },
+    )
 
 
 def _log_crash(task: asyncio.Task[SyncReport]) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from uuid import UUID
 
 from tallyhold.api.state import InstanceState
 from tallyhold.credentials import runtime as credentials_runtime
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.settings import Settings
+from tallyhold.sync.endpoints import SCHEDULER
 from tallyhold.sync.engine import SyncEngine
+from tallyhold.sync.scheduler import SyncScheduler
 
 
 @asynccontextmanager
@@ -30,3 +33,11 @@ async def standalone_engine(settings: Settings, process: str = "sync") -> AsyncI
         await stop_credentials()
         await egress.aclose()
         await engine.dispose()
+
+
+def sync_soon(state: InstanceState, connection_id: UUID) -> None:
+    """Ask the running scheduler (if any) to sync a connection now rather than at its next grid point or
+    backoff time: after its key was replaced. Without a scheduler, the next `POST /v1/sync` does it."""
+    scheduler = state.services.get(SCHEDULER)
+    if isinstance(scheduler, SyncScheduler):
+        scheduler.sync_soon(connection_id)

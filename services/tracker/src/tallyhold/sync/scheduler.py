@@ -111,12 +111,8 @@ class SyncScheduler:
             self.scheduler.remove_job(f"{SYNC_PREFIX}{connection_id}")
         for connection_id in set(wanted) - scheduled:
             connection = wanted[connection_id]
-            self.scheduler.add_job(
-                self.engine.sync_connection,
-                IntervalTrigger(seconds=self.interval, jitter=self.jitter or None),
-                args=[connection_id, Trigger.scheduled],
-                id=f"{SYNC_PREFIX}{connection_id}",
-                next_run_time=self._first_run(now, connection.last_attempt_at, connection.next_attempt_at),
+            self._add_sync_job(
+                connection_id, self._first_run(now, connection.last_attempt_at, connection.next_attempt_at)
             )
         present = {str(c.id) for c in connections}
         for gone in self.engine.published_success - present:
@@ -138,6 +134,26 @@ class SyncScheduler:
         for name, count in counts.items():
             metrics.SCHEDULER_JOBS.labels(name).set(count)
         metrics.SCHEDULER_HEARTBEAT.set(now.timestamp())
+
+    def sync_soon(self, connection_id: uuid.UUID) -> None:
+        """Moves (or adds) the connection's job to now: its key was replaced, the old key's backoff is void."""
+        if not self.scheduler.running:
+            return
+        now = datetime.now(UTC)
+        job = self.scheduler.get_job(f"{SYNC_PREFIX}{connection_id}")
+        if job is not None:
+            job.modify(next_run_time=now)
+            return
+        self._add_sync_job(connection_id, now)
+
+    def _add_sync_job(self, connection_id: uuid.UUID, first_run: datetime) -> None:
+        self.scheduler.add_job(
+            self.engine.sync_connection,
+            IntervalTrigger(seconds=self.interval, jitter=self.jitter or None),
+            args=[connection_id, Trigger.scheduled],
+            id=f"{SYNC_PREFIX}{connection_id}",
+            next_run_time=first_run,
+        )
 
     def _first_run(self, now: datetime, last_attempt: datetime | None, next_attempt: datetime | None) -> datetime:
         """New connections sync soon; after a restart a source waits out the rest of its interval (or its

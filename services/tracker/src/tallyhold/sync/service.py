@@ -30,6 +30,8 @@ CREDENTIAL_CODES = frozenset(
     {"invalid_credentials", "key_revoked", "permission_denied", "write_permissions", "key_expired"}
 )
 ACTOR = "sync"
+# Detail of a `superseded` outcome whose key was replaced while the sync ran: its answer was about the old key.
+CREDENTIALS_REPLACED = "credentials_replaced"
 
 
 class Trigger(StrEnum):
@@ -43,7 +45,7 @@ class Outcome(StrEnum):
     error = "error"  # permanent: status `error`
     quarantined = "quarantined"
     paused = "paused"  # our dependency (Vault, database) was down
-    superseded = "superseded"  # a newer result was applied meanwhile, or the connection changed/vanished
+    superseded = "superseded"  # a newer result was applied meanwhile, the key was replaced, or it vanished
     skipped = "skipped"
 
 
@@ -53,6 +55,7 @@ class Claim:
     kind: str
     venue: str
     lease_until: datetime
+    credentials_version: int  # the key the sync runs with; its result applies only while this is current
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,22 @@ async def claim(
     connection.sync_lease_until = lease_until
     connection.last_attempt_at = now
     await session.flush()
-    return Claim(connection.id, connection.kind, venue_of(connection), lease_until)
+    return Claim(connection.id, connection.kind, venue_of(connection), lease_until, connection.credentials_version)
+
+
+async def _replaced(session: AsyncSession, connection: Connection, claim: Claim, discarded: str) -> Applied | None:
+    """`superseded` when the key was replaced after the claim: the result (balances, permissions, a failure, a
+    quarantine) was about the old key, so nothing of it is stored; the audit trail says what was dropped."""
+    if connection.credentials_version == claim.credentials_version:
+        return None
+    await AuditRepository(session).record(
+        "connection.sync_superseded",
+        actor=ACTOR,
+        connection_id=connection.id,
+        reason=CREDENTIALS_REPLACED,
+        discarded=discarded,
+    )
+    return Applied(Outcome.superseded, detail=CREDENTIALS_REPLACED)
 
 
 def _holdings(result: SourceBalances) -> list[dict[str, Any]]:
@@ -153,11 +171,14 @@ async def apply(
     if connection is None:
         return Applied(Outcome.superseded, detail="gone")
     await repository.release_lease(connection.id, claim.lease_until)
+    flags = write_rights(result.permissions)
+    replaced = await _replaced(session, connection, claim, "write_permissions" if flags else "success")
+    if replaced is not None:
+        return replaced
     if connection.status == "quarantined":
         return Applied(Outcome.superseded, detail="quarantined")
     if connection.last_observed_at is not None and result.observed_at < connection.last_observed_at:
         return Applied(Outcome.superseded, detail="older_result")
-    flags = write_rights(result.permissions)
     if flags:
         await quarantine(session, connection, now, code="write_permissions", flags=flags)
         return Applied(Outcome.quarantined)
@@ -230,6 +251,10 @@ async def fail(
     if connection is None:
         return Applied(Outcome.superseded, detail="gone")
     await repository.release_lease(connection.id, claim.lease_until)
+    # Before touching the row: after a replacement the lease may already be a newer sync's, with the new key.
+    replaced = await _replaced(session, connection, claim, failure.code)
+    if replaced is not None:
+        return replaced
     connection.sync_lease_until = None
     if connection.status == "quarantined":
         return Applied(Outcome.superseded, detail="quarantined")
