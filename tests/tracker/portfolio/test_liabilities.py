@@ -102,3 +102,15 @@ async def test_openapi_describes_liabilities(client: httpx.AsyncClient) -> None:
     assert {"gross_assets", "liabilities_total", "liabilities", "total"} <= set(schemas["NetWorth"]["properties"])
     assert "liabilities" in schemas["Balances"]["properties"]
     assert schemas["NetWorth"]["properties"]["liabilities_total"]["type"] == "string"
+
+
+async def test_deleting_the_connection_deletes_its_liabilities(
+    client: httpx.AsyncClient, sandbox: Sandbox, db: AsyncSession
+) -> None:
+    body = sandbox_key(sandbox, "binance", ("read",), balances=WALLETS)
+    connection_id = (await client.post("/v1/connections/exchange", json=body)).json()["id"]
+    await sync(client)
+    assert len((await db.scalars(select(Liability))).all()) == 1
+    assert (await client.delete(f"/v1/connections/{connection_id}")).status_code == 204
+    assert (await client.get("/v1/balances")).json()["liabilities"] == []
+    assert (await db.scalars(select(Liability))).all() == []
