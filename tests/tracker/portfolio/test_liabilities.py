@@ -114,3 +114,19 @@ async def test_deleting_the_connection_deletes_its_liabilities(
     assert (await client.delete(f"/v1/connections/{connection_id}")).status_code == 204
     assert (await client.get("/v1/balances")).json()["liabilities"] == []
     assert (await db.scalars(select(Liability))).all() == []
+
+
+async def test_an_unpriced_debt_is_listed_never_counted_as_zero(
+    client: httpx.AsyncClient, sandbox: Sandbox, db: AsyncSession
+) -> None:
+    wallets = {"spot": {"ETH": "2"}, "margin": {"BTC": "0.5", "NOPRICEX": {"free": "0", "borrowed": "7"}}}
+    body = sandbox_key(sandbox, "binance", ("read",), balances=wallets)
+    connection_id = (await client.post("/v1/connections/exchange", json=body)).json()["id"]
+    await sync(client)
+    networth = (await client.get("/v1/networth")).json()
+    (liability,) = networth["liabilities"]
+    assert (liability["asset"], liability["amount"], liability["value"]) == ("NOPRICEX", "7", None)
+    assert networth["unpriced_liabilities"] == [{"asset": "NOPRICEX", "amount": "7", "connection_id": connection_id}]
+    assert networth["liabilities_total"] == "0"
+    assert networth["unpriced"] == []
+    assert (await client.delete(f"/v1/connections/{connection_id}")).status_code == 204

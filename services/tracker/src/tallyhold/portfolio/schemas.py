@@ -74,6 +74,9 @@ class NetWorth(BaseModel):
     as_of: datetime | None = Field(description="The oldest balance or price time the total rests on.")
     stale_sources: list[uuid.UUID]
     unpriced: list[UnpricedHolding]
+    unpriced_liabilities: list[UnpricedHolding] = Field(
+        description="Debts no venue prices: not subtracted from the total, so listed here as well as in liabilities."
+    )
     liabilities: list[BalanceItem] = Field(
         description="Every debt by connection, asset and location; one with a null value (unpriced) is not "
         "subtracted from the total."

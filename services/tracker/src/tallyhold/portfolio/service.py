@@ -185,6 +185,11 @@ async def networth(
             for v in valued.assets
             if v.value is None
         ],
+        unpriced_liabilities=[
+            UnpricedHolding(asset=v.asset, amount=v.amount, connection_id=v.connection.id)
+            for v in valued.liabilities
+            if v.value is None
+        ],
         liabilities=_grouped(valued.liabilities, "none"),
         by_asset=asset_shares,
         by_connection=connection_shares,
