@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tallyhold.egress.client import EgressClient
 from tallyhold_sandbox import Sandbox
+from tallyhold_sandbox.credentials import generate
 from tests.tracker.exchanges.conftest import Venue, totals
 
 
@@ -180,6 +182,16 @@ async def test_an_unknown_key_is_invalid(venue: tuple[Venue, Expect]) -> None:
     v.control.remove_key(key.api_key.get_secret_value())
     error = await v.refusal(key)
     assert error.code == "invalid_credentials"
+
+
+async def test_a_wrong_secret_is_invalid_credentials(venue: tuple[Venue, Expect]) -> None:
+    # A mistyped secret is the customer's to fix, never a transient venue error to retry (Kraken's
+    # "EAPI:Invalid signature" needs the adapter's own mapping: ccxt has none).
+    v, expect = venue
+    key = new_key(v, expect)
+    stranger = generate(v.name).secret  # well-formed for the venue, but not this key's
+    error = await v.refusal(key.model_copy(update={"api_secret": SecretStr(stranger)}))
+    assert (error.code, error.transient) == ("invalid_credentials", False)
 
 
 @pytest.mark.parametrize(

@@ -211,10 +211,21 @@ async def open_session(
         exchange.urls["api"] = point_at(exchange.urls["api"], override)
     _guard_transport(exchange, guard)
     record_responses(exchange)
+    _map_venue_errors(exchange, adapter)
     try:
         yield VenueApi(adapter, exchange, key, policy)
     finally:
         await exchange.close()
+
+
+def _map_venue_errors(exchange: Any, adapter: Adapter) -> None:
+    if not adapter.unmapped_errors:
+        return
+    import ccxt
+
+    exact = {name: getattr(ccxt, error_class) for name, error_class in adapter.unmapped_errors.items()}
+    # A copy, never an in-place update: the table must not leak into other exchange objects.
+    exchange.exceptions = {**exchange.exceptions, "exact": {**exchange.exceptions.get("exact", {}), **exact}}
 
 
 def _guard_transport(exchange: Any, guard: TransportGuard) -> None:

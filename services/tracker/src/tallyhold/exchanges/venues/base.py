@@ -31,6 +31,9 @@ class Adapter:
     info: ClassVar[VenueInfo]
     # Every ccxt implicit method (camelCase) the adapter may call; nothing else is reachable.
     methods: ClassVar[frozenset[str]]
+    # Documented venue error codes that ccxt leaves unmapped, with the ccxt error class each one means. They join
+    # the exchange's own `exceptions["exact"]` table, so errors are still classified by class (errors.py).
+    unmapped_errors: ClassVar[Mapping[str, str]] = {}
 
     async def check(self, api: Api) -> KeyReport:
         """Verified venues: ask the permission endpoint. Raises CallFailure / Malformed."""

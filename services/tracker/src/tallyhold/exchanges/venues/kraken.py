@@ -75,6 +75,9 @@ class Kraken(Adapter):
         "BalanceEx lists what the account holds.",
     )
     methods = frozenset({"privatePostGetApiKeyInfo", "privatePostBalanceEx", "privatePostLedgers"})
+    # Kraken's answer to a wrong secret ("API error messages" support page); ccxt 4.5.90 has no entry for it, so
+    # without this a mistyped secret would read as an unclassified, transient venue error.
+    unmapped_errors = {"EAPI:Invalid signature": "AuthenticationError"}
 
     async def check(self, api: Api) -> KeyReport:
         return permission_rule(await api.call("privatePostGetApiKeyInfo"))
