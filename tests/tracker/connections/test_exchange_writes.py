@@ -13,9 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from psycopg import sql as psycopg_sql
 from sqlalchemy import text
 
 from tallyhold.auth import service as token_service
+from tallyhold.credentials.locks import EXCLUSIVE_SQL, UNLOCK_SQL, lock_key
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox, VenueControl
@@ -147,3 +149,49 @@ async def fresh_client(app: FastAPI, settings: Settings) -> httpx.AsyncClient:
         await engine.dispose()
     headers = {"Authorization": f"Bearer {issued.token}"}
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://instance.test", headers=headers)
+
+
+async def test_a_replacement_during_a_rotations_final_pass_waits_instead_of_deadlocking(
+    client: httpx.AsyncClient, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    """The rotation's final pass holds the exclusive credential lock and then rewrites connection rows; a key
+    replacement must take the credential lock before the row, or the two deadlock (Postgres kills one)."""
+    _, old = binance_key(sandbox)
+    created = await client.post("/v1/connections/exchange", json={"exchange": "binance", "label": "Rot", **old})
+    assert created.status_code == 201, created.text
+    connection_id = created.json()["id"]
+    _, new = binance_key(sandbox)
+    key = lock_key(tenant.names.schema)
+    with tenant.postgres.connect(DATABASE) as rotation:  # stands in for rotate_and_rewrap's final pass
+        rotation.execute(EXCLUSIVE_SQL, key)
+        request = asyncio.create_task(client.put(f"/v1/connections/{connection_id}/credentials", json=new))
+        await wait_for_advisory_waiter(tenant)
+        # The final pass rewrites the row (as its write-back does) while the replacement waits for the lock.
+        await asyncio.to_thread(rewrite_row, rotation, tenant.names.schema, connection_id)
+        rotation.execute(UNLOCK_SQL, key)
+    replaced = await asyncio.wait_for(request, 60)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["key_hint"] == new["api_key"][-4:]
+
+
+def rewrite_row(rotation: Any, schema: str, connection_id: str) -> None:
+    with rotation.transaction():
+        rotation.execute("SET LOCAL lock_timeout = '5s'")  # a lock wait fails the test instead of hanging it
+        statement = psycopg_sql.SQL("UPDATE {}.connections SET updated_at = now() WHERE id = %s")
+        rotation.execute(statement.format(psycopg_sql.Identifier(schema)), (connection_id,))
+
+
+async def wait_for_advisory_waiter(tenant: Tenant) -> None:
+    def waiting() -> bool:
+        with tenant.postgres.connect(DATABASE) as admin:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND wait_event = 'advisory'",
+                (tenant.names.app_role,),
+            ).fetchone()
+        return bool(row and row[0])
+
+    for _ in range(600):
+        if await asyncio.to_thread(waiting):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the replacement never waited for the credential lock")

@@ -113,12 +113,13 @@ async def store_new(
 async def store_replacement(
     session: AsyncSession, connection_id: uuid.UUID, verified: VerifiedKey, *, schema: str, actor: str
 ) -> ConnectionOut:
+    # Lock order as in a key rotation (credentials/rotation.py): the credential lock (taken by `seal`) before
+    # the connection's row, so the two never deadlock; and the row is not held while Vault encrypts.
+    # `verified.exchange` is the connection's own (read by `exchange_of`; no route changes it after creation).
+    sealed = await credentials.seal(session, verified.cipher, schema, connection_id, verified.key)
     connection = await ConnectionRepository(session).get(connection_id, for_update=True)
     if connection is None:  # deleted while the exchange was being asked
         raise NotFound("No such connection.")
-    if connection.exchange != verified.exchange:  # cannot change today; never store a key checked elsewhere
-        raise Unprocessable("Only exchange connections have credentials.", code="not_exchange_connection")
-    sealed = await credentials.seal(session, verified.cipher, schema, connection_id, verified.key)
     _apply(connection, sealed, verified.verification)
     _restart_sync(connection)
     await session.flush()
