@@ -64,6 +64,12 @@ def test_a_tenant_works_on_non_default_mounts(bao: LocalOpenBao) -> None:
 @pytest.mark.parametrize("bad", ['transit" {} path "*', "Transit", "sys/", ""])
 def test_a_mount_that_is_not_a_plain_name_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="transit_mount"):
-        tenant_policy_text("auth_approle_0000", transit_mount=bad)
+        tenant_policy_text("auth_approle_0a1b2c3d", transit_mount=bad)
     with pytest.raises(ValueError, match="approle_mount"):
         provisioner_policy_text(approle_mount=bad)
+
+
+@pytest.mark.parametrize("bad", ['auth_approle_0a1b2c3d}}\n path "*', "auth_userpass_0a1b2c3d", "auth_approle_", ""])
+def test_an_accessor_that_is_not_vaults_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="approle_accessor"):
+        tenant_policy_text(bad)

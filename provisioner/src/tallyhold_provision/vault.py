@@ -42,9 +42,18 @@ def policy_dir() -> Path:
 POLICY_WORD = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
+# An auth mount accessor as Vault and OpenBao issue it ("auth_approle_4a5d2b1e"); it comes from Vault's own
+# sys/auth answer, and is checked all the same before it goes into a policy.
+ACCESSOR = re.compile(r"^auth_approle_[0-9a-f]{8,64}$")
+
+
 def render_policy(template: str, **values: str) -> str:
     """deploy/vault/<template> with the configured mounts and names filled in (every placeholder is required)."""
-    bad = [name for name, value in values.items() if name != "approle_accessor" and not POLICY_WORD.fullmatch(value)]
+    bad = [
+        name
+        for name, value in values.items()
+        if not (ACCESSOR if name == "approle_accessor" else POLICY_WORD).fullmatch(value)
+    ]
     if bad:
         raise ValueError(f"not a valid Vault mount or policy name: {', '.join(sorted(bad))}")
     return Template((policy_dir() / template).read_text()).substitute(values)

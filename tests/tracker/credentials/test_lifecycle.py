@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import subprocess
+from dataclasses import replace
 
 import hvac
 import hvac.exceptions
@@ -167,7 +168,10 @@ def _self_signed_pem(directory) -> str:
 
 
 def test_kubernetes_role_binds_one_service_account(vault_admin, tmp_path):
-    names = TenantVault.for_customer(new_customer_id(), kubernetes_mount="k8s-test")
+    shared = TenantVault.for_customer(new_customer_id(), kubernetes_mount="k8s-test")
+    with pytest.raises(ValueError, match="AppRole logins only"):  # it could never resolve the key
+        lifecycle.kubernetes_role(shared, service_account="api", namespace=shared.customer_id)
+    names = replace(shared, policy=f"{shared.key}-key")
     lifecycle.ensure_kubernetes_auth(
         vault_admin, kubernetes_host="https://127.0.0.1:6443", kubernetes_ca_cert=_self_signed_pem(tmp_path),
         mount="k8s-test",

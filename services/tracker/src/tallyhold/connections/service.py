@@ -85,7 +85,8 @@ async def update(
 
 
 async def delete(session: AsyncSession, connection_id: uuid.UUID, *, actor: str) -> None:
-    """Deletes the row, and with it (ON DELETE CASCADE) its balances; its ciphertexts go with the row."""
+    """Deletes the row, and with it (ON DELETE CASCADE) its balances, liabilities and snapshots; its ciphertexts
+    go with the row."""
     if not await ConnectionRepository(session).delete(connection_id):
         raise NotFound("No such connection.")
     await AuditRepository(session).record("connection.deleted", actor=actor, connection_id=connection_id)

@@ -253,8 +253,11 @@ def kubernetes_role(
     token_max_ttl: int = DEFAULT_TOKEN_MAX_TTL,
 ) -> dict[str, Any]:
     """The Kubernetes auth role of a tenant: bound to exactly one ServiceAccount in one namespace, with the
-    projected token's audience, and only `tenant.policy`. (The shared template resolves key names from AppRole
-    logins only: a Kubernetes role needs a policy that names the key.)"""
+    projected token's audience, and only `tenant.policy`. The shared template resolves key names from AppRole
+    logins only, so a Kubernetes role needs a policy that names the key: the shared one is refused rather than
+    bound to a role that could never use its key."""
+    if tenant.policy == TENANT_POLICY:
+        raise ValueError(f"{TENANT_POLICY} resolves keys from AppRole logins only: give the role a key-named policy")
     return {
         "bound_service_account_names": [service_account],
         "bound_service_account_namespaces": [namespace],

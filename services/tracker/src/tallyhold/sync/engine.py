@@ -282,8 +282,11 @@ class SyncEngine:
             return Failure("timeout", transient=True)
         except EgressError as exc:
             return Failure(exc.code[:MAX_CODE_LENGTH], exc.transient, exc.failure.retry_after)
-        for item in reply.balances:
-            if not (0 < len(item.asset.strip()) <= MAX_FIELD_LENGTH and 0 < len(item.location.strip()) <= 32):
+        # Owned and owed lines land in String(32) columns: a blank or overlong one is a malformed answer, never
+        # a database error escaping the sync.
+        lines = [(b.asset, b.location) for b in reply.balances] + [(d.asset, d.location) for d in reply.liabilities]
+        for asset, location in lines:
+            if not (0 < len(asset.strip()) <= MAX_FIELD_LENGTH and 0 < len(location.strip()) <= MAX_FIELD_LENGTH):
                 return Failure("malformed_response", transient=True)
         if reply.observed_at.tzinfo is None:
             return Failure("malformed_response", transient=True)
