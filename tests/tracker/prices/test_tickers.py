@@ -62,11 +62,14 @@ async def test_prices_keep_every_digit_the_venue_sent(egress: EgressClient, odd_
     assert Decimal(str(float(LONG))) != Decimal(LONG), "the value is one a float would have changed"
 
 
-@pytest.mark.parametrize("raw", ["67123.45000001", "0.000012345678901234"])
+@pytest.mark.parametrize("raw", ["67123.4500000100000000001", "0.000012345678901234567891", "6.71234500000000000001e4"])
 async def test_json_number_prices_are_read_exactly(egress: EgressClient, sandbox: Sandbox, raw: str) -> None:
-    """A venue that sends a bare JSON number (not a string) is read by the strict decoder as Decimal."""
+    """A venue that sends a bare JSON number (not a string) keeps every digit: the price venues' decoder keeps
+    a number's text, which a float would round (each of these has more significant digits than a float holds)."""
+    assert Decimal(repr(float(raw))) != Decimal(raw)
     binance = sandbox.control("binance")
-    with binance.fault("set_fields", path="/api/v3/ticker/24hr", fields={"lastPrice": float(raw)}, times=1):
+    bare = {"lastPrice": {"json_number": raw}}
+    with binance.fault("set_fields", path="/api/v3/ticker/24hr", fields=bare, times=1):
         reply = await _tickers(egress, ["binance"], ["BTC"], "USDT")
     btc = next(t for t in reply.tickers if (t.base, t.quote) == ("BTC", "USDT"))
     assert btc.price == Decimal(raw)

@@ -16,13 +16,15 @@ Kinds (the venue decides the wire form of the first four, see each venue's `resp
 - `html`        HTTP `status` (default 502) with an HTML error page, as a CDN in front of a venue sends
 - `drop_fields` the normal answer with every object key named in `fields` removed, at any depth
 - `set_fields`  the normal answer with every object key named in `fields` (a mapping) set to that raw
-                value (e.g. "NaN", 1e308, "-5", "lots") wherever it occurs
+                value (e.g. "NaN", 1e308, "-5", "lots") wherever it occurs; `{"json_number": "<text>"}` sends
+                <text> as a bare JSON number, digit for digit (more digits than a float keeps)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import threading
 from collections.abc import Mapping
@@ -163,6 +165,30 @@ class Fault:
         if isinstance(document, list):
             return [self.mutate(item) for item in document]
         return document
+
+
+JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def encode_answer(document: Any) -> str:
+    """The JSON text of a (mutated) answer; a `{"json_number": text}` value is written as the bare number `text`,
+    which json.dumps cannot do for a number a float would round."""
+    numbers: list[str] = []
+
+    def placeholder(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"json_number"} and JSON_NUMBER.fullmatch(str(value["json_number"])):
+                numbers.append(str(value["json_number"]))
+                return f"\x00number{len(numbers) - 1}\x00"
+            return {key: placeholder(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [placeholder(item) for item in value]
+        return value
+
+    text = json.dumps(placeholder(document), allow_nan=True, separators=(",", ":"))
+    for index, number in enumerate(numbers):
+        text = text.replace(json.dumps(f"\x00number{index}\x00"), number)
+    return text
 
 
 def _path_matches(pattern: str, path: str) -> bool:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from tallyhold_sandbox.control import CONTROL_PREFIX, VenueControl
 from tallyhold_sandbox.control_api import add_control_routes
-from tallyhold_sandbox.faults import BODY_KINDS, Fault
+from tallyhold_sandbox.faults import BODY_KINDS, Fault, encode_answer
 from tallyhold_sandbox.state import VenueState
 from tallyhold_sandbox.venues import VENUES
 from tallyhold_sandbox.venues.base import Reject, Venue
@@ -79,7 +79,7 @@ def _mutated(response: web.Response, fault: Fault) -> web.Response:
         return response
     document = json.loads(response.text)
     return web.Response(
-        text=json.dumps(fault.mutate(document), allow_nan=True, separators=(",", ":")),
+        text=encode_answer(fault.mutate(document)),
         status=response.status,
         content_type="application/json",
         headers={k: v for k, v in response.headers.items() if k.lower() not in {"content-type", "content-length"}},

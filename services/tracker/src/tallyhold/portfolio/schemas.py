@@ -48,14 +48,22 @@ class ConnectionShare(BaseModel):
     label: str
     kind: str
     value: Money = Field(description="The connection's priced holdings minus its priced liabilities.")
-    percent: Money = Field(description="Share of the total (net worth), in percent (2 decimals).")
+    percent: Money = Field(
+        description='Share of the total (net worth), in percent (2 decimals); "0" when the total is zero. With '
+        "debts a share can pass 100 or go below 0, and when debts exceed the assets (a negative total) it is a "
+        "share of a negative number: read `value` then."
+    )
     stale: bool
 
 
 class KindShare(BaseModel):
     kind: str
     value: Money = Field(description="Net of the liabilities of connections of this kind.")
-    percent: Money = Field(description="Share of the total (net worth), in percent (2 decimals).")
+    percent: Money = Field(
+        description='Share of the total (net worth), in percent (2 decimals); "0" when the total is zero. With '
+        "debts a share can pass 100 or go below 0, and when debts exceed the assets (a negative total) it is a "
+        "share of a negative number: read `value` then."
+    )
 
 
 class UnpricedHolding(BaseModel):
