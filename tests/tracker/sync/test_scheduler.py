@@ -13,6 +13,7 @@ from typing import cast
 import httpx
 import pytest
 import pytest_asyncio
+from apscheduler.triggers.interval import IntervalTrigger
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +25,7 @@ from tallyhold.sync.scheduler import SyncScheduler
 from tallyhold.sync.service import Outcome, Trigger
 from tallyhold_sandbox import Sandbox
 from tests.fixtures.platform import Tenant
-from tests.fixtures.sandbox import new_key
+from tests.fixtures.sandbox import new_key, wait_held
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import AddAccount, connection_row, spot_amounts, sync_settings
 
@@ -34,6 +35,9 @@ def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Set
     return sync_settings(
         tenant, vault_tenant, sandbox, SYNC_SCHEDULER=True, SYNC_INTERVAL_SECONDS=30, SYNC_JITTER_SECONDS=1
     )
+
+
+PERMISSIONS_PATH = "/sapi/v1/account/apiRestrictions"  # what every exchange sync asks Binance first
 
 
 def parts(app: FastAPI) -> tuple[SyncScheduler, SyncEngine]:
@@ -180,3 +184,38 @@ async def test_a_replaced_key_is_synced_by_the_scheduler_at_once(
         assert time.monotonic() < deadline, "the scheduler did not sync the new key"
         await asyncio.sleep(0.05)
     assert (await connection_row(db, account.connection_id)).status == "active"
+
+
+async def test_a_scheduled_sync_superseded_by_a_new_key_is_followed_by_one_with_the_new_key(
+    app: FastAPI, client: httpx.AsyncClient, add_binance: AddAccount, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """The job's own run is still in progress when its old-key result is discarded: moving the job to "now" at
+    that moment would be skipped by APScheduler (one instance per job) until the next interval."""
+    scheduler, _ = parts(app)
+    superseded = value("tallyhold_sync_runs_total", kind="exchange", outcome="superseded")
+    account = await add_binance({"BTC": "1"})
+    job_id = f"sync:{account.connection_id}"
+    scheduler.scheduler.pause()
+    await scheduler.reconcile()
+    job = scheduler.scheduler.get_job(job_id)
+    assert job is not None
+    # An interval far beyond the test: only the follow-up sync can bring the new key's balances in time.
+    job.modify(trigger=IntervalTrigger(seconds=3600), next_run_time=datetime.now(UTC))
+    fault = account.venue.add_fault("hold", path=PERMISSIONS_PATH, api_key=account.api_key, times=1)
+    try:
+        scheduler.scheduler.resume()
+        await wait_held(account.venue, fault)  # the job's run is asking the venue with the old key
+        api_key, secret = new_key("replacement"), new_key("secret")
+        account.venue.add_key(api_key, secret, permissions=["read"], balances={"spot": {"ETH": "4"}})
+        replaced = await client.put(
+            f"/v1/connections/{account.connection_id}/credentials", json={"api_key": api_key, "api_secret": secret}
+        )
+        assert replaced.status_code == 200, replaced.text
+    finally:
+        account.venue.release(fault)
+        account.venue.clear_faults(fault)
+    deadline = time.monotonic() + 60
+    while await spot_amounts(db, account.connection_id) != {"ETH": "4"}:
+        assert time.monotonic() < deadline, "the new key was not synced after the superseded run"
+        await asyncio.sleep(0.05)
+    assert value("tallyhold_sync_runs_total", kind="exchange", outcome="superseded") == superseded + 1

@@ -18,7 +18,14 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent, JobSubmissionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +34,7 @@ from tallyhold import metrics
 from tallyhold.settings import Settings
 from tallyhold.sync.engine import DB_DOWN, SyncEngine, SyncResult
 from tallyhold.sync.repository import SyncRepository
-from tallyhold.sync.service import Trigger
+from tallyhold.sync.service import CREDENTIALS_REPLACED, Outcome, Trigger
 from tallyhold.sync.status import source_state
 
 logger = logging.getLogger("tallyhold.sync")
@@ -57,7 +64,12 @@ class SyncScheduler:
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self.interval},
         )
+        # Jobs whose run is in progress, and those to run again as soon as that run is over: APScheduler skips a
+        # run that comes due while the job's one allowed instance is still running (max_instances).
+        self._in_progress: set[str] = set()
+        self._again: set[str] = set()
         self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        self.scheduler.add_listener(self._on_finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
         self.scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         engine.on_result.append(self._after_sync)
@@ -166,14 +178,30 @@ class SyncScheduler:
         return max(now, last_attempt + timedelta(seconds=self.interval)) + spread
 
     async def _after_sync(self, result: SyncResult) -> None:
-        """A failed source retries at its backoff time instead of the next grid point."""
+        """A failed source retries at its backoff time instead of the next grid point; a sync superseded by a key
+        replacement is followed at once by one with the new key (after its own job run, if it was one)."""
+        job_id = f"{SYNC_PREFIX}{result.connection_id}"
+        if result.outcome is Outcome.superseded and result.code == CREDENTIALS_REPLACED:
+            if job_id in self._in_progress:
+                self._again.add(job_id)
+            else:
+                self.sync_soon(result.connection_id)
+            return
         if result.next_attempt_at is None:
             return
-        job = self.scheduler.get_job(f"{SYNC_PREFIX}{result.connection_id}")
+        job = self.scheduler.get_job(job_id)
         if job is not None:
             job.modify(next_run_time=result.next_attempt_at)
 
+    def _on_finished(self, event: JobEvent) -> None:
+        # Dispatched once APScheduler has counted the run as over, so a job moved to now runs rather than skips.
+        self._in_progress.discard(event.job_id)
+        if event.job_id in self._again and event.job_id.startswith(SYNC_PREFIX):
+            self._again.discard(event.job_id)
+            self.sync_soon(uuid.UUID(event.job_id.removeprefix(SYNC_PREFIX)))
+
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        self._in_progress.add(event.job_id)
         if event.scheduled_run_times:
             lag = (datetime.now(UTC) - max(event.scheduled_run_times)).total_seconds()
             metrics.SCHEDULER_LAG.labels(job_type(event.job_id)).observe(max(lag, 0.0))
