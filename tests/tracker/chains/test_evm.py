@@ -66,25 +66,22 @@ async def test_requests_follow_the_batch_size_and_share_one_block(chain_world: C
 async def test_a_block_landing_mid_batch_rereads_the_first_chunk_at_the_earlier_block(
     chain_world: ChainWorld, rpc_proxy: RpcProxy
 ):
-    # A wallet of its own (no other test reads it), worth `before` until a transfer lands in the middle of the
-    # opening batch: the node then answers the reads at "latest" from the block after the transfer.
+    # A wallet of its own (no other test reads it). The proxy answers the opening batch as a node whose head
+    # moved after its first two calls: the reads at "latest" come from the next block (one ether more) and the
+    # closing eth_blockNumber names that block. Those reads must be dropped and the chunk read at the first block.
     wallet = Web3.to_checksum_address(hashlib.sha256(b"mid-batch wallet").digest()[:20])
     before = 7 * 10**18 + 4242
     chain_world.set_wei(wallet, before)
-    sender = list(chain_world.w3.eth.accounts)[9]  # not a holder: no other test reads it
+    chain_world.rpc("evm_mine")  # the balance is part of a mined block, so reading it pinned is well defined
     opening_block = chain_world.w3.eth.block_number
     batch = 4
     config = egress_config(
         {"ethereum": rpc_proxy.url}, evm_batch_size=batch, evm_block_pin_seconds=0, evm_coalesce_seconds=0
     )
     rpc_proxy.reset()
-    rpc_proxy.mid_batch = [
-        {"method": "eth_sendTransaction", "params": [{"from": sender, "to": wallet, "value": hex(10**18)}]}
-    ]
+    rpc_proxy.head_moves_mid_batch = True
     result = await read_wallet(config, "ethereum", wallet, chain_world.curated)
 
-    assert chain_world.w3.eth.block_number == opening_block + 1  # the transfer was mined mid-batch
-    assert chain_world.w3.eth.get_balance(wallet) == before + 10**18
     # The balances are those of the block the opening batch named, not a mix of two blocks.
     assert result.facts["block_number"] == opening_block
     assert _by_key(result)[("ETH", "onchain")] == Decimal(before).scaleb(-18)
