@@ -1,17 +1,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.state import InstanceState
-from tallyhold.auth.dependencies import CommittedToken, CurrentToken
-from tallyhold.db import transaction
+from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.errors import Unprocessable, error_responses
 from tallyhold.portfolio import service as portfolio_service
 from tallyhold.portfolio.cache import AnswerCache
@@ -20,7 +17,6 @@ from tallyhold.portfolio.service import GroupBy
 
 router = APIRouter(prefix="/v1", tags=["portfolio"], responses=error_responses(401))
 
-T = TypeVar("T")
 CACHE = "portfolio_cache"
 _STEP = re.compile(r"^(?P<n>[1-9][0-9]{0,8})(?P<unit>[smhdw]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -50,45 +46,30 @@ def _cache(state: InstanceState) -> AnswerCache:
     return cache
 
 
-async def _answer(state: InstanceState, key: tuple[str, ...], compute: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """A cached answer, computed in a read transaction of its own by the one request that finds it missing.
-    The routes check the token in a transaction that has already committed (`CommittedToken`), so a request
-    holds a pooled connection only while it reads: one that waits for another's computation, or is answered
-    from the cache, holds none. (Holding one while waiting made a recompute after each sync commit exhaust the
-    pool, and the overflow connections opened and closed for it cost more than the recompute.)"""
-
-    async def run() -> T:
-        async with transaction(state.session_maker) as session:
-            return await compute(session)
-
-    return await _cache(state).get_or_compute(key, run)
-
-
 @router.get("/balances")
 async def get_balances(
+    session: SessionDep,
     state: StateDep,
-    token: CommittedToken,
+    token: CurrentToken,
     group_by: Annotated[GroupBy, Query(description="none (default), asset or connection")] = "none",
 ) -> Balances:
     """Every stored balance valued in the quote currency. Stale rows keep their last good amount."""
     settings = state.settings
-    return await _answer(
-        state,
+    return await _cache(state).get_or_compute(
         ("balances", group_by),
-        lambda session: portfolio_service.balances(
+        lambda: portfolio_service.balances(
             session, settings.QUOTE_CURRENCY, group_by, settings.price_max_age, settings.source_max_age
         ),
     )
 
 
 @router.get("/networth")
-async def get_networth(state: StateDep, token: CommittedToken) -> NetWorth:
+async def get_networth(session: SessionDep, state: StateDep, token: CurrentToken) -> NetWorth:
     """Net worth now, by asset, by connection and by kind, from stored balances and prices."""
     settings = state.settings
-    return await _answer(
-        state,
+    return await _cache(state).get_or_compute(
         ("networth",),
-        lambda session: portfolio_service.networth(
+        lambda: portfolio_service.networth(
             session, settings.QUOTE_CURRENCY, settings.price_max_age, settings.source_max_age
         ),
     )
