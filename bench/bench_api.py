@@ -34,6 +34,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
+from bench.sandbox import start_sandbox
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.portfolio.history import Retention, apply_retention
 from tallyhold.settings import Settings
@@ -128,30 +129,6 @@ def show(name: str, figures: dict[str, float], target: float | None = None) -> N
         f"{name}: p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, max {figures['max']:.1f} ms, "
         f"{figures['rate']:.0f} req/s achieved, {int(figures['errors'])} errors{verdict}"
     )
-
-
-def _start_sandbox(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    ports = folder / "sandbox-ports.json"
-    # The venues stand in for remote exchanges, whose CPU is not ours: lowest priority on this machine.
-    process = subprocess.Popen(
-        [
-            "nice",
-            "-n",
-            "19",
-            str(Path(sys.executable).parent / "tallyhold-sandbox"),
-            "serve",
-            "--ports-file",
-            str(ports),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not ports.exists():
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.05)
-    urls: dict[str, str] = json.loads(ports.read_text())["overrides"]
-    return process, urls
 
 
 def _sync(client: httpx.Client, poll: float = 0.01) -> float:
@@ -330,7 +307,7 @@ def main() -> None:
     print(f"APScheduler dispatch: {per_job:.0f} µs CPU per job; 500 jobs due at once all started within {worst:.0f} ms")
     with tempfile.TemporaryDirectory(prefix="th-bench-api-") as tmp:
         folder = Path(tmp)
-        sandbox, urls = _start_sandbox(folder)
+        sandbox, urls = start_sandbox(folder, niceness=19)
         platform = LocalPlatform(folder / "state")
         platform.ensure_postgres()
         platform.ensure_openbao()

@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +28,7 @@ from typing import Any
 import httpx
 import psutil
 
+from bench.sandbox import start_sandbox
 from tallyhold_provision.config import ProvisionerSettings
 from tallyhold_provision.factory import build
 from tallyhold_provision.local.platform import LocalPlatform
@@ -102,21 +101,6 @@ class Sampler:
             self._stop.wait(0.02)
 
 
-def _start_sandbox(folder: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
-    ports = folder / "sandbox-ports.json"
-    process = subprocess.Popen(  # the sandbox in its own process: it must not share a GIL with either side
-        [str(Path(sys.executable).parent / "tallyhold-sandbox"), "serve", "--ports-file", str(ports)],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not ports.exists():
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.05)
-    urls: dict[str, str] = json.loads(ports.read_text())["overrides"]
-    return process, urls
-
-
 def _keys(urls: dict[str, str]) -> list[tuple[str, Any]]:
     keys = []
     for venue, wallets in WALLETS.items():
@@ -174,7 +158,7 @@ def _wait_worker_gone(pid: int, timeout: float = 60.0) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="th-bench-ex-") as tmp:
         folder = Path(tmp)
-        sandbox, urls = _start_sandbox(folder)
+        sandbox, urls = start_sandbox(folder)
         platform = LocalPlatform(folder / "state")
         platform.ensure_postgres()
         platform.ensure_openbao()

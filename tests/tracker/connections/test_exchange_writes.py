@@ -21,7 +21,7 @@ from tallyhold.credentials.locks import EXCLUSIVE_SQL, UNLOCK_SQL, lock_key
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox, VenueControl
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import instance_settings, issue_token
 from tests.fixtures.platform import DATABASE, Tenant
 from tests.fixtures.sandbox import new_key, wait_held
 from tests.fixtures.vault import VaultTenant
@@ -141,13 +141,7 @@ async def test_a_token_revoked_during_verification_is_not_blocked_and_stores_not
 
 
 async def fresh_client(app: FastAPI, settings: Settings) -> httpx.AsyncClient:
-    engine = create_engine(settings, process="test")
-    try:
-        async with transaction(create_session_maker(engine)) as session:
-            issued = await token_service.issue(session, "after revocation")
-    finally:
-        await engine.dispose()
-    headers = {"Authorization": f"Bearer {issued.token}"}
+    headers = {"Authorization": f"Bearer {await issue_token(settings, 'after revocation')}"}
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://instance.test", headers=headers)
 
 

@@ -1,0 +1,27 @@
+"""The sandbox venues in their own process, for the benches that sync against them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def start_sandbox(folder: Path, *, niceness: int = 0) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """Starts `tallyhold-sandbox serve` (its own process: it must not share a GIL with the code measured) and
+    returns it with its `EXCHANGE_API_OVERRIDES` URLs. `niceness` > 0 lowers its CPU priority: the venues stand
+    in for remote exchanges, whose CPU is not ours."""
+    ports = folder / "sandbox-ports.json"
+    command = [str(Path(sys.executable).parent / "tallyhold-sandbox"), "serve", "--ports-file", str(ports)]
+    if niceness:
+        command = ["nice", "-n", str(niceness), *command]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not ports.exists():
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError("the sandbox did not start")
+        time.sleep(0.05)
+    urls: dict[str, str] = json.loads(ports.read_text())["overrides"]
+    return process, urls
