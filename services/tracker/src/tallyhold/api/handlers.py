@@ -35,6 +35,38 @@ _HTTP_CODES = {
 # Field names we may echo back: they come from our own schema. An unknown key is named only when it looks like
 # an identifier, because a client could (by mistake) send a secret as a key.
 _SAFE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+# pydantic's messages for these types quote part of the input: the character a UUID or date failed at, a
+# discriminator tag, an attribute name. They are answered with the sentence before the quote.
+_INPUT_QUOTING_MESSAGES = {
+    "uuid_parsing": "Input should be a valid UUID.",
+    "date_parsing": "Input should be a valid date in the format YYYY-MM-DD.",
+    "date_from_datetime_parsing": "Input should be a valid date or datetime.",
+    "time_parsing": "Input should be in a valid time format.",
+    "datetime_parsing": "Input should be a valid datetime.",
+    "datetime_from_date_parsing": "Input should be a valid datetime or date.",
+    "datetime_object_invalid": "Input should be a valid datetime.",
+    "time_delta_parsing": "Input should be a valid timedelta.",
+    "timezone_offset": "Input has the wrong timezone offset.",
+    "url_parsing": "Input should be a valid URL.",
+    "url_syntax_violation": "Input violated strict URL syntax rules.",
+    "union_tag_invalid": "Input tag does not match any of the expected tags.",
+    "no_such_attribute": "Object has no such attribute.",
+    "get_attribute_error": "Error extracting attribute.",
+    "iteration_error": "Error iterating over object.",
+    "mapping_type": "Input should be a valid mapping.",
+    "bytes_invalid_encoding": "Data should be validly encoded.",
+}
+# Context pydantic fills from schema constraints, never from the input. A built-in error carrying any other
+# context (a type added to pydantic later) gets a fixed sentence: fail closed rather than quote the input.
+_SCHEMA_CONTEXT = frozenset(
+    {
+        "gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "expected_plural", "field_type",
+        "actual_length", "pattern", "expected", "max_digits", "decimal_places", "whole_digits", "class_name",
+        "expected_schemes", "expected_version", "discriminator", "expected_tags",
+    }
+)  # fmt: skip
+# Our own validators raise ValueError/AssertionError with sentences we wrote, which never hold the input.
+_OWN_MESSAGES = frozenset({"value_error", "assertion_error"})
 
 
 def _safe_loc(loc: Sequence[Any], unknown_field: bool) -> list[str | int]:
@@ -59,9 +91,17 @@ def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]
             return "invalid_json", []
         unknown = kind == "extra_forbidden"
         # Messages for our own validators are written by us and carry no input; pydantic's built-in messages
-        # describe the expectation ("Input should be a valid integer"), never the value.
-        details.append({"loc": _safe_loc(error.get("loc", ()), unknown), "type": kind, "msg": str(error.get("msg"))})
+        # describe the expectation ("Input should be a valid integer"), except those _safe_msg rewrites.
+        details.append({"loc": _safe_loc(error.get("loc", ()), unknown), "type": kind, "msg": _safe_msg(kind, error)})
     return code, details
+
+
+def _safe_msg(kind: str, error: Any) -> str:
+    if kind in _INPUT_QUOTING_MESSAGES:
+        return _INPUT_QUOTING_MESSAGES[kind]
+    if kind in _OWN_MESSAGES or set(error.get("ctx") or {}) <= _SCHEMA_CONTEXT:
+        return str(error.get("msg"))
+    return "Input is not valid."
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
