@@ -13,6 +13,9 @@ from psycopg import sql
 from tallyhold_provision.naming import TenantNames
 
 APP_CONNECTION_LIMIT = 20
+# Tables the app role may read and append to but never change: the instance's audit trail. The migration that
+# made them so (2026-12-06-2110) revokes the same rights; `create` revokes them again after its blanket grant.
+APPEND_ONLY_TABLES = ("audit_events",)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,13 @@ class TenantDatabase:
             sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {} TO {}").format(schema, app)
         )
         admin.execute(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, app))
+        for table in APPEND_ONLY_TABLES:
+            if _table_exists(admin, n.schema, table):
+                admin.execute(
+                    sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(
+                        sql.Identifier(n.schema, table), app
+                    )
+                )
         admin.execute(sql.SQL("ALTER ROLE {} SET search_path = {}").format(app, schema))
         admin.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '15s'").format(app))
         admin.execute(sql.SQL("ALTER ROLE {} SET idle_in_transaction_session_timeout = '60s'").format(app))
@@ -94,3 +104,8 @@ class TenantDatabase:
 
 def _role_exists(admin: psycopg.Connection[tuple[object, ...]], role: str) -> bool:
     return admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
+
+
+def _table_exists(admin: psycopg.Connection[tuple[object, ...]], schema: str, table: str) -> bool:
+    row = admin.execute("SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s", (schema, table)).fetchone()
+    return row is not None

@@ -13,7 +13,8 @@ from tallyhold.models.base import Base, utcnow
 
 class AuditEvent(Base):
     """Who did what to which connection. No foreign key: the trail outlives the connection it describes.
-    `details` holds codes and non-secret facts only."""
+    `details` holds codes and non-secret facts only. Append-only: the app role has no UPDATE, DELETE or TRUNCATE
+    on this table (migration 2026-12-06-2110)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_occurred_at", "occurred_at"),)
