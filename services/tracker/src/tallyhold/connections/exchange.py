@@ -2,7 +2,8 @@
 
 The exchange round-trip happens with no database transaction open (no connection held from the pool, no row
 lock, no token row touched), so a slow or hanging exchange never holds up other writers:
-    1. Vault must be usable (503 `vault_unavailable` otherwise: there is no other place a key may go);
+    1. the key's characters must be ones an exchange can accept (422 `invalid_key_format`, connections.keyformat);
+       Vault must be usable (503 `vault_unavailable` otherwise: there is no other place a key may go);
     2. `verify`: the key's fields are registered with the log redaction, then the verifier asks the exchange
        what the key may do and refuses anything but read-only (400/422/502/504, see `connections.verification`);
     3. only then, in the route's one transaction, `store_new` / `store_replacement`: the credential lock, the
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.audit.repository import AuditRepository
+from tallyhold.connections import keyformat
 from tallyhold.connections.repository import ConnectionRepository
 from tallyhold.connections.schemas import ConnectionOut, ExchangeConnectionCreate, ExchangeKeyInput
 from tallyhold.connections.service import get
@@ -55,9 +57,10 @@ async def verify(
     exchange: str, body: ExchangeKeyInput, *, cipher: CredentialCipher | None, verifier: CredentialVerifier
 ) -> VerifiedKey:
     """Steps 1 and 2. Call it with no transaction open: it waits on the exchange."""
-    usable = _require_vault(cipher)
     key = _key(body)
     credentials.register(key)
+    keyformat.check(exchange, key)  # bad input: refused before Vault or the exchange is asked
+    usable = _require_vault(cipher)
     verification = await verifier.verify(exchange, key, acknowledge_unverifiable=body.acknowledge_unverifiable)
     return VerifiedKey(exchange, key, verification, usable)
 

@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, StrictBool, StringConstraints, field_validator
 
+from tallyhold.connections import keyformat
 from tallyhold.types import AmountIn, AssetCode, Label, Money
 
 ConnectionKind = Literal["exchange", "wallet", "manual"]
@@ -32,16 +33,36 @@ class ManualConnectionCreate(StrictInput):
 ExchangeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,32}$")]
 
 
+def _documented(min_length: int, max_length: int, pattern: str) -> dict[str, JsonValue]:
+    """OpenAPI for a key field whose checks run in code (`_length` below, `connections.keyformat` with its own
+    error code): the document states them, so clients and fuzzers know what is accepted."""
+    return {"minLength": min_length, "maxLength": max_length, "pattern": pattern}
+
+
 class ExchangeKeyInput(StrictInput):
     """An exchange API key as pasted. Every field is a SecretStr: masked in repr, str, logs and JSON, and
     documented in OpenAPI as a write-only password field without example. Surrounding whitespace (a pasted
     newline) is dropped. Short values are refused: they could not be told apart from ordinary text when
     masking logs, and no exchange issues them."""
 
-    api_key: SecretStr = Field(description="The API key (its last 4 characters become `key_hint`).")
-    api_secret: SecretStr = Field(description="The API secret or private key.")
-    passphrase: SecretStr | None = Field(None, description="The key's passphrase, where the exchange has one.")
-    uid: SecretStr | None = Field(None, description="The account or key id, where the exchange needs one.")
+    api_key: SecretStr = Field(
+        description="The API key (its last 4 characters become `key_hint`).",
+        json_schema_extra=_documented(6, 4096, keyformat.VISIBLE_ASCII),
+    )
+    api_secret: SecretStr = Field(
+        description="The API secret or private key (a PEM key may span lines).",
+        json_schema_extra=_documented(6, 4096, keyformat.ASCII_LINES),
+    )
+    passphrase: SecretStr | None = Field(
+        None,
+        description="The key's passphrase, where the exchange has one.",
+        json_schema_extra=_documented(6, 4096, keyformat.PRINTABLE_ASCII),
+    )
+    uid: SecretStr | None = Field(
+        None,
+        description="The account or key id, where the exchange needs one.",
+        json_schema_extra=_documented(1, 256, keyformat.VISIBLE_ASCII),
+    )
     acknowledge_unverifiable: StrictBool = Field(
         False,
         description="Accept a key whose permissions the exchange cannot report (labelled unverifiable).",
@@ -70,7 +91,10 @@ class ExchangeKeyInput(StrictInput):
 
 
 class ExchangeConnectionCreate(ExchangeKeyInput):
-    exchange: ExchangeId = Field(description="The ccxt id of the exchange (`binance`, `kraken`, `okx`, ...).")
+    exchange: ExchangeId = Field(
+        description="The ccxt id of the exchange (`binance`, `kraken`, `okx`, ...; README lists them).",
+        examples=["binance"],
+    )
     label: Label
 
 
