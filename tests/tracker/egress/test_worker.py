@@ -85,3 +85,20 @@ async def test_killed_worker_fails_calls_as_transient_then_recovers() -> None:
         assert not [code for code in outcome if code.startswith("PERMANENT")], "a dead worker is a transient fault"
     finally:
         await client.aclose()
+
+
+async def test_a_call_racing_the_idle_exit_is_answered() -> None:
+    """A worker with no idle time retires as soon as it has nothing to do, so every call below is written while
+    the worker is deciding to go: each must still be answered (by it, or by its successor), never be lost as
+    `egress_worker_unavailable`."""
+    client = EgressClient(CONFIG, idle_seconds=0)
+    try:
+        for i in range(5):
+            reply = await client.call("egress.echo", EchoRequest(text=str(i)), EchoReply)
+            assert reply.text == str(i)
+        replies = await asyncio.gather(
+            *(client.call("egress.echo", EchoRequest(text=str(i)), EchoReply) for i in range(10))
+        )
+        assert [r.text for r in replies] == [str(i) for i in range(10)]
+    finally:
+        await client.aclose()

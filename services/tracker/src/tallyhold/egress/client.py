@@ -1,7 +1,8 @@
 """The API process's side of egress: `EgressClient.call(op, request, ReplyModel)`.
 
 `subprocess` mode (the default) starts the worker on demand and reuses it while it lives; a worker that
-exits (idle, crash) is replaced on the next call, and calls in flight when it dies fail as transient.
+retires (idle: it says so, is sent nothing more, and answers what it was already sent before its stdin is
+closed) or crashes is replaced on the next call, and calls in flight when it dies fail as transient.
 `inprocess` mode runs the same dispatch in this process (tests that do not exercise the boundary itself).
 """
 
@@ -57,6 +58,7 @@ class EgressClient:
         self._process: asyncio.subprocess.Process | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[dict[str, object]]] = {}
+        self._sent_to: dict[int, asyncio.subprocess.Process] = {}  # which worker each pending request went to
         self._ids = itertools.count(1)
         self._start_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
@@ -92,16 +94,12 @@ class EgressClient:
     # -- subprocess plumbing -------------------------------------------------------------------------
 
     async def _roundtrip(self, op: str, payload: dict[str, object]) -> dict[str, object]:
-        process = await self._ensure_worker()
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         line = (json.dumps({"id": request_id, "op": op, "payload": payload}) + "\n").encode()
         try:
-            async with self._write_lock:
-                assert process.stdin is not None
-                process.stdin.write(line)
-                await process.stdin.drain()
+            await self._send(request_id, line)
             return await asyncio.wait_for(future, self.call_timeout)
         except (BrokenPipeError, ConnectionResetError):
             raise EgressError.of("egress_worker_unavailable", "the egress worker exited", transient=True) from None
@@ -109,6 +107,29 @@ class EgressClient:
             raise EgressError.of("egress_timeout", "the egress worker did not answer in time", transient=True) from None
         finally:
             self._pending.pop(request_id, None)
+            self._sent_to.pop(request_id, None)
+
+    async def _send(self, request_id: int, line: bytes) -> None:
+        """Writes to the current worker; one that retired meanwhile is skipped for its successor."""
+        while True:
+            process = await self._ensure_worker()
+            async with self._write_lock:
+                if self._process is not process:
+                    continue
+                assert process.stdin is not None
+                self._sent_to[request_id] = process
+                process.stdin.write(line)
+                await process.stdin.drain()
+                return
+
+    async def _retire(self, process: asyncio.subprocess.Process) -> None:
+        """The worker asked to go: nothing more is sent to it, and its stdin is closed so it exits once it has
+        answered what it was sent (the reader keeps collecting those answers)."""
+        async with self._write_lock:
+            if self._process is process:
+                self._process = None
+            if process.stdin is not None:
+                process.stdin.close()
 
     async def _ensure_worker(self) -> asyncio.subprocess.Process:
         async with self._start_lock:
@@ -145,13 +166,17 @@ class EgressClient:
                 break
             with contextlib.suppress(ValueError):
                 message = json.loads(line)
+                if message.get("retiring"):
+                    await self._retire(process)
+                    continue
                 future = self._pending.get(message.get("id"))
                 if future is not None and not future.done():
                     future.set_result(message)
         await process.wait()
-        # Whatever was still waiting on this worker will never be answered.
+        # Whatever this worker was sent and did not answer never will be (a crash: a retiring worker answers
+        # everything first). Requests not sent yet go to its successor.
         gone = EgressError.of("egress_worker_unavailable", "the egress worker exited", transient=True)
         for request_id, future in list(self._pending.items()):
-            if not future.done() and self._process in (None, process):
+            if not future.done() and self._sent_to.get(request_id) is process:
                 future.set_exception(gone)
                 self._pending.pop(request_id, None)

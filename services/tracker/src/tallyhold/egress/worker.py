@@ -1,7 +1,9 @@
 """The egress worker process: `python -m tallyhold.egress.worker`.
 
 Reads the config line, then requests, from stdin; answers each on stdout as soon as it is done (requests run
-concurrently); exits when stdin closes or after `idle_seconds` without work.
+concurrently); exits when stdin closes. After `idle_seconds` without work it announces `{"retiring": true}` and
+keeps answering until the client, which stops sending to it on that line, closes stdin: a request written while
+the worker decided to go is still answered, never dropped.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ class Worker:
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
         read = asyncio.ensure_future(reader.readline())
+        retiring = False
         while True:
-            done, _ = await asyncio.wait({read}, timeout=self.idle_seconds)
+            done, _ = await asyncio.wait({read}, timeout=None if retiring else self.idle_seconds)
             if not done:
-                if self.in_flight:
-                    continue
-                read.cancel()
-                return  # idle: exit and give the memory back
+                if not self.in_flight:
+                    retiring = True  # idle: ask to be let go (stdin closed), then give the memory back
+                    await self._write({"retiring": True})
+                continue
             line = read.result()
             if not line:
                 break
@@ -53,7 +56,10 @@ class Worker:
         except EgressError as exc:
             reply["ok"] = False
             reply["error"] = exc.failure.model_dump(mode="json")
-        data = (json.dumps(reply) + "\n").encode()
+        await self._write(reply)
+
+    async def _write(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message) + "\n").encode()
         async with self.write_lock:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
