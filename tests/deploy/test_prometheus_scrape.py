@@ -5,12 +5,9 @@ after Prometheus starts."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +22,12 @@ from tallyhold_provision.local.ports import free_port
 from tallyhold_sandbox import Sandbox
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
+from tests.fixtures.served import poll, served_instance, stop
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import settings_env, sync_settings
+from tests.tracker.sync.helpers import sync_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "tallyhold.rules.yml"
-DEADLINE = 90.0
 
 
 @pytest.fixture(scope="module")
@@ -46,49 +43,10 @@ def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Set
     )
 
 
-async def poll(check: Callable[[], Awaitable[Any]], what: str, deadline: float = DEADLINE) -> Any:
-    limit = time.monotonic() + deadline
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < limit, f"timed out waiting for {what}"
-        await asyncio.sleep(0.25)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 @pytest_asyncio.fixture(scope="module")
 async def instance(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """`tallyhold serve` as a process of its own; yields its base URL."""
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tallyhold.cli", "serve"], env=settings_env(settings), stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{settings.HTTP_PORT}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as probe:
-
-            async def healthy() -> bool:
-                assert process.poll() is None, "tallyhold serve exited"
-                try:
-                    return (await probe.get("/healthz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await poll(healthy, "tallyhold serve")
+    async with served_instance(settings, tmp_path_factory.mktemp("serve") / "serve.log") as base:
         yield base
-    finally:
-        stop(process)
-        log.close()
 
 
 @pytest_asyncio.fixture(scope="module")
