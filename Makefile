@@ -9,9 +9,14 @@ UV           := .tools/bin/uv
 BIN          := $(VENV)/bin
 DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus
 PYTEST_ARGS  ?=
+# What the test run leaves for the secret scan: pytest's output and the services' logs (tests/fixtures/artefacts.py).
+TEST_ARTEFACTS := .test-artefacts
+# Generated files the secret scan reads after the tests, besides every tracked file. One line adds a folder or
+# file, e.g.:  SECRET_SCAN_PATHS += build/rendered-manifests
+SECRET_SCAN_PATHS := $(TEST_ARTEFACTS)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian
+.PHONY: help install run test scan-secrets lint format typecheck bench migrate migration contracts clean debian
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -39,8 +44,13 @@ debian: ## Install the Debian packages the tests use, when missing (prometheus, 
 run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
 	@$(BIN)/python -m tallyhold_provision.devstack
 
-test: install debian ## Run the whole test suite against real services it starts itself
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: install debian ## Run the whole test suite against real services it starts itself, then the secret scan
+	@mkdir -p $(TEST_ARTEFACTS)
+	$(BIN)/pytest $(PYTEST_ARGS) 2>&1 | tee $(TEST_ARTEFACTS)/pytest-output.log
+	@$(MAKE) --no-print-directory scan-secrets
+
+scan-secrets: install ## Secret scan (detect-secrets) of every tracked file and of SECRET_SCAN_PATHS
+	$(BIN)/python tools/secretscan/scan.py --repository $(SECRET_SCAN_PATHS)
 
 lint: install ## ruff (lint and format check)
 	$(BIN)/ruff check .
@@ -51,7 +61,7 @@ format: install ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 
 typecheck: install ## mypy, strict
-	$(BIN)/mypy services/tracker/src services/sandbox/src provisioner/src tests bench
+	$(BIN)/mypy services/tracker/src services/sandbox/src provisioner/src tests bench tools
 
 bench: install debian ## Print the benchmarks' figures (bench/)
 	$(BIN)/python -m bench
@@ -66,4 +76,4 @@ contracts: node_modules/.installed ## Rebuild the Solidity test token with solc-
 	node tools/compile-contracts.mjs
 
 clean: ## Remove installed dependencies (not the .tallyhold/ state)
-	rm -rf $(VENV) .tools node_modules
+	rm -rf $(VENV) .tools node_modules $(TEST_ARTEFACTS)

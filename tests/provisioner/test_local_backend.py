@@ -22,10 +22,13 @@ from tallyhold_provision.naming import TenantNames
 from tallyhold_provision.registry import Customer
 from tests.fixtures.provisioner import INSTANCE_ENVIRON, ControlPlane
 
+# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
+FAKE_PASSWORD = "else"
+
 OPERATOR_ENVIRON = {
     **INSTANCE_ENVIRON,
     "TALLYHOLD_QUOTE_CURRENCY": "EUR",  # passed through
-    "TALLYHOLD_DATABASE_URL": "postgresql://someone:else@127.0.0.1:1/other",  # never: identity
+    "TALLYHOLD_DATABASE_URL": f"postgresql://someone:{FAKE_PASSWORD}@127.0.0.1:1/other",  # never: identity
     "TALLYHOLD_CUSTOMER_ID": "t_00000000deadbeef",  # never: identity
     "TALLYHOLD_PROVISIONER_TENANT_DATABASE": "x",  # the provisioner's own setting
     "TALLYHOLD_STATE_DIR": "/nowhere",  # make run's own setting

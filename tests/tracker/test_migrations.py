@@ -12,6 +12,9 @@ from tallyhold.migrations import alembic_config, downgrade, run_migrations
 from tallyhold_provision.local.postgres import LocalPostgres
 from tests.fixtures.platform import DATABASE, create_tenant, drop_tenant
 
+# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
+FAKE_PASSWORD = "pw-1234567"
+
 EXPECTED_TABLES = {
     "access_tokens",
     "alembic_version",
@@ -95,4 +98,4 @@ def test_settings_refuse_public_or_odd_schema(schema: str) -> None:
     from tallyhold.settings import Settings
 
     with pytest.raises(ValidationError):
-        Settings(DATABASE_URL="postgresql://u:pw-1234567@h/db", DB_SCHEMA=schema, CUSTOMER_ID="t_abcd")
+        Settings(DATABASE_URL=f"postgresql://u:{FAKE_PASSWORD}@h/db", DB_SCHEMA=schema, CUSTOMER_ID="t_abcd")

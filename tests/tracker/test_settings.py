@@ -17,8 +17,12 @@ from tallyhold.config_doc import markdown_table
 from tallyhold.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+# Made-up database passwords (URLs holding them are what these tests handle); not credentials of anything.
+FAKE_PASSWORD = "s3cr3t-Pa55word"
+FAKE_OWNER_PASSWORD = "0wn3r-Pa55word"
+PLACEHOLDER = "changeme"  # refused outside development
 GOOD: dict[str, Any] = {
-    "DATABASE_URL": "postgresql://app:s3cr3t-Pa55word@127.0.0.1:5432/db",
+    "DATABASE_URL": f"postgresql://app:{FAKE_PASSWORD}@127.0.0.1:5432/db",
     "DB_SCHEMA": "t_abcd",
     "CUSTOMER_ID": "t_abcd",
 }
@@ -43,14 +47,14 @@ def test_placeholder_password_refused_outside_development(password: str) -> None
     Settings(**{**GOOD, "DATABASE_URL": url, "ENV": "development"})
 
 
-@pytest.mark.parametrize("url", ["postgresql://owner:changeme@127.0.0.1/db", "postgresql://owner@127.0.0.1/db"])
+@pytest.mark.parametrize("url", [f"postgresql://owner:{PLACEHOLDER}@127.0.0.1/db", "postgresql://owner@127.0.0.1/db"])
 def test_placeholder_migration_password_refused_outside_development(url: str) -> None:
     with pytest.raises(ValidationError, match="MIGRATION_DATABASE_URL") as caught:
         Settings(**{**GOOD, "MIGRATION_DATABASE_URL": url})
     assert "changeme" not in str(caught.value)
     Settings(**{**GOOD, "MIGRATION_DATABASE_URL": url, "ENV": "development"})
-    real = "postgresql://owner:0wn3r-Pa55word@127.0.0.1/db"
-    assert Settings(**{**GOOD, "MIGRATION_DATABASE_URL": real}).migration_database_url.password == "0wn3r-Pa55word"
+    real = f"postgresql://owner:{FAKE_OWNER_PASSWORD}@127.0.0.1/db"
+    assert Settings(**{**GOOD, "MIGRATION_DATABASE_URL": real}).migration_database_url.password == FAKE_OWNER_PASSWORD
 
 
 def test_placeholder_vault_token_refused() -> None:
@@ -78,7 +82,7 @@ def test_lists_and_overrides_parse_from_environment(monkeypatch: pytest.MonkeyPa
 def test_cli_reports_bad_settings_without_values() -> None:
     env = {
         "PATH": os.environ["PATH"],
-        "TALLYHOLD_DATABASE_URL": "postgresql://app:changeme@127.0.0.1/db",
+        "TALLYHOLD_DATABASE_URL": f"postgresql://app:{PLACEHOLDER}@127.0.0.1/db",
         "TALLYHOLD_DB_SCHEMA": "t_abcd",
         "TALLYHOLD_CUSTOMER_ID": "t_abcd",
     }

@@ -16,13 +16,16 @@ from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.models import AccessToken
 from tallyhold.settings import Settings
 
+# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
+FAKE_PASSWORD = "collect-only-1"
+
 DUMMY_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def _v1_routes() -> list[tuple[str, str]]:
     """Every /v1 route the app declares (today's and any added later), with path parameters filled in."""
     settings = Settings(
-        DATABASE_URL="postgresql://u:collect-only-1@127.0.0.1:9/db",
+        DATABASE_URL=f"postgresql://u:{FAKE_PASSWORD}@127.0.0.1:9/db",
         DB_SCHEMA="t_0000",
         CUSTOMER_ID="t_0000",
         ENV="test",

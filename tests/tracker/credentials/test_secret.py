@@ -18,6 +18,9 @@ from tallyhold.credentials.secret import MASK, ExchangeCredentials, Secret, Secr
 from tallyhold.logging import JsonFormatter, RedactionFilter, SecretRegistry
 from tallyhold.settings import Settings
 
+# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
+FAKE_PASSWORD = "s3cure-pw"
+
 CANARY = "cnry-secret-type-9b1f2e7c4d/+="
 
 
@@ -118,7 +121,7 @@ async def test_an_exception_logged_inside_the_decrypt_scope_is_masked(cipher) ->
 )
 def test_settings_refuse_an_incomplete_vault_login(values: dict[str, str], missing: str) -> None:
     base = {
-        "DATABASE_URL": "postgresql://app:s3cure-pw@127.0.0.1:5432/db",
+        "DATABASE_URL": f"postgresql://app:{FAKE_PASSWORD}@127.0.0.1:5432/db",
         "DB_SCHEMA": "t_00ff",
         "CUSTOMER_ID": "t_00ff",
         "VAULT_ADDR": "http://127.0.0.1:8200",

@@ -15,6 +15,9 @@ from tallyhold.egress.builtin import EchoReply, EchoRequest
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig, EgressError
 
+# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
+FAKE_PASSWORD = "very-secret-pw"
+
 CONFIG = EgressConfig(customer_id="t_00aa", log_level="WARNING")
 
 
@@ -38,7 +41,7 @@ async def test_round_trip_and_errors(mode: Literal["subprocess", "inprocess"]) -
 
 
 async def test_worker_runs_in_another_process_without_instance_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TALLYHOLD_DATABASE_URL", "postgresql://app:very-secret-pw@db/x")
+    monkeypatch.setenv("TALLYHOLD_DATABASE_URL", f"postgresql://app:{FAKE_PASSWORD}@db/x")
     monkeypatch.setenv("TALLYHOLD_VAULT_TOKEN", "hvs.super-secret-token")
     client = EgressClient(CONFIG)
     try:

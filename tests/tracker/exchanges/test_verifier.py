@@ -17,11 +17,14 @@ from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
 from tests.tracker.exchanges.conftest import exchange_config
 
+# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
+FAKE_PASSWORD = "not-a-placeholder-pw"
+
 
 def settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "ENV": "test",
-        "DATABASE_URL": "postgresql://app:not-a-placeholder-pw@127.0.0.1:1/db",
+        "DATABASE_URL": f"postgresql://app:{FAKE_PASSWORD}@127.0.0.1:1/db",
         "DB_SCHEMA": "t_0e0e",
         "CUSTOMER_ID": "t_0e0e",
         **overrides,

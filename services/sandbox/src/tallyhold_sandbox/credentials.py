@@ -34,7 +34,7 @@ class Credentials:
 
 
 def ec_private_key_pem() -> str:
-    """A fresh P-256 private key in SEC1 PEM ("-----BEGIN EC PRIVATE KEY-----"), as Coinbase CDP hands out."""
+    """A fresh P-256 private key in SEC1 PEM (an "EC PRIVATE KEY" block), as Coinbase CDP hands out."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 

@@ -80,7 +80,8 @@ class Settings(BaseSettings):
         description="`production`, `test` or `development`. Only `development` accepts placeholder secrets.",
     )
     DATABASE_URL: SecretStr = Field(
-        description="Postgres URL of the instance's app role (`postgresql://user:password@host:port/db`). Required.",
+        description="Postgres URL of the instance's app role "
+        "(`postgresql://<user>:<password>@<host>:<port>/<db>`). Required.",
     )
     DB_SCHEMA: str = Field(description="The customer's schema; every table lives there. Required.")
     CUSTOMER_ID: str = Field(description="The customer's opaque id (`t_` + hex). Required.")

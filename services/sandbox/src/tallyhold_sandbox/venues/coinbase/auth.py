@@ -1,7 +1,7 @@
 """Coinbase CDP API keys: every private request carries `Authorization: Bearer <JWT>` signed with the key's
 private key (docs.cdp.coinbase.com "API Key Authentication").
 
-- ECDSA keys (secret = "-----BEGIN EC PRIVATE KEY-----" PEM): ES256, header `kid` = key name and a `nonce`,
+- ECDSA keys (secret = a PEM "EC PRIVATE KEY" block): ES256, header `kid` = key name and a `nonce`,
   claims `sub` = key name, `iss` "cdp" or "coinbase-cloud", `aud` ["retail_rest_api_proxy"], `nbf`, `exp`
   (at most 120 s after `nbf`) and `uri` = "<METHOD> <host><path>".
 - Ed25519 keys (secret = base64 of 64 bytes, seed then public key): EdDSA, `aud` ["cdp_service"] and `uris`.
