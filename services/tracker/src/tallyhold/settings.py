@@ -235,6 +235,19 @@ class Settings(BaseSettings):
     )
     METRICS_HOST: str = Field("127.0.0.1", description="Address the metrics endpoint listens on.")
     MAX_BODY_BYTES: int = Field(65_536, ge=1_024, le=10_485_760, description="Largest request body accepted.")
+    MAX_MANUAL_CONNECTIONS: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="Manual connections a customer may hold; one more is refused with 409 `limit_reached`.",
+    )
+    MAX_CUSTOM_TOKENS: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="Custom tokens a customer may add, all chains together (each is read on every wallet of its "
+        "chain at every sync); one more is refused with 409 `limit_reached`.",
+    )
     LOG_LEVEL: str = Field("INFO", description="Log level of the JSON log on stderr.")
     DB_POOL_SIZE: int = Field(5, ge=1, le=50, description="Database connections kept open by the instance.")
     SYNC_DB_POOL_SIZE: int = Field(

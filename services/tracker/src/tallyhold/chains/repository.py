@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tallyhold.limits import RESOURCE_LOCK_SQL
 from tallyhold.models import Balance, Connection, CustomToken
 
 
@@ -15,6 +16,11 @@ class CustomTokenRepository:
     async def for_chain(self, chain: str) -> list[CustomToken]:
         statement = select(CustomToken).where(CustomToken.chain == chain).order_by(CustomToken.created_at)
         return list(await self.session.scalars(statement))
+
+    async def count_locked(self) -> int:
+        """Custom tokens of every chain, counted under the resource's advisory lock (tallyhold.limits)."""
+        await self.session.execute(text(RESOURCE_LOCK_SQL), {"resource": "custom_tokens"})
+        return int(await self.session.scalar(select(func.count()).select_from(CustomToken)) or 0)
 
     async def all(self) -> list[CustomToken]:
         statement = select(CustomToken).order_by(CustomToken.chain, CustomToken.created_at)

@@ -20,6 +20,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tallyhold import limits
 from tallyhold.audit.repository import AuditRepository
 from tallyhold.chains.addresses import (
     InvalidAddress,
@@ -177,6 +178,7 @@ async def add_token(
     repository = CustomTokenRepository(session)
     if await repository.find(spec.name, contract=contract) is not None:
         raise Conflict(f"This token is already tracked on {spec.display}.", code="token_exists")
+    limits.ensure_room("custom_tokens", await repository.count_locked(), settings.MAX_CUSTOM_TOKENS)
     _require_configured(spec, settings)
     info = await _token_info(egress, spec, contract)
     symbol, decimals = validate_token_info(info)

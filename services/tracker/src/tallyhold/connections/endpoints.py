@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.routing import DecimalJSONRoute
@@ -29,7 +30,7 @@ router = APIRouter(
 )
 
 
-@router.post("/manual", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 413, 422))
+@router.post("/manual", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409, 413, 422))
 async def create_manual_connection(
     token: CurrentToken,
     _guard: GuardedBody,
@@ -39,7 +40,7 @@ async def create_manual_connection(
 ) -> ConnectionOut:
     """Record a holding outside exchanges and chains (cash, stocks, metals, property)."""
     return await connection_service.create_manual(
-        session, body, quote=settings.QUOTE_CURRENCY, actor=f"token:{token.id}"
+        session, body, quote=settings.QUOTE_CURRENCY, limit=settings.MAX_MANUAL_CONNECTIONS, actor=f"token:{token.id}"
     )
 
 
@@ -82,9 +83,22 @@ async def replace_exchange_credentials(
     return replaced
 
 
-@router.get("")
-async def list_connections(session: SessionDep, token: CurrentToken) -> ConnectionList:
-    return ConnectionList(items=await connection_service.list_all(session))
+# Large enough that a client which ignores pagination still gets every connection of a customer within the
+# default caps in one answer, as before pagination existed.
+PAGE_SIZE = 1000
+
+
+@router.get("", responses=error_responses(400, 422))
+async def list_connections(
+    session: SessionDep,
+    token: CurrentToken,
+    limit: Annotated[int, Query(ge=1, le=PAGE_SIZE, description="Items per page.")] = PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(max_length=256, description="`next_cursor` of the previous page; omitted: the first.")
+    ] = None,
+) -> ConnectionList:
+    """Connections, oldest first, a page at a time (`next_cursor` non-null: there are more)."""
+    return await connection_service.list_page(session, cursor, limit)
 
 
 @router.get("/{connection_id}", responses=error_responses(404))

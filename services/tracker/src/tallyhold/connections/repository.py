@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tallyhold.limits import RESOURCE_LOCK_SQL
 from tallyhold.models import Balance, Connection
 
 MANUAL_LOCATION = "manual"
@@ -26,6 +28,19 @@ class ConnectionRepository:
         if for_update:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def count_locked(self, kind: str) -> int:
+        """Connections of `kind`, counted under the resource's advisory lock (tallyhold.limits)."""
+        await self.session.execute(text(RESOURCE_LOCK_SQL), {"resource": f"{kind}_connections"})
+        count = await self.session.scalar(select(func.count()).select_from(Connection).where(Connection.kind == kind))
+        return int(count or 0)
+
+    async def page(self, after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Connection]:
+        """Up to `limit` connections in creation order, after the (created_at, id) position `after`."""
+        statement = select(Connection).order_by(Connection.created_at, Connection.id).limit(limit)
+        if after is not None:
+            statement = statement.where(tuple_(Connection.created_at, Connection.id) > tuple_(*after))
+        return list(await self.session.scalars(statement))
 
     async def all(self) -> list[Connection]:
         return list(await self.session.scalars(select(Connection).order_by(Connection.created_at, Connection.id)))

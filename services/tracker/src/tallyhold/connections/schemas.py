@@ -150,4 +150,10 @@ class ConnectionOut(BaseModel):
 
 
 class ConnectionList(BaseModel):
+    """One page of connections, oldest first. `next_cursor` is null on the last page; otherwise pass it as
+    `cursor` to get the next one."""
+
     items: list[ConnectionOut]
+    next_cursor: str | None = Field(
+        None, description="Opaque; pass it back as `cursor` for the next page. Null: this is the last page."
+    )

@@ -8,10 +8,13 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tallyhold import limits
 from tallyhold.audit.repository import AuditRepository
+from tallyhold.connections import pagination
 from tallyhold.connections.repository import ConnectionRepository
 from tallyhold.connections.schemas import (
     ConnectionKind,
+    ConnectionList,
     ConnectionOut,
     ConnectionStatus,
     ConnectionUpdate,
@@ -24,9 +27,10 @@ from tallyhold.models import Balance, Connection
 
 
 async def create_manual(
-    session: AsyncSession, body: ManualConnectionCreate, *, quote: str, actor: str
+    session: AsyncSession, body: ManualConnectionCreate, *, quote: str, limit: int, actor: str
 ) -> ConnectionOut:
     repository = ConnectionRepository(session)
+    limits.ensure_room("manual_connections", await repository.count_locked("manual"), limit)
     connection = await repository.add(
         Connection(
             kind="manual",
@@ -40,11 +44,17 @@ async def create_manual(
     return await get(session, connection.id)
 
 
-async def list_all(session: AsyncSession) -> list[ConnectionOut]:
+async def list_page(session: AsyncSession, cursor: str | None, limit: int) -> ConnectionList:
+    """One page of connections in creation order; `next_cursor` is set when more follow."""
     repository = ConnectionRepository(session)
-    connections = await repository.all()
+    rows = await repository.page(pagination.decode(cursor), limit + 1)
+    connections, more = rows[:limit], len(rows) > limit
     holdings = await repository.manual_holdings([c.id for c in connections if c.kind == "manual"])
-    return [present(c, holdings.get(c.id)) for c in connections]
+    last = connections[-1] if more else None
+    return ConnectionList(
+        items=[present(c, holdings.get(c.id)) for c in connections],
+        next_cursor=pagination.encode(last.created_at, last.id) if last is not None else None,
+    )
 
 
 async def get(session: AsyncSession, connection_id: uuid.UUID) -> ConnectionOut:
