@@ -25,6 +25,7 @@ from tallyhold_provision.local.ports import free_port
 from tallyhold_sandbox import Sandbox
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
+from tests.fixtures.serve import stop
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import settings_env, sync_settings
 
@@ -54,16 +55,6 @@ async def poll(check: Callable[[], Awaitable[Any]], what: str, deadline: float =
             return result
         assert time.monotonic() < limit, f"timed out waiting for {what}"
         await asyncio.sleep(0.25)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -45,9 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         egress = EgressClient(
             settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
         )
-        state = InstanceState(
-            settings=settings, engine=engine, session_maker=create_session_maker(engine), egress=egress
-        )
+        state = InstanceState.for_engine(settings, engine, egress)
         state.readiness["database"] = database_check(state)
         # Exchange keys are proven read-only by the exchange itself, through the egress worker.
         state.services["verifier"] = ExchangeCredentialVerifier(egress, settings)
