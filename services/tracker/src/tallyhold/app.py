@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from tallyhold import __version__
 from tallyhold.api.handlers import install_error_handlers
-from tallyhold.api.middleware import AccessLog, BodySizeLimit
+from tallyhold.api.middleware import AccessLog, BodySizeLimit, SecurityHeaders
 from tallyhold.api.openapi import install_openapi
 from tallyhold.api.state import InstanceState
 from tallyhold.chains.endpoints import chains_router, wallet_router
@@ -36,6 +37,14 @@ One customer's Tallyhold instance. Every `/v1` route needs `Authorization: Beare
 have the body `{"error": {"code": "<stable_snake_case>", "message": "..."}}`, which never repeats the request
 body or any secret. Exchange keys must be read-only: keys that can trade, withdraw or transfer are refused.
 """
+
+
+class InstanceApp(FastAPI):
+    """FastAPI with `SecurityHeaders` outside Starlette's `ServerErrorMiddleware`, which user middleware cannot
+    wrap: a 500 answer carries the security headers too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -79,7 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
             await background_db.dispose()
             await engine.dispose()
 
-    app = FastAPI(
+    app = InstanceApp(
         title="Tallyhold instance API",
         version=__version__,
         description=DESCRIPTION,
