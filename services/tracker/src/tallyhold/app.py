@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
             await sync_engine.aclose()
             await stop_credentials()
             await egress.aclose()
+            await state.last_used.aclose()
             await background_db.dispose()
             await engine.dispose()
 

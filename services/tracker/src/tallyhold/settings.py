@@ -235,6 +235,9 @@ class Settings(BaseSettings):
     )
     METRICS_HOST: str = Field("127.0.0.1", description="Address the metrics endpoint listens on.")
     MAX_BODY_BYTES: int = Field(65_536, ge=1_024, le=10_485_760, description="Largest request body accepted.")
+    TOKEN_EXPIRY_DAYS: int = Field(
+        90, ge=1, le=3650, description="Lifetime of a token from `tallyhold token create` without `--expires-in`."
+    )
     AUTH_THROTTLE_FAILURES: int = Field(
         10,
         ge=1,

@@ -42,13 +42,15 @@ async def _authenticate(
     if credentials is None:
         raise Unauthorized()
     try:
-        return await token_service.authenticate(session, credentials.credentials)
+        token = await token_service.authenticate(session, credentials.credentials)
     except Unauthorized:
         client = client_key(request.client.host if request.client else None)
         wait = state.auth_throttle.record_failure(client)
         if wait is None:
             raise
         raise TooManyAuthFailures(retry_after_header(wait)) from None
+    state.last_used.seen(token)
+    return token
 
 
 # Routes using it must not also take `SessionDep`, which would hold a transaction for the whole request.
