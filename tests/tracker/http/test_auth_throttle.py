@@ -6,18 +6,15 @@ loopback, as the outside review did (1,000 wrong secrets, all 401 before this)."
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from tallyhold.auth.throttle import FailureThrottle, client_key
 from tallyhold.settings import Settings
-from tallyhold_provision.local.ports import free_port
-from tests.fixtures.instance import instance_settings, issue_token
+from tests.fixtures.instance import issue_token
 from tests.fixtures.platform import Tenant
-from tests.fixtures.serve import serving
+from tests.fixtures.serve import served_settings
 
 BURST_LIMIT = 20
 GUESSES = 200  # bounded: ten times the limit, sent 20 at a time
@@ -75,19 +72,11 @@ def test_client_keys_group_ipv6_by_64_and_unwrap_ipv4_mapped_addresses() -> None
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant) -> Settings:
-    return instance_settings(
+    return served_settings(
         tenant,
-        HTTP_PORT=free_port(),
-        LOG_LEVEL="WARNING",
         AUTH_THROTTLE_FAILURES=BURST_LIMIT,
         AUTH_THROTTLE_WINDOW_SECONDS=3600,  # nothing is forgiven while the test runs
     )
-
-
-@pytest_asyncio.fixture(scope="module")
-async def instance(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with serving(settings, tmp_path_factory.mktemp("serve") / "serve.log") as base:
-        yield base
 
 
 async def _guess(client: httpx.AsyncClient, token: str) -> httpx.Response:
@@ -96,11 +85,11 @@ async def _guess(client: httpx.AsyncClient, token: str) -> httpx.Response:
 
 
 async def test_a_burst_of_wrong_secrets_gets_429_while_a_valid_token_from_the_same_address_works(
-    instance: str, settings: Settings, clean_tenant: None
+    served: str, settings: Settings, clean_tenant: None
 ) -> None:
     token = await issue_token(settings, "throttle test")
     valid = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=instance, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=served, timeout=10) as client:
         statuses: list[int] = []
         for _ in range(GUESSES // 20):
             answers = await asyncio.gather(*(_guess(client, token) for _ in range(20)))
@@ -120,12 +109,12 @@ async def test_a_burst_of_wrong_secrets_gets_429_while_a_valid_token_from_the_sa
 
     # Another client address has its own budget (the whole 127/8 is loopback on Linux).
     other = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
-    async with httpx.AsyncClient(base_url=instance, timeout=10, transport=other) as client:
+    async with httpx.AsyncClient(base_url=served, timeout=10, transport=other) as client:
         assert (await _guess(client, token)).status_code == 401
 
 
-async def test_the_openapi_document_declares_429_on_every_v1_operation(instance: str) -> None:
-    async with httpx.AsyncClient(base_url=instance, timeout=10) as client:
+async def test_the_openapi_document_declares_429_on_every_v1_operation(served: str) -> None:
+    async with httpx.AsyncClient(base_url=served, timeout=10) as client:
         paths = (await client.get("/openapi.json")).json()["paths"]
     operations = [op for path, ops in paths.items() if path.startswith("/v1") for op in ops.values()]
     assert operations

@@ -106,6 +106,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(portfolio_router)
     app.include_router(security_router)
     app.include_router(sync_endpoints.router)
-    app.add_middleware(BodySizeLimit, limit=settings.MAX_BODY_BYTES)
+    app.add_middleware(BodySizeLimit, limit=settings.MAX_BODY_BYTES, timeout=settings.HTTP_BODY_TIMEOUT_SECONDS)
     app.add_middleware(AccessLog)
     return app

@@ -59,23 +59,24 @@ def _settings() -> Settings:
 
 @app.command()
 def serve() -> None:
-    """Run the API (and, in later versions, the scheduler) until interrupted."""
+    """Run the API and the scheduler until interrupted. Refuses plain HTTP off loopback unless
+    TALLYHOLD_TLS_UPSTREAM=true (see README, "HTTP, TLS and slow clients")."""
     import uvicorn
 
+    from tallyhold.api.server import plaintext_refusal, tls_problem, uvicorn_config
     from tallyhold.app import create_app
     from tallyhold.metrics import start_metrics_server
 
     settings = _settings()
+    refusal = plaintext_refusal(settings) or tls_problem(settings)
+    if refusal is not None:
+        typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(2)
     start_metrics_server(settings.METRICS_HOST, settings.METRICS_PORT)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.HTTP_HOST,
-        port=settings.HTTP_PORT,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        proxy_headers=False,
-    )
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
+    server.run()
+    if not server.started:  # as uvicorn.run: the port was taken, the lifespan failed, ...
+        raise typer.Exit(3)
 
 
 @app.command()

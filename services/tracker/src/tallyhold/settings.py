@@ -235,6 +235,38 @@ class Settings(BaseSettings):
     )
     METRICS_HOST: str = Field("127.0.0.1", description="Address the metrics endpoint listens on.")
     MAX_BODY_BYTES: int = Field(65_536, ge=1_024, le=10_485_760, description="Largest request body accepted.")
+    HTTP_HEADER_TIMEOUT_SECONDS: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Time a client has to send a request's line and headers, counted from its connection or from "
+        "the end of the previous answer; then the connection is closed (slow-client protection).",
+    )
+    HTTP_BODY_TIMEOUT_SECONDS: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Time a client has to send a request's body once its headers are in; then 408 `request_timeout`.",
+    )
+    HTTP_KEEPALIVE_SECONDS: int = Field(
+        5, ge=1, le=300, description="An idle keep-alive connection is closed after this long."
+    )
+    HTTP_MAX_CONNECTIONS: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="Open connections at once; one more is answered 503 `server_busy` and closed.",
+    )
+    TLS_CERT_FILE: str | None = Field(
+        None, description="PEM certificate (chain) to serve HTTPS with; needs `TLS_KEY_FILE`. Read at start."
+    )
+    TLS_KEY_FILE: str | None = Field(None, description="PEM private key of `TLS_CERT_FILE`.")
+    TLS_UPSTREAM: bool = Field(
+        False,
+        description="The operator declares a TLS front (ingress, reverse proxy, or a port published on loopback "
+        "only): `tallyhold serve` then serves plain HTTP on a non-loopback `HTTP_HOST`, which it refuses "
+        "otherwise.",
+    )
     TOKEN_EXPIRY_DAYS: int = Field(
         90, ge=1, le=3650, description="Lifetime of a token from `tallyhold token create` without `--expires-in`."
     )
@@ -347,6 +379,12 @@ class Settings(BaseSettings):
             raise ValueError("HISTORY_HOURLY_DAYS must be longer than HISTORY_RAW_DAYS")
         if self.HISTORY_DAILY_DAYS and self.HISTORY_DAILY_DAYS <= self.HISTORY_HOURLY_DAYS:
             raise ValueError("HISTORY_DAILY_DAYS must be 0 (forever) or longer than HISTORY_HOURLY_DAYS")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Self:
+        if (self.TLS_CERT_FILE is None) != (self.TLS_KEY_FILE is None):
+            raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither")
         return self
 
     @model_validator(mode="after")

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: security headers, a request-body cap, and the access log plus HTTP latency metric.
+"""Pure ASGI middleware: security headers, a request-body cap and deadline, and the access log plus HTTP latency
+metric.
 
 The access log carries method, route template, status and duration only: never the raw path or query string
 (they could hold anything a client put there), never a header, never a body.
@@ -6,6 +7,7 @@ The access log carries method, route template, status and duration only: never t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -20,11 +22,14 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 
 class BodySizeLimit:
-    """Buffers at most `limit` bytes of a request body; anything larger gets 413 `payload_too_large`."""
+    """Buffers at most `limit` bytes of a request body; anything larger gets 413 `payload_too_large`, and a body
+    that has not fully arrived `timeout` seconds after the request's head gets 408 `request_timeout` (a client
+    trickling its body cannot hold a connection and a task for ever)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,21 +37,26 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send)
+            await _refuse(send, 413, "payload_too_large", "The request body is too large.")
             return
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            size += len(message.get("body", b""))
-            if size > self.limit:
-                await _too_large(send)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    size += len(message.get("body", b""))
+                    if size > self.limit:
+                        await _refuse(send, 413, "payload_too_large", "The request body is too large.")
+                        return
+                    chunks.append(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _refuse(send, 408, "request_timeout", "The request body did not arrive in time.", close=True)
+            return
         body = b"".join(chunks)
         replayed = False
 
@@ -60,17 +70,14 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
-async def _too_large(send: Send) -> None:
+async def _refuse(send: Send, status: int, code: str, message: str, *, close: bool = False) -> None:
     # Answered before the app (and its error handlers) sees the request, so it is counted here.
-    count_api_error("payload_too_large")
-    payload = json.dumps({"error": {"code": "payload_too_large", "message": "The request body is too large."}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
-        }
-    )
+    count_api_error(code)
+    payload = json.dumps({"error": {"code": code, "message": message}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if close:  # the rest of the body may still come: the connection cannot carry another request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
