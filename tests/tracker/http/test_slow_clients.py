@@ -84,6 +84,7 @@ async def test_connections_beyond_the_cap_are_refused_at_once_and_silent_ones_cl
     refused = await _closed_by_server(reader, writer, trickle=False)
     assert refused.startswith(b"HTTP/1.1 503 ")
     assert b'"code": "server_busy"' in refused
+    assert b"x-content-type-options: nosniff" in refused
     writer.close()
     leftovers = await asyncio.gather(*(_closed_by_server(r, w, trickle=False) for r, w in silent))
     assert leftovers == [b""] * MAX_CONNECTIONS
@@ -111,3 +112,15 @@ async def test_an_idle_keep_alive_connection_is_closed(served: str) -> None:
     answer = await _closed_by_server(reader, writer, trickle=False)
     writer.close()
     assert answer.startswith(b"HTTP/1.1 200 ")  # answered, then closed once idle
+
+
+async def test_an_oversized_body_gets_413_and_the_connection_closes_without_waiting_for_it(served: str) -> None:
+    reader, writer = await _connect(served)
+    writer.write(
+        b"POST /v1/connections/manual HTTP/1.1\r\nHost: instance\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10000000\r\n\r\n{"
+    )
+    answer = await _closed_by_server(reader, writer, trickle=False)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"connection: close" in answer.lower()

@@ -55,7 +55,7 @@ class BodySizeLimit:
                     if not message.get("more_body", False):
                         break
         except TimeoutError:
-            await _refuse(send, 408, "request_timeout", "The request body did not arrive in time.", close=True)
+            await _refuse(send, 408, "request_timeout", "The request body did not arrive in time.")
             return
         body = b"".join(chunks)
         replayed = False
@@ -70,13 +70,16 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
-async def _refuse(send: Send, status: int, code: str, message: str, *, close: bool = False) -> None:
-    # Answered before the app (and its error handlers) sees the request, so it is counted here.
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    """Answered before the app (and its error handlers) sees the request, so it is counted here. The connection
+    is closed after it: the rest of a refused body may still be on its way and must not be read as a request."""
     count_api_error(code)
     payload = json.dumps({"error": {"code": code, "message": message}}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    if close:  # the rest of the body may still come: the connection cannot carry another request
-        headers.append((b"connection", b"close"))
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

@@ -28,14 +28,19 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from tallyhold.api.middleware import DEFAULT_CSP
 from tallyhold.metrics import count_api_error
 from tallyhold.settings import Settings
 
 _BUSY_BODY = json.dumps(
     {"error": {"code": "server_busy", "message": "The instance has too many open connections; try again shortly."}}
 ).encode()
+# Written raw, before any request is read (h11 cannot answer before a request); with the security headers every
+# answer carries (api/middleware.py).
 BUSY_ANSWER = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+    b"x-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\ncache-control: no-store\r\n"
+    b"content-security-policy: " + DEFAULT_CSP.encode() + b"\r\n"
     b"connection: close\r\ncontent-length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
 )
 
