@@ -18,9 +18,10 @@ Only failures are counted, and a valid credential is never refused or delayed: t
 first and asks the throttle only when it was wrong. A success does not reset the count either, or anyone
 holding one valid token could interleave it with guesses. Checking a blocked address's credentials still tells
 a guesser right from wrong; that is deliberate (a customer behind the same NAT as an attacker keeps working)
-and safe for bearer tokens, whose 256 random bits no guessing rate can find. What the throttle buys is a
-hard stop for clients stuck on a revoked or expired token and for floods, and `tallyhold_api_errors_total`
-counts the 429s.
+and safe for bearer tokens, whose 256 random bits no guessing rate can find. What the throttle buys: a client
+stuck on a wrong, revoked or expired token is told to back off (`Retry-After`), and a flood of guesses becomes
+a distinct answer an operator can alert on (`tallyhold_api_errors_total{code="too_many_auth_failures"}`). It
+does not make a flood cheaper: each presented token is still looked up.
 
 Memory: one float per address, in a table of at most `max_clients` entries (about 100 bytes each); when it is
 full, the address whose last failure is oldest is forgotten first. IPv6 clients are counted per /64, the
