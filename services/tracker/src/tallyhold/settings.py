@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
@@ -267,6 +267,12 @@ class Settings(BaseSettings):
         "only): `tallyhold serve` then serves plain HTTP on a non-loopback `HTTP_HOST`, which it refuses "
         "otherwise.",
     )
+    TRUSTED_PROXIES: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or CIDR networks of the TLS front (ingress, reverse proxy) whose "
+        "`X-Forwarded-For` and `X-Forwarded-Proto` are believed: the authentication throttle then counts the "
+        "client the front names, and HSTS follows the front's scheme. Empty: no forwarded header is believed.",
+    )
     TOKEN_EXPIRY_DAYS: int = Field(
         90, ge=1, le=3650, description="Lifetime of a token from `tallyhold token create` without `--expires-in`."
     )
@@ -342,6 +348,12 @@ class Settings(BaseSettings):
     def _egress_ips(cls, value: Any) -> Any:
         parts = _split_csv(value)
         return [ip_address(part) for part in parts] if isinstance(parts, list) else parts
+
+    @field_validator("TRUSTED_PROXIES", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: Any) -> Any:
+        parts = _split_csv(value)
+        return [ip_network(part, strict=False) for part in parts] if isinstance(parts, list) else parts
 
     @field_validator("PRICE_VENUES", mode="before")
     @classmethod

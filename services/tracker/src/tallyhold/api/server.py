@@ -167,5 +167,9 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         access_log=False,
         log_config=None,
         server_header=False,
-        proxy_headers=False,
+        # Forwarded headers are believed from the declared fronts only (uvicorn rewrites the client address and
+        # scheme before the app sees them); from anyone else they are ignored, so a client cannot pick its own
+        # throttle key.
+        proxy_headers=bool(settings.TRUSTED_PROXIES),
+        forwarded_allow_ips=[str(network) for network in settings.TRUSTED_PROXIES],
     )
