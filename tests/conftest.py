@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.esplora",
     "tests.fixtures.provisioner",
     "tests.fixtures.artefacts",
+    "tests.fixtures.serve",
 ]

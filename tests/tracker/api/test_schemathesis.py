@@ -27,7 +27,7 @@ from tallyhold_sandbox import Sandbox
 from tests.fixtures.instance import issue_token
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
-from tests.fixtures.served import served_instance
+from tests.fixtures.serve import serving
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import sync_settings
 
@@ -46,7 +46,7 @@ def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Set
 
 @pytest_asyncio.fixture(scope="module")
 async def instance(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with served_instance(settings, tmp_path_factory.mktemp("serve") / "serve.log") as base:
+    async with serving(settings, tmp_path_factory.mktemp("serve") / "serve.log") as base:
         yield base
 
 

@@ -59,23 +59,24 @@ def _settings() -> Settings:
 
 @app.command()
 def serve() -> None:
-    """Run the API (and, in later versions, the scheduler) until interrupted."""
+    """Run the API and the scheduler until interrupted. Refuses plain HTTP off loopback unless
+    TALLYHOLD_TLS_UPSTREAM=true (see README, "HTTP, TLS and slow clients")."""
     import uvicorn
 
+    from tallyhold.api.server import plaintext_refusal, tls_problem, uvicorn_config
     from tallyhold.app import create_app
     from tallyhold.metrics import start_metrics_server
 
     settings = _settings()
+    refusal = plaintext_refusal(settings) or tls_problem(settings)
+    if refusal is not None:
+        typer.echo(f"error: {refusal}", err=True)
+        raise typer.Exit(2)
     start_metrics_server(settings.METRICS_HOST, settings.METRICS_PORT)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.HTTP_HOST,
-        port=settings.HTTP_PORT,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        proxy_headers=False,
-    )
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
+    server.run()
+    if not server.started:  # as uvicorn.run: the port was taken, the lifespan failed, ...
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -92,23 +93,35 @@ def migrate() -> None:
 
 
 @token_app.command("create")
-def token_create(label: Annotated[str, typer.Option(help="What the token is for.")] = "cli") -> None:
+def token_create(
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    expires_in: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-in", min=1, max=3650, help="Days until it expires (default TALLYHOLD_TOKEN_EXPIRY_DAYS, 90)."
+        ),
+    ] = None,
+) -> None:
     """Issue a token; it is printed once and only its hash is stored."""
+    from datetime import timedelta
+
     from tallyhold.auth import service as token_service
     from tallyhold.db import create_engine, create_session_maker, transaction
 
     settings = _settings()
+    lifetime = timedelta(days=expires_in or settings.TOKEN_EXPIRY_DAYS)
 
-    async def run() -> str:
+    async def run() -> token_service.IssuedToken:
         engine = create_engine(settings, process="cli")
         try:
             async with transaction(create_session_maker(engine)) as session:
-                issued = await token_service.issue(session, label[:100] or "cli")
-            return issued.token
+                return await token_service.issue(session, label[:100] or "cli", lifetime)
         finally:
             await engine.dispose()
 
-    typer.echo(f"token: {_run(run())}")
+    issued = _run(run())
+    typer.echo(f"token: {issued.token}")
+    typer.echo(f"expires: {issued.expires_at.isoformat(timespec='seconds')}")
 
 
 @token_app.command("revoke")

@@ -12,13 +12,14 @@ import re
 from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from tallyhold.auth.throttle import FailureThrottle
 from tallyhold.egress.protocol import EgressConfig
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -248,6 +249,67 @@ class Settings(BaseSettings):
         description="Custom tokens a customer may add, all chains together (each is read on every wallet of its "
         "chain at every sync); one more is refused with 409 `limit_reached`.",
     )
+    HTTP_HEADER_TIMEOUT_SECONDS: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Time a client has to send a request's line and headers, counted from its connection or from "
+        "the end of the previous answer; then the connection is closed (slow-client protection).",
+    )
+    HTTP_BODY_TIMEOUT_SECONDS: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Time a client has to send a request's body once its headers are in; then 408 `request_timeout`.",
+    )
+    HTTP_KEEPALIVE_SECONDS: int = Field(
+        5, ge=1, le=300, description="An idle keep-alive connection is closed after this long."
+    )
+    HTTP_MAX_CONNECTIONS: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="Open connections at once; one more is answered 503 `server_busy` and closed.",
+    )
+    TLS_CERT_FILE: str | None = Field(
+        None, description="PEM certificate (chain) to serve HTTPS with; needs `TLS_KEY_FILE`. Read at start."
+    )
+    TLS_KEY_FILE: str | None = Field(None, description="PEM private key of `TLS_CERT_FILE`.")
+    TLS_UPSTREAM: bool = Field(
+        False,
+        description="The operator declares a TLS front (ingress, reverse proxy, or a port published on loopback "
+        "only): `tallyhold serve` then serves plain HTTP on a non-loopback `HTTP_HOST`, which it refuses "
+        "otherwise.",
+    )
+    TRUSTED_PROXIES: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or CIDR networks of the TLS front (ingress, reverse proxy) whose "
+        "`X-Forwarded-For` and `X-Forwarded-Proto` are believed: the authentication throttle then counts the "
+        "client the front names, and HSTS follows the front's scheme. Empty: no forwarded header is believed.",
+    )
+    TOKEN_EXPIRY_DAYS: int = Field(
+        90, ge=1, le=3650, description="Lifetime of a token from `tallyhold token create` without `--expires-in`."
+    )
+    AUTH_THROTTLE_FAILURES: int = Field(
+        10,
+        ge=1,
+        le=1_000_000,
+        description="Failed token checks one client address (IPv6: its /64) may make in a burst; beyond, they "
+        "are answered 429 `too_many_auth_failures` with `Retry-After`. Valid tokens are never throttled.",
+    )
+    AUTH_THROTTLE_WINDOW_SECONDS: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="A full burst of failures is forgiven over this time (one every window / failures seconds).",
+    )
+    AUTH_THROTTLE_MAX_CLIENTS: int = Field(
+        10_000,
+        ge=100,
+        le=1_000_000,
+        description="Client addresses the throttle remembers (about 100 bytes each); when full, the one whose "
+        "last failure is oldest is forgotten.",
+    )
     LOG_LEVEL: str = Field("INFO", description="Log level of the JSON log on stderr.")
     DB_POOL_SIZE: int = Field(5, ge=1, le=50, description="Database connections kept open by the instance.")
     SYNC_DB_POOL_SIZE: int = Field(
@@ -301,6 +363,12 @@ class Settings(BaseSettings):
         parts = _split_csv(value)
         return [ip_address(part) for part in parts] if isinstance(parts, list) else parts
 
+    @field_validator("TRUSTED_PROXIES", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: Any) -> Any:
+        parts = _split_csv(value)
+        return [ip_network(part, strict=False) for part in parts] if isinstance(parts, list) else parts
+
     @field_validator("PRICE_VENUES", mode="before")
     @classmethod
     def _price_venues(cls, value: Any) -> Any:
@@ -337,6 +405,12 @@ class Settings(BaseSettings):
             raise ValueError("HISTORY_HOURLY_DAYS must be longer than HISTORY_RAW_DAYS")
         if self.HISTORY_DAILY_DAYS and self.HISTORY_DAILY_DAYS <= self.HISTORY_HOURLY_DAYS:
             raise ValueError("HISTORY_DAILY_DAYS must be 0 (forever) or longer than HISTORY_HOURLY_DAYS")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Self:
+        if (self.TLS_CERT_FILE is None) != (self.TLS_KEY_FILE is None):
+            raise ValueError("TLS_CERT_FILE and TLS_KEY_FILE go together: set both or neither")
         return self
 
     @model_validator(mode="after")
@@ -391,6 +465,13 @@ class Settings(BaseSettings):
     @property
     def sync_jitter(self) -> float:
         return min(self.SYNC_JITTER_SECONDS, self.SYNC_INTERVAL_SECONDS / 2)
+
+    def auth_throttle(self) -> FailureThrottle:
+        return FailureThrottle(
+            limit=self.AUTH_THROTTLE_FAILURES,
+            window_seconds=self.AUTH_THROTTLE_WINDOW_SECONDS,
+            max_clients=self.AUTH_THROTTLE_MAX_CLIENTS,
+        )
 
     def egress_config(self) -> EgressConfig:
         """The non-secret part of the settings that the egress worker needs."""

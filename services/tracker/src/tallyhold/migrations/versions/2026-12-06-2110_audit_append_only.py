@@ -6,7 +6,7 @@ schema's); the schema owner, which runs migrations, keeps its rights. `tallyhold
 the same revoke after granting DML on every table (tallyhold_provision.database.APPEND_ONLY_TABLES).
 
 Revision ID: 3c1e5a7d9b20
-Revises: 59edc36dfcbb
+Revises: 3f9b2c7e4a10
 Create Date: 2026-12-06 21:10:00+00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3c1e5a7d9b20"
-down_revision: str | None = "59edc36dfcbb"
+down_revision: str | None = "3f9b2c7e4a10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
