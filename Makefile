@@ -11,7 +11,7 @@ DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus
 PYTEST_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian
+.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian checkov
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -33,13 +33,23 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-save --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# checkov (tests/deploy/terraform) gets a venv of its own: it pins many libraries that would fight ours.
+CHECKOV := .tools/checkov/bin/checkov
+
+checkov: $(CHECKOV) ## Install checkov (pinned with hashes) into .tools/checkov for the Terraform checks
+
+$(CHECKOV): tools/checkov-requirements.txt
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet --require-hashes -r tools/checkov-requirements.txt
+	@touch $@
+
 debian: ## Install the Debian packages the tests use, when missing (prometheus, promtool)
 	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
 
 run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
 	@$(BIN)/python -m tallyhold_provision.devstack
 
-test: install debian ## Run the whole test suite against real services it starts itself
+test: install debian checkov ## Run the whole test suite against real services it starts itself
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install ## ruff (lint and format check)
