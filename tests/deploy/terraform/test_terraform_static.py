@@ -168,7 +168,7 @@ NEEDED: dict[str, dict[tuple[str, ...], dict[str, str]]] = {
         ("server", "ha", "raft", "config"): {
             "openbao_unseal_key_id": "module.kms.openbao_unseal_key_id",
             "region": "var.region",
-            "openbao_namespace": "module.eks.openbao_namespace",
+            "raft_retry_join": "local.raft_retry_join",
         },
         ("server", "serviceAccount", "name"): {"openbao_service_account": "module.eks.openbao_service_account"},
         ("server", "extraEnvironmentVars", "AWS_REGION"): {"region": "var.region"},

@@ -5,12 +5,22 @@
 locals {
   egress_ips = module.egress_ips.public_ips
 
+  # One retry_join per replica (the chart's headless service names them openbao-N.openbao-internal), joined so
+  # that each line after the first is indented like the placeholder in the values' raft storage block.
+  raft_retry_join = join("\n          ", flatten([for i in range(var.openbao_replicas) : [
+    "retry_join {",
+    "  leader_api_addr     = \"https://openbao-${i}.openbao-internal:8200\"",
+    "  leader_ca_cert_file = \"/openbao/userconfig/openbao-tls/ca.crt\"",
+    "}",
+  ]]))
+
   openbao_values = templatefile("${path.module}/values/openbao.values.yaml.tftpl", {
     region                  = var.region
     openbao_namespace       = module.eks.openbao_namespace
     openbao_service_account = module.eks.openbao_service_account
     openbao_unseal_key_id   = module.kms.openbao_unseal_key_id
     openbao_replicas        = var.openbao_replicas
+    raft_retry_join         = local.raft_retry_join
   })
 
   prometheus_values = templatefile("${path.module}/values/kube-prometheus-stack.values.yaml.tftpl", {

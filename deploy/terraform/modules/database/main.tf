@@ -1,7 +1,7 @@
 # The managed Postgres the provisioner creates customers' schemas and roles in. Reachable on 5432 from the
-# cluster's security group only, from subnets with no internet route; every connection must use TLS (the
-# instances connect with sslmode=verify-full against the RDS CA bundle); the master password is generated, held
-# and rotated by RDS in Secrets Manager under our KMS key, so it never appears in Terraform state or variables.
+# cluster's security group only, from subnets with no internet route; every connection must use TLS 1.2+
+# (rds.force_ssl); the master password is generated, held and rotated by RDS in Secrets Manager under our KMS
+# key, so it never appears in Terraform state or variables.
 
 data "aws_partition" "current" {}
 
@@ -71,12 +71,6 @@ resource "aws_db_parameter_group" "this" {
     name  = "log_statement"
     value = "none"
   }
-  # A stuck transaction holds locks and a pooled connection: abort it after ten minutes.
-  parameter {
-    name  = "idle_in_transaction_session_timeout"
-    value = "600000"
-  }
-
   tags = var.tags
 
   lifecycle {

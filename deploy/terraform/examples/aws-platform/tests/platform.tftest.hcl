@@ -118,6 +118,14 @@ run "egress_ips_cluster_database_and_values" {
     error_message = "OpenBao runs three replicas under the ServiceAccount the unseal role is associated with."
   }
   assert {
+    condition = [for line in split("\n", yamldecode(output.openbao_values).server.ha.raft.config) : trimspace(line) if strcontains(line, "leader_api_addr")] == [
+      "leader_api_addr     = \"https://openbao-0.openbao-internal:8200\"",
+      "leader_api_addr     = \"https://openbao-1.openbao-internal:8200\"",
+      "leader_api_addr     = \"https://openbao-2.openbao-internal:8200\"",
+    ]
+    error_message = "Each replica joins the Raft cluster through every replica's address."
+  }
+  assert {
     condition     = yamldecode(output.prometheus_values).prometheus.prometheusSpec.externalLabels == { cluster = "th-prod", region = "eu-central-1" }
     error_message = "Prometheus labels its series with the cluster and region."
   }
