@@ -46,6 +46,20 @@ resource "aws_iam_role_policy_attachment" "cluster" {
   policy_arn = "${local.managed_policy}/AmazonEKSClusterPolicy"
 }
 
+# The control plane envelope-encrypts Secrets with this one key and may not use any other.
+resource "aws_iam_role_policy" "cluster_secrets_encryption" {
+  name = "encrypt-kubernetes-secrets"
+  role = aws_iam_role.cluster.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:ListGrants"]
+      Resource = var.secrets_kms_key_arn
+    }]
+  })
+}
+
 resource "aws_eks_cluster" "this" {
   name     = var.cluster_name
   version  = var.kubernetes_version
@@ -73,7 +87,11 @@ resource "aws_eks_cluster" "this" {
   enabled_cluster_log_types = local.log_types
   tags                      = var.tags
 
-  depends_on = [aws_cloudwatch_log_group.cluster, aws_iam_role_policy_attachment.cluster]
+  depends_on = [
+    aws_cloudwatch_log_group.cluster,
+    aws_iam_role_policy_attachment.cluster,
+    aws_iam_role_policy.cluster_secrets_encryption,
+  ]
 }
 
 resource "aws_eks_access_entry" "admin" {

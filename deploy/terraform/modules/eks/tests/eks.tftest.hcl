@@ -71,6 +71,10 @@ run "least_privilege_private_encrypted_logged" {
     error_message = "Kubernetes Secrets are envelope-encrypted with the given key."
   }
   assert {
+    condition     = jsondecode(aws_iam_role_policy.cluster_secrets_encryption.policy).Statement[0].Resource == var.secrets_kms_key_arn
+    error_message = "The control plane may use the secrets key only."
+  }
+  assert {
     condition     = length(aws_eks_cluster.this.enabled_cluster_log_types) == 5 && aws_cloudwatch_log_group.cluster.kms_key_id == var.logs_kms_key_arn
     error_message = "All five control plane logs go to an encrypted log group."
   }
