@@ -17,6 +17,10 @@ import pytest
 from tests.deploy.terraform import toolchain
 from tests.deploy.terraform.layout import ROOTS, TERRAFORM, label, parse
 
+# The module fixture runs terraform in every root at once (about a minute of CPU time in all); on a machine
+# shared with other work that can take longer than the suite's default per-test timeout.
+pytestmark = pytest.mark.timeout(900)
+
 
 def found_toolchain() -> toolchain.Toolchain:
     found = toolchain.find()
