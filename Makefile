@@ -16,7 +16,7 @@ TEST_ARTEFACTS := .test-artefacts
 SECRET_SCAN_PATHS := $(TEST_ARTEFACTS)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test scan-secrets lint format typecheck bench migrate migration contracts clean debian
+.PHONY: help install run test scan-secrets lint format typecheck bench migrate migration contracts clean debian checkov
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -38,13 +38,23 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-save --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# checkov (tests/deploy/terraform) gets a venv of its own: it pins many libraries that would fight ours.
+CHECKOV := .tools/checkov/bin/checkov
+
+checkov: $(CHECKOV) ## Install checkov (pinned with hashes) into .tools/checkov for the Terraform checks
+
+$(CHECKOV): tools/checkov-requirements.txt
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet --require-hashes -r tools/checkov-requirements.txt
+	@touch $@
+
 debian: ## Install the Debian packages the tests use, when missing (prometheus, promtool)
 	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
 
 run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
 	@$(BIN)/python -m tallyhold_provision.devstack
 
-test: install debian ## Run the whole test suite against real services it starts itself, then the secret scan
+test: install debian checkov ## Run the whole test suite against real services it starts itself, then the secret scan
 	@mkdir -p $(TEST_ARTEFACTS)
 	$(BIN)/pytest $(PYTEST_ARGS) 2>&1 | tee $(TEST_ARTEFACTS)/pytest-output.log
 	@$(MAKE) --no-print-directory scan-secrets
