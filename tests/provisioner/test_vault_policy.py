@@ -77,6 +77,18 @@ def test_the_provisioner_can_do_its_job(control_plane: ControlPlane, tenant: Ten
     client.auth.approle.login(role_id=tenant.customer_id, secret_id=secret_id)
 
 
+def test_a_role_changed_by_hand_is_reported_and_repaired(control_plane: ControlPlane, tenant: TenantNames) -> None:
+    vault = control_plane.vault()
+    admin = control_plane.openbao.admin_client()
+    path = f"auth/approle/role/{tenant.vault_role}"
+    admin.write_data(path, data={"token_period": "8760h", "secret_id_num_uses": "0", "token_no_default_policy": False})
+    health = vault.health(tenant)
+    assert (health.healthy, health.state) == (False, "misconfigured")
+    assert health.detail == "auth role settings: secret_id_num_uses, token_no_default_policy, token_period"
+    vault.ensure_tenant(tenant)
+    assert vault.health(tenant).healthy
+
+
 def _approle(tenant: TenantNames, **changed: Any) -> dict[str, Any]:
     return {**lifecycle.approle_role(TenantVault.for_customer(tenant.customer_id), cidrs="127.0.0.1/32"), **changed}
 

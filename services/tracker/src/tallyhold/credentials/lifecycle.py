@@ -59,6 +59,8 @@ SECRET_ID_TTL = "2592000s"  # noqa: S105 - a lifetime, not a secret
 SECRET_ID_NUM_USES = "1000"  # noqa: S105 - a login every 4 h for 30 days is 180; the rest covers restarts
 WRAP_TTL = "3600s"  # how long a wrapped answer (a secret id: for its instance to unwrap it) stays unwrappable
 KUBERNETES_SERVICE_ACCOUNT = "tallyhold"
+# Sent on every role write, so that converging undoes a periodic, counted or explicitly capped token set by hand.
+NO_TOKEN_EXTRAS = {"token_period": "0", "token_num_uses": "0", "token_explicit_max_ttl": "0"}
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,7 @@ def approle_role(tenant: TenantVault, *, cidrs: str) -> dict[str, Any]:
         "token_type": "service",
         "token_ttl": TOKEN_TTL,
         "token_max_ttl": TOKEN_MAX_TTL,
+        **NO_TOKEN_EXTRAS,
         "token_bound_cidrs": cidrs,
         "secret_id_bound_cidrs": cidrs,
         "secret_id_ttl": SECRET_ID_TTL,
@@ -325,6 +328,7 @@ def kubernetes_role(
         "token_type": "service",
         "token_ttl": TOKEN_TTL,
         "token_max_ttl": TOKEN_MAX_TTL,
+        **NO_TOKEN_EXTRAS,
     }
 
 
