@@ -77,6 +77,26 @@ def test_the_provisioner_can_do_its_job(control_plane: ControlPlane, tenant: Ten
     client.auth.approle.login(role_id=tenant.customer_id, secret_id=secret_id)
 
 
+def test_a_secret_id_is_replaced_when_its_instance_cannot_use_it(
+    control_plane: ControlPlane, tenant: TenantNames
+) -> None:
+    vault = control_plane.vault()
+    addr = control_plane.openbao.addr
+    # Unwrapped and used by its instance: kept.
+    used = vault.ensure_secret_id(tenant, None)
+    hvac.Client(url=addr, token="").auth.approle.login(tenant.customer_id, unwrap_secret_id(addr, used.wrapping_token))
+    assert vault.ensure_secret_id(tenant, used) == used
+    # Destroyed (or expired): replaced.
+    control_plane.openbao.admin_client().write_data(
+        f"auth/approle/role/{tenant.vault_role}/secret-id-accessor/destroy", data={"secret_id_accessor": used.accessor}
+    )
+    assert vault.ensure_secret_id(tenant, used).accessor != used.accessor
+    # Never used, and its wrapping token no longer unwraps (the instance never got it): replaced.
+    lost = vault.ensure_secret_id(tenant, None)
+    unwrap_secret_id(addr, lost.wrapping_token)
+    assert vault.ensure_secret_id(tenant, lost).accessor != lost.accessor
+
+
 def test_a_role_changed_by_hand_is_reported_and_repaired(control_plane: ControlPlane, tenant: TenantNames) -> None:
     vault = control_plane.vault()
     admin = control_plane.openbao.admin_client()

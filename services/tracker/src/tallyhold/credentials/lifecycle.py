@@ -303,7 +303,10 @@ def read_wrapped(client: hvac.Client, path: str, *, method: str = "GET", data: d
         return None
     if not isinstance(response, dict) or not response.get("wrap_info"):
         return None
-    return client.sys.unwrap(token=response["wrap_info"]["token"]).get("data")
+    try:
+        return client.sys.unwrap(token=response["wrap_info"]["token"]).get("data")
+    except hvac.exceptions.InvalidPath:
+        return None  # Vault wrapped a "not found" answer (an accessor that no longer exists)
 
 
 def kubernetes_role(
