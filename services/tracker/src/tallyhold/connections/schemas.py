@@ -51,7 +51,7 @@ class ExchangeKeyInput(StrictInput):
     )
     api_secret: SecretStr = Field(
         description="The API secret or private key (a PEM key may span lines).",
-        json_schema_extra=_documented(6, 4096, keyformat.ASCII_LINES),
+        json_schema_extra=_documented(6, 4096, keyformat.TEXT_LINES),
     )
     passphrase: SecretStr | None = Field(
         None,
