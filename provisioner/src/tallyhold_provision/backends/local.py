@@ -1,11 +1,20 @@
 """The local backend: each customer's instance is a supervisord program on this machine.
 
-Layout under the state folder (all private to the operator's user):
+When the operator is root, each customer's instance (and the egress worker it starts) runs as an OS user of its
+own, `tallyhold-<hex of the id>`, made on the first deploy and deleted by `remove` (local/osuser.py); the
+launcher drops to it (local/launch.py). Layout under the state folder, with owner and mode when root:
 
-    supervisor/supervisord.conf, supervisord.sock, supervisord.log, conf.d/<id>.conf
-    instances/<id>/env.json       the instance's TALLYHOLD_ settings (0600), read by the launcher
-    instances/<id>/secrets.json   its durable secrets: database password, Vault secret id (0600)
-    logs/<id>.log                 the instance's own log (stdout and stderr), rotated by supervisord
+    supervisor/...                root 0700: supervisord.conf, supervisord.sock, supervisord.log, conf.d/<id>.conf
+    instances/                    root 0711: instances find their own folder, nobody lists the others
+    instances/<id>/               root:<its group> 0750: the instance reads it, cannot add, rename or delete
+    instances/<id>/env.json       <its user> 0600: its TALLYHOLD_ settings, read by the launcher as that user
+    instances/<id>/secrets.json   root 0600: the durable secrets the provisioner reuses (database password,
+                                  Vault secret id); the instance has them from env.json, never from here
+    instances/<id>/run/           <its user> 0700: its working and home directory
+    logs/<id>.log                 root 0600 in a root 0700 folder: its stdout and stderr, written by supervisord
+
+When the operator is not root there is nobody to switch to: everything is the operator's, folders 0700, files
+0600, and the instances of one operator can read each other's files (README, "Local backend").
 
 Each instance listens on 127.0.0.1 on its own ports (API and metrics), remembered in the registry and kept
 across restarts unless something else took them meanwhile. supervisord restarts an instance that crashes.
@@ -13,6 +22,7 @@ across restarts unless something else took them meanwhile. supervisord restarts 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -23,6 +33,7 @@ import httpx
 
 from tallyhold_provision.backends.base import BackendError, Endpoint, Health
 from tallyhold_provision.local.files import read_json, write_private_json
+from tallyhold_provision.local.osuser import RunAs, instance_identity, remove_instance_identity
 from tallyhold_provision.local.ports import free_port, port_is_free
 from tallyhold_provision.local.supervisor import RUNNING_STATES, Program, Supervisor
 from tallyhold_provision.registry import Customer
@@ -56,7 +67,7 @@ class LocalBackend:
         return {str(k): str(v) for k, v in data.items()}
 
     def save_secrets(self, customer: Customer, secrets: dict[str, str]) -> None:
-        self._private_dir(self.instance_dir(customer))
+        self._instance_folder(customer)
         write_private_json(self.instance_dir(customer) / "secrets.json", secrets)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -71,13 +82,14 @@ class LocalBackend:
             "TALLYHOLD_METRICS_PORT": str(ports["metrics_port"]),
             **env,  # the operator's TALLYHOLD_ variables win, ports included
         }
+        identity = self._instance_folder(customer)
         directory = self.instance_dir(customer)
-        self._private_dir(directory)
         self._private_dir(self.log_file(customer).parent)
-        env_changed = write_private_json(directory / "env.json", full_env)
+        env_changed = write_private_json(directory / "env.json", full_env, owner=identity.owner)
+        user = ["--user", identity.user] if identity.user else []
         program = Program(
             name=customer.id,
-            command=[sys.executable, "-m", "tallyhold_provision.local.launch", str(directory / "env.json")],
+            command=[sys.executable, "-m", "tallyhold_provision.local.launch", *user, str(directory / "env.json")],
             directory=directory,
             log_file=self.log_file(customer),
             autostart=running,
@@ -111,6 +123,7 @@ class LocalBackend:
         log = self.log_file(customer)
         for rotated in log.parent.glob(f"{log.name}*"):
             rotated.unlink(missing_ok=True)
+        remove_instance_identity(customer.id)  # last: its processes are gone, and so are its files
 
     def exists(self, customer: Customer) -> bool:
         return (self.supervisor.conf_dir / f"{customer.id}.conf").exists() or self.instance_dir(customer).exists()
@@ -175,6 +188,25 @@ class LocalBackend:
                     f"see {self.log_file(customer)}"
                 )
             time.sleep(0.05)
+
+    def _instance_folder(self, customer: Customer) -> RunAs:
+        """The customer's folder with the owners and modes of the module's layout; the identity it runs as."""
+        identity = instance_identity(customer.id)
+        root = self.instance_dir(customer).parent
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o711 if identity.user else 0o700)
+        directory = self.instance_dir(customer)
+        directory.mkdir(exist_ok=True)
+        runtime = directory / "run"
+        runtime.mkdir(exist_ok=True)
+        if identity.user:
+            os.chown(directory, 0, identity.gid)
+            directory.chmod(0o750)
+            identity.chown(runtime)
+        else:
+            directory.chmod(0o700)
+        runtime.chmod(0o700)
+        return identity
 
     @staticmethod
     def _private_dir(path: Path) -> None:

@@ -24,6 +24,13 @@ from tallyhold_provision.local.supervisor import Supervisor
 from tallyhold_provision.vault import AppRoleLogin, bootstrap
 
 
+def store_login(path: Path, login: AppRoleLogin) -> None:
+    """The provisioner's AppRole login, in a folder and a file of root's (or the operator's) alone."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.parent.chmod(0o700)
+    write_private_json(path, {"role_id": login.role_id, "secret_id": login.secret_id})
+
+
 @dataclass
 class LocalPlatform:
     state_dir: Path
@@ -76,8 +83,7 @@ class LocalPlatform:
                 tenant_policy=self.tenant_policy,
             )
             if login != previous:
-                self.login_file.parent.mkdir(mode=0o700, exist_ok=True)
-                write_private_json(self.login_file, {"role_id": login.role_id, "secret_id": login.secret_id})
+                store_login(self.login_file, login)
             return started
 
     def vault_login(self) -> AppRoleLogin:
