@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ import pytest
 
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.openbao import LocalOpenBao
+from tallyhold_provision.local.osuser import remove_instance_identity
 from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.local.supervisor import Supervisor
@@ -85,6 +87,9 @@ def state() -> Iterator[Path]:
     try:
         yield parent / "state"
     finally:
+        # The demo customer is never destroyed (its data outlives every run): its OS user goes with the folder.
+        for folder in (parent / "state" / "instances").glob("t_*"):
+            remove_instance_identity(folder.name)
         shutil.rmtree(parent, ignore_errors=True)
 
 
@@ -164,7 +169,8 @@ def _assert_all_gone(processes: set[psutil.Process], state: Path) -> None:
         assert not _left_running(state)
     finally:
         for process in alive:  # ours: started by this test's make run; do not leave them to the next test
-            process.kill()
+            with suppress(psutil.NoSuchProcess):
+                process.kill()
 
 
 def _kinds(url: str, token: str) -> list[str]:
