@@ -124,3 +124,58 @@ def test_platform_secret_files_are_private(control_plane: ControlPlane) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(control_plane.postgres.log.stat().st_mode) == 0o600
     assert stat.S_IMODE(control_plane.openbao.root.stat().st_mode) == 0o700
+
+
+NON_ROOT_OPERATOR = """
+import json, os, stat, sys
+from pathlib import Path
+from tallyhold_provision.local import launch
+# An unprivileged operator: the launcher's own steps (namespace for the interpreter, then the drop).
+launch.expose_hidden_paths(launch.needed_paths(Path(sys.argv[1]) / "state" / "env.json"))
+launch.drop_to(sys.argv[2])
+from tallyhold_provision.backends.local import LocalBackend
+from tallyhold_provision.local.osuser import instance_identity, remove_instance_identity
+from tallyhold_provision.registry import Customer, State
+customer = Customer("t_00000000000000e2", "nonroot-co", "local", State.provisioning)
+backend = LocalBackend(Path(sys.argv[1]) / "state")
+backend.save_secrets(customer, {"database_password": "x"})
+remove_instance_identity(customer.id)  # nothing to remove, and no attempt to
+folder = backend.instance_dir(customer)
+paths = {"instances": folder.parent, "folder": folder, "secrets.json": folder / "secrets.json", "run": folder / "run"}
+found = {name: [p.stat().st_uid, stat.S_IMODE(p.stat().st_mode)] for name, p in paths.items()}
+print(json.dumps({"identity": instance_identity(customer.id).user, "uid": os.getuid(), "found": found}))
+"""
+
+
+def test_an_operator_who_is_not_root_gets_no_users_and_private_files(platform_root: Path) -> None:
+    """The fallback: the same code run by an unprivileged operator makes no OS user, changes no owner, and keeps
+    every folder 0700 and every file 0600 (its instances then share its user: README, "Local backend")."""
+    from tallyhold_provision.local.osuser import instance_identity, remove_instance_identity
+
+    operator_id = "t_00000000000000e1"
+    operator = instance_identity(operator_id)  # any unprivileged account stands in for the operator
+    root = platform_root / "files-nonroot"
+    root.mkdir(mode=0o711)
+    (root / "state").mkdir(mode=0o700)
+    os.chown(root / "state", operator.uid, operator.gid)
+    try:
+        assert operator.user is not None
+        result = subprocess.run(
+            [sys.executable, "-c", NON_ROOT_OPERATOR, str(root), operator.user],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        report = json.loads(result.stdout.splitlines()[-1])
+    finally:
+        remove_instance_identity(operator_id)
+    assert report["identity"] is None
+    assert report["uid"] == operator.uid
+    assert report["found"] == {
+        "instances": [operator.uid, 0o700],
+        "folder": [operator.uid, 0o700],
+        "secrets.json": [operator.uid, 0o600],
+        "run": [operator.uid, 0o700],
+    }
