@@ -5,6 +5,7 @@ the instance would run."""
 
 from __future__ import annotations
 
+import json
 import pwd
 import subprocess
 import time
@@ -25,8 +26,7 @@ SLUGS = ("users-alpha", "users-beta")
 
 @pytest.fixture(scope="module")
 def pair(control_plane: ControlPlane, chain_world: ChainWorld) -> Iterator[tuple[tuple[Customer, str], Customer]]:
-    environ = {**INSTANCE_ENVIRON, "TALLYHOLD_EVM_RPC_ETHEREUM": chain_world.url}
-    with control_plane.provisioner(environ=environ) as provisioner:
+    with control_plane.provisioner(environ=_environ(chain_world)) as provisioner:
         try:
             a = provisioner.create(SLUGS[0], backend="local")
             b = provisioner.create(SLUGS[1], backend="local")
@@ -37,13 +37,19 @@ def pair(control_plane: ControlPlane, chain_world: ChainWorld) -> Iterator[tuple
                 provisioner.destroy(slug)
 
 
-def _as_instance(plane: ControlPlane, customer: Customer, *argv: str) -> subprocess.CompletedProcess[str]:
+def _environ(chain_world: ChainWorld) -> dict[str, str]:
+    return {**INSTANCE_ENVIRON, "TALLYHOLD_EVM_RPC_ETHEREUM": chain_world.url}
+
+
+def _as_instance(
+    plane: ControlPlane, customer: Customer, *argv: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     pid = plane.supervisor.pid(customer.id)
     assert pid is not None
     user = pwd.getpwnam(instance_user_name(customer.id))
     command = ["nsenter", f"--target={pid}", "--mount", "--", "setpriv", f"--reuid={user.pw_uid}",
                f"--regid={user.pw_gid}", "--clear-groups", "--", *argv]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=30, check=False)
 
 
 def _secret_paths(plane: ControlPlane, b: Customer, a: Customer) -> list[Path]:
@@ -91,6 +97,23 @@ def test_instance_cannot_write_its_folder_or_reach_the_interpreters_home(control
     assert replaced.returncode != 0
     shadow = _as_instance(control_plane, a, "cat", "/etc/shadow")
     assert shadow.returncode != 0
+
+
+def test_what_the_instance_writes_in_its_env_file_does_not_steer_the_provisioner(
+    control_plane: ControlPlane, chain_world: ChainWorld, pair
+) -> None:
+    (a, _), _ = pair
+    env_file = control_plane.state_dir / "instances" / a.id / "env.json"
+    tampered = {**json.loads(env_file.read_text()), "TALLYHOLD_HTTP_PORT": "1"}
+    try:
+        written = _as_instance(control_plane, a, "sh", "-c", f"cat > {env_file}", stdin=json.dumps(tampered))
+        assert written.returncode == 0, written.stderr  # its own file: it may write it
+        health = control_plane.backend.health(a)  # checked at the URL the registry holds, not the file's
+        assert health.healthy, health
+    finally:
+        with control_plane.provisioner(environ=_environ(chain_world)) as provisioner:
+            provisioner.create(SLUGS[0], backend="local")  # the provisioner's settings are written back
+    assert json.loads(env_file.read_text())["TALLYHOLD_HTTP_PORT"] != "1"
 
 
 def _wallet_synced(url: str, headers: dict[str, str]) -> bool:

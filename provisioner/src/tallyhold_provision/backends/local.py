@@ -109,8 +109,7 @@ class LocalBackend:
     def restart(self, customer: Customer) -> None:
         self.supervisor.start()
         self.supervisor.restart_program(customer.id)
-        env = read_json(self.instance_dir(customer) / "env.json") or {}
-        self._wait_healthy(customer, self._url(env))
+        self._wait_healthy(customer, self._recorded_url(customer))
 
     def stop(self, customer: Customer) -> None:
         self.supervisor.stop_program(customer.id)
@@ -134,9 +133,10 @@ class LocalBackend:
             return Health(False, "missing", "no supervisord program (is supervisord running?)")
         if state != "RUNNING":
             return Health(False, state.lower(), f"log: {self.log_file(customer)}")
-        env = read_json(self.instance_dir(customer) / "env.json") or {}
+        if customer.url is None:
+            return Health(False, "unknown", f"no URL recorded; run `create {customer.slug}`")
         try:
-            response = httpx.get(f"{self._url(env)}/healthz", timeout=3)
+            response = httpx.get(f"{customer.url}/healthz", timeout=3)
         except httpx.HTTPError:
             return Health(False, "unreachable", "the process runs but /healthz does not answer")
         if response.status_code != 200:
@@ -166,6 +166,13 @@ class LocalBackend:
         metrics = f"http://{self.public_host}:{metrics_port}/metrics" if metrics_port else None
         state: dict[str, Any] = dict(ports)
         return Endpoint(url=self._url(env), metrics_url=metrics, backend_state=state)
+
+    def _recorded_url(self, customer: Customer) -> str:
+        # From the registry, not from env.json: that file is the instance's own (it could rewrite it), and what
+        # the provisioner does as root must not follow an instance's word.
+        if customer.url is None:
+            raise BackendError(f"{customer.slug} has no recorded URL; run `create {customer.slug}`")
+        return customer.url
 
     def _url(self, env: dict[str, Any]) -> str:
         return f"http://{self.public_host}:{env.get('TALLYHOLD_HTTP_PORT', 0)}"
