@@ -5,6 +5,8 @@ ciphertexts can never be decrypted again (crypto-shredding). Two concurrent crea
 from __future__ import annotations
 
 import json
+import pwd
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from tallyhold.credentials import lifecycle
 from tallyhold.credentials.context import b64encode, derivation_context
 from tallyhold.credentials.lifecycle import TenantVault
 from tallyhold_provision.errors import ProvisionError
+from tallyhold_provision.local.osuser import instance_user_name
 from tallyhold_provision.registry import Customer, State
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
 
@@ -75,6 +78,11 @@ def _leftovers(plane: ControlPlane, customer_id: str) -> list[str]:
             found.append(str(path))
     if any((plane.state_dir / "logs").glob(f"{customer_id}*")):
         found.append("log file")
+    try:
+        pwd.getpwnam(instance_user_name(customer_id))
+        found.append("OS user")
+    except KeyError:
+        pass
     return found
 
 
@@ -277,9 +285,17 @@ def test_state_files_are_private(control_plane: ControlPlane) -> None:
         customer = provisioner.create("private-co", backend="local").customer
         try:
             folder = control_plane.state_dir / "instances" / customer.id
-            for path in (folder / "env.json", folder / "secrets.json"):
-                assert path.stat().st_mode & 0o077 == 0, path
-            assert folder.stat().st_mode & 0o077 == 0
+            user = pwd.getpwnam(instance_user_name(customer.id))
+            owners = {
+                folder: (0, user.pw_gid, 0o750),  # the instance reads it, cannot add or rename in it
+                folder / "env.json": (user.pw_uid, user.pw_gid, 0o600),
+                folder / "secrets.json": (0, 0, 0o600),
+                folder / "run": (user.pw_uid, user.pw_gid, 0o700),
+                folder.parent: (0, 0, 0o711),
+            }
+            for path, (uid, gid, mode) in owners.items():
+                found = path.stat()
+                assert (found.st_uid, found.st_gid, stat.S_IMODE(found.st_mode)) == (uid, gid, mode), path
             conf = control_plane.state_dir / "supervisor" / "conf.d" / f"{customer.id}.conf"
             # Secrets live in the env file only, never in supervisord's configuration.
             assert "TALLYHOLD" not in conf.read_text()

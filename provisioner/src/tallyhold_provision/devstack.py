@@ -4,9 +4,11 @@ Starts (or adopts, when an earlier run left them up) embedded Postgres, OpenBao 
 sandbox exchange venues and anvil as supervisord programs; converges the customer `demo` with
 `tallyhold-provision`'s own code (registry, schema and roles, migrations, transit key and AppRole, supervised
 instance); gives it a sandbox exchange connection, a funded wallet and two manual holdings (once); and prints
-`url:` and a newly issued `token:` on lines of their own. It stays in the foreground; Ctrl-C (or SIGTERM) stops
-everything this run started; the next run resumes with the same data. All state lives under one folder:
-`.tallyhold/` in the checkout, or `TALLYHOLD_STATE_DIR`.
+`url:` and a newly issued `token:` on lines of their own (stdout holds nothing else; each step and its time go to
+stderr, and a failed step says what to do). A demo holding the instance refuses is a warning, not a failure. It
+stays in the foreground; Ctrl-C (or SIGTERM) stops everything this run started, and when this process is killed
+instead, its guard does (local/runguard.py); the next run resumes with the same data. All state lives under one
+folder: `.tallyhold/` in the checkout, or `TALLYHOLD_STATE_DIR`.
 
 The demo instance gets the venues' URLs (`TALLYHOLD_EXCHANGE_API_OVERRIDES`) and anvil's
 (`TALLYHOLD_EVM_RPC_ETHEREUM`) as defaults; any `TALLYHOLD_` variable in the caller's environment wins.
@@ -19,9 +21,6 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -30,6 +29,8 @@ from tallyhold_provision.factory import build
 from tallyhold_provision.instance_env import passthrough
 from tallyhold_provision.local.demo import ANVIL_PROGRAM, SANDBOX_PROGRAM, Chain, Venues, overrides_json, seed_customer
 from tallyhold_provision.local.platform import LocalPlatform
+from tallyhold_provision.local.progress import StepFailed, Steps
+from tallyhold_provision.local.runguard import Started, adopt_dead_run, start_guard, stop_started
 
 DEMO_SLUG = "demo"
 TOKEN_LABEL = "make run"  # noqa: S105 - a token's label, not a token
@@ -37,16 +38,6 @@ TOKEN_LABEL = "make run"  # noqa: S105 - a token's label, not a token
 
 def state_dir() -> Path:
     return default_state_dir().resolve()
-
-
-@dataclass
-class Started:
-    """What this run started, so that Ctrl-C stops exactly that."""
-
-    postgres: bool = False
-    openbao: bool = False
-    supervisor: bool = False
-    programs: list[str] = field(default_factory=list)
 
 
 def demo_environment(venue_urls: dict[str, str], rpc_url: str, environ: dict[str, str]) -> dict[str, str]:
@@ -59,56 +50,50 @@ def demo_environment(venue_urls: dict[str, str], rpc_url: str, environ: dict[str
     return {**defaults, **passthrough(environ)}
 
 
-def up(root: Path, started: Started) -> tuple[str, str]:
+def up(root: Path, started: Started, steps: Steps) -> tuple[str, str]:
     platform = LocalPlatform(root)
     logs = root / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    logs.chmod(0o700)
-    # Each flag is set before the start, so that a Ctrl-C in the middle of one still stops it.
-    started.postgres = not platform.postgres.running()
-    platform.ensure_postgres()
-    started.openbao = not platform.openbao.running()
-    platform.ensure_openbao()
-    started.supervisor = not platform.supervisor.running()
-    platform.ensure_supervisor()
+    # Each start is recorded before it begins, so that a Ctrl-C (or a kill) in the middle of one still stops it.
+    started.mark("postgres", not platform.postgres.running())
+    steps.run("Postgres", f"read {platform.postgres.log}", platform.ensure_postgres)
+    started.mark("openbao", not platform.openbao.running())
+    steps.run("OpenBao", f"read {platform.openbao.log}", platform.ensure_openbao)
+    started.mark("supervisor", not platform.supervisor.running())
+    steps.run("supervisord", f"read {platform.supervisor.log_file}", platform.ensure_supervisor)
     venues = Venues(root / "sandbox", platform.supervisor, logs)
-    started.programs.append(SANDBOX_PROGRAM)
-    venue_urls = venues.ensure()
-    started.programs.append(ANVIL_PROGRAM)
-    rpc_url = Chain(root / "anvil", platform.supervisor, logs).ensure()
+    started.mark(SANDBOX_PROGRAM)
+    venue_urls = steps.run("sandbox exchange venues", f"read {logs / 'sandbox.log'}", venues.ensure)
+    started.mark(ANVIL_PROGRAM)
+    chain = Chain(root / "anvil", platform.supervisor, logs)
+    anvil_hint = f"read {logs / 'anvil.log'}; `make install` installs anvil"
+    rpc_url = steps.run("local chain (anvil)", anvil_hint, chain.ensure)
     # The local platform of this folder, whatever TALLYHOLD_PROVISIONER_* the caller's shell carries.
     settings = ProvisionerSettings(STATE_DIR=root, ADMIN_DATABASE_URL=None, VAULT_ADDR=None, VAULT_TOKEN=None)
     environ = demo_environment(venue_urls, rpc_url, dict(os.environ))
     with build(settings, environ=environ) as provisioner:
-        created = provisioner.create(DEMO_SLUG, backend="local", token_label=TOKEN_LABEL)
+        created = steps.run(
+            f"customer {DEMO_SLUG}",
+            f"`.venv/bin/tallyhold-provision status {DEMO_SLUG}` names the step that failed; the instance's log is "
+            f"in {logs}",
+            lambda: provisioner.create(DEMO_SLUG, backend="local", token_label=TOKEN_LABEL),
+        )
         customer = created.customer
-        started.programs.append(customer.id)
+        started.mark(customer.id)
         # The first run shows the token `create` issued; later runs show a new one and revoke the earlier runs'
         # (same label), so no token stays valid that nobody holds any more.
         token = created.token or provisioner.token(DEMO_SLUG, TOKEN_LABEL, replace_label=True)[1].token
     assert customer.url is not None
-    seed_customer(customer.url, token, venues.demo_key())
+    url = customer.url
+    refused = steps.run(
+        "demo holdings", f"read {logs / (customer.id + '.log')}", lambda: seed_customer(url, token, venues.demo_key())
+    )
+    for warning in refused:
+        _say(f"warning: {warning}; the platform runs without it")
     return customer.url, token
 
 
-def down(root: Path, started: Started) -> None:
-    """Stop what this run started, newest first. Errors are reported and the rest still stopped."""
-    platform = LocalPlatform(root)
-    steps: list[tuple[str, Callable[[], None]]] = []
-    if started.supervisor:
-        steps.append(("supervisord and its programs", platform.supervisor.shutdown))
-    else:
-        for name in reversed(started.programs):
-            steps.append((name, partial(platform.supervisor.stop_program, name)))
-    if started.openbao:
-        steps.append(("OpenBao", platform.openbao.stop))
-    if started.postgres:
-        steps.append(("Postgres", platform.postgres.stop))
-    for what, stop in steps:
-        try:
-            stop()
-        except Exception as exc:  # keep stopping the others; say which one failed and how
-            print(f"warning: stopping {what} failed ({type(exc).__name__})", file=sys.stderr, flush=True)
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def run() -> int:
@@ -120,23 +105,39 @@ def run() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handle)
-    started = Started()
+    LocalPlatform(root).prepare()
+    (root / "logs").mkdir(mode=0o700, exist_ok=True)
+    (root / "logs").chmod(0o700)
+    started = Started(root)
     try:
-        url, token = up(root, started)
+        adopt_dead_run(started, _say)
+    except RuntimeError as exc:
+        _say(f"error: {exc}")
+        return 1
+    guard = start_guard(started)  # from here on, whatever ends this process, what it started is stopped
+    try:
+        url, token = up(root, started, Steps(_say))
         print(f"url: {url}", flush=True)
         print(f"token: {token}", flush=True)
-        print(f"State: {root}. Ctrl-C stops everything this command started.", file=sys.stderr, flush=True)
+        _say(f"State: {root}. Ctrl-C stops everything this command started.")
         stop.wait()
     except KeyboardInterrupt:
         pass
+    except StepFailed as exc:
+        _say(f"error: {exc}")
+        _say(f"what to do: {exc.hint}; then run `make run` again (it resumes where it stopped)")
+        return 1
     except Exception as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        _say(f"error: {type(exc).__name__}: {exc}")
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("stopping…", file=sys.stderr, flush=True)
-        down(root, started)
+        _say("stopping…")
+        stop_started(root, started, _say)
+        started.clear()
+        guard.stdin.close()  # type: ignore[union-attr]  # Popen(stdin=PIPE) always has it
+        guard.wait()
     return 0
 
 

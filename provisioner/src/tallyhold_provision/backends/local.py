@@ -1,13 +1,22 @@
 """The local backend: each customer's instance is a supervisord program on this machine.
 
-Layout under the state folder (all private to the operator's user):
+When the operator is root, each customer's instance (and the egress worker it starts) runs as an OS user of its
+own, `tallyhold-<hex of the id>`, made on the first deploy and deleted by `remove` (local/osuser.py); the
+launcher drops to it (local/launch.py). Layout under the state folder, with owner and mode when root:
 
-    supervisor/supervisord.conf, supervisord.sock, supervisord.log, conf.d/<id>.conf
-    instances/<id>/env.json       the instance's TALLYHOLD_ settings (0600), read by the launcher
-    instances/<id>/secrets.json   its durable secrets: database password, the wrapping token of its Vault
-                                  secret id and that secret id's accessor (0600)
-    instances/<id>/vault-secret-id.json   written by the instance: the secret id it unwrapped (0600)
-    logs/<id>.log                 the instance's own log (stdout and stderr), rotated by supervisord
+    supervisor/...                root 0700: supervisord.conf, supervisord.sock, supervisord.log, conf.d/<id>.conf
+    instances/                    root 0711: instances find their own folder, nobody lists the others
+    instances/<id>/               root:<its group> 0750: the instance reads it, cannot add, rename or delete
+    instances/<id>/env.json       <its user> 0600: its TALLYHOLD_ settings, read by the launcher as that user
+    instances/<id>/secrets.json   root 0600: the durable secrets the provisioner reuses (database password,
+                                  the wrapping token of its Vault secret id and that secret id's accessor);
+                                  the instance has what it needs from env.json, never from here
+    instances/<id>/run/           <its user> 0700: its working and home directory
+    instances/<id>/run/vault-secret-id.json   <its user> 0600, written by the instance: the secret id it unwrapped
+    logs/<id>.log                 root 0600 in a root 0700 folder: its stdout and stderr, written by supervisord
+
+When the operator is not root there is nobody to switch to: everything is the operator's, folders 0700, files
+0600, and the instances of one operator can read each other's files (README, "Local backend").
 
 Each instance listens on 127.0.0.1 on its own ports (API and metrics), remembered in the registry and kept
 across restarts unless something else took them meanwhile. supervisord restarts an instance that crashes.
@@ -15,6 +24,7 @@ across restarts unless something else took them meanwhile. supervisord restarts 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -25,6 +35,7 @@ import httpx
 
 from tallyhold_provision.backends.base import BackendError, Endpoint, Health
 from tallyhold_provision.local.files import read_json, write_private_json
+from tallyhold_provision.local.osuser import RunAs, instance_identity, remove_instance_identity
 from tallyhold_provision.local.ports import free_port, port_is_free
 from tallyhold_provision.local.supervisor import RUNNING_STATES, Program, Supervisor
 from tallyhold_provision.registry import Customer
@@ -58,7 +69,7 @@ class LocalBackend:
         return {str(k): str(v) for k, v in data.items()}
 
     def save_secrets(self, customer: Customer, secrets: dict[str, str]) -> None:
-        self._private_dir(self.instance_dir(customer))
+        self._instance_folder(customer)
         write_private_json(self.instance_dir(customer) / "secrets.json", secrets)
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -73,15 +84,19 @@ class LocalBackend:
             "TALLYHOLD_METRICS_PORT": str(ports["metrics_port"]),
             **env,  # the operator's TALLYHOLD_ variables win, ports included
         }
+        identity = self._instance_folder(customer)
         if "TALLYHOLD_VAULT_WRAPPED_SECRET_ID" in env:
-            full_env["TALLYHOLD_VAULT_SECRET_ID_FILE"] = str(self.instance_dir(customer) / "vault-secret-id.json")
+            # In run/, the one folder the instance's own user may write: it keeps the secret id it unwrapped there.
+            full_env["TALLYHOLD_VAULT_SECRET_ID_FILE"] = str(
+                self.instance_dir(customer) / "run" / "vault-secret-id.json"
+            )
         directory = self.instance_dir(customer)
-        self._private_dir(directory)
         self._private_dir(self.log_file(customer).parent)
-        env_changed = write_private_json(directory / "env.json", full_env)
+        env_changed = write_private_json(directory / "env.json", full_env, owner=identity.owner)
+        user = ["--user", identity.user] if identity.user else []
         program = Program(
             name=customer.id,
-            command=[sys.executable, "-m", "tallyhold_provision.local.launch", str(directory / "env.json")],
+            command=[sys.executable, "-m", "tallyhold_provision.local.launch", *user, str(directory / "env.json")],
             directory=directory,
             log_file=self.log_file(customer),
             autostart=running,
@@ -101,8 +116,7 @@ class LocalBackend:
     def restart(self, customer: Customer) -> None:
         self.supervisor.start()
         self.supervisor.restart_program(customer.id)
-        env = read_json(self.instance_dir(customer) / "env.json") or {}
-        self._wait_healthy(customer, self._url(env))
+        self._wait_healthy(customer, self._recorded_url(customer))
 
     def stop(self, customer: Customer) -> None:
         self.supervisor.stop_program(customer.id)
@@ -115,6 +129,7 @@ class LocalBackend:
         log = self.log_file(customer)
         for rotated in log.parent.glob(f"{log.name}*"):
             rotated.unlink(missing_ok=True)
+        remove_instance_identity(customer.id)  # last: its processes are gone, and so are its files
 
     def exists(self, customer: Customer) -> bool:
         return (self.supervisor.conf_dir / f"{customer.id}.conf").exists() or self.instance_dir(customer).exists()
@@ -125,9 +140,10 @@ class LocalBackend:
             return Health(False, "missing", "no supervisord program (is supervisord running?)")
         if state != "RUNNING":
             return Health(False, state.lower(), f"log: {self.log_file(customer)}")
-        env = read_json(self.instance_dir(customer) / "env.json") or {}
+        if customer.url is None:
+            return Health(False, "unknown", f"no URL recorded; run `create {customer.slug}`")
         try:
-            response = httpx.get(f"{self._url(env)}/healthz", timeout=3)
+            response = httpx.get(f"{customer.url}/healthz", timeout=3)
         except httpx.HTTPError:
             return Health(False, "unreachable", "the process runs but /healthz does not answer")
         if response.status_code != 200:
@@ -158,6 +174,13 @@ class LocalBackend:
         state: dict[str, Any] = dict(ports)
         return Endpoint(url=self._url(env), metrics_url=metrics, backend_state=state)
 
+    def _recorded_url(self, customer: Customer) -> str:
+        # From the registry, not from env.json: that file is the instance's own (it could rewrite it), and what
+        # the provisioner does as root must not follow an instance's word.
+        if customer.url is None:
+            raise BackendError(f"{customer.slug} has no recorded URL; run `create {customer.slug}`")
+        return customer.url
+
     def _url(self, env: dict[str, Any]) -> str:
         return f"http://{self.public_host}:{env.get('TALLYHOLD_HTTP_PORT', 0)}"
 
@@ -179,6 +202,25 @@ class LocalBackend:
                     f"see {self.log_file(customer)}"
                 )
             time.sleep(0.05)
+
+    def _instance_folder(self, customer: Customer) -> RunAs:
+        """The customer's folder with the owners and modes of the module's layout; the identity it runs as."""
+        identity = instance_identity(customer.id)
+        root = self.instance_dir(customer).parent
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o711 if identity.user else 0o700)
+        directory = self.instance_dir(customer)
+        directory.mkdir(exist_ok=True)
+        runtime = directory / "run"
+        runtime.mkdir(exist_ok=True)
+        if identity.user:
+            os.chown(directory, 0, identity.gid)
+            directory.chmod(0o750)
+            identity.chown(runtime)
+        else:
+            directory.chmod(0o700)
+        runtime.chmod(0o700)
+        return identity
 
     @staticmethod
     def _private_dir(path: Path) -> None:

@@ -40,6 +40,7 @@ import hvac
 import hvac.exceptions
 
 from tallyhold.credentials.lifecycle import ensure_engines
+from tallyhold_provision.local.files import write_private
 from tallyhold_provision.local.ports import free_port
 
 START_TIMEOUT_SECONDS = 30.0
@@ -58,18 +59,6 @@ def _bundled_bao() -> Path:
 
 
 BAO_BINARY = _bundled_bao()
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Create `path` readable by its owner only, from the first byte on (no window at a wider mode)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
 
 
 @dataclass
@@ -320,5 +309,5 @@ class LocalOpenBao:
         response.raise_for_status()
         body = response.json()
         # Written before anything else happens: without these files the storage could never be unsealed again.
-        _write_private(self.unseal_keys_file, json.dumps(body["keys_base64"]) + "\n")
-        _write_private(self.root_token_file, body["root_token"] + "\n")
+        write_private(self.unseal_keys_file, json.dumps(body["keys_base64"]) + "\n")
+        write_private(self.root_token_file, body["root_token"] + "\n")

@@ -33,6 +33,14 @@ from tallyhold_provision.local.supervisor import Supervisor
 from tallyhold_provision.vault import AppRoleLogin, VaultLayout, bootstrap, bootstrap_fingerprint, login
 
 
+def store_login(path: Path, login: AppRoleLogin, *, bootstrap: str) -> None:
+    """The provisioner's AppRole login, in a folder and a file of root's (or the operator's) alone, with the
+    fingerprint of the bootstrap that made it."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.parent.chmod(0o700)
+    write_private_json(path, {"role_id": login.role_id, "secret_id": login.secret_id, "bootstrap": bootstrap})
+
+
 @dataclass
 class LocalPlatform:
     state_dir: Path
@@ -86,9 +94,7 @@ class LocalPlatform:
             if not current:
                 with self.openbao.root_session() as admin:
                     login = bootstrap(admin, previous, self.layout)
-                self.login_file.parent.mkdir(mode=0o700, exist_ok=True)
-                record = {"role_id": login.role_id, "secret_id": login.secret_id, "bootstrap": wanted}
-                write_private_json(self.login_file, record)
+                store_login(self.login_file, login, bootstrap=wanted)
             return started
 
     def _works(self, stored: AppRoleLogin) -> bool:

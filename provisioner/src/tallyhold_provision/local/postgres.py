@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 
+from tallyhold_provision.local.files import write_private
 from tallyhold_provision.local.osuser import RunAs, make_traversable, service_identity
 from tallyhold_provision.local.ports import remembered_port
 
@@ -73,7 +74,10 @@ class LocalPostgres:
             self.port = int(self.port_file.read_text())
             return
         self.port = remembered_port(self.port_file)
-        self.log.touch()
+        # The server's log names roles and databases of every customer: its owner's alone (instance users can
+        # traverse this folder to nothing else: the data directory is the service user's 0700).
+        self.log.touch(mode=0o600)
+        self.log.chmod(0o600)  # a log made by an older version at the umask's mode
         self.runas.chown(self.log)
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data}"
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.log), "-o", options, "start")
@@ -116,12 +120,11 @@ class LocalPostgres:
         self.data.mkdir(parents=True, exist_ok=True)
         self.data.chmod(0o700)
         self.runas.chown(self.data)
-        self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
-        self.password_file.chmod(0o600)
+        write_private(self.password_file, secrets.token_urlsafe(24) + "\n")
+        # initdb, running as the service user, reads the password from a file of its own (the real one stays
+        # root's): same atomic 0600 creation, handed to that user before it appears under its name.
         pwfile = self.root / ".initdb-pw"
-        pwfile.write_text(self.superuser_password + "\n")
-        pwfile.chmod(0o600)
-        self.runas.chown(pwfile)
+        write_private(pwfile, self.superuser_password + "\n", owner=self.runas.owner)
         try:
             self._run(
                 "initdb",

@@ -1,0 +1,170 @@
+"""Issue 11 §2: each local customer's instance and egress worker run as an OS user of its own, which reads its own
+files and nothing else of the platform. The probes run inside customer A's running instance: in its mount
+namespace (nsenter into its pid) with its uid and gid and no other group (setpriv), the way code that took over
+the instance would run."""
+
+from __future__ import annotations
+
+import json
+import pwd
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tallyhold_provision.local.osuser import instance_user_name
+from tallyhold_provision.registry import Customer
+from tests.fixtures.chain import ChainWorld
+from tests.fixtures.provisioner import INSTANCE_ENVIRON, ControlPlane
+
+SLUGS = ("users-alpha", "users-beta")
+
+
+@pytest.fixture(scope="module")
+def pair(control_plane: ControlPlane, chain_world: ChainWorld) -> Iterator[tuple[tuple[Customer, str], Customer]]:
+    with control_plane.provisioner(environ=_environ(chain_world)) as provisioner:
+        try:
+            a = provisioner.create(SLUGS[0], backend="local")
+            b = provisioner.create(SLUGS[1], backend="local")
+            assert a.token is not None
+            yield (a.customer, a.token), b.customer
+        finally:
+            for slug in SLUGS:
+                provisioner.destroy(slug)
+
+
+def _environ(chain_world: ChainWorld) -> dict[str, str]:
+    return {**INSTANCE_ENVIRON, "TALLYHOLD_EVM_RPC_ETHEREUM": chain_world.url}
+
+
+def _as_instance(
+    plane: ControlPlane, customer: Customer, *argv: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    pid = plane.supervisor.pid(customer.id)
+    assert pid is not None
+    user = pwd.getpwnam(instance_user_name(customer.id))
+    command = ["nsenter", f"--target={pid}", "--mount", "--", "setpriv", f"--reuid={user.pw_uid}",
+               f"--regid={user.pw_gid}", "--clear-groups", "--", *argv]  # fmt: skip
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=30, check=False)
+
+
+def _secret_paths(plane: ControlPlane, b: Customer, a: Customer) -> list[Path]:
+    platform = plane.state_dir.parent  # the session's Postgres and OpenBao live next to the state folder
+    return [
+        plane.state_dir / "instances" / b.id / "env.json",
+        plane.state_dir / "instances" / b.id / "secrets.json",
+        plane.state_dir / "instances" / a.id / "secrets.json",  # the provisioner's copy: not the instance's
+        plane.state_dir / "logs" / f"{b.id}.log",
+        plane.openbao.unseal_keys_file,
+        plane.openbao.root_token_file,
+        plane.postgres.password_file,
+        plane.postgres.data / "PG_VERSION",
+        plane.state_dir / "provisioner" / "vault-approle.json",
+        plane.state_dir / "supervisor" / "supervisord.conf",
+        platform / "postgres" / "postgres.log",
+    ]
+
+
+def test_instance_reads_its_own_settings_and_nothing_else(control_plane: ControlPlane, pair) -> None:
+    (a, _), b = pair
+    own = _as_instance(control_plane, a, "cat", str(control_plane.state_dir / "instances" / a.id / "env.json"))
+    assert own.returncode == 0, own.stderr  # the probe works: what it is refused below is the modes' doing
+    assert a.id in own.stdout
+    for path in _secret_paths(control_plane, b, a):
+        assert path.exists(), path
+        probe = _as_instance(control_plane, a, "cat", str(path))
+        assert probe.returncode != 0, path
+        assert probe.stdout == "", path
+        assert "Permission denied" in probe.stderr, (path, probe.stderr)
+    for folder in (control_plane.state_dir / "instances" / b.id, control_plane.state_dir / "instances",
+                   control_plane.openbao.root, control_plane.postgres.data):  # fmt: skip
+        listing = _as_instance(control_plane, a, "ls", str(folder))
+        assert listing.returncode != 0, folder
+        assert b.id not in listing.stdout, folder
+
+
+def test_instance_cannot_write_its_folder_or_reach_the_interpreters_home(control_plane: ControlPlane, pair) -> None:
+    (a, _), _ = pair
+    folder = control_plane.state_dir / "instances" / a.id
+    planted = _as_instance(control_plane, a, "ln", "-s", "/etc/shadow", str(folder / ".env.json.1.tmp"))
+    assert planted.returncode != 0  # no symlink for the provisioner (root) to write through
+    assert not (folder / ".env.json.1.tmp").exists()
+    replaced = _as_instance(control_plane, a, "mv", str(folder / "env.json"), str(folder / "moved"))
+    assert replaced.returncode != 0
+    shadow = _as_instance(control_plane, a, "cat", "/etc/shadow")
+    assert shadow.returncode != 0
+
+
+def test_what_the_instance_writes_in_its_env_file_does_not_steer_the_provisioner(
+    control_plane: ControlPlane, chain_world: ChainWorld, pair
+) -> None:
+    (a, _), _ = pair
+    env_file = control_plane.state_dir / "instances" / a.id / "env.json"
+    tampered = {**json.loads(env_file.read_text()), "TALLYHOLD_HTTP_PORT": "1"}
+    try:
+        written = _as_instance(control_plane, a, "sh", "-c", f"cat > {env_file}", stdin=json.dumps(tampered))
+        assert written.returncode == 0, written.stderr  # its own file: it may write it
+        health = control_plane.backend.health(a)  # checked at the URL the registry holds, not the file's
+        assert health.healthy, health
+    finally:
+        with control_plane.provisioner(environ=_environ(chain_world)) as provisioner:
+            provisioner.create(SLUGS[0], backend="local")  # the provisioner's settings are written back
+    assert json.loads(env_file.read_text())["TALLYHOLD_HTTP_PORT"] != "1"
+
+
+def _wallet_synced(url: str, headers: dict[str, str]) -> bool:
+    status = httpx.get(f"{url}/v1/sync/status", headers=headers, timeout=10).json()
+    sources = status["sources"]
+    return not status["running"] and bool(sources) and all(s["last_success_at"] for s in sources)
+
+
+def test_instance_and_egress_worker_run_as_the_customers_user_and_still_sync(
+    control_plane: ControlPlane, chain_world: ChainWorld, pair
+) -> None:
+    (a, token), b = pair
+    user_a, user_b = (pwd.getpwnam(instance_user_name(c.id)) for c in (a, b))
+    assert user_a.pw_uid != user_b.pw_uid
+    assert 0 not in (user_a.pw_uid, user_a.pw_gid)
+    instance = psutil.Process(control_plane.supervisor.pid(a.id))
+    assert instance.uids().real == instance.uids().effective == user_a.pw_uid
+    assert instance.gids().real == user_a.pw_gid
+
+    headers = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(
+        f"{a.url}/v1/connections/wallet",
+        json={"chain": "ethereum", "address": chain_world.holders[0], "label": "probe wallet"},
+        headers=headers,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    assert httpx.post(f"{a.url}/v1/sync", headers=headers, timeout=10).status_code == 202
+    workers: dict[int, tuple[int, int]] = {}
+    deadline = time.monotonic() + 90
+    while not _wallet_synced(a.url, headers):
+        for child in instance.children(recursive=True):
+            try:
+                workers[child.pid] = (child.uids().effective, child.gids().effective)
+            except psutil.NoSuchProcess:
+                continue
+        assert time.monotonic() < deadline, "the wallet did not sync"
+        time.sleep(0.05)
+    for child in instance.children(recursive=True):  # the worker idles a few seconds after its last call
+        workers[child.pid] = (child.uids().effective, child.gids().effective)
+    assert workers, "no egress worker was seen"
+    assert set(workers.values()) == {(user_a.pw_uid, user_a.pw_gid)}
+    balances = httpx.get(f"{a.url}/v1/balances", headers=headers, timeout=10).json()
+    assert any(item["asset"] == "ETH" for item in balances["items"])
+
+
+def test_destroy_removes_the_os_user(control_plane: ControlPlane) -> None:
+    with control_plane.provisioner() as provisioner:
+        customer = provisioner.create("users-gone", backend="local").customer
+        name = instance_user_name(customer.id)
+        assert pwd.getpwnam(name).pw_uid != 0
+        provisioner.destroy("users-gone")
+    with pytest.raises(KeyError):
+        pwd.getpwnam(name)
