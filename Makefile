@@ -6,12 +6,13 @@ SHELL        := /bin/bash
 PYTHON       ?= python3
 VENV         := .venv
 UV           := .tools/bin/uv
+CHECKOV      := .tools/checkov/bin/checkov
 BIN          := $(VENV)/bin
 DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus
 PYTEST_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian
+.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian checkov
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -27,6 +28,15 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml services/tracker/pyproject.toml
 	$(UV) sync --frozen --all-packages --python $(PYTHON) --quiet
 	@touch $@
 
+# checkov (policy checks of the rendered Helm charts) in a venv of its own: it pins many libraries that would
+# fight the project's lock. Pinned with hashes like uv above.
+checkov: $(CHECKOV) ## Install checkov into .tools/checkov (the chart tests run it)
+
+$(CHECKOV): tools/checkov-requirements.txt
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet --require-hashes -r tools/checkov-requirements.txt
+	@touch $@
+
 # Not `npm ci`: anvil lists every platform's binary as an optional dependency, and `npm ci` insists on lock
 # entries for all of them. `npm install --no-save` installs exactly the locked versions and never rewrites the lock.
 node_modules/.installed: package.json package-lock.json
@@ -39,7 +49,7 @@ debian: ## Install the Debian packages the tests use, when missing (prometheus, 
 run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
 	@$(BIN)/python -m tallyhold_provision.devstack
 
-test: install debian ## Run the whole test suite against real services it starts itself
+test: install debian $(CHECKOV) ## Run the whole test suite against real services it starts itself
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install ## ruff (lint and format check)

@@ -5,5 +5,6 @@ pytest_plugins = [
     "tests.fixtures.sandbox",
     "tests.fixtures.chain",
     "tests.fixtures.esplora",
+    "tests.fixtures.kube_api",
     "tests.fixtures.provisioner",
 ]

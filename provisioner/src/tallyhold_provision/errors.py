@@ -13,7 +13,7 @@ class UnknownCustomer(ProvisionError):
         super().__init__(f"no customer named {slug!r}")
 
 
-KUBERNETES_NOT_AVAILABLE = (
-    "the kubernetes backend is not available yet (its Helm chart and cluster wiring have not landed); "
-    "use --backend local"
+KUBERNETES_VAULT_MISSING = (
+    "this provisioner's Vault side cannot make Kubernetes logins yet (ensure_kubernetes_tenant: the transit key "
+    "named like the namespace and the Kubernetes-auth role); nothing was changed"
 )

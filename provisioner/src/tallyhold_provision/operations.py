@@ -20,18 +20,19 @@ from datetime import UTC, datetime
 from tallyhold import __version__ as tracker_version
 from tallyhold_provision.backends.base import Backend, BackendError
 from tallyhold_provision.databases import Databases
-from tallyhold_provision.errors import ProvisionError, UnknownCustomer
+from tallyhold_provision.errors import KUBERNETES_VAULT_MISSING, ProvisionError, UnknownCustomer
 from tallyhold_provision.instance_env import VaultIdentity, instance_environment
 from tallyhold_provision.lock import customer_lock
 from tallyhold_provision.naming import new_customer_id, validate_slug
 from tallyhold_provision.registry import Customer, Registry, State
-from tallyhold_provision.vault_plane import VaultPlane
+from tallyhold_provision.vault_plane import KubernetesVaultPlane, VaultPlane
 
 # Names of entries in the backend's secret store, and the label of the first token: not secrets themselves.
 PASSWORD_KEY = "database_password"  # noqa: S105 - the name of a stored secret, not a secret
 SECRET_ID_KEY = "vault_secret_id"  # noqa: S105 - the name of a stored secret, not a secret
 FIRST_TOKEN_LABEL = "created by tallyhold-provision"  # noqa: S105 - a token's label, not a token
 VAULT_RELOGIN_SECONDS = 20 * 60  # the provisioner's tokens live 1 h (vault.bootstrap)
+RENDER_PASSWORD = "<redacted>"  # noqa: S105 - stands in for the password in what `render` computes
 JOURNAL_KEEP = 500  # journal entries kept per customer (about forty commands)
 
 
@@ -136,7 +137,9 @@ class Provisioner:
         validate_slug(slug)
         chosen = self.backend(backend)
         chosen.check_available()  # before any change: an unavailable backend leaves nothing behind
-        self._require_vault()
+        vault = self._require_vault()
+        if chosen.vault_auth == "kubernetes":
+            self._kubernetes_vault(vault)
         with self._locked(slug):
             customer = self.registry.get(slug)
             created = customer is None
@@ -178,7 +181,10 @@ class Provisioner:
                 self.registry.update(customer, schema_revision=head)
 
         with self._step(customer, operation, "vault"):
-            vault.ensure_tenant(names)
+            if backend.vault_auth == "kubernetes":
+                self._kubernetes_vault(vault).ensure_kubernetes_tenant(names)
+            else:
+                vault.ensure_tenant(names)
             if backend.vault_auth == "approle":
                 secret_id = vault.ensure_secret_id(names, secrets_.get(SECRET_ID_KEY))
                 if secret_id != secrets_.get(SECRET_ID_KEY):
@@ -221,6 +227,13 @@ class Provisioner:
 
     def vault(self) -> VaultPlane:
         return self._require_vault()
+
+    @staticmethod
+    def _kubernetes_vault(vault: VaultPlane) -> KubernetesVaultPlane:
+        """Kubernetes customers need the Vault side's Kubernetes functions; without them, refuse plainly."""
+        if not isinstance(vault, KubernetesVaultPlane):
+            raise ProvisionError(KUBERNETES_VAULT_MISSING)
+        return vault
 
     def _require_vault(self) -> VaultPlane:
         # A fresh login well before the provisioner's token could expire (a long `upgrade --all`).
@@ -322,7 +335,10 @@ class Provisioner:
             self._refuse_unfinished(customer, "rotate-key")
             vault = self._require_vault()
             with self._step(customer, "rotate-key", "rotate_rewrap"):
-                return vault.rotate(customer.names, self.databases.tenant_admin_url(), customer.names.schema)
+                url, schema = self.databases.tenant_admin_url(), customer.names.schema
+                if self.backend(customer.backend).vault_auth == "kubernetes":
+                    return self._kubernetes_vault(vault).rotate_kubernetes_tenant(customer.names, url, schema)
+                return vault.rotate(customer.names, url, schema)
 
     def destroy(self, slug: str) -> Customer | None:
         """Idempotent: an unknown slug is already destroyed (None)."""
@@ -337,13 +353,26 @@ class Provisioner:
             with self._step(customer, "destroy", "instance"):
                 self.backend(customer.backend).remove(customer)
             with self._step(customer, "destroy", "vault"):
-                self._require_vault().destroy_tenant(names)
+                vault = self._require_vault()
+                if self.backend(customer.backend).vault_auth == "kubernetes":
+                    self._kubernetes_vault(vault).destroy_kubernetes_tenant(names)
+                else:
+                    vault.destroy_tenant(names)
             with self._step(customer, "destroy", "database"):
                 self.databases.drop_tenant(names)
             self.registry.delete(customer)  # last: the journal goes with the row
             if self.after_step is not None:
                 self.after_step("registry")
             return customer
+
+    def render(self, slug: str, backend: str) -> str:
+        """What `create` on `backend` applies for this customer, without applying anything: no cluster, no Vault
+        login. The database password is not read, and the backend prints Secrets' values redacted."""
+        customer = self._customer(slug)
+        chosen = self.backend(backend)
+        names = customer.names
+        database_url = self.databases.app_url(names, RENDER_PASSWORD)
+        return chosen.render(customer, instance_environment(names, database_url, None, self.environ))
 
     def _refuse_unfinished(self, customer: Customer, command: str) -> None:
         if customer.state is State.destroying:

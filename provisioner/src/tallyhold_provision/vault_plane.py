@@ -3,7 +3,7 @@ library). Kept as a protocol so that every step of `operations.py` reads the sam
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tallyhold_provision.backends.base import Health
 from tallyhold_provision.naming import TenantNames
@@ -34,3 +34,21 @@ class VaultPlane(Protocol):
         ...
 
     def health(self, names: TenantNames) -> Health: ...
+
+
+@runtime_checkable
+class KubernetesVaultPlane(Protocol):
+    """What the kubernetes backend needs from Vault besides `VaultPlane`: a Kubernetes customer's transit key is
+    named like its namespace (`t-<hex>`, which the templated tenant policy reads from the verified login) and
+    its login is a Kubernetes-auth role named after the opaque id, bound to exactly the namespace and the
+    ServiceAccount `tallyhold`, with audience `vault`. The provisioner's Vault side implements these."""
+
+    def ensure_kubernetes_tenant(self, names: TenantNames) -> None:
+        """The transit key `t-<hex>` (same settings as every tenant key) and the Kubernetes-auth role."""
+
+    def destroy_kubernetes_tenant(self, names: TenantNames) -> None:
+        """Delete the Kubernetes-auth role and the key `t-<hex>` (crypto-shredding). Idempotent."""
+
+    def rotate_kubernetes_tenant(self, names: TenantNames, database_url: str, schema: str) -> int:
+        """`rotate` for the key `t-<hex>`: rotate, rewrap the schema's ciphertexts, raise min_decryption_version."""
+        ...
