@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.chain",
     "tests.fixtures.esplora",
     "tests.fixtures.provisioner",
+    "tests.fixtures.containers",
 ]
