@@ -8,11 +8,11 @@ VENV         := .venv
 UV           := .tools/bin/uv
 CHECKOV      := .tools/checkov/bin/checkov
 BIN          := $(VENV)/bin
-DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus
+DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus podman=podman runc=runc mmdebstrap=mmdebstrap newuidmap=uidmap
 PYTEST_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian checkov
+.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian checkov image
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -43,8 +43,12 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-save --no-audit --no-fund --loglevel=error
 	@touch $@
 
-debian: ## Install the Debian packages the tests use, when missing (prometheus, promtool)
+debian: ## Install the Debian packages the tests use, when missing (prometheus, podman, runc, mmdebstrap, uidmap)
 	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
+
+# The tracker's image, localhost/tallyhold:<version>, on a base made from Debian's packages (kept between runs).
+image: install debian ## Build the tracker's container image with podman (localhost/tallyhold:<version>)
+	$(BIN)/python -m tallyhold_provision.podman.image
 
 run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
 	@$(BIN)/python -m tallyhold_provision.devstack

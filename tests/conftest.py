@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.esplora",
     "tests.fixtures.kube_api",
     "tests.fixtures.provisioner",
+    "tests.fixtures.containers",
 ]
