@@ -157,6 +157,15 @@ def test_suspend_scales_to_zero_without_migrating(kube_api: FakeKubernetesServer
     assert backend.health(ACME).healthy
 
 
+def test_stop_without_the_provisioners_secret_scales_nothing(kube_api: FakeKubernetesServer) -> None:
+    backend = kube_backend()
+    backend.stop(ACME)  # nothing there: nothing to do
+    backend.deploy(ACME, ENV, running=True)
+    with pytest.raises(BackendError, match=r"Secret tallyhold-provisioner .* is missing"):
+        backend.stop(ACME)
+    assert kube_api.api.get_object("deployments", NAMESPACE, "tallyhold")["spec"]["replicas"] == 1  # type: ignore[index]
+
+
 def test_an_optional_object_left_out_is_deleted(kube_api: FakeKubernetesServer) -> None:
     kube_backend().deploy(ACME, ENV, running=True)
     assert kube_api.api.get_object("ingresses", NAMESPACE, "tallyhold") is not None

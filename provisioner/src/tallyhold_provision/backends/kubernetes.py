@@ -232,9 +232,15 @@ class KubernetesBackend:
         self.cluster.wait_rollout(path)
 
     def stop(self, customer: Customer) -> None:
-        """Scale to zero through the scale subresource (the next apply renders `suspended` anyway)."""
-        path = self._deployment_path(customer) + "/scale"
-        self.cluster.request("PATCH", path, body={"spec": {"replicas": 0}}, content_type="application/merge-patch+json")
+        """Only reached when the provisioner's Secret is gone (suspend otherwise re-applies the release with 0
+        replicas). Scaling through another path would leave `.spec.replicas` to another field manager, and every
+        later apply would then stop on that conflict: so nothing is scaled, and the operator is told why."""
+        if self.cluster.get(self._deployment_path(customer)) is None:
+            return
+        raise BackendError(
+            f"the Secret {kn.PROVISIONER_SECRET} of namespace {kn.namespace(customer.names)} is missing: run "
+            f"`create {customer.slug} --backend kubernetes` to restore the customer, then suspend it"
+        )
 
     def remove(self, customer: Customer) -> None:
         """Deletes the namespace and waits until the cluster has finalized it (every object in it is gone)."""
