@@ -16,8 +16,7 @@ import yaml
 from psycopg import sql
 
 from tallyhold.credentials.context import b64decode, b64encode, derivation_context
-from tallyhold_provision.errors import ProvisionError
-from tallyhold_provision.operations import PASSWORD_KEY, SECRET_ID_KEY
+from tallyhold_provision.operations import PASSWORD_KEY, WRAPPED_SECRET_ID_KEY
 from tallyhold_provision.registry import Customer
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
 
@@ -215,16 +214,6 @@ def test_kubernetes_create_leaves_nothing_behind(control_plane: ControlPlane, cr
         assert "k8s-co" not in {customer.slug for customer in provisioner.customers()}
 
 
-def test_kubernetes_create_needs_the_vault_side_first(control_plane: ControlPlane, created, kube_api) -> None:
-    """With a cluster that answers but a Vault side that cannot make Kubernetes logins, nothing is created."""
-    with control_plane.provisioner() as provisioner, pytest.raises(ProvisionError, match="cannot make Kubernetes"):
-        provisioner.create("k8s-co", backend="kubernetes")
-    with control_plane.provisioner() as provisioner:
-        assert "k8s-co" not in {customer.slug for customer in provisioner.customers()}
-    assert [(r.method, r.path) for r in kube_api.api.requests] == [("GET", "/version")]
-    assert not kube_api.api.objects
-
-
 def test_render_prints_what_create_would_apply_without_a_cluster(
     control_plane: ControlPlane, created, tmp_path: Path
 ) -> None:
@@ -250,7 +239,7 @@ def test_render_prints_what_create_would_apply_without_a_cluster(
     assert host == f"{namespace}.tallyhold.example"
     password = control_plane.secrets(customer)[PASSWORD_KEY]
     assert password not in result.stdout
-    assert control_plane.secrets(customer)[SECRET_ID_KEY] not in result.stdout
+    assert control_plane.secrets(customer)[WRAPPED_SECRET_ID_KEY] not in result.stdout
 
 
 def test_destroy_is_idempotent_from_the_cli(control_plane: ControlPlane, created) -> None:

@@ -16,7 +16,6 @@ from psycopg import errors
 
 from tallyhold.credentials.context import b64encode, derivation_context
 from tallyhold_provision.database import APP_CONNECTION_LIMIT
-from tallyhold_provision.operations import SECRET_ID_KEY
 from tallyhold_provision.registry import Customer
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
 
@@ -209,4 +208,4 @@ def test_secret_ids_do_not_cross_roles(control_plane: ControlPlane, pair) -> Non
     (a, _), (b, _) = pair
     client = hvac.Client(url=control_plane.openbao.addr, timeout=10)
     with pytest.raises(hvac.exceptions.VaultError):
-        client.auth.approle.login(role_id=a.id, secret_id=control_plane.secrets(b)[SECRET_ID_KEY])
+        client.auth.approle.login(role_id=a.id, secret_id=control_plane.instance_secret_id(b))

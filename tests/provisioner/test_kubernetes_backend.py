@@ -15,6 +15,7 @@ from tallyhold_provision.backends.base import BackendError
 from tallyhold_provision.kube.cluster import APPLY, ApplyConflict, Cluster, KubernetesUnreachable, api_client
 from tallyhold_provision.registry import Customer, State
 from tests.fixtures.kube_api import FakeKubernetesServer, kube_backend
+from tests.fixtures.provisioner import ControlPlane
 
 ACME = Customer("t_0123456789abcdef", "acme", "kubernetes", State.provisioning)
 BETA = Customer("t_fedcba9876543210", "beta", "kubernetes", State.provisioning)
@@ -239,3 +240,39 @@ def test_two_customers_share_no_namespace_account_vault_role_key_or_host() -> No
         assert not a[part] & b[part], part
     assert a["namespace"] == {NAMESPACE}
     assert a["vault"] == {"t_0123456789abcdef", "t-0123456789abcdef"}
+
+
+def test_every_command_on_the_kubernetes_backend(control_plane: ControlPlane, kube_api: FakeKubernetesServer) -> None:
+    """The control plane end to end: real Postgres and OpenBao (Kubernetes role and key), the fake cluster."""
+    with control_plane.provisioner() as provisioner:
+        result = provisioner.create("kube-co", backend="kubernetes")
+        customer = result.customer
+        namespace = customer.id.replace("_", "-")
+        assert result.token is not None
+        assert customer.url == f"https://{namespace}.tallyhold.example"
+        vault = provisioner.vault()
+        assert vault.health(customer.names, "kubernetes").healthy
+        stored = kube_api.api.get_object("deployments", namespace, "tallyhold")
+        assert stored is not None
+        config = kube_api.api.get_object("configmaps", namespace, "tallyhold")
+        assert config is not None
+        assert config["data"]["TALLYHOLD_VAULT_KEY"] == namespace
+        assert config["data"]["TALLYHOLD_VAULT_K8S_ROLE"] == customer.id
+
+        assert provisioner.create("kube-co", backend="kubernetes").token is None  # converged, no new token
+        summary = provisioner.upgrade(["kube-co"])
+        assert summary.upgraded == ["kube-co"]
+        assert summary.failed == {}
+        assert provisioner.rotate_key("kube-co") == 2
+
+        provisioner.suspend("kube-co")
+        assert kube_api.api.get_object("deployments", namespace, "tallyhold")["spec"]["replicas"] == 0  # type: ignore[index]
+        provisioner.resume("kube-co")
+        assert kube_api.api.get_object("deployments", namespace, "tallyhold")["spec"]["replicas"] == 1  # type: ignore[index]
+        assert provisioner.backend("kubernetes").health(provisioner.get("kube-co")).healthy
+
+        provisioner.destroy("kube-co")
+        assert not any(key[1] == namespace for key in kube_api.api.objects)
+        assert ("DELETE", f"/api/v1/namespaces/{namespace}") in [(r.method, r.path) for r in kube_api.api.requests]
+        assert not vault.exists(customer.names, "kubernetes")
+        assert "kube-co" not in {c.slug for c in provisioner.customers()}

@@ -15,7 +15,9 @@ import hvac
 import hvac.exceptions
 import pytest
 
+from tallyhold.credentials import lifecycle
 from tallyhold.credentials.context import b64encode, derivation_context
+from tallyhold.credentials.lifecycle import TenantVault
 from tallyhold_provision.errors import ProvisionError
 from tallyhold_provision.registry import Customer, State
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
@@ -29,10 +31,15 @@ def _vault_objects(plane: ControlPlane, customer_id: str) -> dict[str, bool]:
     key = admin.secrets.transit.list_keys()["data"]["keys"] if _has_keys(admin) else []
     roles = admin.list("auth/approle/role") or {"data": {"keys": []}}
     policies = admin.sys.list_acl_policies()["data"]["keys"]
+    names = TenantVault.for_customer(customer_id)
+    entities = lifecycle.tenant_entities(admin, names)
     return {
         "key": customer_id in key,
         "role": customer_id in roles["data"]["keys"],
         "policy": any(customer_id in policy for policy in policies),
+        # Its instance's logins: the identity entity and alias they made, and live tokens.
+        "identity": bool(entities),
+        "tokens": bool(lifecycle.tenant_token_accessors(admin, names, entities)),
     }
 
 
@@ -115,6 +122,9 @@ def test_destroy_removes_everything_and_shreds_ciphertexts(control_plane: Contro
         )["data"]["ciphertext"]
         url = customer.url
         assert url
+        found = _vault_objects(control_plane, customer.id)
+        assert found["identity"]
+        assert found["tokens"]
 
         gone = provisioner.destroy("doomed-co")
         assert gone is not None
@@ -127,8 +137,8 @@ def test_destroy_removes_everything_and_shreds_ciphertexts(control_plane: Contro
     admin = control_plane.openbao.admin_client()
     with pytest.raises(hvac.exceptions.VaultError):
         admin.secrets.transit.decrypt_data(name=customer.id, ciphertext=ciphertext, context=context)
-    with pytest.raises(hvac.exceptions.VaultError):
-        tenant.secrets.transit.decrypt_data(name=customer.id, ciphertext=ciphertext, context=context)
+    with pytest.raises(hvac.exceptions.Forbidden):  # its token was revoked
+        tenant.auth.token.lookup_self()
     # Even a new key under the same name is new key material: the old ciphertext stays unreadable.
     admin.secrets.transit.create_key(name=customer.id, derived=True)
     try:
@@ -203,7 +213,13 @@ def _rerun_converges(control_plane: ControlPlane, slug: str, step: str) -> None:
             assert (rerun.token is not None) == (step != "finish")
             _assert_serving(control_plane, customer, rerun.token)
             assert _database_objects(control_plane, customer.id) == {"roles": 2, "schemas": 1, "registry": 1}
-            assert _vault_objects(control_plane, customer.id) == {"key": True, "role": True, "policy": False}
+            assert _vault_objects(control_plane, customer.id) == {
+                "key": True,
+                "role": True,
+                "policy": False,
+                "identity": True,
+                "tokens": True,
+            }
         finally:
             provisioner.destroy(slug)
     assert _leftovers(control_plane, interrupted.id) == []

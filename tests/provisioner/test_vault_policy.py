@@ -1,6 +1,11 @@
 """The provisioner's own Vault identity (deploy/vault/provisioner.hcl.tmpl) manages tenant keys and tenant roles,
-and cannot escalate: no policy writes, no role with another policy, no role id that names a non-tenant key, no
-key outside `t_*`, no exportable key, no decrypt (security.md §7 item 10)."""
+and cannot escalate (security.md §7 item 10): no policy writes, no role with another policy or any other shape
+than the pinned one, no role id that names a non-tenant key, no key outside `t_*`/`t-*`, no exportable key, no
+decrypt, no secret id it could use without anybody noticing (only response-wrapped, never a custom one).
+
+Every refused parameter is sent in each form Vault accepts for it (a string, a comma-separated list, a JSON
+list; a JSON boolean or number and its string) inside an otherwise valid, complete request, wrapped where the
+policy requires wrapping: the only reason for the refusal is the parameter itself."""
 
 from __future__ import annotations
 
@@ -11,13 +16,16 @@ import hvac
 import hvac.exceptions
 import pytest
 
+from tallyhold.credentials import lifecycle
 from tallyhold.credentials.context import b64encode, derivation_context
-from tallyhold.credentials.lifecycle import TENANT_POLICY
+from tallyhold.credentials.lifecycle import TENANT_POLICY, TenantVault
 from tallyhold_provision.naming import TenantNames, new_customer_id
 from tallyhold_provision.vault import Vault
 from tests.fixtures.provisioner import ControlPlane
+from tests.fixtures.vault import unwrap_secret_id
 
 ESCALATION = 'path "*" { capabilities = ["sudo", "create", "read", "update", "delete"] }'
+WRAP = "60s"
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +40,12 @@ def tenant(control_plane: ControlPlane) -> Iterator[TenantNames]:
 
 
 @pytest.fixture(scope="module")
+def kubernetes_tenant(control_plane: ControlPlane, tenant: TenantNames) -> TenantNames:
+    control_plane.vault().ensure_tenant(tenant, "kubernetes")
+    return tenant
+
+
+@pytest.fixture(scope="module")
 def provisioner_client(control_plane: ControlPlane) -> hvac.Client:
     return control_plane.vault().client
 
@@ -39,8 +53,136 @@ def provisioner_client(control_plane: ControlPlane) -> hvac.Client:
 def test_the_provisioner_can_do_its_job(control_plane: ControlPlane, tenant: TenantNames) -> None:
     vault: Vault = control_plane.vault()
     assert vault.health(tenant).healthy
-    secret_id = vault.ensure_secret_id(tenant, None)
-    assert vault.ensure_secret_id(tenant, secret_id) == secret_id  # a working secret id is kept
+    record = vault.ensure_secret_id(tenant, None)
+    assert vault.ensure_secret_id(tenant, record) == record  # a fresh, still unwrappable one is kept
+    assert "wrapping_token" not in repr(record)
+    # Only the wrapping token's holder gets the secret id, once; it logs in from 127.0.0.1 only.
+    secret_id = unwrap_secret_id(control_plane.openbao.addr, record.wrapping_token)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        unwrap_secret_id(control_plane.openbao.addr, record.wrapping_token)
+    client = hvac.Client(url=control_plane.openbao.addr, token="", timeout=10)
+    login = client.auth.approle.login(role_id=tenant.customer_id, secret_id=secret_id)
+    assert login["auth"]["policies"] == [TENANT_POLICY]
+    lookup = control_plane.openbao.admin_client().write_data(
+        f"auth/approle/role/{tenant.vault_role}/secret-id/lookup", data={"secret_id": secret_id}
+    )["data"]
+    assert lookup["secret_id_num_uses"] == int(lifecycle.SECRET_ID_NUM_USES) - 1
+    assert lookup["cidr_list"] in ([], None) or lookup["cidr_list"] == ["127.0.0.1/32"]
+    role = control_plane.openbao.admin_client().read(f"auth/approle/role/{tenant.vault_role}")["data"]
+    assert role["secret_id_bound_cidrs"] == ["127.0.0.1/32"]
+    assert role["token_bound_cidrs"] == ["127.0.0.1"]  # Vault shows a /32 token binding as the address
+    # Another secret id of the role (made by an administrator) is retired; the instance's stays.
+    control_plane.openbao.admin_client().auth.approle.generate_secret_id(role_name=tenant.vault_role)
+    assert vault.retire_secret_ids(tenant, keep=record.accessor) == 1
+    client.auth.approle.login(role_id=tenant.customer_id, secret_id=secret_id)
+
+
+def _approle(tenant: TenantNames, **changed: Any) -> dict[str, Any]:
+    return {**lifecycle.approle_role(TenantVault.for_customer(tenant.customer_id), cidrs="127.0.0.1/32"), **changed}
+
+
+def _kubernetes(tenant: TenantNames, **changed: Any) -> dict[str, Any]:
+    names = TenantVault.for_kubernetes(tenant.customer_id)
+    return {**lifecycle.kubernetes_role(names, namespace=tenant.namespace), **changed}
+
+
+# (parameter, refused values in every form): each is sent inside the otherwise exact request the provisioner
+# makes, to the tenant's AppRole.
+APPROLE_ESCALATIONS: list[tuple[str, Any]] = [
+    *[("bind_secret_id", value) for value in (False, "false", 0)],
+    *[("token_no_default_policy", value) for value in (False, "false")],
+    *[
+        ("token_policies", value)
+        for value in ("root", f"{TENANT_POLICY},root", [TENANT_POLICY, "root"], ["root"], f"{TENANT_POLICY},default")
+    ],
+    *[("policies", value) for value in ("root", f"{TENANT_POLICY},root", ["root"])],
+    *[("token_period", value) for value in ("8760h", "31536000", 31536000)],
+    *[("period", value) for value in ("8760h", 31536000)],
+    *[("token_ttl", value) for value in ("8760h", "31536000", 31536000)],
+    *[("token_max_ttl", value) for value in ("0", 0, "87600h")],
+    *[("token_explicit_max_ttl", value) for value in ("87600h", 0)],
+    *[("token_type", value) for value in ("batch", "default-service")],
+    *[("token_num_uses", value) for value in ("1000000", 1000000)],
+    *[("secret_id_ttl", value) for value in ("0", 0, "87600h")],
+    *[("secret_id_num_uses", value) for value in ("0", 0, 100000)],
+    *[
+        (name, value)
+        for name in ("secret_id_bound_cidrs", "token_bound_cidrs")
+        for value in ("0.0.0.0/0", "127.0.0.1/32,0.0.0.0/0", ["0.0.0.0/0"], ["127.0.0.1/32"], "")
+    ],
+    *[("role_id", value) for value in ("other-key", "")],
+    ("local_secret_ids", True),
+]
+
+KUBERNETES_ESCALATIONS: list[tuple[str, Any]] = [
+    *[("bound_service_account_names", value) for value in ("*", "tallyhold,default", ["*"], ["tallyhold"])],
+    *[("bound_service_account_namespaces", value) for value in ("*", "kube-system", ["*"], ["t-x"])],
+    *[("audience", value) for value in ("", "kubernetes")],
+    *[("token_policies", value) for value in ("root", f"{TENANT_POLICY},root", ["root"])],
+    *[("policies", value) for value in ("root", ["root"])],
+    *[("token_no_default_policy", value) for value in (False, "false")],
+    *[("token_period", value) for value in ("8760h", 31536000)],
+    *[("token_ttl", value) for value in ("8760h", 31536000)],
+    *[("token_max_ttl", value) for value in ("0", 0)],
+    *[("token_type", value) for value in ("batch",)],
+    *[("token_bound_cidrs", value) for value in ("0.0.0.0/0",)],
+    ("bound_service_account_namespace_selector", '{"matchLabels":{}}'),
+]
+
+
+@pytest.mark.parametrize(("parameter", "value"), APPROLE_ESCALATIONS, ids=repr)
+def test_a_tenant_approle_takes_only_the_pinned_values(
+    provisioner_client: hvac.Client, tenant: TenantNames, parameter: str, value: Any
+) -> None:
+    data = _approle(tenant, **{parameter: value})
+    with pytest.raises(hvac.exceptions.Forbidden):
+        provisioner_client.write_data(f"auth/approle/role/{tenant.vault_role}", data=data, wrap_ttl=WRAP)
+
+
+@pytest.mark.parametrize(("parameter", "value"), KUBERNETES_ESCALATIONS, ids=repr)
+def test_a_tenant_kubernetes_role_takes_only_the_pinned_values(
+    control_plane: ControlPlane,
+    provisioner_client: hvac.Client,
+    kubernetes_tenant: TenantNames,
+    parameter: str,
+    value: Any,
+) -> None:
+    assert control_plane.vault().health(kubernetes_tenant, "kubernetes").healthy  # the exact request is accepted
+    data = _kubernetes(kubernetes_tenant, **{parameter: value})
+    with pytest.raises(hvac.exceptions.Forbidden):
+        provisioner_client.write_data(f"auth/kubernetes/role/{kubernetes_tenant.vault_role}", data=data)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "data"),
+    [
+        ("custom-secret-id", {"secret_id": "chosen-by-the-caller"}),
+        ("custom-secret-id", {"secret_id": "chosen-by-the-caller", "ttl": "0", "num_uses": "0"}),
+        ("secret-id", {"ttl": "0"}),
+        ("secret-id", {"ttl": 0}),
+        ("secret-id", {"num_uses": "0"}),
+        ("secret-id", {"num_uses": 0}),
+        ("secret-id", {"cidr_list": "0.0.0.0/0"}),
+        ("secret-id", {"cidr_list": ["0.0.0.0/0"]}),
+        ("secret-id", {"metadata": '{"who": "me"}'}),
+        ("secret-id/lookup", {"secret_id": "guess"}),
+        ("secret-id/destroy", {"secret_id": "guess"}),
+    ],
+    ids=repr,
+)
+def test_no_secret_id_of_the_callers_choosing_or_shape(
+    provisioner_client: hvac.Client, tenant: TenantNames, endpoint: str, data: dict[str, Any]
+) -> None:
+    with pytest.raises(hvac.exceptions.Forbidden):
+        provisioner_client.write_data(f"auth/approle/role/{tenant.vault_role}/{endpoint}", data=data, wrap_ttl=WRAP)
+
+
+@pytest.mark.parametrize("wrap", [None, "7200s", "86400s"], ids=["unwrapped", "wrapped-too-long", "wrapped-a-day"])
+def test_a_secret_id_comes_only_response_wrapped_and_briefly(
+    provisioner_client: hvac.Client, tenant: TenantNames, wrap: str | None
+) -> None:
+    with pytest.raises(hvac.exceptions.Forbidden):
+        provisioner_client.write_data(f"auth/approle/role/{tenant.vault_role}/secret-id", data={}, wrap_ttl=wrap)
 
 
 def _attempts(client: hvac.Client, tenant: TenantNames) -> dict[str, Callable[[], Any]]:

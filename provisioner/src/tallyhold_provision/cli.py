@@ -272,6 +272,26 @@ def render(
     sys.stdout.write(manifests)
 
 
+@app.command("break-glass")
+def break_glass(
+    ttl_minutes: Annotated[int, typer.Option("--ttl-minutes", min=1, max=1440, help="Lifetime of the token.")] = 60,
+) -> None:
+    """Local OpenBao only: print a root token, made from the unseal key, that expires (no root token is kept)."""
+    from tallyhold_provision.local.platform import LocalPlatform
+
+    settings = _settings()
+    if settings.VAULT_ADDR is not None:
+        _fail("break-glass is for the local OpenBao; for your own Vault use `vault operator generate-root`", 2)
+    with _errors():
+        platform = LocalPlatform(settings.state_dir, settings.vault_layout)
+        platform.ensure_openbao()
+        token = platform.break_glass(ttl_minutes * 60)
+    typer.echo(f"root_token: {token}")
+    typer.echo(
+        f"This root token expires in {ttl_minutes} min; revoke it sooner with `bao token revoke -self`.", err=True
+    )
+
+
 @app.command("config-table", hidden=True)
 def config_table_command() -> None:
     """Print the README's table of TALLYHOLD_PROVISIONER_* settings."""

@@ -11,12 +11,16 @@ import os
 import re
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tallyhold_provision.local.checkout import checkout_root
+
+if TYPE_CHECKING:
+    from tallyhold_provision.vault import VaultLayout
 
 # A lowercase SQL identifier (the tenant database's name goes into SQL as an identifier, but is checked anyway).
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -73,9 +77,20 @@ class ProvisionerSettings(BaseSettings):
     VAULT_CACERT: str | None = Field(None, description="CA bundle for Vault's TLS certificate.")
     VAULT_TRANSIT_MOUNT: str = Field("transit", description="Mount path of the transit engine.")
     VAULT_APPROLE_MOUNT: str = Field("approle", description="Mount path of the AppRole auth method (local backend).")
+    VAULT_KUBERNETES_MOUNT: str = Field(
+        "kubernetes", description="Mount path of the Kubernetes auth method (kubernetes backend)."
+    )
     VAULT_TENANT_POLICY: str = Field(
         "tallyhold-tenant",
         description="The one templated policy every tenant identity gets (`deploy/vault/tenant.hcl.tmpl`).",
+    )
+    VAULT_INSTANCE_CIDRS: str = Field(
+        "127.0.0.1/32",
+        description="Comma-separated CIDRs Vault sees local instances log in from: their secret ids and tokens "
+        "work from there only. The provisioner's policy pins this exact value.",
+    )
+    VAULT_KUBERNETES_AUDIENCE: str = Field(
+        "vault", description="Audience a Kubernetes tenant's projected ServiceAccount token must carry."
     )
     DEFAULT_BACKEND: BackendName = Field(BackendName.local, description="Backend of `create` without `--backend`.")
     PUBLIC_HOST: str = Field("127.0.0.1", description="Host name in the URLs printed for local instances.")
@@ -129,6 +144,19 @@ class ProvisionerSettings(BaseSettings):
     @property
     def state_dir(self) -> Path:
         return self.STATE_DIR.resolve()
+
+    @property
+    def vault_layout(self) -> VaultLayout:
+        from tallyhold_provision.vault import VaultLayout
+
+        return VaultLayout(
+            transit_mount=self.VAULT_TRANSIT_MOUNT,
+            approle_mount=self.VAULT_APPROLE_MOUNT,
+            kubernetes_mount=self.VAULT_KUBERNETES_MOUNT,
+            tenant_policy=self.VAULT_TENANT_POLICY,
+            instance_cidrs=self.VAULT_INSTANCE_CIDRS,
+            kubernetes_audience=self.VAULT_KUBERNETES_AUDIENCE,
+        )
 
 
 def config_table() -> str:

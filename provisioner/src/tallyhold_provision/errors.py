@@ -11,9 +11,3 @@ class ProvisionError(RuntimeError):
 class UnknownCustomer(ProvisionError):
     def __init__(self, slug: str) -> None:
         super().__init__(f"no customer named {slug!r}")
-
-
-KUBERNETES_VAULT_MISSING = (
-    "this provisioner's Vault side cannot make Kubernetes logins yet (ensure_kubernetes_tenant: the transit key "
-    "named like the namespace and the Kubernetes-auth role); nothing was changed"
-)

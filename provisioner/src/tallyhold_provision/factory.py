@@ -47,16 +47,12 @@ def kubernetes_backend(settings: ProvisionerSettings) -> KubernetesBackend:
 
 def vault_factory(settings: ProvisionerSettings, platform: LocalPlatform) -> Callable[[], VaultPlane]:
     def connect() -> VaultPlane:
-        common = {
-            "transit_mount": settings.VAULT_TRANSIT_MOUNT,
-            "approle_mount": settings.VAULT_APPROLE_MOUNT,
-            "tenant_policy": settings.VAULT_TENANT_POLICY,
-        }
+        layout = settings.vault_layout
         if settings.VAULT_ADDR is None:
             platform.ensure_openbao()
             addr = platform.openbao.addr
             client = login(addr, approle=platform.vault_login(), approle_mount=settings.VAULT_APPROLE_MOUNT)
-            return Vault(client, addr, **common)
+            return Vault(client, addr, layout)
         addr = str(settings.VAULT_ADDR).rstrip("/")
         token = settings.VAULT_TOKEN.get_secret_value() if settings.VAULT_TOKEN else None
         approle = None
@@ -65,7 +61,7 @@ def vault_factory(settings: ProvisionerSettings, platform: LocalPlatform) -> Cal
         client = login(
             addr, token=token, approle=approle, cacert=settings.VAULT_CACERT, approle_mount=settings.VAULT_APPROLE_MOUNT
         )
-        return Vault(client, addr, cacert=settings.VAULT_CACERT, **common)
+        return Vault(client, addr, layout, cacert=settings.VAULT_CACERT)
 
     return connect
 
@@ -76,12 +72,7 @@ def build(
     environ: Mapping[str, str] | None = None,
     after_step: Callable[[str], None] | None = None,
 ) -> Provisioner:
-    platform = LocalPlatform(
-        settings.state_dir,
-        transit_mount=settings.VAULT_TRANSIT_MOUNT,
-        approle_mount=settings.VAULT_APPROLE_MOUNT,
-        tenant_policy=settings.VAULT_TENANT_POLICY,
-    )
+    platform = LocalPlatform(settings.state_dir, settings.vault_layout)
     if settings.ADMIN_DATABASE_URL is not None:
         admin_url = settings.ADMIN_DATABASE_URL.get_secret_value()
     else:

@@ -30,6 +30,8 @@ PROTECTED = frozenset(
         "VAULT_TOKEN",
         "VAULT_ROLE_ID",
         "VAULT_SECRET_ID",
+        "VAULT_WRAPPED_SECRET_ID",
+        "VAULT_SECRET_ID_FILE",
         "VAULT_K8S_ROLE",
         "VAULT_KEY",
     )
@@ -55,7 +57,7 @@ class VaultIdentity:
     transit_mount: str = "transit"
     approle_mount: str = "approle"
     role_id: str | None = None
-    secret_id: str | None = field(default=None, repr=False)
+    wrapped_secret_id: str | None = field(default=None, repr=False)
     cacert: str | None = None
 
 
@@ -74,11 +76,13 @@ def instance_environment(
             "TALLYHOLD_VAULT_KEY": vault.key,
             "TALLYHOLD_VAULT_TRANSIT_MOUNT": vault.transit_mount,
         }
-        if vault.auth == "approle" and vault.role_id and vault.secret_id:
+        if vault.auth == "approle" and vault.role_id and vault.wrapped_secret_id:
+            # Only the wrapping token: the instance unwraps its secret id itself (the backend says where it keeps
+            # it, TALLYHOLD_VAULT_SECRET_ID_FILE).
             identity |= {
                 "TALLYHOLD_VAULT_APPROLE_MOUNT": vault.approle_mount,
                 "TALLYHOLD_VAULT_ROLE_ID": vault.role_id,
-                "TALLYHOLD_VAULT_SECRET_ID": vault.secret_id,
+                "TALLYHOLD_VAULT_WRAPPED_SECRET_ID": vault.wrapped_secret_id,
             }
         if vault.cacert:
             identity["TALLYHOLD_VAULT_CACERT"] = vault.cacert

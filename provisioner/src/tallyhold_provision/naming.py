@@ -43,6 +43,12 @@ class TenantNames:
     def vault_role(self) -> str:
         return self.customer_id
 
+    @property
+    def namespace(self) -> str:
+        """Kubernetes names cannot hold `_`: the customer's namespace (and its transit key there) is its id with
+        `-` for `_`."""
+        return self.customer_id.replace("_", "-")
+
 
 def validate_slug(slug: str) -> str:
     if not SLUG.fullmatch(slug):

@@ -20,16 +20,18 @@ from datetime import UTC, datetime
 from tallyhold import __version__ as tracker_version
 from tallyhold_provision.backends.base import Backend, BackendError
 from tallyhold_provision.databases import Databases
-from tallyhold_provision.errors import KUBERNETES_VAULT_MISSING, ProvisionError, UnknownCustomer
+from tallyhold_provision.errors import ProvisionError, UnknownCustomer
 from tallyhold_provision.instance_env import VaultIdentity, instance_environment
 from tallyhold_provision.lock import customer_lock
 from tallyhold_provision.naming import new_customer_id, validate_slug
 from tallyhold_provision.registry import Customer, Registry, State
-from tallyhold_provision.vault_plane import KubernetesVaultPlane, VaultPlane
+from tallyhold_provision.vault_plane import SecretIdRecord, VaultPlane
 
 # Names of entries in the backend's secret store, and the label of the first token: not secrets themselves.
 PASSWORD_KEY = "database_password"  # noqa: S105 - the name of a stored secret, not a secret
-SECRET_ID_KEY = "vault_secret_id"  # noqa: S105 - the name of a stored secret, not a secret
+# The instance's secret id as the provisioner keeps it: the wrapping token it handed over and the accessor.
+WRAPPED_SECRET_ID_KEY = "vault_wrapped_secret_id"  # noqa: S105 - the name of a stored secret, not a secret
+SECRET_ID_ACCESSOR_KEY = "vault_secret_id_accessor"  # noqa: S105 - the name of a stored value, not a secret
 FIRST_TOKEN_LABEL = "created by tallyhold-provision"  # noqa: S105 - a token's label, not a token
 VAULT_RELOGIN_SECONDS = 20 * 60  # the provisioner's tokens live 1 h (vault.bootstrap)
 RENDER_PASSWORD = "<redacted>"  # noqa: S105 - stands in for the password in what `render` computes
@@ -137,9 +139,7 @@ class Provisioner:
         validate_slug(slug)
         chosen = self.backend(backend)
         chosen.check_available()  # before any change: an unavailable backend leaves nothing behind
-        vault = self._require_vault()
-        if chosen.vault_auth == "kubernetes":
-            self._kubernetes_vault(vault)
+        self._require_vault()
         with self._locked(slug):
             customer = self.registry.get(slug)
             created = customer is None
@@ -181,15 +181,14 @@ class Provisioner:
                 self.registry.update(customer, schema_revision=head)
 
         with self._step(customer, operation, "vault"):
-            if backend.vault_auth == "kubernetes":
-                self._kubernetes_vault(vault).ensure_kubernetes_tenant(names)
-            else:
-                vault.ensure_tenant(names)
+            vault.ensure_tenant(names, backend.vault_auth)
             if backend.vault_auth == "approle":
-                secret_id = vault.ensure_secret_id(names, secrets_.get(SECRET_ID_KEY))
-                if secret_id != secrets_.get(SECRET_ID_KEY):
-                    secrets_[SECRET_ID_KEY] = secret_id
-                    backend.save_secrets(customer, secrets_)
+                current = _secret_id_record(secrets_)
+                record = vault.ensure_secret_id(names, current)
+                if record != current:
+                    secrets_[WRAPPED_SECRET_ID_KEY] = record.wrapping_token
+                    secrets_[SECRET_ID_ACCESSOR_KEY] = record.accessor
+                    backend.save_secrets(customer, secrets_)  # saved before use: a crash right after reuses it
 
         running = customer.state is not State.suspended
         with self._step(customer, operation, "instance"):
@@ -206,6 +205,10 @@ class Provisioner:
                     changes[column] = value
             if changes:
                 self.registry.update(customer, **changes)
+            if backend.vault_auth == "approle":
+                # The instance now holds the new secret id (or will unwrap it when it starts): any other one of
+                # its role, an earlier one or one made outside this command, stops working.
+                vault.retire_secret_ids(names, keep=secrets_[SECRET_ID_ACCESSOR_KEY])
 
         token = None
         if first_token:
@@ -227,13 +230,6 @@ class Provisioner:
 
     def vault(self) -> VaultPlane:
         return self._require_vault()
-
-    @staticmethod
-    def _kubernetes_vault(vault: VaultPlane) -> KubernetesVaultPlane:
-        """Kubernetes customers need the Vault side's Kubernetes functions; without them, refuse plainly."""
-        if not isinstance(vault, KubernetesVaultPlane):
-            raise ProvisionError(KUBERNETES_VAULT_MISSING)
-        return vault
 
     def _require_vault(self) -> VaultPlane:
         # A fresh login well before the provisioner's token could expire (a long `upgrade --all`).
@@ -293,7 +289,7 @@ class Provisioner:
             transit_mount=vault.transit_mount,
             approle_mount=vault.approle_mount,
             role_id=names.vault_role if approle else None,
-            secret_id=secrets_.get(SECRET_ID_KEY) if approle else None,
+            wrapped_secret_id=secrets_.get(WRAPPED_SECRET_ID_KEY) if approle else None,
             cacert=vault.cacert,
         )
         database_url = self.databases.app_url(names, secrets_[PASSWORD_KEY])
@@ -334,11 +330,9 @@ class Provisioner:
             customer = self._customer(slug)
             self._refuse_unfinished(customer, "rotate-key")
             vault = self._require_vault()
+            auth = self.backend(customer.backend).vault_auth
             with self._step(customer, "rotate-key", "rotate_rewrap"):
-                url, schema = self.databases.tenant_admin_url(), customer.names.schema
-                if self.backend(customer.backend).vault_auth == "kubernetes":
-                    return self._kubernetes_vault(vault).rotate_kubernetes_tenant(customer.names, url, schema)
-                return vault.rotate(customer.names, url, schema)
+                return vault.rotate(customer.names, self.databases.tenant_admin_url(), customer.names.schema, auth)
 
     def destroy(self, slug: str) -> Customer | None:
         """Idempotent: an unknown slug is already destroyed (None)."""
@@ -353,11 +347,7 @@ class Provisioner:
             with self._step(customer, "destroy", "instance"):
                 self.backend(customer.backend).remove(customer)
             with self._step(customer, "destroy", "vault"):
-                vault = self._require_vault()
-                if self.backend(customer.backend).vault_auth == "kubernetes":
-                    self._kubernetes_vault(vault).destroy_kubernetes_tenant(names)
-                else:
-                    vault.destroy_tenant(names)
+                self._require_vault().destroy_tenant(names)
             with self._step(customer, "destroy", "database"):
                 self.databases.drop_tenant(names)
             self.registry.delete(customer)  # last: the journal goes with the row
@@ -379,3 +369,8 @@ class Provisioner:
             raise ProvisionError(f"{customer.slug} is being destroyed; run `destroy {customer.slug} --yes` to finish")
         if customer.state is State.provisioning:
             raise ProvisionError(f"{customer.slug} was not fully created; run `create {customer.slug}` to finish")
+
+
+def _secret_id_record(secrets_: Mapping[str, str]) -> SecretIdRecord | None:
+    token, accessor = secrets_.get(WRAPPED_SECRET_ID_KEY), secrets_.get(SECRET_ID_ACCESSOR_KEY)
+    return SecretIdRecord(token, accessor) if token and accessor else None

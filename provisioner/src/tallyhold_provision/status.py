@@ -106,7 +106,9 @@ def collect(
 ) -> StatusReport:
     parts: dict[str, Health] = {"db": database_health(databases, customer, head)}
     parts["vault"] = (
-        vault.health(customer.names) if vault is not None else Health(False, "not_configured", "no Vault configured")
+        vault.health(customer.names, backend.vault_auth)
+        if vault is not None
+        else Health(False, "not_configured", "no Vault configured")
     )
     if customer.state is State.suspended:
         parts["instance"] = Health(False, "suspended", "resume it to start the instance")

@@ -15,20 +15,24 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import hvac
+import hvac.exceptions
 import pytest
 from prometheus_client import REGISTRY
 
 from tallyhold.credentials import lifecycle
+from tallyhold.credentials.context import b64encode
+from tallyhold.credentials.lifecycle import TenantVault
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem
 from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.naming import new_customer_id
 from tests.fixtures.instance import instance_settings
-from tests.fixtures.vault import key_named_tenant
+from tests.fixtures.vault import install_tenant_policy
 from tests.tracker.credentials.conftest import start_cipher
 
 NAMESPACE_UID = str(uuid.uuid4())
@@ -89,7 +93,7 @@ class TokenReviewApi:
     def host(self) -> str:
         return f"https://127.0.0.1:{self.server.server_address[1]}"
 
-    def issue(self, namespace: str, account: str = "api", audience: str = "vault") -> str:
+    def issue(self, namespace: str, account: str = "tallyhold", audience: str = "vault") -> str:
         now = int(time.time())
         claims = {
             "aud": [audience],
@@ -119,14 +123,30 @@ def apiserver(tmp_path_factory) -> Iterator[TokenReviewApi]:
     api.close()
 
 
+def _kubernetes_tenant(admin: hvac.Client) -> TenantVault:
+    """A Kubernetes tenant as the provisioner makes it: key named like its namespace, role named after its id,
+    bound to the ServiceAccount `tallyhold` there, under the one shared templated policy."""
+    names = TenantVault.for_kubernetes(new_customer_id())
+    install_tenant_policy(admin, names)
+    lifecycle.ensure_key(admin, names)
+    lifecycle.ensure_kubernetes_role(admin, names, namespace=names.key)
+    return names
+
+
 @pytest.fixture(scope="module")
-def k8s_tenant(vault_admin, apiserver):
+def k8s_tenants(vault_admin, apiserver):
     lifecycle.ensure_kubernetes_auth(
         vault_admin, kubernetes_host=apiserver.host, kubernetes_ca_cert=apiserver.cert.read_text()
     )
-    with key_named_tenant(vault_admin, new_customer_id(), kubernetes_mount="kubernetes") as names:
-        lifecycle.ensure_kubernetes_role(vault_admin, names, service_account="api", namespace=names.customer_id)
-        yield names
+    pair = (_kubernetes_tenant(vault_admin), _kubernetes_tenant(vault_admin))
+    yield pair
+    for names in pair:
+        lifecycle.destroy(vault_admin, names)
+
+
+@pytest.fixture(scope="module")
+def k8s_tenant(k8s_tenants):
+    return k8s_tenants[0]
 
 
 def _settings(tenant, openbao, names, jwt_path: Path):
@@ -145,7 +165,7 @@ async def test_login_rereads_the_projected_token_at_every_login(
     openbao, vault_admin, tenant, apiserver, k8s_tenant, tmp_path
 ):
     jwt_path = tmp_path / "token"
-    first = apiserver.issue(k8s_tenant.customer_id)
+    first = apiserver.issue(k8s_tenant.key)
     jwt_path.write_text(first)
     vault, cipher = await start_cipher(_settings(tenant, openbao, k8s_tenant, jwt_path))
     try:
@@ -156,10 +176,10 @@ async def test_login_rereads_the_projected_token_at_every_login(
         assert apiserver.reviewed[-1] == first
         identity = vault.client.auth.token.lookup_self()["data"]
         assert identity["policies"] == [k8s_tenant.policy]
-        assert identity["meta"]["service_account_namespace"] == k8s_tenant.customer_id
+        assert identity["meta"]["service_account_namespace"] == k8s_tenant.key
 
         # The kubelet rotated the projected token; the old one is gone. The next login must use the new file.
-        second = apiserver.issue(k8s_tenant.customer_id)
+        second = apiserver.issue(k8s_tenant.key)
         jwt_path.write_text(second + "\n")
         del apiserver.issued[first]
         logins = REGISTRY.get_sample_value("tallyhold_vault_logins_total", {"method": "kubernetes", "outcome": "ok"})
@@ -175,12 +195,20 @@ async def test_login_rereads_the_projected_token_at_every_login(
 
 @pytest.mark.parametrize(
     ("namespace_of", "account", "audience"),
-    [("other", "api", "vault"), ("own", "default", "vault"), ("own", "api", "kubernetes")],
+    [
+        ("stranger", "tallyhold", "vault"),
+        ("other tenant", "tallyhold", "vault"),
+        ("own", "default", "vault"),
+        ("own", "tallyhold", "kubernetes"),
+    ],
 )
 async def test_only_the_bound_service_account_with_the_vault_audience_gets_in(
-    openbao, tenant, apiserver, k8s_tenant, tmp_path, namespace_of, account, audience
+    openbao, tenant, apiserver, k8s_tenants, tmp_path, namespace_of, account, audience
 ):
-    namespace = k8s_tenant.customer_id if namespace_of == "own" else new_customer_id()
+    k8s_tenant, other = k8s_tenants
+    namespace = {"own": k8s_tenant.key, "other tenant": other.key, "stranger": "t-" + new_customer_id()[2:]}[
+        namespace_of
+    ]
     jwt_path = tmp_path / "token"
     jwt_path.write_text(apiserver.issue(namespace, account, audience))
     vault, cipher = await start_cipher(_settings(tenant, openbao, k8s_tenant, jwt_path))
@@ -189,3 +217,35 @@ async def test_only_the_bound_service_account_with_the_vault_audience_gets_in(
         assert await cipher.probe() == "denied"
     finally:
         await vault.aclose()
+
+
+def test_a_namespace_uses_its_own_key_and_nothing_of_another(vault_admin, openbao, apiserver, k8s_tenants):
+    """Two Kubernetes tenants under the one shared policy: A's ServiceAccount encrypts and decrypts with A's key
+    (named like A's namespace, resolved from the login's verified namespace) and is refused B's key."""
+    a, b = k8s_tenants
+    client = hvac.Client(url=openbao.addr, token="", timeout=10)
+    client.auth.kubernetes.login(role=a.role, jwt=apiserver.issue(a.key))
+    assert client.auth.token.lookup_self()["data"]["policies"] == [a.policy]
+    context = b64encode(b"v1|ctx")
+    ciphertext = client.secrets.transit.encrypt_data(name=a.key, plaintext=b64encode(b"mine"), context=context)
+    value = ciphertext["data"]["ciphertext"]
+    decrypted = client.secrets.transit.decrypt_data(name=a.key, ciphertext=value, context=context)
+    assert decrypted["data"]["plaintext"] == b64encode(b"mine")
+    theirs = vault_admin.secrets.transit.encrypt_data(name=b.key, plaintext=b64encode(b"theirs"), context=context)
+    refused: list[Callable[[], object]] = [
+        lambda: client.secrets.transit.encrypt_data(name=b.key, plaintext=b64encode(b"x"), context=context),
+        lambda: client.secrets.transit.decrypt_data(
+            name=b.key, ciphertext=theirs["data"]["ciphertext"], context=context
+        ),
+        lambda: client.secrets.transit.rewrap_data(
+            name=b.key, ciphertext=theirs["data"]["ciphertext"], context=context
+        ),
+        lambda: client.secrets.transit.read_key(name=a.key),
+        lambda: client.secrets.transit.rotate_key(name=a.key),
+    ]
+    for call in refused:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            call()
+    # B's role does not take A's ServiceAccount either ("namespace not authorized").
+    with pytest.raises(hvac.exceptions.Forbidden):
+        hvac.Client(url=openbao.addr, token="").auth.kubernetes.login(role=b.role, jwt=apiserver.issue(a.key))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-from dataclasses import replace
 
 import hvac
 import hvac.exceptions
@@ -67,7 +66,8 @@ def test_everything_converges_when_rerun(openbao, vault_admin, tenant_a):
     assert again.role_id == tenant_a.role_id
     assert lifecycle.read_key(vault_admin, tenant_a.names) == before
     lifecycle.ensure_engines(vault_admin)
-    assert lifecycle.exists(vault_admin, tenant_a.names) == {
+    found = lifecycle.exists(vault_admin, tenant_a.names)
+    assert {name: found[name] for name in ("key", "approle_role", "kubernetes_role")} == {
         "key": True,
         "approle_role": True,
         "kubernetes_role": False,
@@ -90,13 +90,17 @@ def test_an_existing_key_with_wrong_settings_is_refused(vault_admin):
 
 
 def test_the_shared_policy_grants_update_on_the_logins_own_key_paths_only(vault_admin, tenant_a):
-    accessor = vault_admin.sys.list_auth_methods()["data"]["approle/"]["accessor"]
+    accessors = {name: lifecycle.auth_accessor(vault_admin, name) for name in ("approle", "kubernetes")}
     installed = vault_admin.sys.read_policy(TENANT_POLICY)["data"]["rules"]
-    key = f"{{{{identity.entity.aliases.{accessor}.name}}}}"
+    key = f"{{{{identity.entity.aliases.{accessors['approle']}.name}}}}"
+    namespace = f"{{{{identity.entity.aliases.{accessors['kubernetes']}.metadata.service_account_namespace}}}}"
     assert {line for line in installed.splitlines() if not line.startswith("#")} == {
         f'path "transit/encrypt/{key}" {{ capabilities = ["update"] }}',
         f'path "transit/decrypt/{key}" {{ capabilities = ["update"] }}',
         f'path "transit/rewrap/{key}" {{ capabilities = ["update"] }}',
+        f'path "transit/encrypt/{namespace}" {{ capabilities = ["update"] }}',
+        f'path "transit/decrypt/{namespace}" {{ capabilities = ["update"] }}',
+        f'path "transit/rewrap/{namespace}" {{ capabilities = ["update"] }}',
         'path "auth/token/renew-self" { capabilities = ["update"] }',
         'path "auth/token/lookup-self" { capabilities = ["read"] }',
     }
@@ -168,19 +172,17 @@ def _self_signed_pem(directory) -> str:
 
 
 def test_kubernetes_role_binds_one_service_account(vault_admin, tmp_path):
-    shared = TenantVault.for_customer(new_customer_id(), kubernetes_mount="k8s-test")
-    with pytest.raises(ValueError, match="AppRole logins only"):  # it could never resolve the key
-        lifecycle.kubernetes_role(shared, service_account="api", namespace=shared.customer_id)
-    names = replace(shared, policy=f"{shared.key}-key")
+    names = TenantVault.for_kubernetes(new_customer_id(), kubernetes_mount="k8s-test")
+    assert names.key == names.customer_id.replace("_", "-")  # named like the namespace
     lifecycle.ensure_kubernetes_auth(
         vault_admin, kubernetes_host="https://127.0.0.1:6443", kubernetes_ca_cert=_self_signed_pem(tmp_path),
         mount="k8s-test",
     )  # fmt: skip
-    lifecycle.ensure_kubernetes_role(vault_admin, names, service_account="api", namespace=names.customer_id)
+    lifecycle.ensure_kubernetes_role(vault_admin, names, namespace=names.key)
     try:
         role = vault_admin.read(f"auth/k8s-test/role/{names.role}")["data"]
-        assert role["bound_service_account_names"] == ["api"]
-        assert role["bound_service_account_namespaces"] == [names.customer_id]
+        assert role["bound_service_account_names"] == ["tallyhold"]
+        assert role["bound_service_account_namespaces"] == [names.key]
         assert role["audience"] == "vault"
         assert role["token_policies"] == [names.policy]
         assert role["token_no_default_policy"] is True
@@ -194,11 +196,16 @@ def test_destroy_crypto_shreds_and_is_idempotent(openbao, vault_admin):
     tenant = provision_vault_tenant(openbao, new_customer_id())
     ciphertext = _encrypt(vault_admin, tenant, b"gone-forever")
     context = derivation_context(tenant.names.customer_id, "rec-1", "api_key")
+    live = tenant.login()  # a live token, and the identity entity its login made
+    assert lifecycle.exists(vault_admin, tenant.names)["identity"] is True
+    assert lifecycle.exists(vault_admin, tenant.names)["tokens"] is True
     destroy_vault_tenant(openbao, tenant)
     destroy_vault_tenant(openbao, tenant)
     assert lifecycle.exists(vault_admin, tenant.names) == dict.fromkeys(
-        ("key", "approle_role", "kubernetes_role"), False
+        ("key", "approle_role", "kubernetes_role", "identity", "tokens"), False
     )
+    with pytest.raises(hvac.exceptions.Forbidden):  # revoked
+        live.auth.token.lookup_self()
     with pytest.raises(hvac.exceptions.InvalidRequest):
         vault_admin.secrets.transit.decrypt_data(tenant.names.key, ciphertext=ciphertext, context=context)
     with pytest.raises(hvac.exceptions.InvalidRequest):  # the AppRole is gone too

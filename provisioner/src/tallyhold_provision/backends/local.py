@@ -4,7 +4,9 @@ Layout under the state folder (all private to the operator's user):
 
     supervisor/supervisord.conf, supervisord.sock, supervisord.log, conf.d/<id>.conf
     instances/<id>/env.json       the instance's TALLYHOLD_ settings (0600), read by the launcher
-    instances/<id>/secrets.json   its durable secrets: database password, Vault secret id (0600)
+    instances/<id>/secrets.json   its durable secrets: database password, the wrapping token of its Vault
+                                  secret id and that secret id's accessor (0600)
+    instances/<id>/vault-secret-id.json   written by the instance: the secret id it unwrapped (0600)
     logs/<id>.log                 the instance's own log (stdout and stderr), rotated by supervisord
 
 Each instance listens on 127.0.0.1 on its own ports (API and metrics), remembered in the registry and kept
@@ -71,6 +73,8 @@ class LocalBackend:
             "TALLYHOLD_METRICS_PORT": str(ports["metrics_port"]),
             **env,  # the operator's TALLYHOLD_ variables win, ports included
         }
+        if "TALLYHOLD_VAULT_WRAPPED_SECRET_ID" in env:
+            full_env["TALLYHOLD_VAULT_SECRET_ID_FILE"] = str(self.instance_dir(customer) / "vault-secret-id.json")
         directory = self.instance_dir(customer)
         self._private_dir(directory)
         self._private_dir(self.log_file(customer).parent)

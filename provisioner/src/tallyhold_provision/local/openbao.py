@@ -5,18 +5,23 @@ Layout of `root` (everything of this server lives there, nothing in the database
     config.hcl      listener, storage, the audit device (OpenBao only accepts audit devices declared here)
     data/           PebbleDB storage (OpenBao 2.7 no longer ships the `file` backend; PebbleDB is its
                     single-node on-disk store)
-    unseal-keys     the unseal key(s), JSON, mode 0600 } written by `initialize()` the first time, read on every
-    root-token      the initial root token,  mode 0600 } later start to unseal and administer the server
+    unseal-keys     the unseal key(s), JSON, mode 0600: written at initialisation, read on every start to unseal
+    root-token      the initial root token, mode 0600: written at initialisation; the local platform revokes it
+                    and deletes the file once it has bootstrapped (local/platform.py), and regenerates a root
+                    token from the unseal key only for a moment when it must (`generate_root`)
     audit.log       Vault's audit trail (values HMAC'd by OpenBao itself)
     bao.log, bao.pid, port
 
 `start()` initialises on first use (one unseal key: one machine, one operator), unseals, mounts transit and
-AppRole with `disable_upsert`, and on the next start finds the same storage, the same keys and the same port
-when it is still free. A server left running by an earlier, killed run is adopted rather than doubled.
+AppRole with `disable_upsert` while the initial root token is there, and on the next start finds the same
+storage, the same keys and the same port when it is still free. A server left running by an earlier, killed
+run is adopted rather than doubled.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import importlib.util
 import json
 import os
@@ -24,12 +29,15 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import hvac
+import hvac.exceptions
 
 from tallyhold.credentials.lifecycle import ensure_engines
 from tallyhold_provision.local.ports import free_port
@@ -112,7 +120,8 @@ class LocalOpenBao:
         if self.sealed():
             self.unseal()
         self._wait_active()
-        ensure_engines(self.admin_client())
+        if self.root_token_file.exists():
+            ensure_engines(self.admin_client())
 
     def running(self) -> bool:
         """Whether a server for this folder runs (ours, or one an earlier run left behind)."""
@@ -133,6 +142,46 @@ class LocalOpenBao:
     def kill(self) -> None:
         """SIGKILL, as a crash would look to clients (fault tests)."""
         self._signal(signal.SIGKILL)
+
+    # -- root tokens ---------------------------------------------------------------------------------------
+
+    def generate_root(self) -> str:
+        """A new root token from the unseal key (`bao operator generate-root`, through the API): the server
+        encodes it with a one-time pad it hands out at the start of the attempt."""
+        status = httpx.get(f"{self.addr}/v1/sys/generate-root/attempt", timeout=10).json()
+        if status.get("started"):
+            httpx.delete(f"{self.addr}/v1/sys/generate-root/attempt", timeout=10).raise_for_status()
+        started = httpx.put(f"{self.addr}/v1/sys/generate-root/attempt", json={}, timeout=10)
+        started.raise_for_status()
+        attempt = started.json()
+        answer: dict[str, Any] = {}
+        for key in json.loads(self.unseal_keys_file.read_text()):
+            response = httpx.put(
+                f"{self.addr}/v1/sys/generate-root/update", json={"key": key, "nonce": attempt["nonce"]}, timeout=10
+            )
+            response.raise_for_status()
+            answer = response.json()
+            if answer.get("complete"):
+                break
+        if not answer.get("complete"):
+            raise OpenBaoError("the stored unseal key did not complete a root token generation")
+        encoded = base64.b64decode(answer["encoded_token"] + "=" * (-len(answer["encoded_token"]) % 4))
+        pad = attempt["otp"].encode()
+        return bytes(a ^ b for a, b in zip(encoded, pad, strict=True)).decode()
+
+    @contextmanager
+    def root_session(self) -> Iterator[hvac.Client]:
+        """An administrator's client for one piece of work: the initial root token while it is still there,
+        else a root token generated for the occasion. Either way it is revoked afterwards (and the initial one's
+        file deleted): no standing root token is left."""
+        token = self.root_token if self.root_token_file.exists() else self.generate_root()
+        client = hvac.Client(url=self.addr, token=token, timeout=10)
+        try:
+            yield client
+        finally:
+            with contextlib.suppress(hvac.exceptions.Forbidden):
+                client.auth.token.revoke_self()
+            self.root_token_file.unlink(missing_ok=True)
 
     def seal(self) -> None:
         self.admin_client().sys.seal()
@@ -157,6 +206,10 @@ class LocalOpenBao:
             'listener "tcp" {\n'
             f'  address = "127.0.0.1:{self.port}"\n'
             "  tls_disable = true\n"
+            # OpenBao 2.7 turns the unauthenticated sys/generate-root endpoints off by default. With no standing
+            # root token they are how the local platform makes one (from the unseal key, 0600 in this folder):
+            # this listener is on loopback only, and an attempt cannot complete without that key.
+            "  disable_unauthed_generate_root_endpoints = false\n"
             "}\n"
             # Declared here because OpenBao refuses `audit enable` over the API.
             'audit "file" "file" {\n'

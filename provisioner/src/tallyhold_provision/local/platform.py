@@ -3,8 +3,15 @@ left running (they are daemons), each reporting whether this call started it, so
 what it started and nothing else.
 
     <state>/postgres/     the cluster (data/, log, superuser password 0600, port)
-    <state>/openbao/      storage, unseal key and root token (0600), audit log, port
-    <state>/provisioner/  vault-approle.json (0600): the provisioner's own AppRole login
+    <state>/openbao/      storage, unseal key (0600), audit log, port; the initial root token only until the
+                          first bootstrap has finished, which revokes it
+    <state>/provisioner/  vault-approle.json (0600): the provisioner's own AppRole login, which every command
+                          uses, and a fingerprint of what was bootstrapped (policies, layout)
+
+OpenBao has no standing root token: bootstrap (policies, mounts, the provisioner's role) runs with the initial
+root token the first time, and later only when what it installs changed (a new policy template or Vault
+layout) or the provisioner's login stopped working, each time with a root token generated from the unseal key
+for the occasion and revoked at once. `break_glass` gives the operator a root token that expires.
     <state>/supervisor/   supervisord (see local/supervisor.py)
 """
 
@@ -13,24 +20,24 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tallyhold.credentials.lifecycle import TENANT_POLICY
+import hvac
+import hvac.exceptions
+
 from tallyhold_provision.local.files import read_json, write_private_json
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.local.supervisor import Supervisor
-from tallyhold_provision.vault import AppRoleLogin, bootstrap
+from tallyhold_provision.vault import AppRoleLogin, VaultLayout, bootstrap, bootstrap_fingerprint, login
 
 
 @dataclass
 class LocalPlatform:
     state_dir: Path
     # The Vault layout `ensure_openbao` installs: the same settings the provisioner's Vault client then uses.
-    transit_mount: str = "transit"
-    approle_mount: str = "approle"
-    tenant_policy: str = TENANT_POLICY
+    layout: VaultLayout = field(default_factory=VaultLayout)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
@@ -62,23 +69,43 @@ class LocalPlatform:
             return started
 
     def ensure_openbao(self) -> bool:
-        """Start (or adopt) OpenBao, then install the policies and the provisioner's login (idempotent)."""
+        """Start (or adopt) OpenBao; bootstrap it (policies, mounts, the provisioner's login) when it never was,
+        when what bootstrap installs changed, or when the provisioner's login no longer works."""
         with self._locked():
             started = not self.openbao.running()
             self.openbao.start()
-            stored = read_json(self.login_file)
+            stored = read_json(self.login_file) or {}
             previous = AppRoleLogin(str(stored["role_id"]), str(stored["secret_id"])) if stored else None
-            login = bootstrap(
-                self.openbao.admin_client(),
-                previous,
-                transit_mount=self.transit_mount,
-                approle_mount=self.approle_mount,
-                tenant_policy=self.tenant_policy,
+            wanted = bootstrap_fingerprint(self.layout)
+            current = (
+                previous is not None
+                and stored.get("bootstrap") == wanted
+                and not self.openbao.root_token_file.exists()
+                and self._works(previous)
             )
-            if login != previous:
+            if not current:
+                with self.openbao.root_session() as admin:
+                    login = bootstrap(admin, previous, self.layout)
                 self.login_file.parent.mkdir(mode=0o700, exist_ok=True)
-                write_private_json(self.login_file, {"role_id": login.role_id, "secret_id": login.secret_id})
+                record = {"role_id": login.role_id, "secret_id": login.secret_id, "bootstrap": wanted}
+                write_private_json(self.login_file, record)
             return started
+
+    def _works(self, stored: AppRoleLogin) -> bool:
+        try:
+            login(self.openbao.addr, approle=stored, approle_mount=self.layout.approle_mount)
+        except hvac.exceptions.VaultError:
+            return False
+        return True
+
+    def break_glass(self, ttl_seconds: int) -> str:
+        """A root token for the operator, from the unseal key, that expires after `ttl_seconds` (the root token
+        generated to make it is revoked at once)."""
+        with self._locked(), self.openbao.root_session() as admin:
+            created = admin.auth.token.create_orphan(
+                policies=["root"], ttl=f"{ttl_seconds}s", renewable=False, display_name="break-glass"
+            )
+        return str(created["auth"]["client_token"])
 
     def vault_login(self) -> AppRoleLogin:
         stored = read_json(self.login_file)

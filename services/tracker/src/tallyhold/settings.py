@@ -36,6 +36,7 @@ EVM_CHAINS = ("ethereum", "arbitrum", "optimism", "base", "polygon", "bsc")
 
 # Values that show up in tutorials, templates and compose files. An instance outside development refuses to
 # start with any of them as a password or token.
+VAULT_KEY_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 PLACEHOLDER_SECRETS = frozenset(
     {
         "",
@@ -133,7 +134,17 @@ class Settings(BaseSettings):
     VAULT_AUTH: VaultAuth = Field(VaultAuth.token, description="`token`, `approle` or `kubernetes`.")
     VAULT_TOKEN: SecretStr | None = Field(None, description="Vault token when `VAULT_AUTH=token`.")
     VAULT_ROLE_ID: str | None = Field(None, description="AppRole role id when `VAULT_AUTH=approle`.")
-    VAULT_SECRET_ID: SecretStr | None = Field(None, description="AppRole secret id when `VAULT_AUTH=approle`.")
+    VAULT_SECRET_ID: SecretStr | None = Field(
+        None, description="AppRole secret id when `VAULT_AUTH=approle` (or deliver it wrapped, below)."
+    )
+    VAULT_WRAPPED_SECRET_ID: SecretStr | None = Field(
+        None,
+        description="Response-wrapping token of the AppRole secret id (what the provisioner gives): unwrapped at "
+        "the first login and kept in `VAULT_SECRET_ID_FILE`.",
+    )
+    VAULT_SECRET_ID_FILE: str | None = Field(
+        None, description="Where the instance keeps the secret id it unwrapped (mode 0600); needed with the above."
+    )
     VAULT_K8S_ROLE: str | None = Field(None, description="Kubernetes auth role when `VAULT_AUTH=kubernetes`.")
     VAULT_K8S_JWT_PATH: str = Field(
         "/var/run/secrets/tallyhold/vault/token",
@@ -142,7 +153,9 @@ class Settings(BaseSettings):
     VAULT_K8S_MOUNT: str = Field("kubernetes", description="Mount path of the Kubernetes auth method.")
     VAULT_APPROLE_MOUNT: str = Field("approle", description="Mount path of the AppRole auth method.")
     VAULT_TRANSIT_MOUNT: str = Field("transit", description="Mount path of the transit engine.")
-    VAULT_KEY: str | None = Field(None, description="Name of the customer's transit key (`t_<id>`).")
+    VAULT_KEY: str | None = Field(
+        None, description="Name of the customer's transit key (`t_<hex>`; on Kubernetes its namespace, `t-<hex>`)."
+    )
     VAULT_CACERT: str | None = Field(None, description="CA bundle for Vault's TLS certificate.")
     VAULT_TIMEOUT_SECONDS: float = Field(5.0, gt=0, le=60, description="Timeout of each Vault request.")
 
@@ -291,11 +304,19 @@ class Settings(BaseSettings):
             raise ValueError("must be an opaque id: 't_' followed by lowercase hex")
         return value
 
-    @field_validator("MIGRATION_ROLE", "VAULT_KEY")
+    @field_validator("MIGRATION_ROLE")
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
         if value is not None and not SCHEMA_NAME.fullmatch(value):
             raise ValueError("must be a lowercase identifier")
+        return value
+
+    @field_validator("VAULT_KEY")
+    @classmethod
+    def _key_name(cls, value: str | None) -> str | None:
+        # t_<hex> for AppRole tenants, t-<hex> (the namespace's name) for Kubernetes ones.
+        if value is not None and not VAULT_KEY_NAME.fullmatch(value):
+            raise ValueError("must be a lowercase name of letters, digits, '_' and '-'")
         return value
 
     @field_validator("QUOTE_CURRENCY")
@@ -367,7 +388,7 @@ class Settings(BaseSettings):
         for name, url in urls.items():
             if url.password is None or url.password.lower() in PLACEHOLDER_SECRETS:
                 raise ValueError(f"{name} must carry a real password outside development")
-        for name in ("VAULT_TOKEN", "VAULT_SECRET_ID"):
+        for name in ("VAULT_TOKEN", "VAULT_SECRET_ID", "VAULT_WRAPPED_SECRET_ID"):
             secret: SecretStr | None = getattr(self, name)
             if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
                 raise ValueError(f"{name} is a placeholder; refusing to start outside development")
@@ -384,6 +405,10 @@ class Settings(BaseSettings):
             VaultAuth.approle: ("VAULT_ROLE_ID", "VAULT_SECRET_ID"),
             VaultAuth.kubernetes: ("VAULT_K8S_ROLE",),
         }[self.VAULT_AUTH]
+        wrapped = self.VAULT_WRAPPED_SECRET_ID is not None or self.VAULT_SECRET_ID_FILE is not None
+        if self.VAULT_AUTH is VaultAuth.approle and self.VAULT_SECRET_ID is None and wrapped:
+            # Delivered wrapped instead: the wrapping token, and where to keep what it unwraps to.
+            needed = ("VAULT_ROLE_ID", "VAULT_WRAPPED_SECRET_ID", "VAULT_SECRET_ID_FILE")
         missing = [name for name in ("VAULT_KEY", *needed) if getattr(self, name) is None]
         if missing:
             raise ValueError(f"VAULT_AUTH={self.VAULT_AUTH.value} needs {', '.join(missing)}")

@@ -26,6 +26,7 @@ import hvac
 import hvac.exceptions
 
 from tallyhold.credentials import transit
+from tallyhold.credentials.delivery import delivered_secret_id
 from tallyhold.credentials.errors import TransitRejected, VaultUnavailable
 from tallyhold.credentials.transit import VaultForbidden
 from tallyhold.logging import secrets
@@ -62,7 +63,7 @@ class VaultSession:
             timeout=self.timeout,
             verify=settings.VAULT_CACERT or True,
         )
-        for value in (settings.VAULT_TOKEN, settings.VAULT_SECRET_ID):
+        for value in (settings.VAULT_TOKEN, settings.VAULT_SECRET_ID, settings.VAULT_WRAPPED_SECRET_ID):
             if value is not None:
                 secrets.add(value.get_secret_value())
         self._executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="vault")
@@ -224,7 +225,7 @@ class VaultSession:
         if self.method is VaultAuth.approle:
             response = client.auth.approle.login(
                 role_id=_given(settings.VAULT_ROLE_ID),
-                secret_id=_given(settings.VAULT_SECRET_ID).get_secret_value(),
+                secret_id=self._secret_id(),
                 mount_point=settings.VAULT_APPROLE_MOUNT,
             )
         else:
@@ -235,6 +236,22 @@ class VaultSession:
         auth = response["auth"]
         secrets.add(str(auth["client_token"]))
         return float(auth.get("lease_duration") or 0), bool(auth.get("renewable"))
+
+    def _secret_id(self) -> str:
+        """Given directly, or delivered wrapped by the provisioner (credentials/delivery.py)."""
+        settings = self.settings
+        if settings.VAULT_SECRET_ID is not None:
+            return settings.VAULT_SECRET_ID.get_secret_value()
+        role = _given(settings.VAULT_ROLE_ID)
+        return delivered_secret_id(
+            str(settings.VAULT_ADDR).rstrip("/"),
+            _given(settings.VAULT_WRAPPED_SECRET_ID).get_secret_value(),
+            Path(_given(settings.VAULT_SECRET_ID_FILE)),
+            # The provisioner's tenant roles are named like their role id.
+            creation_path=f"auth/{settings.VAULT_APPROLE_MOUNT}/role/{role}/secret-id",
+            verify=settings.VAULT_CACERT or True,
+            timeout=self.timeout,
+        )
 
     def _note_lease(self, lease: float, renewable: bool, *, refresh: bool) -> None:
         now = time.monotonic()
