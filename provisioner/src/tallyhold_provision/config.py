@@ -121,7 +121,6 @@ class ProvisionerSettings(BaseSettings):
     KUBE_VAULT_ADDR: str | None = Field(
         None, description="Vault's address as the pods reach it. Defaults to `TALLYHOLD_PROVISIONER_VAULT_ADDR`."
     )
-    KUBE_VAULT_AUTH_MOUNT: str = Field("kubernetes", description="Mount path of Vault's Kubernetes auth method.")
     KUBE_INGRESS_DOMAIN: str | None = Field(
         None,
         description="With a domain, each customer gets an Ingress for `<namespace>.<domain>` terminating TLS; "

@@ -74,6 +74,7 @@ class KubeConfig:
     vault_addr: str | None = None
     vault_transit_mount: str = "transit"
     vault_auth_mount: str = "kubernetes"
+    vault_audience: str = "vault"  # the Vault role requires it of the projected token
     ingress_domain: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
     namespace_values: Mapping[str, Any] = field(default_factory=dict)
@@ -127,7 +128,7 @@ class KubernetesBackend:
                 "authMount": self.kube.vault_auth_mount,
                 "key": kn.transit_key(names),
                 "role": kn.vault_role(names),
-                "audience": kn.VAULT_AUDIENCE,
+                "audience": self.kube.vault_audience,
             },
             "env": {k: v for k, v in sorted(env.items()) if k not in CHART_SETTINGS},
         }

@@ -10,7 +10,6 @@ from tallyhold_provision.naming import TenantNames
 RELEASE = "tallyhold"  # the chart's release name, and so the Deployment's, Service's and ConfigMap's
 NAMESPACE_RELEASE = "tallyhold-namespace"
 SERVICE_ACCOUNT = "tallyhold"
-VAULT_AUDIENCE = "vault"
 DATABASE_SECRET = "tallyhold-database"  # noqa: S105 - a Secret's name: the database URL
 PROVISIONER_SECRET = "tallyhold-provisioner"  # noqa: S105 - a Secret's name: the provisioner's durable secrets
 DATABASE_URL_KEY = "TALLYHOLD_DATABASE_URL"
