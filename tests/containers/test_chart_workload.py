@@ -36,7 +36,7 @@ from tests.deploy.charts import CHART, one
 from tests.fixtures.instance import instance_settings, issue_token
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
-from tests.fixtures.vault import key_named_tenant
+from tests.fixtures.vault import install_tenant_policy
 from tests.tracker.credentials.test_kubernetes_login import TokenReviewApi
 from tests.tracker.sync.helpers import FAST_EGRESS, settings_env, wait_idle
 
@@ -54,13 +54,19 @@ def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenReviewA
 
 @pytest.fixture(scope="module")
 def k8s_vault(vault_admin: Any, apiserver: TokenReviewApi, tenant: Tenant) -> Iterator[TenantVault]:
+    """The tenant in Vault as the provisioner makes a Kubernetes customer: key named like its namespace, role named
+    after its id bound to the ServiceAccount `tallyhold` there, under the one shared templated policy."""
     lifecycle.ensure_kubernetes_auth(
         vault_admin, kubernetes_host=apiserver.host, kubernetes_ca_cert=apiserver.cert.read_text()
     )
-    namespace = tenant.customer_id.replace("_", "-")
-    with key_named_tenant(vault_admin, tenant.customer_id, kubernetes_mount="kubernetes") as names:
-        lifecycle.ensure_kubernetes_role(vault_admin, names, service_account="tallyhold", namespace=namespace)
+    names = TenantVault.for_kubernetes(tenant.customer_id)
+    install_tenant_policy(vault_admin, names)
+    lifecycle.ensure_key(vault_admin, names)
+    lifecycle.ensure_kubernetes_role(vault_admin, names, namespace=names.key)
+    try:
         yield names
+    finally:
+        lifecycle.destroy(vault_admin, names)
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +94,7 @@ def pod_yaml(
     values = {
         "customerId": tenant.customer_id,
         "database": {"existingSecret": "tallyhold-database"},
-        "vault": {"addr": str(settings.VAULT_ADDR), "key": k8s_vault.key, "role": k8s_vault.role},
+        "vault": {"addr": str(settings.VAULT_ADDR)},  # key and role: the chart's defaults, from the customer id
         "tls": {"mode": "upstream"},
         "serviceAccount": {"create": False},
         "networkPolicy": {"enabled": False},
@@ -96,6 +102,8 @@ def pod_yaml(
     }
     rendered = render_chart(CHART, values, release="tallyhold", namespace=namespace).objects
     config, deployment = one(rendered, "ConfigMap"), one(rendered, "Deployment")
+    assert config["data"]["TALLYHOLD_VAULT_KEY"] == k8s_vault.key == namespace
+    assert config["data"]["TALLYHOLD_VAULT_K8S_ROLE"] == k8s_vault.role == tenant.customer_id
     spec = deployment["spec"]["template"]["spec"]
     assert spec["containers"][0]["image"] == image
     # The pod shares the host's network (the session's servers are on 127.0.0.1): listen on free loopback ports…
