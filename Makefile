@@ -6,8 +6,9 @@ SHELL        := /bin/bash
 PYTHON       ?= python3
 VENV         := .venv
 UV           := .tools/bin/uv
+CHECKOV      := .tools/checkov/bin/checkov
 BIN          := $(VENV)/bin
-DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus
+DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus podman=podman runc=runc mmdebstrap=mmdebstrap newuidmap=uidmap
 PYTEST_ARGS  ?=
 # What the test run leaves for the secret scan: pytest's output and the services' logs (tests/fixtures/artefacts.py).
 TEST_ARTEFACTS := .test-artefacts
@@ -16,7 +17,7 @@ TEST_ARTEFACTS := .test-artefacts
 SECRET_SCAN_PATHS := $(TEST_ARTEFACTS)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test scan-secrets lint format typecheck bench migrate migration contracts clean debian checkov
+.PHONY: help install run test scan-secrets lint format typecheck bench migrate migration contracts clean debian checkov image
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -32,24 +33,27 @@ $(VENV)/.installed: $(UV) uv.lock pyproject.toml services/tracker/pyproject.toml
 	$(UV) sync --frozen --all-packages --python $(PYTHON) --quiet
 	@touch $@
 
-# Not `npm ci`: anvil lists every platform's binary as an optional dependency, and `npm ci` insists on lock
-# entries for all of them. `npm install --no-save` installs exactly the locked versions and never rewrites the lock.
-node_modules/.installed: package.json package-lock.json
-	npm install --no-save --no-audit --no-fund --loglevel=error
-	@touch $@
-
-# checkov (tests/deploy/terraform) gets a venv of its own: it pins many libraries that would fight ours.
-CHECKOV := .tools/checkov/bin/checkov
-
-checkov: $(CHECKOV) ## Install checkov (pinned with hashes) into .tools/checkov for the Terraform checks
+# checkov (policy checks of the Terraform modules and the rendered Helm charts) in a venv of its own: it pins many libraries that would
+# fight the project's lock. Pinned with hashes like uv above.
+checkov: $(CHECKOV) ## Install checkov into .tools/checkov (the Terraform and chart tests run it)
 
 $(CHECKOV): tools/checkov-requirements.txt
 	$(PYTHON) -m venv .tools/checkov
 	.tools/checkov/bin/pip install --quiet --require-hashes -r tools/checkov-requirements.txt
 	@touch $@
 
-debian: ## Install the Debian packages the tests use, when missing (prometheus, promtool)
+# Not `npm ci`: anvil lists every platform's binary as an optional dependency, and `npm ci` insists on lock
+# entries for all of them. `npm install --no-save` installs exactly the locked versions and never rewrites the lock.
+node_modules/.installed: package.json package-lock.json
+	npm install --no-save --no-audit --no-fund --loglevel=error
+	@touch $@
+
+debian: ## Install the Debian packages the tests use, when missing (prometheus, podman, runc, mmdebstrap, uidmap)
 	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
+
+# The tracker's image, localhost/tallyhold:<version>, on a base made from Debian's packages (kept between runs).
+image: install debian ## Build the tracker's container image with podman (localhost/tallyhold:<version>)
+	$(BIN)/python -m tallyhold_provision.podman.image
 
 run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
 	@$(BIN)/python -m tallyhold_provision.devstack

@@ -8,14 +8,17 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import hvac.exceptions
 import pytest
+import yaml
 from psycopg import sql
 
 from tallyhold.credentials.context import b64decode, b64encode, derivation_context
+from tallyhold_provision.operations import PASSWORD_KEY, WRAPPED_SECRET_ID_KEY
 from tallyhold_provision.registry import Customer
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
 
@@ -230,8 +233,9 @@ def test_rotate_key_rewraps_stored_ciphertexts(control_plane: ControlPlane, crea
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("create", "k8s-co", "--backend", "kubernetes"), 1, "the kubernetes backend is not available yet"),
-        (("render", "k8s-co"), 1, "the kubernetes backend is not available yet"),
+        (("create", "k8s-co", "--backend", "kubernetes"), 1, "no Kubernetes configuration"),
+        (("render", "k8s-co"), 1, "no customer named 'k8s-co'"),
+        (("render", "cli-one", "--backend", "local"), 1, "a local instance has no manifests"),
         (("create", "Not_A_Slug"), 1, "is not a valid slug"),
         (("create", "ok-slug", "--owner-email", "nobody"), 1, "is not an e-mail address"),
         (("destroy", "cli-one"), 2, "add --yes to confirm"),
@@ -257,6 +261,34 @@ def test_kubernetes_create_leaves_nothing_behind(control_plane: ControlPlane, cr
     assert cli(control_plane, "create", "k8s-co", "--backend", "kubernetes").returncode == 1
     with control_plane.provisioner() as provisioner:
         assert "k8s-co" not in {customer.slug for customer in provisioner.customers()}
+
+
+def test_render_prints_what_create_would_apply_without_a_cluster(
+    control_plane: ControlPlane, created, tmp_path: Path
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"networkPolicy": {"postgres": {"cidrs": ["10.20.0.5/32"]}}}))
+    env = {**control_plane.env(), "TALLYHOLD_PROVISIONER_KUBE_VALUES": str(values),
+           "TALLYHOLD_PROVISIONER_KUBE_INGRESS_DOMAIN": "tallyhold.example"}  # fmt: skip
+    result = subprocess.run(
+        [*control_plane.cli(), "render", "cli-one"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    customer = _customer(control_plane, "cli-one")
+    namespace = customer.id.replace("_", "-")
+    manifests = [m for m in yaml.safe_load_all(result.stdout) if m]
+    kinds = [m["kind"] for m in manifests]
+    assert kinds[:6] == ["Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "ServiceAccount", "Secret"]
+    assert kinds[6:8] == ["NetworkPolicy", "Job"]  # the migration hooks, before the release's objects
+    assert {"ConfigMap", "Service", "Deployment", "Ingress"} <= set(kinds[8:])
+    assert all(m["metadata"].get("namespace", namespace) == namespace for m in manifests)
+    assert manifests[0]["metadata"]["name"] == namespace
+    host = next(m for m in manifests if m["kind"] == "Ingress")["spec"]["rules"][0]["host"]
+    assert host == f"{namespace}.tallyhold.example"
+    password = control_plane.secrets(customer)[PASSWORD_KEY]
+    assert password not in result.stdout
+    assert control_plane.secrets(customer)[WRAPPED_SECRET_ID_KEY] not in result.stdout
 
 
 def test_destroy_is_idempotent_from_the_cli(control_plane: ControlPlane, created) -> None:

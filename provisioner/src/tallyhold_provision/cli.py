@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from tallyhold_provision.backends.base import BackendError
 from tallyhold_provision.config import BackendName, ProvisionerSettings, config_table
-from tallyhold_provision.errors import KUBERNETES_NOT_AVAILABLE as NOT_AVAILABLE
 from tallyhold_provision.errors import ProvisionError
 from tallyhold_provision.naming import validate_slug
 
@@ -122,8 +121,6 @@ def create(
             _fail("--owner-email is not an e-mail address")
     settings = _settings()
     chosen = (backend or settings.DEFAULT_BACKEND).value
-    if chosen == BackendName.kubernetes.value:
-        _fail(NOT_AVAILABLE)  # before touching anything: nothing is created half-way
     with _provisioner() as provisioner, _errors():
         result = provisioner.create(slug, backend=chosen, owner_email=owner_email)
     customer = result.customer
@@ -313,11 +310,17 @@ def destroy(
 
 
 @app.command()
-def render(slug: Slug) -> None:
-    """kubernetes backend: print the manifests that `create` would apply."""
+def render(
+    slug: Slug,
+    backend: Annotated[BackendName, typer.Option(help="The backend whose objects to print.")] = BackendName.kubernetes,
+) -> None:
+    """Print what `create` with that backend applies (Kubernetes manifests), without applying anything and
+    without a cluster; Secrets' values are redacted."""
     with _errors():
         validate_slug(slug)
-    _fail(NOT_AVAILABLE)
+    with _provisioner() as provisioner, _errors():
+        manifests = provisioner.render(slug, backend.value)
+    sys.stdout.write(manifests)
 
 
 @app.command("break-glass")

@@ -107,8 +107,38 @@ class ProvisionerSettings(BaseSettings):
         description="Lifetime of the tokens the provisioner issues (`create`'s first token, `token` without "
         "`--expires-in`).",
     )
-    KUBE_CONTEXT: str | None = Field(None, description="kubectl context of the kubernetes backend.")
-    CHART_PATH: Path = Field(Path("deploy/helm/tallyhold"), description="Helm chart of the kubernetes backend.")
+    KUBE_CONTEXT: str | None = Field(
+        None,
+        description="kubeconfig context of the kubernetes backend (`KUBECONFIG` or `~/.kube/config`). Unset: the "
+        "in-cluster service account when run in a pod, else the kubeconfig's current context.",
+    )
+    CHART_PATH: Path = Field(
+        Path("deploy/helm/tallyhold"),
+        description="Helm chart of the kubernetes backend (relative paths: from the checkout); the namespace chart "
+        "is `tallyhold-namespace` beside it.",
+    )
+    KUBE_VALUES: Path | None = Field(
+        None,
+        description="The operator's values file for the tallyhold chart (image, Postgres and Vault addresses for "
+        "the NetworkPolicy, ingress class, monitoring…); per-customer values are set over it.",
+    )
+    KUBE_NAMESPACE_VALUES: Path | None = Field(
+        None, description="The operator's values file for the tallyhold-namespace chart (quota, limits)."
+    )
+    KUBE_VAULT_ADDR: str | None = Field(
+        None, description="Vault's address as the pods reach it. Defaults to `TALLYHOLD_PROVISIONER_VAULT_ADDR`."
+    )
+    KUBE_INGRESS_DOMAIN: str | None = Field(
+        None,
+        description="With a domain, each customer gets an Ingress for `<namespace>.<domain>` terminating TLS; "
+        "without, TLS must end at a proxy of yours (`tls.mode` in `KUBE_VALUES`).",
+    )
+    KUBE_TIMEOUT_SECONDS: float = Field(
+        300.0,
+        gt=0,
+        le=3600,
+        description="How long the kubernetes backend waits for a migration Job, a rollout or a namespace deletion.",
+    )
 
     @field_validator("TENANT_DATABASE")
     @classmethod

@@ -16,9 +16,3 @@ class UnknownCustomer(ProvisionError):
 class UnknownToken(ProvisionError):
     def __init__(self, slug: str, token_id: str) -> None:
         super().__init__(f"{slug} has no active token {token_id} (`tokens {slug}` lists them)")
-
-
-KUBERNETES_NOT_AVAILABLE = (
-    "the kubernetes backend is not available yet (its Helm chart and cluster wiring have not landed); "
-    "use --backend local"
-)

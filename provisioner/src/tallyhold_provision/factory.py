@@ -7,10 +7,11 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from tallyhold_provision.backends.base import Backend
-from tallyhold_provision.backends.kubernetes import KubernetesBackend
+from tallyhold_provision.backends.kubernetes import KubeConfig, KubernetesBackend, load_values
 from tallyhold_provision.backends.local import LocalBackend
 from tallyhold_provision.config import ProvisionerSettings
 from tallyhold_provision.databases import Databases
+from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.platform import LocalPlatform
 from tallyhold_provision.operations import Provisioner
 from tallyhold_provision.vault import AppRoleLogin, Vault, login
@@ -22,8 +23,28 @@ def backends(settings: ProvisionerSettings) -> dict[str, Backend]:
         "local": LocalBackend(
             settings.state_dir, public_host=settings.PUBLIC_HOST, health_timeout=settings.HEALTH_TIMEOUT_SECONDS
         ),
-        "kubernetes": KubernetesBackend(),
+        "kubernetes": kubernetes_backend(settings),
     }
+
+
+def kubernetes_backend(settings: ProvisionerSettings) -> KubernetesBackend:
+    from tallyhold_provision.kube.cluster import Cluster, api_client
+
+    chart = settings.CHART_PATH if settings.CHART_PATH.is_absolute() else checkout_root() / settings.CHART_PATH
+    kube = KubeConfig(
+        chart=chart,
+        namespace_chart=chart.parent / "tallyhold-namespace",
+        vault_addr=settings.KUBE_VAULT_ADDR or (str(settings.VAULT_ADDR).rstrip("/") if settings.VAULT_ADDR else None),
+        vault_transit_mount=settings.VAULT_TRANSIT_MOUNT,
+        vault_auth_mount=settings.VAULT_KUBERNETES_MOUNT,
+        vault_audience=settings.VAULT_KUBERNETES_AUDIENCE,
+        ingress_domain=settings.KUBE_INGRESS_DOMAIN,
+        values=load_values(settings.KUBE_VALUES),
+        namespace_values=load_values(settings.KUBE_NAMESPACE_VALUES),
+    )
+    return KubernetesBackend(
+        kube, lambda: Cluster(api_client(settings.KUBE_CONTEXT), timeout=settings.KUBE_TIMEOUT_SECONDS)
+    )
 
 
 def vault_factory(settings: ProvisionerSettings, platform: LocalPlatform) -> Callable[[], VaultPlane]:

@@ -43,6 +43,7 @@ DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
 # A token's id: the 12 hex characters after `th_` (the same rule as tallyhold.auth.service.TOKEN_ID, which is not
 # imported here: it would load the tracker's ORM for every command).
 TOKEN_ID = re.compile(r"^[0-9a-f]{12}$")
+RENDER_PASSWORD = "<redacted>"  # noqa: S105 - stands in for the password in what `render` computes
 JOURNAL_KEEP = 500  # journal entries kept per customer (about forty commands)
 
 
@@ -405,6 +406,15 @@ class Provisioner:
             if self.after_step is not None:
                 self.after_step("registry")
             return customer
+
+    def render(self, slug: str, backend: str) -> str:
+        """What `create` on `backend` applies for this customer, without applying anything: no cluster, no Vault
+        login. The database password is not read, and the backend prints Secrets' values redacted."""
+        customer = self._customer(slug)
+        chosen = self.backend(backend)
+        names = customer.names
+        database_url = self.databases.app_url(names, RENDER_PASSWORD)
+        return chosen.render(customer, instance_environment(names, database_url, None, self.environ))
 
     def _refuse_unfinished(self, customer: Customer, command: str) -> None:
         if customer.state is State.destroying:

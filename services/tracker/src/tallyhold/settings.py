@@ -8,6 +8,7 @@ generated from the field descriptions below (`tallyhold config-table`) and a tes
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -15,8 +16,14 @@ from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AnyHttpUrl, DirectoryPath, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 from sqlalchemy.engine import URL, make_url
 
 from tallyhold.auth.throttle import FailureThrottle
@@ -76,10 +83,36 @@ class Settings(BaseSettings):
     # hide_input_in_errors: a validation error must never print the environment it read (passwords, tokens).
     model_config = SettingsConfigDict(env_prefix="TALLYHOLD_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Values come from the arguments, then the environment, then the files of SECRETS_DIR. Those files feed
+        the same fields as the variables, so a value read from a file is a SecretStr like any other and meets the
+        same placeholder checks. A SECRETS_DIR that is not a directory is left to the field's own validation,
+        which refuses it (fail closed: a mistyped folder must not mean "no secrets given")."""
+        directory = _secrets_dir(init_settings)
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        if directory is not None and os.path.isdir(directory):
+            sources += (SecretsSettingsSource(settings_cls, secrets_dir=directory),)
+        return sources
+
     # Identity and storage -------------------------------------------------------------------------
     ENV: Environment = Field(
         Environment.production,
         description="`production`, `test` or `development`. Only `development` accepts placeholder secrets.",
+    )
+    SECRETS_DIR: DirectoryPath | None = Field(
+        None,
+        description="Folder of files named after settings' full variable names (e.g. `TALLYHOLD_DATABASE_URL`, "
+        "`TALLYHOLD_VAULT_SECRET_ID`), each holding that setting's value: how containers get their secrets "
+        "(podman secrets, a Kubernetes Secret volume) instead of environment variables. A variable of the same "
+        "name wins over a file.",
     )
     DATABASE_URL: SecretStr = Field(
         description="Postgres URL of the instance's app role "
@@ -536,6 +569,13 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Any:
         # SecretStr already masks; this keeps the derived URL (with its password) out of any repr too.
         return [(k, v) for k, v in super().__repr_args__() if k not in {"database_url", "migration_database_url"}]
+
+
+def _secrets_dir(init_settings: PydanticBaseSettingsSource) -> str | None:
+    given = init_settings().get("SECRETS_DIR")
+    if given is not None:
+        return str(given)
+    return os.environ.get("TALLYHOLD_SECRETS_DIR") or None
 
 
 def _async_url(raw: str) -> URL:

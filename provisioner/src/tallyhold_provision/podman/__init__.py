@@ -1,0 +1,1 @@
+"""podman: the tracker's container image (image.py) and the per-customer container backend."""

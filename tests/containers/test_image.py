@@ -1,0 +1,234 @@
+"""The tracker image (`make image`, the `tracker_image` fixture): a fixed non-root user, a read-only root
+filesystem where only the tmpfs is writable, nothing in any layer that must not ship (secrets, .git, tests, the
+sandbox, a compiler, uv), its labels and HEALTHCHECK, and a real instance in it: /healthz, /readyz and a sync
+against the sandbox venues, with its secrets given as files (TALLYHOLD_SECRETS_DIR), never as variables."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from tallyhold.settings import Settings
+from tallyhold_provision.local.checkout import checkout_root
+from tallyhold_provision.local.ports import free_port
+from tallyhold_provision.podman.engine import podman, podman_json
+from tallyhold_provision.podman.image import BuildRequest, build, tracker_version
+from tallyhold_sandbox import Sandbox
+from tests.containers.layers import layer_count, layer_files, save
+from tests.fixtures.containers import PodmanRun
+from tests.fixtures.instance import issue_token
+from tests.fixtures.platform import Tenant
+from tests.fixtures.sandbox import new_key
+from tests.fixtures.vault import VaultTenant
+from tests.tracker.sync.helpers import settings_env, sync_settings, wait_idle
+
+UID = "10001"
+COMPILERS = {"gcc", "cc", "c++", "g++", "clang", "ld", "ld.bfd", "ld.gold", "tcc", "as", "cpp"}
+BIN_DIRS = {"bin", "usr/bin", "usr/local/bin", "sbin", "usr/sbin", "opt/tallyhold/bin"}
+FORBIDDEN_PARTS = {".git", "tallyhold_sandbox", "tallyhold_provision", "node_modules", ".tallyhold", ".venv"}
+SITE_PACKAGES = "opt/tallyhold/lib/python3.11/site-packages/"
+PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+SECRET_SETTINGS = ("DATABASE_URL", "MIGRATION_DATABASE_URL", "VAULT_TOKEN", "VAULT_SECRET_ID")
+
+
+def test_runs_as_a_fixed_non_root_user(tracker_image: str) -> None:
+    config = podman_json("image", "inspect", tracker_image)[0]["Config"]
+    assert config["User"] == f"{UID}:{UID}"
+    script = "import os; print(os.getuid(), os.getgid(), os.getgroups())"
+    output = podman("run", "--rm", "--entrypoint", "python", tracker_image, "-c", script).stdout.split(maxsplit=2)
+    assert output[:2] == [UID, UID]
+
+
+def test_read_only_root_only_the_tmpfs_is_writable(tracker_image: str) -> None:
+    probe = (
+        "import json\n"
+        "result = {}\n"
+        "for path in ('/tmp/x', '/opt/tallyhold/x', '/etc/x', '/x', '/var/tmp/x'):\n"
+        "    try:\n"
+        "        open(path, 'a').close()\n"
+        "        result[path] = 'written'\n"
+        "    except OSError as exc:\n"
+        "        result[path] = exc.strerror\n"
+        "print(json.dumps(result))\n"
+    )
+    output = podman(
+        "run", "--rm", "--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp", "--cap-drop", "all",
+        "--security-opt", "no-new-privileges", "--entrypoint", "python", tracker_image, "-c", probe,
+    ).stdout  # fmt: skip
+    results = json.loads(output)
+    assert results.pop("/tmp/x") == "written"
+    assert set(results.values()) == {"Read-only file system"}, results
+
+
+def test_labels_and_healthcheck(tracker_image: str) -> None:
+    inspected = podman_json("image", "inspect", tracker_image)[0]
+    labels = inspected["Labels"]
+    assert labels["org.opencontainers.image.version"] == tracker_version()
+    assert re.fullmatch(r"[0-9a-f]{40}", labels["org.opencontainers.image.revision"])
+    assert labels["org.opencontainers.image.source"]
+    assert inspected["Healthcheck"]["Test"] == ["CMD", "python", "-m", "tallyhold.healthcheck"]
+    assert tracker_image == f"localhost/tallyhold:{tracker_version()}"
+
+
+@pytest.fixture
+def planted_canary() -> Iterator[str]:
+    """A secret left in the checkout where a careless build would pick it up (an env file beside the tracker's
+    sources, and a state folder), for the duration of one build."""
+    canary = f"canary-{secrets.token_hex(12)}"
+    root = checkout_root()
+    planted = [root / "services" / "tracker" / ".env", root / ".tallyhold-canary" / "root-token"]
+    for path in planted:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f"TALLYHOLD_VAULT_TOKEN={canary}\n")
+    try:
+        yield canary
+    finally:
+        for path in planted:
+            path.unlink(missing_ok=True)
+        planted[1].parent.rmdir()
+
+
+def test_no_secret_git_tests_sandbox_compiler_or_uv_in_any_layer(
+    tracker_image: str, planted_canary: str, tmp_path: Path
+) -> None:
+    # Rebuilt with the canary in the checkout (every layer comes from the cache unless the canary got in).
+    image = build(BuildRequest(tag=f"{tracker_version()}-canary-check"))
+    try:
+        archive = save(image, tmp_path)
+    finally:
+        podman("rmi", image, check=False)
+    assert layer_count(archive) >= 2  # the base, and the virtualenv
+    found: dict[str, list[str]] = {"forbidden": [], "compiler": [], "uv": [], "private key": [], "canary": []}
+    files = 0
+    for entry in layer_files(archive):
+        directory, _, name = entry.path.rpartition("/")
+        parts = set(entry.path.split("/"))
+        files += 1
+        # Third-party packages may ship their own tests (certifi/tests…): ours would be a top-level package.
+        ours = not entry.path.startswith(SITE_PACKAGES) or entry.path.startswith(f"{SITE_PACKAGES}tallyhold/")
+        if (
+            FORBIDDEN_PARTS & parts
+            or name in {".env", "root-token", "secrets.json"}
+            or (ours and name == "conftest.py")
+        ):
+            found["forbidden"].append(entry.path)
+        if entry.path.startswith((f"{SITE_PACKAGES}tests/", "tests/", "src/")):
+            found["forbidden"].append(entry.path)
+        if directory in BIN_DIRS and (name in COMPILERS or name.startswith(("gcc-", "x86_64-linux-gnu-", "clang-"))):
+            found["compiler"].append(entry.path)
+        if entry.path.startswith("usr/lib/gcc/") or name in {"cc1", "cc1plus"}:
+            found["compiler"].append(entry.path)
+        if name in {"uv", "uvx"}:
+            found["uv"].append(entry.path)
+        if entry.data is not None:
+            # Packages' own self-tests carry throwaway keys (pycryptodome's SelfTest): only ours are checked.
+            if ours and PRIVATE_KEY.search(entry.data):
+                found["private key"].append(entry.path)
+            if planted_canary.encode() in entry.data:
+                found["canary"].append(entry.path)
+    assert files > 1000  # the sweep did read the layers
+    assert found == {key: [] for key in found}
+    # The build-only CA bundle mount and the builder's sources are not in the image either.
+    assert "run/tallyhold-build-ca.crt" not in {e.path for e in layer_files(archive, read_up_to=0)}
+
+
+# -- a real instance in the image ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
+    # The container shares the host's network here (its own pod network is the podman backend's business,
+    # tested there): the instance reaches the test session's Postgres, OpenBao and venues on 127.0.0.1.
+    return sync_settings(tenant, vault_tenant, sandbox, HTTP_HOST="127.0.0.1", HTTP_PORT=free_port(), METRICS_PORT=0)
+
+
+def secret_files(settings: Settings) -> dict[str, str]:
+    values = {}
+    for name in SECRET_SETTINGS:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            values[f"TALLYHOLD_{name}"] = value.get_secret_value()
+    return values
+
+
+def start_instance(podman_run: PodmanRun, settings: Settings) -> tuple[str, list[str]]:
+    """The instance in a container as the podman backend runs it (read-only, no capabilities, secrets as files
+    readable by its user only); returns its name and the podman secrets it was given."""
+    suffix = secrets.token_hex(4)
+    options = [
+        "--network", "host", "--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m",
+        "--tmpfs", "/run/secrets:rw,noexec,nosuid,nodev,size=64k,mode=0755",
+        "--cap-drop", "all", "--security-opt", "no-new-privileges", "--env", "TALLYHOLD_SECRETS_DIR=/run/secrets",
+    ]  # fmt: skip
+    created = []
+    for name, value in secret_files(settings).items():
+        secret = f"tallyhold-test-{suffix}-{name.lower()}"
+        podman("secret", "create", secret, "-", stdin=value)
+        created.append(secret)
+        options += ["--secret", f"{secret},type=mount,target={name},uid={UID},gid={UID},mode=0400"]
+    secret_names = {f"TALLYHOLD_{name}" for name in SECRET_SETTINGS}
+    for key, value in settings_env(settings).items():
+        if key.startswith("TALLYHOLD_") and key not in secret_names:
+            options += ["--env", f"{key}={value}"]
+    return podman_run.start(*options), created
+
+
+async def wait_ready(base: str, container: str, deadline: float = 60.0) -> dict[str, Any]:
+    limit = time.monotonic() + deadline
+    async with httpx.AsyncClient(base_url=base, timeout=5) as probe:
+        while True:
+            try:
+                ready = await probe.get("/readyz")
+                if ready.status_code == 200:
+                    return dict(ready.json())
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > limit:
+                pytest.fail(f"the instance did not become ready; its log:\n{podman('logs', container).stderr[-3000:]}")
+            await asyncio.sleep(0.2)
+
+
+async def test_instance_in_the_image_serves_and_syncs(
+    settings: Settings, podman_run: PodmanRun, sandbox: Sandbox, clean_tenant: None
+) -> None:
+    name, created_secrets = start_instance(podman_run, settings)
+    try:
+        base = f"http://127.0.0.1:{settings.HTTP_PORT}"
+        ready = await wait_ready(base, name)
+        assert ready["database"] == "ok", ready
+        assert ready["vault"] == "ok", ready
+        binance = sandbox.control("binance")
+        api_key, api_secret = new_key("image"), f"canary-{secrets.token_hex(16)}"
+        binance.add_key(api_key, api_secret, permissions=["read"], balances={"spot": {"BTC": "0.5", "ETH": "3"}})
+        headers = {"Authorization": f"Bearer {await issue_token(settings, 'image test')}"}
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as api:
+            assert (await api.get("/healthz")).status_code == 200
+            created = await api.post(
+                "/v1/connections/exchange",
+                json={"exchange": "binance", "label": "Main", "api_key": api_key, "api_secret": api_secret},
+            )
+            assert created.status_code == 201, created.text
+            assert (await api.post("/v1/sync")).status_code == 202
+            status = await wait_idle(api)
+            assert [source["state"] for source in status["sources"]] == ["ok"], status
+            balances = (await api.get("/v1/balances")).json()
+            assert {item["asset"]: item["amount"] for item in balances["items"]} == {"BTC": "0.5", "ETH": "3"}
+        assert podman("healthcheck", "run", name, check=False).returncode == 0
+        # No secret in what podman shows of the container, nor in its log.
+        shown = podman("inspect", name).stdout + podman("logs", name).stdout + podman("logs", name).stderr
+        for value in (*secret_files(settings).values(), api_secret, headers["Authorization"].split()[1]):
+            assert value not in shown
+    finally:
+        podman("rm", "--force", "--time", "0", name, check=False)
+        for secret in created_secrets:
+            podman("secret", "rm", secret, check=False)
