@@ -29,6 +29,7 @@ from tallyhold.sync import endpoints as sync_endpoints
 from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.looplag import LoopLagProbe
 from tallyhold.sync.scheduler import SyncScheduler
+from tallyhold.web.install import install_web
 
 DESCRIPTION = """\
 One customer's Tallyhold instance. Every `/v1` route needs `Authorization: Bearer <token>` (tokens come from
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(portfolio_router)
     app.include_router(security_router)
     app.include_router(sync_endpoints.router)
+    install_web(app)  # the customer's web pages at `/`
     app.add_middleware(BodySizeLimit, limit=settings.MAX_BODY_BYTES)
     app.add_middleware(AccessLog)
     return app

@@ -1,0 +1,89 @@
+"""What each page shows, gathered from the services the API answers with (no number is computed twice)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tallyhold.api.state import InstanceState
+from tallyhold.connections import service as connection_service
+from tallyhold.connections.schemas import ConnectionOut
+from tallyhold.portfolio import service as portfolio_service
+from tallyhold.portfolio.endpoints import cached_networth
+from tallyhold.portfolio.schemas import NetWorth
+from tallyhold.sync.endpoints import current_status
+from tallyhold.sync.schemas import SyncStatus
+
+RANGES = {"24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30), "1y": timedelta(days=365)}
+DEFAULT_RANGE = "30d"
+CHANGES = {"24 h": timedelta(days=1), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
+KEY_AGE_REMINDER_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    networth: NetWorth
+    changes: dict[str, Decimal | None]
+    chart_json: str
+    chart_range: str
+    sync: SyncStatus
+    labels: dict[uuid.UUID, str]
+
+
+def _change(rows: list[tuple[datetime, Decimal]], total: Decimal, at: datetime) -> Decimal | None:
+    before = [value for t, value in rows if t <= at]
+    return total - before[-1] if before else None
+
+
+async def dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
+    quote = state.settings.QUOTE_CURRENCY
+    networth = await cached_networth(session, state)
+    now = datetime.now(UTC)
+    recent = await portfolio_service.history(
+        session, quote, now - max(CHANGES.values()) - timedelta(hours=1), now, timedelta(hours=1)
+    )
+    changes = {name: _change(recent.rows, networth.total, now - span) for name, span in CHANGES.items()}
+    chart = await portfolio_service.history(session, quote, now - RANGES[chart_range], now, None)
+    chart_json = orjson.dumps(
+        {
+            "quote": quote,
+            "start": int(chart.start.timestamp()),
+            "end": int(chart.end.timestamp()),
+            "t": [int(t.timestamp()) for t, _ in chart.rows],
+            "v": [str(v) for _, v in chart.rows],
+        }
+    ).decode()
+    sync = await current_status(session, state)
+    labels = {share.connection_id: share.label for share in networth.by_connection}
+    labels.update({source.connection_id: source.label for source in sync.sources})
+    return Dashboard(networth, changes, chart_json, chart_range, sync, labels)
+
+
+@dataclass(frozen=True)
+class ConnectionRow:
+    connection: ConnectionOut
+    state: str | None
+    last_success_at: datetime | None
+    key_reminder: bool
+
+
+async def connections(session: AsyncSession, state: InstanceState) -> list[ConnectionRow]:
+    listed = await connection_service.list_all(session)
+    status = {source.connection_id: source for source in (await current_status(session, state)).sources}
+    rows = []
+    for connection in listed:
+        source = status.get(connection.id)
+        rows.append(
+            ConnectionRow(
+                connection=connection,
+                state=source.state if source else None,
+                last_success_at=source.last_success_at if source else connection.last_sync_at,
+                key_reminder=(connection.key_age_days or 0) >= KEY_AGE_REMINDER_DAYS,
+            )
+        )
+    return rows
