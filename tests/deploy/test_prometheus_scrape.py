@@ -18,13 +18,13 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tallyhold.auth import service as token_service
-from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.settings import Settings
 from tallyhold_provision.local.ports import free_port
 from tallyhold_sandbox import Sandbox
+from tests.fixtures.instance import issue_token
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
+from tests.fixtures.serve import stop
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import settings_env, sync_settings
 
@@ -54,16 +54,6 @@ async def poll(check: Callable[[], Awaitable[Any]], what: str, deadline: float =
             return result
         assert time.monotonic() < limit, f"timed out waiting for {what}"
         await asyncio.sleep(0.25)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -123,22 +113,13 @@ async def prometheus(settings: Settings, tmp_path_factory: pytest.TempPathFactor
         log.close()
 
 
-async def _token(settings: Settings) -> str:
-    engine = create_engine(settings, process="test")
-    try:
-        async with transaction(create_session_maker(engine)) as session:
-            return (await token_service.issue(session, "prometheus test")).token
-    finally:
-        await engine.dispose()
-
-
 async def test_prometheus_scrapes_the_instance_and_fires_a_shipped_alert(
     settings: Settings, instance: str, prometheus: str, sandbox: Sandbox
 ) -> None:
     binance = sandbox.control("binance")
     api_key, secret = new_key("prom"), new_key("secret")
     binance.add_key(api_key, secret, permissions=["read"], balances={"spot": {"BTC": "1"}})
-    headers = {"Authorization": f"Bearer {await _token(settings)}"}
+    headers = {"Authorization": f"Bearer {await issue_token(settings, 'prometheus test')}"}
     async with httpx.AsyncClient(base_url=instance, headers=headers, timeout=30) as api:
         created = await api.post(
             "/v1/connections/exchange",

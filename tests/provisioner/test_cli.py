@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -113,6 +115,50 @@ def test_token_issues_a_new_working_token(control_plane: ControlPlane, created) 
     assert response.status_code == 200
 
 
+def test_tokens_lists_expiry_and_last_use_never_a_secret_and_revoke_token_takes_effect_at_once(
+    control_plane: ControlPlane, created
+) -> None:
+    issued = cli(control_plane, "token", "cli-two", "--label", "laptop", "--expires-in", "7")
+    assert issued.returncode == 0, issued.stderr
+    lines = dict(line.split(": ", 1) for line in issued.stdout.splitlines())
+    token, url = lines["token"], lines["url"]
+    token_id = token[3:15]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{url}/v1/networth", headers=headers).status_code == 200
+
+    def listed() -> dict[str, dict[str, Any]]:
+        return {row["id"]: row for row in cli_json(control_plane, "tokens", "cli-two")}
+
+    row = listed()[token_id]
+    assert row["label"] == "laptop"
+    assert row["state"] == "active"
+    created_at, expires_at = datetime.fromisoformat(row["created_at"]), datetime.fromisoformat(row["expires_at"])
+    assert expires_at - created_at == timedelta(days=7)
+    assert lines["expires"] == expires_at.isoformat(timespec="seconds")
+    first = created["cli-two"]["token"][3:15]
+    assert listed()[first]["expires_at"]  # create's first token expires too (the provisioner's default)
+    # The last-used time is written after the answer, off the request's path: it shows up shortly.
+    deadline = time.monotonic() + 30
+    while listed()[token_id]["last_used_at"] is None:
+        assert time.monotonic() < deadline, "last_used_at was never written"
+        time.sleep(0.2)
+
+    table = cli(control_plane, "tokens", "cli-two")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == ["ID", "LABEL", "CREATED", "EXPIRES", "LAST", "USED", "STATE"]
+    everything = table.stdout + json.dumps(listed()) + issued.stderr
+    assert token[16:] not in everything  # the secret part, in no form
+
+    revoked = cli(control_plane, "revoke-token", "cli-two", token_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.strip() == f"revoked {token_id}"
+    assert httpx.get(f"{url}/v1/networth", headers=headers).status_code == 401  # the very next request
+    assert listed()[token_id]["state"] == "revoked"
+    again = cli(control_plane, "revoke-token", "cli-two", token_id)
+    assert again.returncode == 1
+    assert again.stderr.strip() == f"error: cli-two has no active token {token_id} (`tokens cli-two` lists them)"
+
+
 def test_upgrade_all_is_rolling_and_reports_failures(control_plane: ControlPlane, created) -> None:
     broken = _customer(control_plane, "cli-one")
     version_table = sql.Identifier(broken.names.schema, "alembic_version")
@@ -192,6 +238,9 @@ def test_rotate_key_rewraps_stored_ciphertexts(control_plane: ControlPlane, crea
         (("upgrade",), 2, "give a SLUG or --all"),
         (("token", "no-such-co"), 1, "no customer named 'no-such-co'"),
         (("suspend", "no-such-co"), 1, "no customer named 'no-such-co'"),
+        (("tokens", "no-such-co"), 1, "no customer named 'no-such-co'"),
+        (("revoke-token", "cli-one", "th_0123456789ab_secret"), 1, "TOKEN_ID is the 12 hex characters after"),
+        (("revoke-token", "cli-one", "0123456789ab"), 1, "cli-one has no active token 0123456789ab"),
     ],
 )
 def test_errors_are_one_line(control_plane: ControlPlane, created, args: tuple[str, ...], code: int, message: str):

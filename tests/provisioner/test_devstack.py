@@ -3,6 +3,7 @@ to the whole foreground process group), then run again on the same folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -60,6 +61,20 @@ def _interrupt(process: subprocess.Popen[str], state: Path) -> None:
         time.sleep(0.2)
 
 
+def _demo_tokens(state: Path) -> list[tuple[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALLYHOLD_")}
+    env["TALLYHOLD_STATE_DIR"] = str(state)
+    listed = subprocess.run(
+        [str(checkout_root() / ".venv" / "bin" / "tallyhold-provision"), "tokens", "demo", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return [(row["label"], row["state"]) for row in json.loads(listed.stdout)]
+
+
 def _get(url: str, token: str, path: str) -> httpx.Response:
     return httpx.get(f"{url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
@@ -99,5 +114,8 @@ def test_make_run_prints_a_working_token_stops_on_ctrl_c_and_resumes(tmp_path: P
         items = body["items"] if isinstance(body, dict) else body
         assert sorted(c["id"] for c in items) == first_ids  # the same data, nothing seeded twice
         assert _get(url_again, token_again, "/v1/networth").status_code == 200
+        # No token outlives its run unseen: the first run's is revoked, and it was the only other one issued.
+        assert _get(url_again, token, "/v1/networth").status_code == 401
+        assert _demo_tokens(state) == [("make run", "revoked"), ("make run", "active")]
     finally:
         _interrupt(process, state)

@@ -213,7 +213,7 @@ def _assert_serving(plane: ControlPlane, customer: Customer, token: str | None) 
     assert customer.url
     if token is None:
         with plane.provisioner() as provisioner:
-            _, token = provisioner.token(customer.slug, "test")
+            token = provisioner.token(customer.slug, "test")[1].token
     response = httpx.get(f"{customer.url}/v1/networth", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert response.status_code == 200, response.text
 

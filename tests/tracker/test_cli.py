@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -33,9 +34,10 @@ def _cli(settings: Settings, *args: str, extra: dict[str, str] | None = None) ->
 async def test_token_create_and_revoke(settings: Settings, app: FastAPI, clean_tenant: None) -> None:
     created = _cli(settings, "token", "create", "--label", "ops laptop")
     assert created.returncode == 0, created.stderr
-    match = re.fullmatch(r"token: (th_([0-9a-f]{12})_[A-Za-z0-9_-]{43})\n", created.stdout)
+    match = re.fullmatch(r"token: (th_([0-9a-f]{12})_[A-Za-z0-9_-]{43})\nexpires: (\S+)\n", created.stdout)
     assert match, created.stdout
-    token, token_id = match.groups()
+    token, token_id, expires = match.groups()
+    assert datetime.fromisoformat(expires) - datetime.now(UTC) > timedelta(days=89)  # the default: 90 days
     assert token not in created.stderr, "the token is printed once, on stdout, and never logged"
 
     transport = httpx.ASGITransport(app=app)
@@ -48,6 +50,18 @@ async def test_token_create_and_revoke(settings: Settings, app: FastAPI, clean_t
     again = _cli(settings, "token", "revoke", token_id)
     assert again.returncode == 1
     assert "no active token" in again.stderr
+
+
+async def test_token_create_expires_in_sets_the_lifetime_and_refuses_nonsense(settings: Settings) -> None:
+    created = _cli(settings, "token", "create", "--expires-in", "3")
+    assert created.returncode == 0, created.stderr
+    lines = dict(line.split(": ", 1) for line in created.stdout.splitlines())
+    expires = datetime.fromisoformat(lines["expires"])
+    assert timedelta(days=2, hours=23) < expires - datetime.now(UTC) <= timedelta(days=3)
+    for bad in ("0", "-1", "3651", "soon"):
+        refused = _cli(settings, "token", "create", "--expires-in", bad)
+        assert refused.returncode == 2, bad
+        assert "token:" not in refused.stdout
 
 
 def test_migrate_as_the_schema_owner(settings: Settings, tenant: Tenant) -> None:

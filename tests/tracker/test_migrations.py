@@ -12,6 +12,7 @@ from tallyhold.migrations import alembic_config, downgrade, run_migrations
 from tallyhold_provision.local.postgres import LocalPostgres
 from tests.fixtures.platform import DATABASE, create_tenant, drop_tenant
 
+BEFORE_TOKEN_EXPIRY = "59edc36dfcbb"
 EXPECTED_TABLES = {
     "access_tokens",
     "alembic_version",
@@ -75,6 +76,26 @@ def test_empty_to_head_to_base(postgres: LocalPostgres) -> None:
             version = admin.execute(f'SELECT count(*) FROM "{tenant.schema}".alembic_version').fetchone()
             assert version == (0,)
             assert _public_objects(admin) == public_before, "nothing may be created in public"
+    finally:
+        drop_tenant(tenant)
+
+
+def test_tokens_issued_before_expiry_existed_expire_90_days_after_the_upgrade(postgres: LocalPostgres) -> None:
+    tenant = create_tenant(postgres, migrate=False)
+    try:
+        run_migrations(tenant.admin_url, tenant.schema, role=tenant.names.owner_role, revision=BEFORE_TOKEN_EXPIRY)
+        with postgres.connect(DATABASE) as admin:
+            admin.execute(
+                f'INSERT INTO "{tenant.schema}".access_tokens (id, label, secret_hash, created_at) '
+                "VALUES ('0123456789ab', 'old', %s, now() - interval '400 days')",
+                (b"x" * 32,),
+            )
+            admin.commit()
+            run_migrations(tenant.admin_url, tenant.schema, role=tenant.names.owner_role)
+            row = admin.execute(
+                f"SELECT expires_at - now() > interval '89 days' FROM \"{tenant.schema}\".access_tokens"
+            ).fetchone()
+            assert row == (True,)
     finally:
         drop_tenant(tenant)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -147,6 +148,10 @@ def list_(as_json: JsonFlag = False) -> None:
         return
     rows = [("SLUG", "ID", "BACKEND", "STATE", "URL", "VERSION")]
     rows += [(c.slug, c.id, c.backend, c.state.value, c.url or "-", c.version or "-") for c in customers]
+    _print_table(rows)
+
+
+def _print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -195,12 +200,58 @@ def status(slug: Slug, as_json: JsonFlag = False) -> None:
 
 
 @app.command()
-def token(slug: Slug, label: Annotated[str, typer.Option(help="What the token is for.")] = "operator") -> None:
+def token(
+    slug: Slug,
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "operator",
+    expires_in: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-in",
+            min=1,
+            max=3650,
+            help="Days until it expires (default TALLYHOLD_PROVISIONER_TOKEN_EXPIRY_DAYS, 90).",
+        ),
+    ] = None,
+) -> None:
     """Issue a new access token for the instance (shown once)."""
+    from datetime import timedelta
+
+    lifetime = timedelta(days=expires_in) if expires_in is not None else None
     with _provisioner() as provisioner, _errors():
-        customer, issued = provisioner.token(slug, label)
+        customer, issued = provisioner.token(slug, label, lifetime)
     typer.echo(f"url: {customer.url}")
-    typer.echo(f"token: {issued}")
+    typer.echo(f"token: {issued.token}")
+    typer.echo(f"expires: {issued.expires_at.isoformat(timespec='seconds')}")
+    typer.echo(f"The token is shown once; `revoke-token {slug} {issued.id}` revokes it.", err=True)
+
+
+@app.command()
+def tokens(slug: Slug, as_json: JsonFlag = False) -> None:
+    """The customer's tokens: id, label, created, expires, last used, state (never the secret)."""
+    with _provisioner() as provisioner, _errors():
+        found = provisioner.tokens(slug)
+    if as_json:
+        _print_json([info.public() for info in found])
+        return
+
+    def when(moment: datetime | None) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "-"
+
+    rows = [("ID", "LABEL", "CREATED", "EXPIRES", "LAST USED", "STATE")]
+    rows += [
+        (t.id, t.label, when(t.created_at), when(t.expires_at), when(t.last_used_at), t.state.value) for t in found
+    ]
+    _print_table(rows)
+
+
+@app.command("revoke-token")
+def revoke_token(
+    slug: Slug, token_id: Annotated[str, typer.Argument(help="The 12 hex characters after `th_`.")]
+) -> None:
+    """Revoke one token; it is refused from the next request on."""
+    with _provisioner() as provisioner, _errors():
+        provisioner.revoke_token(slug, token_id)
+    typer.echo(f"revoked {token_id}")
 
 
 @app.command()

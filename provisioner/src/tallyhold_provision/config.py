@@ -85,6 +85,13 @@ class ProvisionerSettings(BaseSettings):
     SYNC_OVERDUE_SECONDS: int = Field(
         900, ge=60, description="`status` reports `last_sync` unhealthy when a source has not synced for this long."
     )
+    TOKEN_EXPIRY_DAYS: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Lifetime of the tokens the provisioner issues (`create`'s first token, `token` without "
+        "`--expires-in`).",
+    )
     KUBE_CONTEXT: str | None = Field(None, description="kubectl context of the kubernetes backend.")
     CHART_PATH: Path = Field(Path("deploy/helm/tallyhold"), description="Helm chart of the kubernetes backend.")
 

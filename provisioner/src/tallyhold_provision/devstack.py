@@ -80,9 +80,12 @@ def up(root: Path, started: Started) -> tuple[str, str]:
     settings = ProvisionerSettings(STATE_DIR=root, ADMIN_DATABASE_URL=None, VAULT_ADDR=None, VAULT_TOKEN=None)
     environ = demo_environment(venue_urls, rpc_url, dict(os.environ))
     with build(settings, environ=environ) as provisioner:
-        customer = provisioner.create(DEMO_SLUG, backend="local").customer
+        created = provisioner.create(DEMO_SLUG, backend="local", token_label=TOKEN_LABEL)
+        customer = created.customer
         started.programs.append(customer.id)
-        _, token = provisioner.token(DEMO_SLUG, TOKEN_LABEL)
+        # The first run shows the token `create` issued; later runs show a new one and revoke the earlier runs'
+        # (same label), so no token stays valid that nobody holds any more.
+        token = created.token or provisioner.token(DEMO_SLUG, TOKEN_LABEL, replace_label=True)[1].token
     assert customer.url is not None
     seed_customer(customer.url, token, venues.demo_key())
     return customer.url, token

@@ -13,6 +13,11 @@ class UnknownCustomer(ProvisionError):
         super().__init__(f"no customer named {slug!r}")
 
 
+class UnknownToken(ProvisionError):
+    def __init__(self, slug: str, token_id: str) -> None:
+        super().__init__(f"{slug} has no active token {token_id} (`tokens {slug}` lists them)")
+
+
 KUBERNETES_NOT_AVAILABLE = (
     "the kubernetes backend is not available yet (its Helm chart and cluster wiring have not landed); "
     "use --backend local"

@@ -4,6 +4,7 @@ configured, otherwise the embedded platform of the state folder (started when ne
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 from tallyhold_provision.backends.base import Backend
 from tallyhold_provision.backends.kubernetes import KubernetesBackend
@@ -73,4 +74,5 @@ def build(
         backends=backends(settings),
         environ=environ,
         after_step=after_step,
+        token_lifetime=timedelta(days=settings.TOKEN_EXPIRY_DAYS),
     )

@@ -10,28 +10,37 @@ goes last on `destroy` (so a half-destroyed customer is still listed, in state `
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tallyhold import __version__ as tracker_version
 from tallyhold_provision.backends.base import Backend, BackendError
 from tallyhold_provision.databases import Databases
-from tallyhold_provision.errors import ProvisionError, UnknownCustomer
+from tallyhold_provision.errors import ProvisionError, UnknownCustomer, UnknownToken
 from tallyhold_provision.instance_env import VaultIdentity, instance_environment
 from tallyhold_provision.lock import customer_lock
 from tallyhold_provision.naming import new_customer_id, validate_slug
 from tallyhold_provision.registry import Customer, Registry, State
 from tallyhold_provision.vault_plane import VaultPlane
 
+if TYPE_CHECKING:
+    from tallyhold.auth.service import IssuedToken, TokenInfo
+
 # Names of entries in the backend's secret store, and the label of the first token: not secrets themselves.
 PASSWORD_KEY = "database_password"  # noqa: S105 - the name of a stored secret, not a secret
 SECRET_ID_KEY = "vault_secret_id"  # noqa: S105 - the name of a stored secret, not a secret
 FIRST_TOKEN_LABEL = "created by tallyhold-provision"  # noqa: S105 - a token's label, not a token
 VAULT_RELOGIN_SECONDS = 20 * 60  # the provisioner's tokens live 1 h (vault.bootstrap)
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+# A token's id: the 12 hex characters after `th_` (the same rule as tallyhold.auth.service.TOKEN_ID, which is not
+# imported here: it would load the tracker's ORM for every command).
+TOKEN_ID = re.compile(r"^[0-9a-f]{12}$")
 JOURNAL_KEEP = 500  # journal entries kept per customer (about forty commands)
 
 
@@ -69,8 +78,10 @@ class Provisioner:
         backends: Mapping[str, Backend],
         environ: Mapping[str, str] | None = None,
         after_step: Callable[[str], None] | None = None,
+        token_lifetime: timedelta = DEFAULT_TOKEN_LIFETIME,
     ) -> None:
         self.databases = databases
+        self.token_lifetime = token_lifetime
         # Vault is reached lazily: `list` and `status` of a local customer need no login to start with.
         self._vault_factory = vault
         self._vault: VaultPlane | None = None
@@ -132,7 +143,9 @@ class Provisioner:
 
     # -- create ------------------------------------------------------------------------------------------
 
-    def create(self, slug: str, *, backend: str, owner_email: str | None = None) -> CreateResult:
+    def create(
+        self, slug: str, *, backend: str, owner_email: str | None = None, token_label: str = FIRST_TOKEN_LABEL
+    ) -> CreateResult:
         validate_slug(slug)
         chosen = self.backend(backend)
         chosen.check_available()  # before any change: an unavailable backend leaves nothing behind
@@ -154,10 +167,12 @@ class Provisioner:
                     raise ProvisionError(f"{slug} is being destroyed; run `destroy {slug} --yes` again to finish")
                 if owner_email is not None and owner_email != customer.owner_email:
                     self.registry.update(customer, owner_email=owner_email)
-            token = self._converge(customer, "create", first_token=customer.first_token_at is None)
+            first_token = token_label if customer.first_token_at is None else None
+            token = self._converge(customer, "create", first_token=first_token)
             return CreateResult(customer=customer, created=created, token=token)
 
-    def _converge(self, customer: Customer, operation: str, *, first_token: bool = False) -> str | None:
+    def _converge(self, customer: Customer, operation: str, *, first_token: str | None = None) -> str | None:
+        """`first_token`: the label of a token to issue at the end (a customer's first creation)."""
         backend = self.backend(customer.backend)
         vault = self._require_vault()
         names = customer.names
@@ -202,11 +217,12 @@ class Provisioner:
                 self.registry.update(customer, **changes)
 
         token = None
-        if first_token:
+        if first_token is not None:
             with self._step(customer, operation, "first_token"):
                 from tallyhold_provision.tokens import issue_token
 
-                token = issue_token(self.databases.app_url(names, secrets_[PASSWORD_KEY]), names, FIRST_TOKEN_LABEL)
+                app_url = self.databases.app_url(names, secrets_[PASSWORD_KEY])
+                token = issue_token(app_url, names, first_token, self.token_lifetime).token
 
         with self._step(customer, operation, "finish"):
             final: dict[str, object] = {}
@@ -239,19 +255,55 @@ class Provisioner:
     def get(self, slug: str) -> Customer:
         return self._customer(slug)
 
-    def token(self, slug: str, label: str) -> tuple[Customer, str]:
-        with self._locked(slug):
-            customer = self._customer(slug)
-            if customer.state in {State.provisioning, State.destroying}:
-                raise ProvisionError(f"{slug} is {customer.state.value}; run `create {slug}` first")
-            password = self.backend(customer.backend).load_secrets(customer).get(PASSWORD_KEY)
-            if password is None:
-                raise ProvisionError(f"{slug} has no database credentials on this machine; run `create {slug}`")
-            with self._step(customer, "token", "issue"):
-                from tallyhold_provision.tokens import issue_token
+    def token(
+        self, slug: str, label: str, lifetime: timedelta | None = None, *, replace_label: bool = False
+    ) -> tuple[Customer, IssuedToken]:
+        """A new token (`lifetime` defaults to the provisioner's TOKEN_EXPIRY_DAYS); with `replace_label`, the
+        earlier tokens of that label are revoked with it."""
+        from tallyhold_provision.tokens import issue_token
 
-                token = issue_token(self.databases.app_url(customer.names, password), customer.names, label)
-            return customer, token
+        with self._locked(slug):
+            customer, app_url = self._app_database(slug)
+            with self._step(customer, "token", "issue"):
+                issued = issue_token(
+                    app_url,
+                    customer.names,
+                    label,
+                    lifetime if lifetime is not None else self.token_lifetime,
+                    replace_label=replace_label,
+                )
+            return customer, issued
+
+    def tokens(self, slug: str) -> list[TokenInfo]:
+        from tallyhold_provision.tokens import list_tokens
+
+        customer, app_url = self._app_database(slug)
+        return list_tokens(app_url, customer.names)
+
+    def revoke_token(self, slug: str, token_id: str) -> None:
+        """Takes effect at once (every request checks its token's row). Raises UnknownToken."""
+        from tallyhold.errors import NotFound
+        from tallyhold_provision.tokens import revoke_token
+
+        if not TOKEN_ID.fullmatch(token_id):
+            raise ProvisionError("TOKEN_ID is the 12 hex characters after `th_` (see `tokens SLUG`)")
+        with self._locked(slug):
+            customer, app_url = self._app_database(slug)
+            with self._step(customer, "revoke-token", "revoke"):
+                try:
+                    revoke_token(app_url, customer.names, token_id)
+                except NotFound:
+                    raise UnknownToken(slug, token_id) from None
+
+    def _app_database(self, slug: str) -> tuple[Customer, str]:
+        """The customer and its app role's database URL, for token work (which the app role is allowed)."""
+        customer = self._customer(slug)
+        if customer.state in {State.provisioning, State.destroying}:
+            raise ProvisionError(f"{slug} is {customer.state.value}; run `create {slug}` first")
+        password = self.backend(customer.backend).load_secrets(customer).get(PASSWORD_KEY)
+        if password is None:
+            raise ProvisionError(f"{slug} has no database credentials on this machine; run `create {slug}`")
+        return customer, self.databases.app_url(customer.names, password)
 
     def suspend(self, slug: str) -> Customer:
         with self._locked(slug):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -15,6 +16,8 @@ from tallyhold.auth.service import TOKEN_PATTERN
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.models import AccessToken
 from tallyhold.settings import Settings
+from tests.fixtures.instance import issue_token
+from tests.fixtures.platform import Tenant
 
 DUMMY_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -81,6 +84,33 @@ async def test_valid_token_works_and_revoked_token_does_not(
     finally:
         await engine.dispose()
     assert (await anonymous.get("/v1/connections", headers=headers)).status_code == 401
+
+
+async def test_an_expired_token_is_refused_like_a_revoked_one(
+    anonymous: httpx.AsyncClient, settings: Settings, tenant: Tenant, token: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await anonymous.get("/v1/connections", headers=headers)).status_code == 200
+    # Time passes: the token's expiry is moved into the past.
+    engine = create_engine(settings, process="test", url=tenant.admin_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("UPDATE access_tokens SET expires_at = now() - interval '1 second'")
+    finally:
+        await engine.dispose()
+    for path in ("/v1/connections", "/v1/networth"):
+        response = await anonymous.get(path, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+    # A write route that checks its token in a transaction of its own (CommittedToken) refuses it too.
+    exchange = {"exchange": "binance", "label": "x", "api_key": "k" * 16, "api_secret": "s" * 16}
+    assert (await anonymous.post("/v1/connections/exchange", headers=headers, json=exchange)).status_code == 401
+
+
+async def test_a_token_lifetime_is_bounded(settings: Settings, clean_tenant: None) -> None:
+    for lifetime in (timedelta(0), timedelta(days=-1), timedelta(days=3651)):
+        with pytest.raises(ValueError, match="lifetime"):
+            await issue_token(settings, "bounded", lifetime)
 
 
 async def test_a_token_with_the_right_id_but_wrong_secret_is_refused(anonymous: httpx.AsyncClient, token: str) -> None:

@@ -29,12 +29,10 @@ import pytest_asyncio
 from prometheus_client import REGISTRY, generate_latest
 from psycopg import sql
 
-from tallyhold.auth import service as token_service
 from tallyhold.credentials import rotation
-from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.logging import JsonStderrHandler, configure_logging
 from tallyhold_provision.local.openbao import LocalOpenBao
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import instance_settings, issue_token
 from tests.fixtures.platform import DATABASE
 from tests.fixtures.vault import VaultTenant, provision_vault_tenant
 
@@ -130,16 +128,13 @@ class Recorder:
 
 @pytest_asyncio.fixture
 async def api(app, settings, clean_tenant) -> AsyncIterator[tuple[httpx.AsyncClient, Recorder]]:
-    engine = create_engine(settings, process="test")
-    async with transaction(create_session_maker(engine)) as session:
-        issued = await token_service.issue(session, "canary")
-    await engine.dispose()
+    token = await issue_token(settings, "canary")
     recorder = Recorder()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
         base_url="http://instance.test",
-        headers={"Authorization": f"Bearer {issued.token}"},
+        headers={"Authorization": f"Bearer {token}"},
         event_hooks={"response": [recorder]},
     ) as client:
         yield client, recorder

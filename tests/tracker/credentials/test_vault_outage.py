@@ -16,12 +16,11 @@ import pytest_asyncio
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from tallyhold.auth import service as token_service
 from tallyhold.credentials import service as credentials
 from tallyhold.credentials.errors import VaultUnavailable
-from tallyhold.db import create_engine, create_session_maker, transaction
+from tallyhold.db import create_engine, transaction
 from tallyhold_provision.local.openbao import LocalOpenBao
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import instance_settings, issue_token
 from tests.fixtures.sandbox import new_key
 from tests.fixtures.vault import provision_vault_tenant
 from tests.tracker.api.helpers import assert_error
@@ -59,12 +58,9 @@ def settings(tenant, bao, sandbox):
 
 @pytest_asyncio.fixture
 async def api(app, settings, clean_tenant) -> AsyncIterator[httpx.AsyncClient]:
-    engine = create_engine(settings, process="test")
-    async with transaction(create_session_maker(engine)) as session:
-        issued = await token_service.issue(session, "outage")
-    await engine.dispose()
+    token = await issue_token(settings, "outage")
     transport = httpx.ASGITransport(app=app)
-    headers = {"Authorization": f"Bearer {issued.token}"}
+    headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(transport=transport, base_url="http://i.test", headers=headers) as client:
         yield client
 

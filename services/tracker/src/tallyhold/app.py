@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from tallyhold import __version__
 from tallyhold.api.handlers import install_error_handlers
-from tallyhold.api.middleware import AccessLog, BodySizeLimit
+from tallyhold.api.middleware import AccessLog, BodySizeLimit, SecurityHeaders
 from tallyhold.api.openapi import install_openapi
 from tallyhold.api.state import InstanceState
 from tallyhold.chains.endpoints import chains_router, wallet_router
@@ -39,6 +40,14 @@ body or any secret. Exchange keys must be read-only: keys that can trade, withdr
 """
 
 
+class InstanceApp(FastAPI):
+    """FastAPI with `SecurityHeaders` outside Starlette's `ServerErrorMiddleware`, which user middleware cannot
+    wrap: a 500 answer carries the security headers too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,9 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         egress = EgressClient(
             settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
         )
-        state = InstanceState(
-            settings=settings, engine=engine, session_maker=create_session_maker(engine), egress=egress
-        )
+        state = InstanceState.for_engine(settings, engine, egress)
         state.readiness["database"] = database_check(state)
         # Exchange keys are proven read-only by the exchange itself, through the egress worker.
         state.services["verifier"] = ExchangeCredentialVerifier(egress, settings)
@@ -79,10 +86,11 @@ def create_app(settings: Settings) -> FastAPI:
             await sync_engine.aclose()
             await stop_credentials()
             await egress.aclose()
+            await state.last_used.aclose()
             await background_db.dispose()
             await engine.dispose()
 
-    app = FastAPI(
+    app = InstanceApp(
         title="Tallyhold instance API",
         version=__version__,
         description=DESCRIPTION,

@@ -92,23 +92,35 @@ def migrate() -> None:
 
 
 @token_app.command("create")
-def token_create(label: Annotated[str, typer.Option(help="What the token is for.")] = "cli") -> None:
+def token_create(
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    expires_in: Annotated[
+        int | None,
+        typer.Option(
+            "--expires-in", min=1, max=3650, help="Days until it expires (default TALLYHOLD_TOKEN_EXPIRY_DAYS, 90)."
+        ),
+    ] = None,
+) -> None:
     """Issue a token; it is printed once and only its hash is stored."""
+    from datetime import timedelta
+
     from tallyhold.auth import service as token_service
     from tallyhold.db import create_engine, create_session_maker, transaction
 
     settings = _settings()
+    lifetime = timedelta(days=expires_in or settings.TOKEN_EXPIRY_DAYS)
 
-    async def run() -> str:
+    async def run() -> token_service.IssuedToken:
         engine = create_engine(settings, process="cli")
         try:
             async with transaction(create_session_maker(engine)) as session:
-                issued = await token_service.issue(session, label[:100] or "cli")
-            return issued.token
+                return await token_service.issue(session, label[:100] or "cli", lifetime)
         finally:
             await engine.dispose()
 
-    typer.echo(f"token: {_run(run())}")
+    issued = _run(run())
+    typer.echo(f"token: {issued.token}")
+    typer.echo(f"expires: {issued.expires_at.isoformat(timespec='seconds')}")
 
 
 @token_app.command("revoke")

@@ -6,6 +6,7 @@
     ├── NotFound                  404  not_found
     ├── Conflict                  409  conflict
     ├── PayloadTooLarge           413  payload_too_large
+    ├── TooManyAuthFailures       429  too_many_auth_failures (with Retry-After)
     ├── Unprocessable             422  invalid_request / invalid_amount / write_permissions / ...
     ├── ServiceUnavailable        503  vault_unavailable / database_unavailable
     └── UpstreamError             502  exchange_unavailable (504 for timeouts)
@@ -35,6 +36,10 @@ class TallyholdError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, **self.details}}
 
+    def headers(self) -> dict[str, str] | None:
+        """Response headers the status needs (`WWW-Authenticate` for 401, `Retry-After` for 429)."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r})"
 
@@ -49,6 +54,9 @@ class Unauthorized(TallyholdError):
     status_code = 401
     default_code = "unauthorized"
     default_message = "A valid bearer token is required."
+
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": "Bearer"}
 
 
 class NotFound(TallyholdError):
@@ -67,6 +75,22 @@ class PayloadTooLarge(TallyholdError):
     status_code = 413
     default_code = "payload_too_large"
     default_message = "The request body is too large."
+
+
+class TooManyAuthFailures(TallyholdError):
+    """Too many failed authentications from the client's address (auth/throttle.py); valid credentials are
+    still accepted from it."""
+
+    status_code = 429
+    default_code = "too_many_auth_failures"
+    default_message = "Too many failed authentications from this address; retry after the time in Retry-After."
+
+    def __init__(self, retry_after: str) -> None:
+        super().__init__(retry_after_seconds=int(retry_after))
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": self.retry_after}
 
 
 class Unprocessable(TallyholdError):

@@ -19,6 +19,7 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from tallyhold.auth.throttle import FailureThrottle
 from tallyhold.egress.protocol import EgressConfig
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -241,6 +242,29 @@ class Settings(BaseSettings):
         "token is revoked or expires).",
     )
     MAX_BODY_BYTES: int = Field(65_536, ge=1_024, le=10_485_760, description="Largest request body accepted.")
+    TOKEN_EXPIRY_DAYS: int = Field(
+        90, ge=1, le=3650, description="Lifetime of a token from `tallyhold token create` without `--expires-in`."
+    )
+    AUTH_THROTTLE_FAILURES: int = Field(
+        10,
+        ge=1,
+        le=1_000_000,
+        description="Failed token checks one client address (IPv6: its /64) may make in a burst; beyond, they "
+        "are answered 429 `too_many_auth_failures` with `Retry-After`. Valid tokens are never throttled.",
+    )
+    AUTH_THROTTLE_WINDOW_SECONDS: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="A full burst of failures is forgiven over this time (one every window / failures seconds).",
+    )
+    AUTH_THROTTLE_MAX_CLIENTS: int = Field(
+        10_000,
+        ge=100,
+        le=1_000_000,
+        description="Client addresses the throttle remembers (about 100 bytes each); when full, the one whose "
+        "last failure is oldest is forgotten.",
+    )
     LOG_LEVEL: str = Field("INFO", description="Log level of the JSON log on stderr.")
     DB_POOL_SIZE: int = Field(5, ge=1, le=50, description="Database connections kept open by the instance.")
     SYNC_DB_POOL_SIZE: int = Field(
@@ -384,6 +408,13 @@ class Settings(BaseSettings):
     @property
     def sync_jitter(self) -> float:
         return min(self.SYNC_JITTER_SECONDS, self.SYNC_INTERVAL_SECONDS / 2)
+
+    def auth_throttle(self) -> FailureThrottle:
+        return FailureThrottle(
+            limit=self.AUTH_THROTTLE_FAILURES,
+            window_seconds=self.AUTH_THROTTLE_WINDOW_SECONDS,
+            max_clients=self.AUTH_THROTTLE_MAX_CLIENTS,
+        )
 
     def egress_config(self) -> EgressConfig:
         """The non-secret part of the settings that the egress worker needs."""

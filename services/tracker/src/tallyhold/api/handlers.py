@@ -75,8 +75,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _tallyhold_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TallyholdError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return _answer(exc.body(), exc.status_code, headers)
+    return _answer(exc.body(), exc.status_code, exc.headers())
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: a request-body cap, and the access log plus HTTP latency metric.
+"""Pure ASGI middleware: security headers, a request-body cap, and the access log plus HTTP latency metric.
 
 The access log carries method, route template, status and duration only: never the raw path or query string
 (they could hold anything a client put there), never a header, never a body.
@@ -10,6 +10,7 @@ import json
 import logging
 import time
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tallyhold.metrics import HTTP_REQUEST_DURATION, count_api_error
@@ -108,3 +109,39 @@ class AccessLog:
                     "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+
+
+# A JSON API needs nothing loaded, framed or referred: the strictest policy. A route that serves HTML sets its own
+# Content-Security-Policy, which is kept.
+DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'"
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class SecurityHeaders:
+    """Security headers on every answer: `nosniff`, `no-referrer` and a default CSP unless the route set its
+    own; `Cache-Control: no-store` on every `/v1` answer (financial data, whatever the route said); HSTS when the
+    request came over TLS. It wraps the whole application (see app.py), so error answers carry them too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        private = scope["path"] == "/v1" or scope["path"].startswith("/v1/")
+        over_tls = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+                if private:
+                    headers["Cache-Control"] = "no-store"
+                if over_tls:
+                    headers.setdefault("Strict-Transport-Security", HSTS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

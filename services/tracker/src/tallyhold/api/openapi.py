@@ -46,5 +46,17 @@ def _rewrite_errors(operation: dict[str, Any], *, needs_token: bool) -> None:
     if needs_token:
         responses.setdefault(
             "401",
-            {"description": "Missing or invalid bearer token", "content": {"application/json": {"schema": _ERROR_REF}}},
+            {
+                "description": "Missing, invalid, expired or revoked bearer token (code `unauthorized`)",
+                "content": {"application/json": {"schema": _ERROR_REF}},
+            },
+        )
+        responses.setdefault(
+            "429",
+            {
+                "description": "Too many failed authentications from this client address (code "
+                "`too_many_auth_failures`); a valid token is still accepted. Wait `Retry-After` seconds.",
+                "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+                "content": {"application/json": {"schema": _ERROR_REF}},
+            },
         )

@@ -6,6 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tallyhold.auth.last_used import LastUsedRecorder
+from tallyhold.auth.throttle import FailureThrottle
+from tallyhold.db import create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.settings import Settings
 
@@ -22,6 +25,21 @@ class InstanceState:
     engine: AsyncEngine
     session_maker: async_sessionmaker[AsyncSession]
     egress: EgressClient
+    # Failed authentications per client address, shared by every route that checks a credential.
+    auth_throttle: FailureThrottle
+    last_used: LastUsedRecorder
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     # Domain services built at start-up and shared by requests and jobs, by name (e.g. "cipher").
     services: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_engine(cls, settings: Settings, engine: AsyncEngine, egress: EgressClient) -> InstanceState:
+        session_maker = create_session_maker(engine)
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_maker=session_maker,
+            egress=egress,
+            auth_throttle=settings.auth_throttle(),
+            last_used=LastUsedRecorder(session_maker),
+        )

@@ -36,10 +36,18 @@ class AccessTokenRepository:
         )
         return result.first() is not None
 
+    async def revoke_labelled(self, label: str, keep: str, at: datetime) -> list[str]:
+        result = await self.session.execute(
+            update(AccessToken)
+            .where(AccessToken.label == label, AccessToken.id != keep, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+            .returning(AccessToken.id)
+        )
+        return list(result.scalars())
+
     async def touch(self, token_id: str, at: datetime) -> None:
-        # SKIP LOCKED: when many requests with one token see a stale last_used_at at once, the first updates
-        # it and the others skip, instead of queueing on the row lock (each holding a pool connection) until
-        # the first request's transaction ends (bench/bench_api.py: a latency spike once a minute).
+        # SKIP LOCKED: the last-used time is advisory; a row another transaction holds (a revocation, a write
+        # route's FOR SHARE check, a concurrent touch) is skipped rather than waited for.
         unlocked = (
             select(AccessToken.id).where(AccessToken.id == token_id).with_for_update(skip_locked=True).scalar_subquery()
         )

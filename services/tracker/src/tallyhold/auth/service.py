@@ -1,6 +1,7 @@
 """Token format `th_<12 hex id>_<43 url-safe chars>`: the id finds the row, the secret part is compared with
 `hmac.compare_digest` against its stored SHA-256, so the comparison takes the same time however much matches.
-256 bits of randomness make a slow password hash unnecessary."""
+256 bits of randomness make a slow password hash unnecessary. Every token expires (`expires_at`); a revoked or
+expired token is refused exactly like a wrong one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,61 +22,118 @@ from tallyhold.logging import secrets as secret_registry
 from tallyhold.models import AccessToken
 
 TOKEN_PATTERN = re.compile(r"^th_(?P<id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
-# Writing last_used_at on every request would turn each read into a write; once a minute is plenty.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
+TOKEN_ID = re.compile(r"^[0-9a-f]{12}$")
+MAX_LIFETIME_DAYS = 3650
+
+
+class TokenState(StrEnum):
+    active = "active"
+    expired = "expired"
+    revoked = "revoked"
 
 
 @dataclass(frozen=True)
 class IssuedToken:
     id: str
     label: str
+    expires_at: datetime
     token: str  # shown once to the operator, never stored
 
     def __repr__(self) -> str:
         return f"IssuedToken(id={self.id!r}, label={self.label!r}, token='**********')"
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be shown about a token: never its secret, nor the digest of it."""
+
+    id: str
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    state: TokenState
+
+    @classmethod
+    def of(cls, row: AccessToken, now: datetime) -> TokenInfo:
+        state = TokenState.active
+        if row.revoked_at is not None:
+            state = TokenState.revoked
+        elif row.expires_at <= now:
+            state = TokenState.expired
+        return cls(row.id, row.label, row.created_at, row.expires_at, row.last_used_at, row.revoked_at, state)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "state": self.state.value,
+        }
+
+
 def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("ascii")).digest()
 
 
-async def issue(session: AsyncSession, label: str) -> IssuedToken:
+async def issue(session: AsyncSession, label: str, lifetime: timedelta) -> IssuedToken:
+    if not timedelta(0) < lifetime <= timedelta(days=MAX_LIFETIME_DAYS):
+        raise ValueError(f"a token's lifetime is between 1 and {MAX_LIFETIME_DAYS} days")
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     token = f"th_{token_id}_{secret}"
     secret_registry.add(token)
+    now = datetime.now(UTC)
     await AccessTokenRepository(session).add(
-        AccessToken(id=token_id, label=label, secret_hash=_digest(secret), created_at=datetime.now(UTC))
+        AccessToken(id=token_id, label=label, secret_hash=_digest(secret), created_at=now, expires_at=now + lifetime)
     )
-    return IssuedToken(id=token_id, label=label, token=token)
+    return IssuedToken(id=token_id, label=label, expires_at=now + lifetime, token=token)
 
 
 async def revoke(session: AsyncSession, token_id: str) -> None:
+    """Takes effect at once: every request checks its token against the row, in its own transaction."""
     if not await AccessTokenRepository(session).revoke(token_id, datetime.now(UTC)):
         raise NotFound("No active token with that id.")
 
 
+async def revoke_labelled(session: AsyncSession, label: str, *, keep: str) -> list[str]:
+    """Revokes every unrevoked token with this label except `keep`; returns their ids."""
+    return await AccessTokenRepository(session).revoke_labelled(label, keep, datetime.now(UTC))
+
+
+async def list_tokens(session: AsyncSession) -> list[TokenInfo]:
+    now = datetime.now(UTC)
+    return [TokenInfo.of(row, now) for row in await AccessTokenRepository(session).all()]
+
+
 async def authenticate(session: AsyncSession, presented: str) -> AccessToken:
+    """The token's row when `presented` is a valid, unrevoked, unexpired token; Unauthorized otherwise. Reads
+    only: the last-used time is written apart (auth/last_used.py)."""
     match = TOKEN_PATTERN.fullmatch(presented)
-    repository = AccessTokenRepository(session)
-    row = await repository.get(match["id"]) if match else None
+    row = await AccessTokenRepository(session).get(match["id"]) if match else None
     # Compare even when there is no row, against a dummy digest, so a miss costs what a hit costs.
     expected = row.secret_hash if row is not None else _DUMMY_DIGEST
     supplied = _digest(match["secret"]) if match else _DUMMY_DIGEST_MISMATCH
-    if not hmac.compare_digest(expected, supplied) or row is None or row.revoked_at is not None:
+    if not hmac.compare_digest(expected, supplied) or row is None or not _usable(row):
         raise Unauthorized()
-    now = datetime.now(UTC)
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        await repository.touch(row.id, now)
     return row
 
 
 async def confirm_active(session: AsyncSession, token_id: str) -> None:
-    """For a write that follows a slow outside call: refuse (401) when the token was revoked meanwhile. The row
-    is read FOR SHARE, so a revocation either committed before this or waits for this short transaction."""
+    """For a write that follows a slow outside call: refuse (401) when the token was revoked meanwhile (or
+    expired). The row is read FOR SHARE, so a revocation either committed before this or waits for this short
+    transaction."""
     row = await AccessTokenRepository(session).get_for_share(token_id)
-    if row is None or row.revoked_at is not None:
+    if row is None or not _usable(row):
         raise Unauthorized()
+
+
+def _usable(row: AccessToken) -> bool:
+    return row.revoked_at is None and row.expires_at > datetime.now(UTC)
 
 
 _DUMMY_DIGEST = _digest("x" * 43)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from tallyhold.api.state import InstanceState
 from tallyhold.credentials import runtime as credentials_runtime
-from tallyhold.db import create_engine, create_session_maker
+from tallyhold.db import create_engine
 from tallyhold.egress.client import EgressClient
 from tallyhold.settings import Settings
 from tallyhold.sync.endpoints import SCHEDULER
@@ -23,7 +23,7 @@ async def standalone_engine(settings: Settings, process: str = "sync") -> AsyncI
     egress = EgressClient(
         settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
     )
-    state = InstanceState(settings=settings, engine=engine, session_maker=create_session_maker(engine), egress=egress)
+    state = InstanceState.for_engine(settings, engine, egress)
     stop_credentials = await credentials_runtime.install(state)
     sync = SyncEngine(settings, state.session_maker, egress, state.services)
     try:
