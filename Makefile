@@ -7,11 +7,11 @@ PYTHON       ?= python3
 VENV         := .venv
 UV           := .tools/bin/uv
 BIN          := $(VENV)/bin
-DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus
+DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus chromium=chromium
 PYTEST_ARGS  ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian
+.PHONY: help install run test lint format typecheck bench migrate migration contracts clean debian web-assets
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-save --no-audit --no-fund --loglevel=error
 	@touch $@
 
-debian: ## Install the Debian packages the tests use, when missing (prometheus, promtool)
+debian: ## Install the Debian packages the tests use, when missing (prometheus, promtool, chromium)
 	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
 
 run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
@@ -61,6 +61,10 @@ migrate: install ## Migrate the schema named by TALLYHOLD_* settings (tallyhold 
 
 migration: install ## Autogenerate a migration: make migration m="what changed" (needs a running dev stack)
 	$(BIN)/python -m tallyhold_provision.devstack --new-migration "$(m)"
+
+web-assets: node_modules/.installed ## Copy the web pages' chart library (npm uplot) into the package's static files
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css services/tracker/src/tallyhold/web/static/vendor/
+	cp node_modules/uplot/LICENSE services/tracker/src/tallyhold/web/static/vendor/uPlot.LICENSE
 
 contracts: node_modules/.installed ## Rebuild the Solidity test token with solc-js (reproducible)
 	node tools/compile-contracts.mjs

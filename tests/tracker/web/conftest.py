@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Viewp
 from tallyhold.app import create_app
 from tallyhold.db import create_engine
 from tallyhold.settings import Settings
+from tallyhold.web.rendering import CONTENT_SECURITY_POLICY
 from tallyhold_provision.local.ports import free_port
 from tallyhold_sandbox import SandboxThread, VenueControl
 from tests.fixtures.chain import Anvil
@@ -86,7 +87,15 @@ def anvil() -> Iterator[Anvil]:
 
 
 @pytest.fixture(scope="module")
-def served(tenant: Tenant, vault_tenant: VaultTenant, venues: SandboxThread, anvil: Anvil) -> Iterator[Served]:
+def served_overrides() -> dict[str, Any]:
+    """Settings a test module wants on its instance (overridden per module)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def served(
+    tenant: Tenant, vault_tenant: VaultTenant, venues: SandboxThread, anvil: Anvil, served_overrides: dict[str, Any]
+) -> Iterator[Served]:
     assert venues.sandbox is not None
     binance_url = venues.sandbox.url("binance")
     settings = instance_settings(
@@ -98,6 +107,7 @@ def served(tenant: Tenant, vault_tenant: VaultTenant, venues: SandboxThread, anv
         EGRESS_IPS=EGRESS_IP,
         EGRESS_OPTIONS={"exchanges": {"timeout": 5, "attempts": 1}},
         LOG_LEVEL="DEBUG",
+        **served_overrides,
     )
     port = free_port()
     server = uvicorn.Server(
@@ -164,6 +174,12 @@ def visit(browser: Browser, served: Served) -> Iterator[Visit]:
     page.on("request", lambda request: requests.append(request.url))
     page.on("response", lambda response: responses.append(response))
     yield Visit(context, page, requests, responses, served.url)
+    # Whatever the test did: no request left the instance's origin, and every page carried the strict CSP.
+    foreign = [url for url in requests if not url.startswith(served.url + "/") and not url.startswith("data:")]
+    assert foreign == []
+    for response in responses:
+        if response.headers.get("content-type", "").startswith("text/html"):
+            assert response.headers.get("content-security-policy") == CONTENT_SECURITY_POLICY, response.url
     context.close()
 
 

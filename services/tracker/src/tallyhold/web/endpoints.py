@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from tallyhold.api.dependencies import SessionDep, StateDep
+from tallyhold.auth.throttle import client_key, retry_after_header
 from tallyhold.db import transaction
 from tallyhold.errors import ServiceUnavailable, Unauthorized
 from tallyhold.sync.endpoints import current_status, start_sync_all
@@ -66,9 +67,20 @@ async def sign_in(request: Request, state: StateDep) -> Response:
                 timedelta(seconds=state.settings.WEB_SESSION_SECONDS),
             )
     except Unauthorized:
+        # Throttled like the API's bearer tokens: the same table, so guesses here and there count together.
+        wait = state.auth_throttle.record_failure(client_key(request.client.host if request.client else None))
+        if wait is not None:
+            response = await _sign_in_page(
+                state,
+                error="Too many failed sign-ins from this address: wait a minute, then try again.",
+                status_code=429,
+            )
+            response.headers["Retry-After"] = retry_after_header(wait)
+            return response
         return await _sign_in_page(
             state, error="That access token is not valid: it may be mistyped, revoked or expired.", status_code=401
         )
+    state.last_used.seen(opened.token)
     response = redirect("/")
     set_cookie(response, sessions.COOKIE, opened.cookie, state.settings.WEB_SESSION_SECONDS)
     response.delete_cookie(sessions.SIGN_IN_COOKIE, path="/", secure=True, httponly=True, samesite="strict")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tallyhold.auth import service as token_service
 from tallyhold.errors import Unauthorized
 from tallyhold.logging import secrets as secret_registry
-from tallyhold.models import WebSession
+from tallyhold.models import AccessToken, WebSession
 from tallyhold.web.repository import SigningKeyRepository, WebSessionRepository
 
 # `__Host-`: the browser only keeps it when Secure, Path=/ and no Domain, so no sibling host can plant or widen it.
@@ -39,9 +39,10 @@ class ActiveSession:
 class OpenedSession:
     cookie: str  # signed; goes into Set-Cookie only
     csrf_token: str
+    token: AccessToken
 
     def __repr__(self) -> str:
-        return "OpenedSession(cookie='**********', csrf_token='**********')"
+        return f"OpenedSession(cookie='**********', csrf_token='**********', token_id={self.token.id!r})"
 
 
 class CookieSigner:
@@ -95,7 +96,7 @@ async def sign_in(
             expires_at=now + lifetime,
         )
     )
-    return OpenedSession(cookie=signer.sign(session_id), csrf_token=csrf_token)
+    return OpenedSession(cookie=signer.sign(session_id), csrf_token=csrf_token, token=token)
 
 
 async def resolve(session: AsyncSession, signer: CookieSigner, cookie: str | None) -> ActiveSession | None:

@@ -2,7 +2,7 @@
 that signs their cookies.
 
 Revision ID: 3b7d9e2f4a61
-Revises: 59edc36dfcbb
+Revises: 3f9b2c7e4a10
 Create Date: 2026-12-06 21:20:00+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "3b7d9e2f4a61"
-down_revision: str | None = "59edc36dfcbb"
+down_revision: str | None = "3f9b2c7e4a10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
