@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from tallyhold.api.dependencies import StateDep
+from tallyhold.api.dependencies import SessionDep, StateDep
 from tallyhold.api.state import InstanceState
 from tallyhold.db import transaction
 from tallyhold.web import sessions
@@ -34,12 +34,17 @@ async def signer_of(state: InstanceState) -> CookieSigner:
     return signer
 
 
-async def page_session(request: Request, state: StateDep) -> ActiveSession:
-    """The request's live session. Checked in a transaction of its own that has committed before the route runs,
-    so the sessions of a token found revoked stay deleted even though this request then fails."""
+async def page_session(request: Request, state: StateDep, session: SessionDep) -> ActiveSession:
+    """The request's live session, read in the request's own transaction. When its token has been revoked or
+    has expired, the token's sessions are deleted in a transaction of their own (committed, although this
+    request then fails) and the answer is the sign-in page."""
     signer = await signer_of(state)
-    async with transaction(state.session_maker) as session:
+    try:
         active = await sessions.resolve(session, signer, request.cookies.get(sessions.COOKIE))
+    except sessions.TokenEnded as ended:
+        async with transaction(state.session_maker) as cleanup:
+            await sessions.end_sessions_of(cleanup, ended.token_id)
+        raise SignInRequired() from None
     if active is None:
         raise SignInRequired()
     return active

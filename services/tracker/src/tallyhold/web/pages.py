@@ -23,6 +23,8 @@ RANGES = {"24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(da
 DEFAULT_RANGE = "30d"
 CHANGES = {"24 h": timedelta(days=1), "7 d": timedelta(days=7), "30 d": timedelta(days=30)}
 KEY_AGE_REMINDER_DAYS = 90
+# History points are at least hourly for 90 days (retention), so the last point of the hour before suffices.
+CHANGE_LOOKBACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -35,19 +37,18 @@ class Dashboard:
     labels: dict[uuid.UUID, str]
 
 
-def _change(rows: list[tuple[datetime, Decimal]], total: Decimal, at: datetime) -> Decimal | None:
-    before = [value for t, value in rows if t <= at]
-    return total - before[-1] if before else None
+async def _change_since(session: AsyncSession, quote: str, total: Decimal, at: datetime) -> Decimal | None:
+    """Net worth now minus the last history point at or before `at` (within the hour before it), from the
+    history service `GET /v1/networth/history` answers with; None when history does not reach back that far."""
+    earlier = await portfolio_service.history(session, quote, at - CHANGE_LOOKBACK, at, CHANGE_LOOKBACK)
+    return total - earlier.rows[-1][1] if earlier.rows else None
 
 
 async def dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
     quote = state.settings.QUOTE_CURRENCY
     networth = await cached_networth(session, state)
     now = datetime.now(UTC)
-    recent = await portfolio_service.history(
-        session, quote, now - max(CHANGES.values()) - timedelta(hours=1), now, timedelta(hours=1)
-    )
-    changes = {name: _change(recent.rows, networth.total, now - span) for name, span in CHANGES.items()}
+    changes = {name: await _change_since(session, quote, networth.total, now - span) for name, span in CHANGES.items()}
     chart = await portfolio_service.history(session, quote, now - RANGES[chart_range], now, None)
     chart_json = orjson.dumps(
         {

@@ -73,7 +73,7 @@ def amount(value: Decimal) -> Markup:
 
 def signed_money(value: Decimal | None, quote: str) -> Markup:
     if value is None:
-        return Markup('<span class="muted">no history yet</span>')
+        return Markup('<span class="muted">no data</span>')
     plus = Markup("+") if value > 0 else Markup("")
     return plus + money(value, quote)
 

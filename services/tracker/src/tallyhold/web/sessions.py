@@ -16,7 +16,6 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.auth import service as token_service
-from tallyhold.errors import Unauthorized
 from tallyhold.logging import secrets as secret_registry
 from tallyhold.models import AccessToken, WebSession
 from tallyhold.web.repository import SigningKeyRepository, WebSessionRepository
@@ -100,21 +99,31 @@ async def sign_in(
 
 
 async def resolve(session: AsyncSession, signer: CookieSigner, cookie: str | None) -> ActiveSession | None:
-    """The live session the cookie names, or None (no cookie, bad signature, unknown, expired, or its token no
-    longer valid: then the token's sessions are deleted too)."""
+    """The live session the cookie names, or None: no cookie, a bad signature, an unknown or expired session, or
+    a token that is no longer valid (revoked or expired; `token_ended` then tells the caller to delete the
+    token's sessions). A plain read: no lock, nothing written, so a page view costs one short query."""
     session_id = signer.unsign(cookie)
     if session_id is None:
         return None
-    repository = WebSessionRepository(session)
-    row = await repository.get_unexpired(_hash(session_id), datetime.now(UTC))
+    row = await WebSessionRepository(session).get_live(_hash(session_id), datetime.now(UTC))
     if row is None:
         return None
-    try:
-        await token_service.confirm_active(session, row.token_id)
-    except Unauthorized:
-        await repository.delete_for_token(row.token_id)
-        return None
-    return ActiveSession(token_id=row.token_id, csrf_token=row.csrf_token, id_hash=row.id_hash)
+    web_session, token = row
+    if not token_service.usable(token):
+        raise TokenEnded(web_session.token_id)
+    return ActiveSession(token_id=web_session.token_id, csrf_token=web_session.csrf_token, id_hash=web_session.id_hash)
+
+
+class TokenEnded(Exception):
+    """The session's access token was revoked or has expired: its sessions are over."""
+
+    def __init__(self, token_id: str) -> None:
+        super().__init__(token_id)
+        self.token_id = token_id
+
+
+async def end_sessions_of(session: AsyncSession, token_id: str) -> None:
+    await WebSessionRepository(session).delete_for_token(token_id)
 
 
 async def sign_out(session: AsyncSession, active: ActiveSession) -> None:
