@@ -179,3 +179,31 @@ def test_a_wrong_token_is_refused_on_the_sign_in_page(visit: Visit, served: Serv
     assert "not valid" in (visit.page.text_content("#sign-in-error") or "")
     assert visit.page.input_value("#token") == ""
     assert wrong not in visit.page.content()
+
+
+def test_an_unverifiable_venue_asks_for_the_acknowledgement(visit: Visit, served: Served, clean: None) -> None:
+    visit.sign_in(served.token())
+    visit.goto("/connections/new/exchange?exchange=binance")
+    assert visit.page.locator("input[name=acknowledge_unverifiable]").count() == 0
+    visit.goto("/connections/new/exchange?exchange=bitstamp")
+    acknowledgement = visit.page.locator("input[name=acknowledge_unverifiable]")
+    assert acknowledgement.get_attribute("required") is not None
+    assert "cannot prove the key is read-only" in (visit.page.text_content(".ack legend") or "")
+    visit.shoot("exchange-unverifiable")
+    # Sent without it anyway (the browser's `required` taken off), the server refuses the key itself.
+    visit.page.fill("#api_key", "bitstamp-key-123456")
+    visit.page.fill("#api_secret", "bitstamp-secret-123456")
+    visit.page.evaluate("document.querySelector('input[name=acknowledge_unverifiable]').removeAttribute('required')")
+    visit.page.click("main button[type=submit]")
+    assert "unverifiable_permissions" in (visit.page.text_content("#refusal") or "")
+
+
+def test_an_unknown_connection_is_an_html_page(visit: Visit, served: Served, clean: None) -> None:
+    visit.sign_in(served.token())
+    for path, status in (("/connections/00000000-0000-0000-0000-000000000000/edit", 404), ("/connections/x/edit", 422)):
+        response = visit.page.goto(served.url + path)
+        assert response is not None
+        assert response.status == status
+        assert response.headers["content-type"].startswith("text/html")
+    with httpx.Client(base_url=served.url) as api:
+        assert api.get("/v1/connections/x").headers["content-type"] == "application/json"
