@@ -120,7 +120,9 @@ def served(
         assert thread.is_alive(), "the instance exited at start-up"
         assert time.monotonic() < deadline, "the instance did not start"
         time.sleep(0.05)
-    yield Served(f"http://127.0.0.1:{port}", settings, venues.sandbox.control("binance"), binance_url)
+    binance = venues.sandbox.control("binance")
+    binance.set_tickers({"BTC/USDT": "60000", "ETH/USDT": "3000", "USDT/USD": "1.0001"})
+    yield Served(f"http://127.0.0.1:{port}", settings, binance, binance_url)
     server.should_exit = True
     thread.join(timeout=30)
 

@@ -136,6 +136,10 @@ def test_sync_now_shows_progress_until_the_sync_ends(visit: Visit, served: Serve
     visit.page.wait_for_selector("#sync-progress[data-finished]", state="attached", timeout=60_000)
     visit.page.wait_for_url(served.url + "/")
     assert "Main" in (visit.page.text_content("#sources") or "")
+    with served.api(token) as api:
+        networth = api.get("/v1/networth").json()
+    assert networth["unpriced"] == []  # BTC priced from the sandbox's tickers, and the page shows the same total
+    assert _total(visit) == Decimal(networth["total"])
     visit.shoot("dashboard-synced")
 
 

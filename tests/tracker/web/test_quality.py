@@ -150,7 +150,8 @@ def test_canary_sweep_over_every_page(
     for path in _pages(ids):
         visit.goto(path)
         pages.append(visit.page.content())
-        visit.shoot("sweep" + path.replace("/", "_").replace("?", "_").replace("=", "-"))
+        stable = path.replace(ids["manual"], "manual").replace(ids["exchange"], "exchange")
+        visit.shoot("sweep" + stable.replace("/", "_").replace("?", "_").replace("=", "-"))
 
     seen: list[str] = list(visit.requests) + pages  # every URL the browser asked for (redirects too), every page
     for response in visit.responses:

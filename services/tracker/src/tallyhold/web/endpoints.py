@@ -18,6 +18,7 @@ from tallyhold.sync.endpoints import current_status, start_sync_all
 from tallyhold.web import pages, sessions
 from tallyhold.web.dependencies import CheckedForm, CsrfRefused, PageSession, same_origin, signer_of
 from tallyhold.web.rendering import PAGE_HEADERS, json_script, render
+from tallyhold.web.words import error_words
 
 router = APIRouter(include_in_schema=False)
 SIGN_IN_FORM_SECONDS = 3600
@@ -117,6 +118,7 @@ async def dashboard(
             "ranges": list(pages.RANGES),
             "sync_started": sync == "started",
             "sync_unavailable": sync == "unavailable",
+            "error_words": error_words,
         },
     )
 
