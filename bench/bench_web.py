@@ -70,8 +70,11 @@ def main() -> None:
             points = len(json.loads(html.split('id="chart-data">', 1)[1].split("</script>", 1)[0])["t"])
             print(f"dashboard with a year of history: {points} chart points, {len(html) // 1024} KiB of HTML")
             base = instance.base
+            networth_cpu = server_cpu_ms(instance.pid, base, instance.headers, "/v1/networth")
+            print(f"baseline /v1/networth CPU per request: {networth_cpu:.2f} ms")
             for path in ("/", "/?range=1y"):
-                print(f"dashboard {path} CPU per request: {server_cpu_ms(instance.pid, base, cookie, path):.2f} ms")
+                cpu = server_cpu_ms(instance.pid, base, cookie, path)
+                print(f"dashboard {path} CPU per request: {cpu:.2f} ms ({cpu / networth_cpu:.1f}× /v1/networth)")
             baseline = asyncio.run(load(base, instance.headers, "/v1/networth", RATE, SECONDS))
             show(f"baseline /v1/networth, {RATE} req/s", baseline)
             for path in ("/", "/?range=1y"):

@@ -37,23 +37,32 @@ class Dashboard:
     labels: dict[uuid.UUID, str]
 
 
-async def _change_since(session: AsyncSession, quote: str, total: Decimal, at: datetime) -> Decimal | None:
-    """Net worth now minus the last history point at or before `at` (within the hour before it), from the
-    history service `GET /v1/networth/history` answers with; None when history does not reach back that far."""
-    earlier = await portfolio_service.history(session, quote, at - CHANGE_LOOKBACK, at, CHANGE_LOOKBACK)
-    return total - earlier.rows[-1][1] if earlier.rows else None
+def _change_since(rows: list[tuple[datetime, Decimal]], total: Decimal, at: datetime) -> Decimal | None:
+    """Net worth now minus the last history point in the hour before `at`; None when history has no point there
+    (it does not reach back that far, or the instance was not running then). `rows` are hourly buckets aligned so
+    that `at` is a bucket boundary: the bucket starting at `at - 1h` holds that hour's last point."""
+    earlier = [value for t, value in rows if at - CHANGE_LOOKBACK <= t < at]
+    return total - earlier[-1] if earlier else None
 
 
 async def dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
     quote = state.settings.QUOTE_CURRENCY
     networth = await cached_networth(session, state)
     now = datetime.now(UTC)
-    changes = {name: await _change_since(session, quote, networth.total, now - span) for name, span in CHANGES.items()}
-    chart = await portfolio_service.history(session, quote, now - RANGES[chart_range], now, None)
+    # One hourly read of the last 30 days (and an hour) gives the changes, and is the default range's chart too:
+    # each history read is a query, and they are most of a page view's cost (bench/bench_web.py).
+    window = await portfolio_service.history(
+        session, quote, now - max(CHANGES.values()) - CHANGE_LOOKBACK, now, CHANGE_LOOKBACK
+    )
+    changes = {name: _change_since(window.rows, networth.total, now - span) for name, span in CHANGES.items()}
+    if chart_range == "30d":
+        chart = window
+    else:
+        chart = await portfolio_service.history(session, quote, now - RANGES[chart_range], now, None)
     chart_json = orjson.dumps(
         {
             "quote": quote,
-            "start": int(chart.start.timestamp()),
+            "start": int((now - RANGES[chart_range]).timestamp()),
             "end": int(chart.end.timestamp()),
             "t": [int(t.timestamp()) for t, _ in chart.rows],
             "v": [str(v) for _, v in chart.rows],

@@ -95,6 +95,7 @@ def _environment() -> Environment:
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the package: no stat() of every template file on every page
     )
     environment.filters.update(
         plain=_exact, money=money, amount=amount, signed_money=signed_money, percent=percent, when=when
