@@ -14,7 +14,7 @@ from tallyhold.api.state import InstanceState
 from tallyhold.connections import service as connection_service
 from tallyhold.connections.schemas import ConnectionOut
 from tallyhold.portfolio import service as portfolio_service
-from tallyhold.portfolio.endpoints import cached_networth
+from tallyhold.portfolio.endpoints import answer_cache, cached_networth
 from tallyhold.portfolio.schemas import NetWorth
 from tallyhold.sync.endpoints import current_status
 from tallyhold.sync.schemas import SyncStatus
@@ -46,6 +46,15 @@ def _change_since(rows: list[tuple[datetime, Decimal]], total: Decimal, at: date
 
 
 async def dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
+    """What the dashboard shows, reused like `/v1/networth`'s answer (the same cache: a write of this process
+    makes it stale at once, another process's within PORTFOLIO_CACHE_SECONDS), so a page view costs queries
+    only when something changed."""
+    return await answer_cache(state).get_or_compute(
+        ("web-dashboard", chart_range), lambda: _gather_dashboard(session, state, chart_range)
+    )
+
+
+async def _gather_dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
     quote = state.settings.QUOTE_CURRENCY
     networth = await cached_networth(session, state)
     now = datetime.now(UTC)
