@@ -37,6 +37,11 @@ One customer's Tallyhold instance. Every `/v1` route needs `Authorization: Beare
 `tallyhold token create` and are shown once). Amounts and values are decimal strings, never floats. Errors
 have the body `{"error": {"code": "<stable_snake_case>", "message": "..."}}`, which never repeats the request
 body or any secret. Exchange keys must be read-only: keys that can trade, withdraw or transfer are refused.
+
+The customer's web pages are served at `/` (not described here): `GET /` without a session redirects (303) to
+`/sign-in`, a form with one password field for an access token; the session cookie is HttpOnly, Secure and
+SameSite=Strict, every HTML answer carries a Content-Security-Policy, and no page loads anything from another
+origin.
 """
 
 
