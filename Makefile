@@ -8,7 +8,7 @@ VENV         := .venv
 UV           := .tools/bin/uv
 CHECKOV      := .tools/checkov/bin/checkov
 BIN          := $(VENV)/bin
-DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus podman=podman runc=runc mmdebstrap=mmdebstrap newuidmap=uidmap
+DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus podman=podman runc=runc mmdebstrap=mmdebstrap newuidmap=uidmap chromium=chromium
 PYTEST_ARGS  ?=
 # What the test run leaves for the secret scan: pytest's output and the services' logs (tests/fixtures/artefacts.py).
 TEST_ARTEFACTS := .test-artefacts
@@ -17,7 +17,7 @@ TEST_ARTEFACTS := .test-artefacts
 SECRET_SCAN_PATHS := $(TEST_ARTEFACTS)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test scan-secrets lint format typecheck bench migrate migration contracts clean debian checkov image
+.PHONY: help install run test scan-secrets lint format typecheck bench migrate migration contracts clean debian checkov image web-assets
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-save --no-audit --no-fund --loglevel=error
 	@touch $@
 
-debian: ## Install the Debian packages the tests use, when missing (prometheus, podman, runc, mmdebstrap, uidmap)
+debian: ## Install the Debian packages the tests use, when missing (prometheus, podman, runc, mmdebstrap, uidmap, chromium)
 	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
 
 # The tracker's image, localhost/tallyhold:<version>, on a base made from Debian's packages (kept between runs).
@@ -85,6 +85,10 @@ migrate: install ## Migrate the schema named by TALLYHOLD_* settings (tallyhold 
 
 migration: install ## Autogenerate a migration: make migration m="what changed" (needs a running dev stack)
 	$(BIN)/python -m tallyhold_provision.devstack --new-migration "$(m)"
+
+web-assets: node_modules/.installed ## Copy the web pages' chart library (npm uplot) into the package's static files
+	cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css services/tracker/src/tallyhold/web/static/vendor/
+	cp node_modules/uplot/LICENSE services/tracker/src/tallyhold/web/static/vendor/uPlot.LICENSE
 
 contracts: node_modules/.installed ## Rebuild the Solidity test token with solc-js (reproducible)
 	node tools/compile-contracts.mjs

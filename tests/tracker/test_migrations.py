@@ -28,6 +28,8 @@ EXPECTED_TABLES = {
     "networth_snapshots",
     "prices",
     "venue_breakers",
+    "web_sessions",
+    "web_signing_keys",
 }
 
 

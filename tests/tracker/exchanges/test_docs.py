@@ -17,3 +17,11 @@ def test_every_venue_documents_its_wallets_and_gaps() -> None:
     for line in tables().splitlines():
         assert "|  |" not in line
     assert tables().count("- **") == 15
+
+
+def test_every_venue_says_what_to_switch_on_and_leave_off() -> None:
+    from tallyhold.exchanges.registry import ADAPTERS
+
+    for adapter in ADAPTERS.values():
+        assert adapter.info.enable, adapter.info.id
+        assert adapter.info.leave_off, adapter.info.id

@@ -30,12 +30,18 @@ from tallyhold.sync import endpoints as sync_endpoints
 from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.looplag import LoopLagProbe
 from tallyhold.sync.scheduler import SyncScheduler
+from tallyhold.web.install import install_web
 
 DESCRIPTION = """\
 One customer's Tallyhold instance. Every `/v1` route needs `Authorization: Bearer <token>` (tokens come from
 `tallyhold token create` and are shown once). Amounts and values are decimal strings, never floats. Errors
 have the body `{"error": {"code": "<stable_snake_case>", "message": "..."}}`, which never repeats the request
 body or any secret. Exchange keys must be read-only: keys that can trade, withdraw or transfer are refused.
+
+The customer's web pages are served at `/` (not described here): `GET /` without a session redirects (303) to
+`/sign-in`, a form with one password field for an access token; the session cookie is HttpOnly, Secure and
+SameSite=Strict, every HTML answer carries a Content-Security-Policy, and no page loads anything from another
+origin.
 """
 
 
@@ -106,6 +112,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(portfolio_router)
     app.include_router(security_router)
     app.include_router(sync_endpoints.router)
+    install_web(app)  # the customer's web pages at `/`
     app.add_middleware(BodySizeLimit, limit=settings.MAX_BODY_BYTES, timeout=settings.HTTP_BODY_TIMEOUT_SECONDS)
     app.add_middleware(AccessLog)
     return app

@@ -281,6 +281,13 @@ class Settings(BaseSettings):
         9464, ge=0, le=65_535, description="Port of the Prometheus `/metrics` endpoint (0 = off)."
     )
     METRICS_HOST: str = Field("127.0.0.1", description="Address the metrics endpoint listens on.")
+    WEB_SESSION_SECONDS: int = Field(
+        43_200,
+        ge=300,
+        le=2_592_000,
+        description="Lifetime of a web-page session after sign-in (it also ends at sign-out, or when its access "
+        "token is revoked or expires).",
+    )
     MAX_BODY_BYTES: int = Field(65_536, ge=1_024, le=10_485_760, description="Largest request body accepted.")
     MAX_MANUAL_CONNECTIONS: int = Field(
         500,

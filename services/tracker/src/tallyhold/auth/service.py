@@ -132,6 +132,11 @@ async def confirm_active(session: AsyncSession, token_id: str) -> None:
         raise Unauthorized()
 
 
+def usable(row: AccessToken) -> bool:
+    """Neither revoked nor expired (the web pages' sessions check their token with this on every request)."""
+    return _usable(row)
+
+
 def _usable(row: AccessToken) -> bool:
     return row.revoked_at is None and row.expires_at > datetime.now(UTC)
 

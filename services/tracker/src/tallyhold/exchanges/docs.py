@@ -24,6 +24,16 @@ def tables() -> str:
         proof = f"`{info.permission_endpoint}`" if info.permission_endpoint else f"unverifiable; probe: `{info.probe}`"
         extra = ", ".join(info.credentials) or "—"
         lines.append(f"| {info.name} | `{info.id}` | {_cell(proof)} | {_cell(info.rule)} | {extra} |")
+    lines += [
+        "",
+        "Creating the key on the exchange (the same words the web page's guidance shows):",
+        "",
+        "| exchange | switch on | leave off |",
+        "|---|---|---|",
+    ]
+    for adapter in adapters:
+        info = adapter.info
+        lines.append(f"| {info.name} | {_cell(info.enable)} | {_cell(', '.join(info.leave_off))} |")
     lines += ["", "| exchange | location | wallet | endpoint |", "|---|---|---|---|"]
     for adapter in adapters:
         info = adapter.info

@@ -28,6 +28,10 @@ class VenueInfo:
     name: str
     verification: Verification
     rule: str  # how read-only is proven (README), one sentence
+    # What the customer ticks when creating the key, and what stays unticked, in the venue's own words: one source
+    # for the README's table and the web page's guidance.
+    enable: str = ""
+    leave_off: tuple[str, ...] = ()
     permission_endpoint: str | None = None
     probe: str | None = None  # unverifiable venues: the harmless trade-permission probe, if any
     credentials: tuple[str, ...] = ()  # needed beyond api_key and api_secret: "passphrase", "uid"

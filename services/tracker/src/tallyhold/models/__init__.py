@@ -10,6 +10,7 @@ from tallyhold.models.liability import Liability
 from tallyhold.models.price import Price
 from tallyhold.models.snapshot import NetWorthSnapshot
 from tallyhold.models.sync_state import ConnectionSnapshot, VenueBreaker
+from tallyhold.models.web_session import WebSession, WebSigningKey
 
 __all__ = [
     "AccessToken",
@@ -23,4 +24,6 @@ __all__ = [
     "NetWorthSnapshot",
     "Price",
     "VenueBreaker",
+    "WebSession",
+    "WebSigningKey",
 ]

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.state import InstanceState
@@ -39,11 +40,22 @@ def parse_step(raw: str | None) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
-def _cache(state: InstanceState) -> AnswerCache:
+def answer_cache(state: InstanceState) -> AnswerCache:
     cache = state.services.get(CACHE)
     if not isinstance(cache, AnswerCache):
         cache = state.services[CACHE] = AnswerCache(state.settings.PORTFOLIO_CACHE_SECONDS)
     return cache
+
+
+async def cached_networth(session: AsyncSession, state: InstanceState) -> NetWorth:
+    """`GET /v1/networth`'s answer: the web pages show exactly this, from the same cache."""
+    settings = state.settings
+    return await answer_cache(state).get_or_compute(
+        ("networth",),
+        lambda: portfolio_service.networth(
+            session, settings.QUOTE_CURRENCY, settings.price_max_age, settings.source_max_age
+        ),
+    )
 
 
 @router.get("/balances")
@@ -55,7 +67,7 @@ async def get_balances(
 ) -> Balances:
     """Every stored balance valued in the quote currency. Stale rows keep their last good amount."""
     settings = state.settings
-    return await _cache(state).get_or_compute(
+    return await answer_cache(state).get_or_compute(
         ("balances", group_by),
         lambda: portfolio_service.balances(
             session, settings.QUOTE_CURRENCY, group_by, settings.price_max_age, settings.source_max_age
@@ -66,13 +78,7 @@ async def get_balances(
 @router.get("/networth")
 async def get_networth(session: SessionDep, state: StateDep, token: CurrentToken) -> NetWorth:
     """Net worth now, by asset, by connection and by kind, from stored balances and prices."""
-    settings = state.settings
-    return await _cache(state).get_or_compute(
-        ("networth",),
-        lambda: portfolio_service.networth(
-            session, settings.QUOTE_CURRENCY, settings.price_max_age, settings.source_max_age
-        ),
-    )
+    return await cached_networth(session, state)
 
 
 @router.get("/networth/history", response_model=NetWorthHistory, responses=error_responses(422))

@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.api.dependencies import SessionDep, StateDep
+from tallyhold.api.state import InstanceState
 from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.errors import ServiceUnavailable, error_responses
 from tallyhold.sync import status as sync_status
@@ -21,15 +23,24 @@ async def sync_now(state: StateDep, token: CurrentToken) -> SyncAccepted:
     """Sync every source now, in the background (the same code path as the scheduler and
     `tallyhold sync --once`). Sources in `error` are retried; quarantined keys and venues whose breaker is
     open are not called. Follow progress with `GET /v1/sync/status`."""
+    return start_sync_all(state)
+
+
+@router.get("/status")
+async def get_sync_status(session: SessionDep, state: StateDep, token: CurrentToken) -> SyncStatus:
+    """Per source: state, last attempt, last success, last error code, next retry; and open venue breakers."""
+    return await current_status(session, state)
+
+
+def start_sync_all(state: InstanceState) -> SyncAccepted:
+    """`POST /v1/sync`'s work (the web page's "Sync now" button runs it too)."""
     engine = state.services.get(ENGINE)
     if not isinstance(engine, SyncEngine):
         raise ServiceUnavailable("The sync engine is not running.", code="sync_unavailable")
     return SyncAccepted(status="started" if engine.start_sync_all() else "already_running")
 
 
-@router.get("/status")
-async def get_sync_status(session: SessionDep, state: StateDep, token: CurrentToken) -> SyncStatus:
-    """Per source: state, last attempt, last success, last error code, next retry; and open venue breakers."""
+async def current_status(session: AsyncSession, state: InstanceState) -> SyncStatus:
     engine = state.services.get(ENGINE)
     scheduler = state.services.get(SCHEDULER)
     return await sync_status.build(

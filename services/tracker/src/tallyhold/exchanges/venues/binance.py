@@ -74,6 +74,8 @@ class Binance(Adapter):
     info = VenueInfo(
         id="binance",
         name="Binance",
+        enable="Enable Reading",
+        leave_off=tuple(words for _, words in WRITE_FLAGS.values()),
         verification="exchange",
         permission_endpoint="GET /sapi/v1/account/apiRestrictions",
         rule="`enableReading` is true and every other `enable*`/`permits*` flag is false (`enableFixReadOnly` "

@@ -85,6 +85,8 @@ class Bitget(Adapter):
     info = VenueInfo(
         id="bitget",
         name="Bitget",
+        enable="Read-only",
+        leave_off=("Read/Write", "Withdraw", "Transfer"),
         verification="exchange",
         permission_endpoint="GET /api/v3/account/info, GET /api/v2/spot/account/info",
         rule="unified accounts: `permType` is `read-only` and no `*_trade`, withdraw or transfer permission; "

@@ -17,6 +17,8 @@ class Bitstamp(Adapter):
     info = VenueInfo(
         id="bitstamp",
         name="Bitstamp",
+        enable="Account balance",
+        leave_off=("Cancel order", "Buy/sell orders", "Withdrawals"),
         verification="unverifiable",
         rule="no permission endpoint: a key is accepted only with `acknowledge_unverifiable`; the balance read "
         "proves read access and a cancel of order id 0 must be refused with `No permission found`.",

@@ -16,6 +16,8 @@ class Bitvavo(Adapter):
     info = VenueInfo(
         id="bitvavo",
         name="Bitvavo",
+        enable="View information",
+        leave_off=("Trade digital assets", "Withdraw digital assets"),
         verification="unverifiable",
         rule="no permission endpoint: a key is accepted only with `acknowledge_unverifiable`; the balance read "
         "proves read access and a cancel of an impossible order id must be refused with error 310.",

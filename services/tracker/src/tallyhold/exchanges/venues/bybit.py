@@ -69,6 +69,8 @@ class Bybit(Adapter):
     info = VenueInfo(
         id="bybit",
         name="Bybit",
+        enable="Read-Only",
+        leave_off=("Read-Write", *(words for _, words in WALLET_RIGHTS.values())),
         verification="exchange",
         permission_endpoint="GET /v5/user/query-api",
         rule="`readOnly` is 1, the Wallet category holds no Withdrawal/Account Transfer/Subaccount Transfer, and "

@@ -43,6 +43,8 @@ class Coinbase(Adapter):
     info = VenueInfo(
         id="coinbase",
         name="Coinbase",
+        enable="View",
+        leave_off=tuple(words for _, words in REFUSED.values()),
         verification="exchange",
         permission_endpoint="GET /api/v3/brokerage/key_permissions",
         rule="`can_view` is true, `can_trade` and `can_transfer` are false, and no other `can_*` flag is true.",

@@ -14,6 +14,8 @@ class Cryptocom(Adapter):
     info = VenueInfo(
         id="cryptocom",
         name="Crypto.com Exchange",
+        enable="Read (on by default)",
+        leave_off=("Enable Trading", "Enable Withdrawal"),
         verification="unverifiable",
         rule="no permission endpoint: a key is accepted only with `acknowledge_unverifiable`; the balance read "
         "proves read access and a cancel of order id 0 must be refused as unauthorised.",

@@ -53,6 +53,8 @@ class Gate(Adapter):
     info = VenueInfo(
         id="gate",
         name="Gate",
+        enable="Read Only",
+        leave_off=("Read and Write, on every permission group",),
         verification="exchange",
         permission_endpoint="GET /api/v4/account/main_keys",
         rule="`perms` is not empty and every entry has `read_only: true`.",

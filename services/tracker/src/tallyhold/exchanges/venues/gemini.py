@@ -43,6 +43,8 @@ class Gemini(Adapter):
     info = VenueInfo(
         id="gemini",
         name="Gemini",
+        enable="Auditor",
+        leave_off=tuple(words for _, words in ROLES.values()),
         verification="exchange",
         permission_endpoint="POST /v1/roles",
         rule="`isAuditor` is true and every other role flag (`isTrader`, `isFundManager`, `isAdministrator`, any new "

@@ -56,6 +56,8 @@ class Htx(Adapter):
     info = VenueInfo(
         id="htx",
         name="HTX",
+        enable="Read-only",
+        leave_off=tuple(words for _, words in REFUSED.values()),
         verification="exchange",
         permission_endpoint="GET /v2/user/api-key?uid=<uid>&accessKey=<key>",
         rule="`permission` (comma-separated) is exactly `readOnly` and `status` is `normal`.",

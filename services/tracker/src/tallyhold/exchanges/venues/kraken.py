@@ -60,6 +60,8 @@ class Kraken(Adapter):
     info = VenueInfo(
         id="kraken",
         name="Kraken",
+        enable=READ["query-funds"],
+        leave_off=tuple(words for _, words in REFUSED.values()),
         verification="exchange",
         permission_endpoint="POST /0/private/GetApiKeyInfo",
         rule="every string in `permissions` is one of query-funds, query-open-trades, query-closed-trades, "

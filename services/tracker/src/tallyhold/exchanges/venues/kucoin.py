@@ -45,6 +45,8 @@ class Kucoin(Adapter):
     info = VenueInfo(
         id="kucoin",
         name="KuCoin",
+        enable="General",
+        leave_off=tuple(words for _, words in REFUSED.values()),
         verification="exchange",
         permission_endpoint="GET /api/v1/user/api-key",
         rule="`permission` (comma-separated) is exactly `General`; Spot, Margin, Futures, Transfer, InnerTransfer, "

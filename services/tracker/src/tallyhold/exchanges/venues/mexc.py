@@ -46,6 +46,8 @@ class Mexc(Adapter):
     info = VenueInfo(
         id="mexc",
         name="MEXC",
+        enable="SPOT_ACCOUNT_READ",
+        leave_off=("every permission ending in _WRITE (trading, withdrawals, transfers)",),
         verification="exchange",
         permission_endpoint="GET /api/v3/apiKeyInfo?accessKey=<key>",
         rule="`status` is VALID and every entry of `permissions` ends in `_READ` (SPOT_ACCOUNT_READ among them).",

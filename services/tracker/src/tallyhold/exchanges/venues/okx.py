@@ -35,6 +35,8 @@ class Okx(Adapter):
     info = VenueInfo(
         id="okx",
         name="OKX",
+        enable="Read",
+        leave_off=tuple(words for _, words in REFUSED.values()),
         verification="exchange",
         permission_endpoint="GET /api/v5/account/config",
         rule="`perm` (comma-separated) is exactly `read_only`; `trade`, `withdraw` or any other value refuses the key.",

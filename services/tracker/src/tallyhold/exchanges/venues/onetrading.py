@@ -16,6 +16,8 @@ class Onetrading(Adapter):
     info = VenueInfo(
         id="onetrading",
         name="One Trading",
+        enable="Read",
+        leave_off=("Trade", "Withdraw"),
         verification="unverifiable",
         rule="no permission endpoint: a key is accepted only with `acknowledge_unverifiable`; the balance read "
         "proves read access and a cancel of an impossible order id must be refused with MISSING_PERMISSION.",
