@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tallyhold.logging import secrets as log_secrets
 from tests.tracker.web.conftest import Served
 
 SIGN_IN_COOKIE = "__Host-tallyhold_sign_in"
@@ -43,3 +44,16 @@ def test_failed_sign_ins_are_throttled_with_the_apis_failures(served: Served, cl
     signed_in = _sign_in(served, valid)
     assert signed_in.status_code == 303
     assert _sign_in(served, _wrong()).status_code == 429
+
+
+def test_refused_sign_ins_register_nothing_for_the_log_redaction(served: Served, clean: None) -> None:
+    """What a client posts as a token is its own text until it proves to be a live token: registering it would let
+    anyone fill the registry (memory; every log line's scan) and mask chosen words in the instance's log."""
+    before = len(log_secrets)
+    chosen = ["vault_wrapping_token_unusable-" + secrets.token_hex(8), "Traceback " + secrets.token_hex(16), _wrong()]
+    for text in chosen:
+        assert _sign_in(served, text).status_code in {401, 429}
+    assert len(log_secrets) == before
+    assert log_secrets.scrub(chosen[0]) == chosen[0]
+    assert _sign_in(served, valid := served.token()).status_code == 303
+    assert log_secrets.scrub(valid) != valid  # a live token is masked once it signed in

@@ -91,12 +91,15 @@ def _field_errors(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]
             return "invalid_json", []
         unknown = kind == "extra_forbidden"
         # Messages for our own validators are written by us and carry no input; pydantic's built-in messages
-        # describe the expectation ("Input should be a valid integer"), except those _safe_msg rewrites.
-        details.append({"loc": _safe_loc(error.get("loc", ()), unknown), "type": kind, "msg": _safe_msg(kind, error)})
+        # describe the expectation ("Input should be a valid integer"), except those safe_message rewrites.
+        details.append(
+            {"loc": _safe_loc(error.get("loc", ()), unknown), "type": kind, "msg": safe_message(kind, error)}
+        )
     return code, details
 
 
-def _safe_msg(kind: str, error: Any) -> str:
+def safe_message(kind: str, error: Any) -> str:
+    """Pydantic's message for an error of this kind, unless it could quote the input: then a fixed sentence."""
     if kind in _INPUT_QUOTING_MESSAGES:
         return _INPUT_QUOTING_MESSAGES[kind]
     if kind in _OWN_MESSAGES or set(error.get("ctx") or {}) <= _SCHEMA_CONTEXT:

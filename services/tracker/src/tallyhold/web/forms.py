@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from tallyhold.api.handlers import safe_message
 from tallyhold.errors import TallyholdError
 
 # What the page says about each field pydantic refused (the API's `fields` entries, in words).
@@ -50,9 +51,10 @@ def fields_of(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
 def refusal(exc: TallyholdError | ValidationError) -> Refusal:
     if isinstance(exc, ValidationError):
         problems = []
-        for error in exc.errors(include_input=False, include_context=False, include_url=False):
+        for error in exc.errors(include_input=False, include_url=False):
             name = str(error["loc"][0]) if error["loc"] else "form"
-            problems.append(f"{FIELD_NAMES.get(name, name)}: {error['msg']}")
+            # The API's rule: a message that would quote the input is replaced by a fixed sentence.
+            problems.append(f"{FIELD_NAMES.get(name, name)}: {safe_message(error['type'], error)}")
         return Refusal(code="invalid_request", message="Some fields are not valid.", fields=problems)
     details: dict[str, Any] = exc.details
     return Refusal(

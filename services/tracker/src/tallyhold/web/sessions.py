@@ -75,8 +75,11 @@ async def sign_in(
 ) -> OpenedSession:
     """Check the access token (401 `Unauthorized` when it is not a live token) and open a new session for it. A
     session the browser already had is ended first: the id always changes at sign-in (no session fixation)."""
-    secret_registry.add(presented_token)
     token = await token_service.authenticate(session, presented_token)
+    # Registered only once it proved to be a live token: whatever a client sends before that is its own text,
+    # and registering it would let anyone fill the registry (memory, and every log line's scan) and mask chosen
+    # words in the log. A token-shaped value is masked in logs by its `th_` pattern either way.
+    secret_registry.add(presented_token)
     repository = WebSessionRepository(session)
     now = datetime.now(UTC)
     previous = signer.unsign(previous_cookie)
