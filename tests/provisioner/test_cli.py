@@ -185,7 +185,7 @@ def test_rotate_key_rewraps_stored_ciphertexts(control_plane: ControlPlane, crea
     ("args", "code", "message"),
     [
         (("create", "k8s-co", "--backend", "kubernetes"), 1, "the kubernetes backend is not available yet"),
-        (("render", "k8s-co"), 1, "the kubernetes backend is not available yet"),
+        (("render", "k8s-co", "--backend", "kubernetes"), 1, "the kubernetes backend is not available yet"),
         (("create", "Not_A_Slug"), 1, "is not a valid slug"),
         (("create", "ok-slug", "--owner-email", "nobody"), 1, "is not an e-mail address"),
         (("destroy", "cli-one"), 2, "add --yes to confirm"),

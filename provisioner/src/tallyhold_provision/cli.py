@@ -262,11 +262,17 @@ def destroy(
 
 
 @app.command()
-def render(slug: Slug) -> None:
-    """kubernetes backend: print the manifests that `create` would apply."""
+def render(
+    slug: Slug,
+    backend: Annotated[BackendName, typer.Option(help="podman (kubernetes: not available yet).")] = BackendName.podman,
+) -> None:
+    """Print what `create SLUG --backend BACKEND` applies (the podman stack and its commands), applying nothing."""
     with _errors():
         validate_slug(slug)
-    _fail(NOT_AVAILABLE)
+    if backend is not BackendName.podman:
+        _fail(NOT_AVAILABLE if backend is BackendName.kubernetes else "render is for the podman backend")
+    with _provisioner() as provisioner, _errors():
+        sys.stdout.write(provisioner.render(slug, backend.value))
 
 
 @app.command("config-table", hidden=True)

@@ -24,6 +24,7 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 class BackendName(StrEnum):
     local = "local"
+    podman = "podman"
     kubernetes = "kubernetes"
 
 
@@ -85,6 +86,24 @@ class ProvisionerSettings(BaseSettings):
     SYNC_OVERDUE_SECONDS: int = Field(
         900, ge=60, description="`status` reports `last_sync` unhealthy when a source has not synced for this long."
     )
+    PODMAN_PUBLISH_ADDRESS: str = Field(
+        "127.0.0.1",
+        description="podman backend: address the pods publish their API and metrics ports on (each customer on "
+        "ports of its own).",
+    )
+    PODMAN_SERVICES_HOST: str = Field(
+        "host.containers.internal",
+        description="podman backend: host name pods use for shared services the provisioner reaches on the "
+        "loopback address (embedded Postgres and OpenBao, `make run`'s venues and chain).",
+    )
+    PODMAN_IMAGE: str | None = Field(
+        None, description="podman backend: the tracker image. Unset: `localhost/tallyhold:<version>` (`make image`)."
+    )
+    PODMAN_MEMORY: str = Field(
+        "768m", description="podman backend: memory limit of a customer's container (idle ~150 MiB, see bench/)."
+    )
+    PODMAN_CPUS: str = Field("1.0", description="podman backend: CPU limit of a customer's container.")
+    PODMAN_PIDS_LIMIT: int = Field(256, ge=16, description="podman backend: process/thread limit of a container.")
     KUBE_CONTEXT: str | None = Field(None, description="kubectl context of the kubernetes backend.")
     CHART_PATH: Path = Field(Path("deploy/helm/tallyhold"), description="Helm chart of the kubernetes backend.")
 

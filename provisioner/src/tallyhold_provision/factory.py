@@ -8,10 +8,12 @@ from collections.abc import Callable, Mapping
 from tallyhold_provision.backends.base import Backend
 from tallyhold_provision.backends.kubernetes import KubernetesBackend
 from tallyhold_provision.backends.local import LocalBackend
-from tallyhold_provision.config import ProvisionerSettings
+from tallyhold_provision.backends.podman import PodmanBackend
+from tallyhold_provision.config import BackendName, ProvisionerSettings
 from tallyhold_provision.databases import Databases
 from tallyhold_provision.local.platform import LocalPlatform
 from tallyhold_provision.operations import Provisioner
+from tallyhold_provision.podman.spec import Limits
 from tallyhold_provision.vault import AppRoleLogin, Vault, login
 from tallyhold_provision.vault_plane import VaultPlane
 
@@ -20,6 +22,15 @@ def backends(settings: ProvisionerSettings) -> dict[str, Backend]:
     return {
         "local": LocalBackend(
             settings.state_dir, public_host=settings.PUBLIC_HOST, health_timeout=settings.HEALTH_TIMEOUT_SECONDS
+        ),
+        "podman": PodmanBackend(
+            settings.state_dir,
+            publish_host=settings.PODMAN_PUBLISH_ADDRESS,
+            services_host=settings.PODMAN_SERVICES_HOST,
+            public_host=settings.PUBLIC_HOST,
+            image=settings.PODMAN_IMAGE,
+            limits=Limits(settings.PODMAN_MEMORY, settings.PODMAN_CPUS, settings.PODMAN_PIDS_LIMIT),
+            health_timeout=settings.HEALTH_TIMEOUT_SECONDS,
         ),
         "kubernetes": KubernetesBackend(),
     }
@@ -58,6 +69,8 @@ def build(
 ) -> Provisioner:
     platform = LocalPlatform(
         settings.state_dir,
+        # Pods reach the embedded Postgres and OpenBao at the host's address on their network.
+        listen_all=settings.DEFAULT_BACKEND is BackendName.podman,
         transit_mount=settings.VAULT_TRANSIT_MOUNT,
         approle_mount=settings.VAULT_APPROLE_MOUNT,
         tenant_policy=settings.VAULT_TENANT_POLICY,

@@ -178,9 +178,10 @@ class Provisioner:
                 self.registry.update(customer, schema_revision=head)
 
         with self._step(customer, operation, "vault"):
-            vault.ensure_tenant(names)
+            cidrs = backend.vault_cidrs(customer)
+            vault.ensure_tenant(names, cidrs=cidrs)
             if backend.vault_auth == "approle":
-                secret_id = vault.ensure_secret_id(names, secrets_.get(SECRET_ID_KEY))
+                secret_id = vault.ensure_secret_id(names, secrets_.get(SECRET_ID_KEY), cidrs=cidrs)
                 if secret_id != secrets_.get(SECRET_ID_KEY):
                     secrets_[SECRET_ID_KEY] = secret_id
                     backend.save_secrets(customer, secrets_)
@@ -285,6 +286,18 @@ class Provisioner:
         )
         database_url = self.databases.app_url(names, secrets_[PASSWORD_KEY])
         return instance_environment(names, database_url, identity, self.environ)
+
+    def render(self, slug: str, backend: str) -> str:
+        """What `create SLUG --backend BACKEND` applies, changing nothing. An existing customer is rendered with
+        its own id and ports; a new slug with a fresh id. Secrets are named, never shown."""
+        chosen = self.backend(backend)
+        customer = self.registry.get(validate_slug(slug))
+        if customer is None:
+            customer = Customer(new_customer_id(), slug, backend, State.provisioning)
+        stored = chosen.load_secrets(customer)
+        # A customer not created yet has no secrets: stand-ins take their place (render shows names only).
+        secrets_ = {PASSWORD_KEY: "not-created-yet", SECRET_ID_KEY: "not-created-yet", **stored}
+        return chosen.render(customer, self._instance_env(customer, chosen, secrets_))
 
     def resume(self, slug: str) -> Customer:
         with self._locked(slug):

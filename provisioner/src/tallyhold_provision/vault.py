@@ -104,16 +104,18 @@ class Vault:
         # A local Vault sees local instances from 127.0.0.1: bind their logins and tokens to it.
         return ["127.0.0.1/32"] if _loopback(self.addr) else None
 
-    def ensure_tenant(self, names: TenantNames) -> None:
+    def ensure_tenant(self, names: TenantNames, *, cidrs: list[str] | None = None) -> None:
+        """`cidrs`: where the instance logs in from when the backend knows better than the Vault address (a pod's
+        network); by default the loopback address for a local Vault, nothing otherwise."""
         tenant = self._tenant(names)
         lifecycle.ensure_key(self.client, tenant)
-        cidrs = self._cidrs()
+        cidrs = cidrs or self._cidrs()
         lifecycle.ensure_approle_role(self.client, tenant, token_bound_cidrs=cidrs, secret_id_bound_cidrs=cidrs)
 
-    def ensure_secret_id(self, names: TenantNames, current: str | None) -> str:
+    def ensure_secret_id(self, names: TenantNames, current: str | None, *, cidrs: list[str] | None = None) -> str:
         if current and self._secret_id_valid(names, current):
             return current
-        return str(lifecycle.new_secret_id(self.client, self._tenant(names), cidr_list=self._cidrs()))
+        return str(lifecycle.new_secret_id(self.client, self._tenant(names), cidr_list=cidrs or self._cidrs()))
 
     def _secret_id_valid(self, names: TenantNames, secret_id: str) -> bool:
         try:

@@ -15,10 +15,10 @@ class VaultPlane(Protocol):
     approle_mount: str
     cacert: str | None
 
-    def ensure_tenant(self, names: TenantNames) -> None:
+    def ensure_tenant(self, names: TenantNames, *, cidrs: list[str] | None = None) -> None:
         """Transit key (aes256-gcm96, derived, non-exportable, not deletable) and the tenant's auth role."""
 
-    def ensure_secret_id(self, names: TenantNames, current: str | None) -> str:
+    def ensure_secret_id(self, names: TenantNames, current: str | None, *, cidrs: list[str] | None = None) -> str:
         """`current` when it still logs in, else a new AppRole secret id (local backend)."""
         ...
 

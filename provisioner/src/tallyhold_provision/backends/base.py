@@ -39,6 +39,10 @@ class Backend(Protocol):
     def check_available(self) -> None:
         """Raise BackendUnavailable with a clear sentence when this backend cannot be used."""
 
+    def vault_cidrs(self, customer: Customer) -> list[str] | None:
+        """Addresses the instance logs in to Vault from, when the backend knows them (None: Vault's default)."""
+        ...
+
     def load_secrets(self, customer: Customer) -> dict[str, str]:
         """The customer's durable instance secrets (database password, Vault secret id)."""
         ...

@@ -20,6 +20,9 @@ class KubernetesBackend:
     def check_available(self) -> None:
         raise BackendUnavailable(NOT_AVAILABLE)
 
+    def vault_cidrs(self, customer: Customer) -> list[str] | None:
+        raise BackendUnavailable(NOT_AVAILABLE)
+
     def load_secrets(self, customer: Customer) -> dict[str, str]:
         raise BackendUnavailable(NOT_AVAILABLE)
 

@@ -23,7 +23,7 @@ import httpx
 
 from tallyhold_provision.backends.base import BackendError, Endpoint, Health
 from tallyhold_provision.local.files import read_json, write_private_json
-from tallyhold_provision.local.ports import free_port, port_is_free
+from tallyhold_provision.local.ports import answers_healthz, new_port, port_is_free
 from tallyhold_provision.local.supervisor import RUNNING_STATES, Program, Supervisor
 from tallyhold_provision.registry import Customer
 
@@ -50,6 +50,9 @@ class LocalBackend:
 
     def check_available(self) -> None:
         """The local backend is always available: supervisord is started here when it does not run."""
+
+    def vault_cidrs(self, customer: Customer) -> list[str] | None:
+        return None  # the loopback address, the default for a local Vault
 
     def load_secrets(self, customer: Customer) -> dict[str, str]:
         data = read_json(self.instance_dir(customer) / "secrets.json") or {}
@@ -145,7 +148,7 @@ class LocalBackend:
             if isinstance(port, int) and (ours or port_is_free(port)) and port not in ports.values():
                 ports[key] = port
             else:
-                ports[key] = _new_port(set(ports.values()))
+                ports[key] = new_port(HOST, set(ports.values()))
         return ports
 
     def _endpoint(self, env: dict[str, str], ports: dict[str, int]) -> Endpoint:
@@ -160,11 +163,8 @@ class LocalBackend:
     def _wait_healthy(self, customer: Customer, url: str) -> None:
         deadline = time.monotonic() + self.health_timeout
         while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if answers_healthz(url):
+                return
             state = self.supervisor.state(customer.id)
             # EXITED and BACKOFF are transient (supervisord restarts the program); FATAL means it gave up.
             if state in {"FATAL", "STOPPED", None}:
@@ -180,10 +180,3 @@ class LocalBackend:
     def _private_dir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o700)
-
-
-def _new_port(taken: set[int]) -> int:
-    while True:
-        port = free_port(HOST)
-        if port not in taken:
-            return port

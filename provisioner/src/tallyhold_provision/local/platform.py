@@ -31,11 +31,12 @@ class LocalPlatform:
     transit_mount: str = "transit"
     approle_mount: str = "approle"
     tenant_policy: str = TENANT_POLICY
+    listen_all: bool = False  # Postgres and OpenBao on every address (the podman backend's pods reach them)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
-        self.postgres = LocalPostgres(self.state_dir / "postgres")
-        self.openbao = LocalOpenBao(self.state_dir / "openbao")
+        self.postgres = LocalPostgres(self.state_dir / "postgres", listen_all=self.listen_all)
+        self.openbao = LocalOpenBao(self.state_dir / "openbao", listen_all=self.listen_all)
         self.supervisor = Supervisor(self.state_dir / "supervisor")
         self.login_file = self.state_dir / "provisioner" / "vault-approle.json"
 
