@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 
-from tallyhold_provision.config import ProvisionerSettings, default_state_dir
+from tallyhold_provision.config import BackendName, ProvisionerSettings, default_state_dir
 from tallyhold_provision.factory import build
 from tallyhold_provision.instance_env import passthrough
 from tallyhold_provision.local.demo import ANVIL_PROGRAM, SANDBOX_PROGRAM, Chain, Venues, overrides_json, seed_customer
@@ -47,6 +47,7 @@ class Started:
     openbao: bool = False
     supervisor: bool = False
     programs: list[str] = field(default_factory=list)
+    pods: list[str] = field(default_factory=list)
 
 
 def demo_environment(venue_urls: dict[str, str], rpc_url: str, environ: dict[str, str]) -> dict[str, str]:
@@ -60,7 +61,16 @@ def demo_environment(venue_urls: dict[str, str], rpc_url: str, environ: dict[str
 
 
 def up(root: Path, started: Started) -> tuple[str, str]:
-    platform = LocalPlatform(root)
+    # TALLYHOLD_PROVISIONER_DEFAULT_BACKEND=podman: the demo runs as a container stack, so the platform, the
+    # venues and the chain listen where its pod reaches them (the host's address on the pod's network).
+    backend = ProvisionerSettings().DEFAULT_BACKEND
+    in_container = backend is BackendName.podman
+    if in_container:
+        from tallyhold_provision.podman.image import build as build_image
+
+        build_image()  # layers reused: quick when `make image` ran since the last change
+    listen = "0.0.0.0" if in_container else "127.0.0.1"  # noqa: S104 - podman only: pods reach the host there
+    platform = LocalPlatform(root, listen_all=in_container)
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     logs.chmod(0o700)
@@ -71,17 +81,25 @@ def up(root: Path, started: Started) -> tuple[str, str]:
     platform.ensure_openbao()
     started.supervisor = not platform.supervisor.running()
     platform.ensure_supervisor()
-    venues = Venues(root / "sandbox", platform.supervisor, logs)
+    venues = Venues(root / "sandbox", platform.supervisor, logs, host=listen)
     started.programs.append(SANDBOX_PROGRAM)
     venue_urls = venues.ensure()
     started.programs.append(ANVIL_PROGRAM)
-    rpc_url = Chain(root / "anvil", platform.supervisor, logs).ensure()
+    rpc_url = Chain(root / "anvil", platform.supervisor, logs, host=listen).ensure()
     # The local platform of this folder, whatever TALLYHOLD_PROVISIONER_* the caller's shell carries.
-    settings = ProvisionerSettings(STATE_DIR=root, ADMIN_DATABASE_URL=None, VAULT_ADDR=None, VAULT_TOKEN=None)
+    settings = ProvisionerSettings(
+        STATE_DIR=root, ADMIN_DATABASE_URL=None, VAULT_ADDR=None, VAULT_TOKEN=None, DEFAULT_BACKEND=backend
+    )
     environ = demo_environment(venue_urls, rpc_url, dict(os.environ))
     with build(settings, environ=environ) as provisioner:
-        customer = provisioner.create(DEMO_SLUG, backend="local").customer
-        started.programs.append(customer.id)
+        existing = provisioner.registry.get(DEMO_SLUG)
+        # A demo made earlier on the other backend stays there (its data lives with it).
+        chosen = existing.backend if existing is not None else backend.value
+        customer = provisioner.create(DEMO_SLUG, backend=chosen).customer
+        if chosen == BackendName.podman.value:
+            started.pods.append(f"tallyhold-{customer.id}")
+        else:
+            started.programs.append(customer.id)
         _, token = provisioner.token(DEMO_SLUG, TOKEN_LABEL)
     assert customer.url is not None
     seed_customer(customer.url, token, venues.demo_key())
@@ -92,6 +110,8 @@ def down(root: Path, started: Started) -> None:
     """Stop what this run started, newest first. Errors are reported and the rest still stopped."""
     platform = LocalPlatform(root)
     steps: list[tuple[str, Callable[[], None]]] = []
+    for pod in reversed(started.pods):
+        steps.append((pod, partial(_stop_pod, pod)))
     if started.supervisor:
         steps.append(("supervisord and its programs", platform.supervisor.shutdown))
     else:
@@ -106,6 +126,12 @@ def down(root: Path, started: Started) -> None:
             stop()
         except Exception as exc:  # keep stopping the others; say which one failed and how
             print(f"warning: stopping {what} failed ({type(exc).__name__})", file=sys.stderr, flush=True)
+
+
+def _stop_pod(pod: str) -> None:
+    from tallyhold_provision.podman.engine import podman
+
+    podman("pod", "stop", "--time", "15", pod)
 
 
 def run() -> int:
