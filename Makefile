@@ -8,7 +8,8 @@ VENV         := .venv
 UV           := .tools/bin/uv
 CHECKOV      := .tools/checkov/bin/checkov
 BIN          := $(VENV)/bin
-DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus podman=podman runc=runc mmdebstrap=mmdebstrap newuidmap=uidmap chromium=chromium
+IMAGE_TOOLS  := podman=podman runc=runc mmdebstrap=mmdebstrap newuidmap=uidmap
+DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus $(IMAGE_TOOLS) chromium=chromium
 PYTEST_ARGS  ?=
 # What the test run leaves for the secret scan: pytest's output and the services' logs (tests/fixtures/artefacts.py).
 TEST_ARTEFACTS := .test-artefacts
@@ -52,10 +53,12 @@ debian: ## Install the Debian packages the tests use, when missing (prometheus, 
 	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
 
 # The tracker's image, localhost/tallyhold:<version>, on a base made from Debian's packages (kept between runs).
-image: install debian ## Build the tracker's container image with podman (localhost/tallyhold:<version>)
+image: install ## Build the tracker's container image with podman (localhost/tallyhold:<version>)
+	@tools/ensure-debian-packages $(IMAGE_TOOLS)
 	$(BIN)/python -m tallyhold_provision.podman.image
 
 run: install ## Start the whole local platform with a demo customer; prints `url:` and `token:`
+	@if [ "$${TALLYHOLD_PROVISIONER_DEFAULT_BACKEND:-}" = podman ]; then tools/ensure-debian-packages $(IMAGE_TOOLS); fi
 	@$(BIN)/python -m tallyhold_provision.devstack
 
 test: install debian checkov ## Run the whole test suite against real services it starts itself, then the secret scan

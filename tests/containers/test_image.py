@@ -161,26 +161,26 @@ def secret_files(settings: Settings) -> dict[str, str]:
     return values
 
 
-def start_instance(podman_run: PodmanRun, settings: Settings) -> tuple[str, list[str]]:
+def start_instance(podman_run: PodmanRun, settings: Settings, created: list[str]) -> str:
     """The instance in a container as the podman backend runs it (read-only, no capabilities, secrets as files
-    readable by its user only); returns its name and the podman secrets it was given."""
+    readable by its user only); returns its name. `created` collects the podman secrets made for it as they are
+    made, so that the caller removes them even when the start fails."""
     suffix = secrets.token_hex(4)
     options = [
         "--network", "host", "--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m",
         "--tmpfs", "/run/secrets:rw,noexec,nosuid,nodev,size=64k,mode=0755",
         "--cap-drop", "all", "--security-opt", "no-new-privileges", "--env", "TALLYHOLD_SECRETS_DIR=/run/secrets",
     ]  # fmt: skip
-    created = []
     for name, value in secret_files(settings).items():
         secret = f"tallyhold-test-{suffix}-{name.lower()}"
-        podman("secret", "create", secret, "-", stdin=value)
         created.append(secret)
+        podman("secret", "create", secret, "-", stdin=value)
         options += ["--secret", f"{secret},type=mount,target={name},uid={UID},gid={UID},mode=0400"]
     secret_names = {f"TALLYHOLD_{name}" for name in SECRET_SETTINGS}
     for key, value in settings_env(settings).items():
         if key.startswith("TALLYHOLD_") and key not in secret_names:
             options += ["--env", f"{key}={value}"]
-    return podman_run.start(*options), created
+    return podman_run.start(*options)
 
 
 async def wait_ready(base: str, container: str, deadline: float = 60.0) -> dict[str, Any]:
@@ -201,8 +201,10 @@ async def wait_ready(base: str, container: str, deadline: float = 60.0) -> dict[
 async def test_instance_in_the_image_serves_and_syncs(
     settings: Settings, podman_run: PodmanRun, sandbox: Sandbox, clean_tenant: None
 ) -> None:
-    name, created_secrets = start_instance(podman_run, settings)
+    created_secrets: list[str] = []
+    name = ""
     try:
+        name = start_instance(podman_run, settings, created_secrets)
         base = f"http://127.0.0.1:{settings.HTTP_PORT}"
         ready = await wait_ready(base, name)
         assert ready["database"] == "ok", ready
@@ -229,6 +231,7 @@ async def test_instance_in_the_image_serves_and_syncs(
         for value in (*secret_files(settings).values(), api_secret, headers["Authorization"].split()[1]):
             assert value not in shown
     finally:
-        podman("rm", "--force", "--time", "0", name, check=False)
+        if name:
+            podman("rm", "--force", "--time", "0", name, check=False)
         for secret in created_secrets:
             podman("secret", "rm", secret, check=False)

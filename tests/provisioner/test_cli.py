@@ -234,7 +234,6 @@ def test_rotate_key_rewraps_stored_ciphertexts(control_plane: ControlPlane, crea
     ("args", "code", "message"),
     [
         (("create", "k8s-co", "--backend", "kubernetes"), 1, "no Kubernetes configuration"),
-        (("render", "k8s-co"), 1, "no customer named 'k8s-co'"),
         (("render", "cli-one", "--backend", "local"), 1, "a local instance has no manifests"),
         (("create", "Not_A_Slug"), 1, "is not a valid slug"),
         (("create", "ok-slug", "--owner-email", "nobody"), 1, "is not an e-mail address"),

@@ -312,10 +312,12 @@ def destroy(
 @app.command()
 def render(
     slug: Slug,
-    backend: Annotated[BackendName, typer.Option(help="The backend whose objects to print.")] = BackendName.kubernetes,
+    backend: Annotated[
+        BackendName, typer.Option(help="The backend whose objects to print: podman or kubernetes.")
+    ] = BackendName.podman,
 ) -> None:
-    """Print what `create` with that backend applies (Kubernetes manifests), without applying anything and
-    without a cluster; Secrets' values are redacted."""
+    """Print what `create` with that backend applies (the podman stack and its commands, or the Kubernetes
+    manifests), without applying anything, without a cluster and without a Vault login; secrets are redacted."""
     with _errors():
         validate_slug(slug)
     with _provisioner() as provisioner, _errors():

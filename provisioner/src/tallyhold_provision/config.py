@@ -28,6 +28,7 @@ SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 class BackendName(StrEnum):
     local = "local"
+    podman = "podman"
     kubernetes = "kubernetes"
 
 
@@ -84,10 +85,12 @@ class ProvisionerSettings(BaseSettings):
         "tallyhold-tenant",
         description="The one templated policy every tenant identity gets (`deploy/vault/tenant.hcl.tmpl`).",
     )
-    VAULT_INSTANCE_CIDRS: str = Field(
-        "127.0.0.1/32",
-        description="Comma-separated CIDRs Vault sees local instances log in from: their secret ids and tokens "
-        "work from there only. The provisioner's policy pins this exact value.",
+    VAULT_INSTANCE_CIDRS: str | None = Field(
+        None,
+        description="Comma-separated CIDRs Vault sees instances log in from with their AppRole: their secret ids "
+        "and tokens work from there only, and the provisioner's policy pins this exact value. Unset: "
+        "`127.0.0.1/32` (local instances), plus the podman backend's network pool `10.89.0.0/16` when "
+        "`DEFAULT_BACKEND` is `podman`; set it when local and podman customers share one Vault.",
     )
     VAULT_KUBERNETES_AUDIENCE: str = Field(
         "vault", description="Audience a Kubernetes tenant's projected ServiceAccount token must carry."
@@ -100,6 +103,24 @@ class ProvisionerSettings(BaseSettings):
     SYNC_OVERDUE_SECONDS: int = Field(
         900, ge=60, description="`status` reports `last_sync` unhealthy when a source has not synced for this long."
     )
+    PODMAN_PUBLISH_ADDRESS: str = Field(
+        "127.0.0.1",
+        description="podman backend: address the pods publish their API and metrics ports on (each customer on "
+        "ports of its own).",
+    )
+    PODMAN_SERVICES_HOST: str = Field(
+        "host.containers.internal",
+        description="podman backend: host name pods use for shared services the provisioner reaches on the "
+        "loopback address (embedded Postgres and OpenBao, `make run`'s venues and chain).",
+    )
+    PODMAN_IMAGE: str | None = Field(
+        None, description="podman backend: the tracker image. Unset: `localhost/tallyhold:<version>` (`make image`)."
+    )
+    PODMAN_MEMORY: str = Field(
+        "768m", description="podman backend: memory limit of a customer's container (idle ~150 MiB, see bench/)."
+    )
+    PODMAN_CPUS: str = Field("1.0", description="podman backend: CPU limit of a customer's container.")
+    PODMAN_PIDS_LIMIT: int = Field(256, ge=16, description="podman backend: process/thread limit of a container.")
     TOKEN_EXPIRY_DAYS: int = Field(
         90,
         ge=1,
@@ -160,9 +181,17 @@ class ProvisionerSettings(BaseSettings):
             approle_mount=self.VAULT_APPROLE_MOUNT,
             kubernetes_mount=self.VAULT_KUBERNETES_MOUNT,
             tenant_policy=self.VAULT_TENANT_POLICY,
-            instance_cidrs=self.VAULT_INSTANCE_CIDRS,
+            instance_cidrs=self.VAULT_INSTANCE_CIDRS or self._default_instance_cidrs(),
             kubernetes_audience=self.VAULT_KUBERNETES_AUDIENCE,
         )
+
+    def _default_instance_cidrs(self) -> str:
+        from tallyhold_provision.podman.spec import NETWORK_POOL
+        from tallyhold_provision.vault import LOCAL_INSTANCE_CIDRS
+
+        if self.DEFAULT_BACKEND is BackendName.podman:
+            return f"{LOCAL_INSTANCE_CIDRS},{NETWORK_POOL}"
+        return LOCAL_INSTANCE_CIDRS
 
 
 def config_table() -> str:

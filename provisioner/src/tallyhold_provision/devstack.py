@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from tallyhold_provision.config import ProvisionerSettings, default_state_dir
+from tallyhold_provision.config import BackendName, ProvisionerSettings, default_state_dir
 from tallyhold_provision.factory import build
 from tallyhold_provision.instance_env import passthrough
 from tallyhold_provision.local.demo import ANVIL_PROGRAM, SANDBOX_PROGRAM, Chain, Venues, overrides_json, seed_customer
@@ -51,7 +51,21 @@ def demo_environment(venue_urls: dict[str, str], rpc_url: str, environ: dict[str
 
 
 def up(root: Path, started: Started, steps: Steps) -> tuple[str, str]:
-    platform = LocalPlatform(root)
+    # TALLYHOLD_PROVISIONER_DEFAULT_BACKEND=podman: the demo runs as a container stack, so the platform, the
+    # venues and the chain listen where its pod reaches them (the host's address on the pod's network).
+    backend = ProvisionerSettings().DEFAULT_BACKEND
+    in_container = backend is BackendName.podman
+    # The local platform of this folder, whatever TALLYHOLD_PROVISIONER_* the caller's shell carries.
+    settings = ProvisionerSettings(
+        STATE_DIR=root, ADMIN_DATABASE_URL=None, VAULT_ADDR=None, VAULT_TOKEN=None, DEFAULT_BACKEND=backend
+    )
+    if in_container:
+        from tallyhold_provision.podman.image import build as build_image
+
+        # Layers reused: quick when `make image` ran since the last change.
+        steps.run("the tracker's image", "run `make image` to see the build's own output", build_image)
+    listen = "0.0.0.0" if in_container else "127.0.0.1"  # noqa: S104 - podman only: pods reach the host there
+    platform = LocalPlatform(root, settings.vault_layout, listen_all=in_container)
     logs = root / "logs"
     # Each start is recorded before it begins, so that a Ctrl-C (or a kill) in the middle of one still stops it.
     started.mark("postgres", not platform.postgres.running())
@@ -60,25 +74,29 @@ def up(root: Path, started: Started, steps: Steps) -> tuple[str, str]:
     steps.run("OpenBao", f"read {platform.openbao.log}", platform.ensure_openbao)
     started.mark("supervisor", not platform.supervisor.running())
     steps.run("supervisord", f"read {platform.supervisor.log_file}", platform.ensure_supervisor)
-    venues = Venues(root / "sandbox", platform.supervisor, logs)
+    venues = Venues(root / "sandbox", platform.supervisor, logs, host=listen)
     started.mark(SANDBOX_PROGRAM)
     venue_urls = steps.run("sandbox exchange venues", f"read {logs / 'sandbox.log'}", venues.ensure)
     started.mark(ANVIL_PROGRAM)
-    chain = Chain(root / "anvil", platform.supervisor, logs)
+    chain = Chain(root / "anvil", platform.supervisor, logs, host=listen)
     anvil_hint = f"read {logs / 'anvil.log'}; `make install` installs anvil"
     rpc_url = steps.run("local chain (anvil)", anvil_hint, chain.ensure)
-    # The local platform of this folder, whatever TALLYHOLD_PROVISIONER_* the caller's shell carries.
-    settings = ProvisionerSettings(STATE_DIR=root, ADMIN_DATABASE_URL=None, VAULT_ADDR=None, VAULT_TOKEN=None)
     environ = demo_environment(venue_urls, rpc_url, dict(os.environ))
     with build(settings, environ=environ) as provisioner:
+        existing = provisioner.registry.get(DEMO_SLUG)
+        # A demo made earlier on the other backend stays there (its data lives with it).
+        chosen = existing.backend if existing is not None else backend.value
         created = steps.run(
-            f"customer {DEMO_SLUG}",
+            f"customer {DEMO_SLUG} ({chosen} backend)",
             f"`.venv/bin/tallyhold-provision status {DEMO_SLUG}` names the step that failed; the instance's log is "
-            f"in {logs}",
-            lambda: provisioner.create(DEMO_SLUG, backend="local", token_label=TOKEN_LABEL),
+            f"in {logs}" + (" (podman: `podman logs`)" if chosen == BackendName.podman.value else ""),
+            lambda: provisioner.create(DEMO_SLUG, backend=chosen, token_label=TOKEN_LABEL),
         )
         customer = created.customer
-        started.mark(customer.id)
+        if chosen == BackendName.podman.value:
+            started.mark_pod(f"tallyhold-{customer.id}")
+        else:
+            started.mark(customer.id)
         # The first run shows the token `create` issued; later runs show a new one and revoke the earlier runs'
         # (same label), so no token stays valid that nobody holds any more.
         token = created.token or provisioner.token(DEMO_SLUG, TOKEN_LABEL, replace_label=True)[1].token

@@ -9,11 +9,13 @@ from datetime import timedelta
 from tallyhold_provision.backends.base import Backend
 from tallyhold_provision.backends.kubernetes import KubeConfig, KubernetesBackend, load_values
 from tallyhold_provision.backends.local import LocalBackend
-from tallyhold_provision.config import ProvisionerSettings
+from tallyhold_provision.backends.podman import PodmanBackend
+from tallyhold_provision.config import BackendName, ProvisionerSettings
 from tallyhold_provision.databases import Databases
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.platform import LocalPlatform
 from tallyhold_provision.operations import Provisioner
+from tallyhold_provision.podman.spec import Limits
 from tallyhold_provision.vault import AppRoleLogin, Vault, login
 from tallyhold_provision.vault_plane import VaultPlane
 
@@ -22,6 +24,15 @@ def backends(settings: ProvisionerSettings) -> dict[str, Backend]:
     return {
         "local": LocalBackend(
             settings.state_dir, public_host=settings.PUBLIC_HOST, health_timeout=settings.HEALTH_TIMEOUT_SECONDS
+        ),
+        "podman": PodmanBackend(
+            settings.state_dir,
+            publish_host=settings.PODMAN_PUBLISH_ADDRESS,
+            services_host=settings.PODMAN_SERVICES_HOST,
+            public_host=settings.PUBLIC_HOST,
+            image=settings.PODMAN_IMAGE,
+            limits=Limits(settings.PODMAN_MEMORY, settings.PODMAN_CPUS, settings.PODMAN_PIDS_LIMIT),
+            health_timeout=settings.HEALTH_TIMEOUT_SECONDS,
         ),
         "kubernetes": kubernetes_backend(settings),
     }
@@ -74,7 +85,12 @@ def build(
     environ: Mapping[str, str] | None = None,
     after_step: Callable[[str], None] | None = None,
 ) -> Provisioner:
-    platform = LocalPlatform(settings.state_dir, settings.vault_layout)
+    platform = LocalPlatform(
+        settings.state_dir,
+        settings.vault_layout,
+        # Pods reach the embedded Postgres and OpenBao at the host's address on their network.
+        listen_all=settings.DEFAULT_BACKEND is BackendName.podman,
+    )
     if settings.ADMIN_DATABASE_URL is not None:
         admin_url = settings.ADMIN_DATABASE_URL.get_secret_value()
     else:

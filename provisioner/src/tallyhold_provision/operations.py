@@ -408,10 +408,14 @@ class Provisioner:
             return customer
 
     def render(self, slug: str, backend: str) -> str:
-        """What `create` on `backend` applies for this customer, without applying anything: no cluster, no Vault
-        login. The database password is not read, and the backend prints Secrets' values redacted."""
-        customer = self._customer(slug)
+        """What `create SLUG --backend BACKEND` applies, without applying anything: no cluster, no Vault login.
+        A customer of the registry is rendered with its own id (and ports); a new slug with a fresh id. The
+        database password is not read: a stand-in takes its place, and secrets are shown by name or redacted.
+        The Vault login settings (`create` adds them) are left out: rendering them would need a login."""
         chosen = self.backend(backend)
+        customer = self.registry.get(validate_slug(slug))
+        if customer is None:
+            customer = Customer(new_customer_id(), slug, backend, State.provisioning)
         names = customer.names
         database_url = self.databases.app_url(names, RENDER_PASSWORD)
         return chosen.render(customer, instance_environment(names, database_url, None, self.environ))

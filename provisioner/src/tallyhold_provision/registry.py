@@ -31,7 +31,8 @@ REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC;
 CREATE TABLE IF NOT EXISTS {SCHEMA}.customers (
     id               text PRIMARY KEY CHECK (id ~ '^t_[0-9a-f]{{16}}$'),
     slug             text NOT NULL UNIQUE CHECK (slug ~ '^[a-z][a-z0-9-]{{1,30}}[a-z0-9]$'),
-    backend          text NOT NULL CHECK (backend IN ('local', 'kubernetes')),
+    backend          text NOT NULL CONSTRAINT customers_backend_check
+                     CHECK (backend IN ('local', 'podman', 'kubernetes')),
     state            text NOT NULL CHECK (state IN ('provisioning', 'active', 'suspended', 'destroying')),
     version          text,
     schema_revision  text,
@@ -53,7 +54,16 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.journal (
     at           timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS journal_customer ON {SCHEMA}.journal (customer_id, id);
-"""
+-- Registries made before the podman backend existed allow only local and kubernetes: widen their check once.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'customers_backend_check'
+                   AND conrelid = '{SCHEMA}.customers'::regclass AND pg_get_constraintdef(oid) LIKE '%podman%') THEN
+        ALTER TABLE {SCHEMA}.customers DROP CONSTRAINT IF EXISTS customers_backend_check;
+        ALTER TABLE {SCHEMA}.customers ADD CONSTRAINT customers_backend_check
+            CHECK (backend IN ('local', 'podman', 'kubernetes'));
+    END IF;
+END $$;
+"""  # noqa: S608 - SCHEMA is this module's constant, not input
 
 
 class State(StrEnum):

@@ -36,7 +36,7 @@ import httpx
 from tallyhold_provision.backends.base import BackendError, Endpoint, Health
 from tallyhold_provision.local.files import read_json, write_private_json
 from tallyhold_provision.local.osuser import RunAs, instance_identity, remove_instance_identity
-from tallyhold_provision.local.ports import free_port, port_is_free
+from tallyhold_provision.local.ports import answers_healthz, new_port, port_is_free
 from tallyhold_provision.local.supervisor import RUNNING_STATES, Program, Supervisor
 from tallyhold_provision.registry import Customer
 
@@ -151,7 +151,7 @@ class LocalBackend:
         return Health(True, "running")
 
     def render(self, customer: Customer, env: dict[str, str]) -> str:
-        raise BackendError("render is for the kubernetes backend; a local instance has no manifests")
+        raise BackendError("render is for the podman and kubernetes backends; a local instance has no manifests")
 
     # -- internals -------------------------------------------------------------------------------------
 
@@ -165,7 +165,7 @@ class LocalBackend:
             if isinstance(port, int) and (ours or port_is_free(port)) and port not in ports.values():
                 ports[key] = port
             else:
-                ports[key] = _new_port(set(ports.values()))
+                ports[key] = new_port(HOST, set(ports.values()))
         return ports
 
     def _endpoint(self, env: dict[str, str], ports: dict[str, int]) -> Endpoint:
@@ -187,11 +187,8 @@ class LocalBackend:
     def _wait_healthy(self, customer: Customer, url: str) -> None:
         deadline = time.monotonic() + self.health_timeout
         while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if answers_healthz(url):
+                return
             state = self.supervisor.state(customer.id)
             # EXITED and BACKOFF are transient (supervisord restarts the program); FATAL means it gave up.
             if state in {"FATAL", "STOPPED", None}:
@@ -226,10 +223,3 @@ class LocalBackend:
     def _private_dir(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o700)
-
-
-def _new_port(taken: set[int]) -> int:
-    while True:
-        port = free_port(HOST)
-        if port not in taken:
-            return port

@@ -60,6 +60,7 @@ class Venues:
     root: Path
     supervisor: Supervisor
     logs: Path
+    host: str = "127.0.0.1"  # 0.0.0.0 when the demo runs in a container (pods reach the host's address)
 
     def ensure(self) -> dict[str, str]:
         """Run the venues (all of them: the demo prices assets on several); their URLs by ccxt id."""
@@ -79,7 +80,10 @@ class Venues:
         self.supervisor.put(
             Program(
                 name=SANDBOX_PROGRAM,
-                command=[_script("tallyhold-sandbox"), "serve", "--seed", str(seed), "--ports-file", str(ports)],
+                command=[
+                    *(_script("tallyhold-sandbox"), "serve", "--host", self.host),
+                    *("--seed", str(seed), "--ports-file", str(ports)),
+                ],
                 directory=self.root,
                 log_file=log,
                 autostart=True,
@@ -92,7 +96,8 @@ class Venues:
             pid = self.supervisor.pid(SANDBOX_PROGRAM)
             if record is None or pid is None or record.get("pid") != pid:
                 return None  # not yet written by the running process (or left over from the last run)
-            return {str(k): str(v) for k, v in record["overrides"].items()}
+            # URLs as this host reaches them (the podman backend rewrites loopback URLs for its pods).
+            return {str(k): str(v).replace("//0.0.0.0:", "//127.0.0.1:") for k, v in record["overrides"].items()}
 
         _wait(ready, "the sandbox venues", log)
         urls = ready()
@@ -110,6 +115,7 @@ class Chain:
     root: Path
     supervisor: Supervisor
     logs: Path
+    host: str = "127.0.0.1"  # 0.0.0.0 when the demo runs in a container
 
     def ensure(self) -> str:
         """Run anvil (chain id 1: it stands in for Ethereum) and fund the demo wallet; its RPC URL."""
@@ -123,7 +129,7 @@ class Chain:
         log = self.logs / "anvil.log"
         command = [
             str(_anvil()),
-            "--host", "127.0.0.1",
+            "--host", self.host,
             "--port", str(port),
             "--chain-id", "1",
             "--state", str(self.root / "state.json"),

@@ -64,6 +64,9 @@ BAO_BINARY = _bundled_bao()
 @dataclass
 class LocalOpenBao:
     root: Path
+    # Every address instead of the loopback one only: containers (the podman backend) reach it at their host's
+    # address on their own network. Every request still needs a token.
+    listen_all: bool = False
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -190,10 +193,11 @@ class LocalOpenBao:
     # -- internals -----------------------------------------------------------------------------------
 
     def _config(self) -> str:
+        host = "0.0.0.0" if self.listen_all else "127.0.0.1"  # noqa: S104 - opt-in, for the podman backend's pods
         return (
             f'storage "pebbledb" {{\n  path = "{self.data}"\n}}\n'
             'listener "tcp" {\n'
-            f'  address = "127.0.0.1:{self.port}"\n'
+            f'  address = "{host}:{self.port}"\n'
             "  tls_disable = true\n"
             # OpenBao 2.7 turns the unauthenticated sys/generate-root endpoints off by default. With no standing
             # root token they are how the local platform makes one (from the unseal key, 0600 in this folder):

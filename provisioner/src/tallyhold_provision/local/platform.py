@@ -46,11 +46,12 @@ class LocalPlatform:
     state_dir: Path
     # The Vault layout `ensure_openbao` installs: the same settings the provisioner's Vault client then uses.
     layout: VaultLayout = field(default_factory=VaultLayout)
+    listen_all: bool = False  # Postgres and OpenBao on every address (the podman backend's pods reach them)
 
     def __post_init__(self) -> None:
         self.state_dir = self.state_dir.resolve()
-        self.postgres = LocalPostgres(self.state_dir / "postgres")
-        self.openbao = LocalOpenBao(self.state_dir / "openbao")
+        self.postgres = LocalPostgres(self.state_dir / "postgres", listen_all=self.listen_all)
+        self.openbao = LocalOpenBao(self.state_dir / "openbao", listen_all=self.listen_all)
         self.supervisor = Supervisor(self.state_dir / "supervisor")
         self.login_file = self.state_dir / "provisioner" / "vault-approle.json"
 

@@ -11,6 +11,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def new_port(host: str, taken: set[int]) -> int:
+    """A free port on `host` that is not one of `taken` (ports chosen a moment ago, not bound yet)."""
+    while True:
+        port = free_port(host)
+        if port not in taken:
+            return port
+
+
+def answers_healthz(url: str, timeout: float = 2.0) -> bool:
+    """Whether the instance at `url` answers /healthz with 200 now."""
+    import httpx  # the CLI's light commands do not load it
+
+    try:
+        return httpx.get(f"{url}/healthz", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         try:

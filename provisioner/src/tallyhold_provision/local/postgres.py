@@ -38,9 +38,17 @@ def _bundled_bin() -> Path:
 POSTGRES_BIN_PATH = _bundled_bin()
 
 
+# With `listen_all`, clients on networks the host is directly attached to (podman's pod networks) may log in
+# too, with a password (scram), never trust.
+SAMENET_RULE = "host all all samenet scram-sha-256"
+
+
 @dataclass
 class LocalPostgres:
     root: Path  # holds data/, log, superuser.password, port
+    # Every address instead of the loopback one only: containers (the podman backend) reach it at their host's
+    # address on their own network.
+    listen_all: bool = False
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -79,7 +87,9 @@ class LocalPostgres:
         self.log.touch(mode=0o600)
         self.log.chmod(0o600)  # a log made by an older version at the umask's mode
         self.runas.chown(self.log)
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.data}"
+        if self.listen_all:
+            self._allow_samenet()
+        options = f"-h {self._listen} -p {self.port} -k {self.data}"
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.log), "-o", options, "start")
         self._wait_ready()
 
@@ -95,8 +105,19 @@ class LocalPostgres:
         if self._running():
             self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "immediate", "stop")
 
+    @property
+    def _listen(self) -> str:
+        # Not `*`: pg_ctl hands the options to a shell, which would expand it.
+        return "0.0.0.0" if self.listen_all else "127.0.0.1"  # noqa: S104 - opt-in, for the podman backend's pods
+
+    def _allow_samenet(self) -> None:
+        hba = self.data / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        if SAMENET_RULE not in lines:
+            hba.write_text("\n".join([*lines, SAMENET_RULE]) + "\n")
+
     def restart_same_port(self) -> None:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.data}"
+        options = f"-h {self._listen} -p {self.port} -k {self.data}"
         self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.log), "-o", options, "start")
         self._wait_ready()
 

@@ -45,6 +45,7 @@ class Started:
     openbao: bool = False
     supervisor: bool = False
     programs: list[str] = field(default_factory=list)
+    pods: list[str] = field(default_factory=list)  # podman pods (the demo on the podman backend)
     guard_pid: int | None = None
 
     @property
@@ -59,6 +60,11 @@ class Started:
             self.programs.append(what)
         self.save()
 
+    def mark_pod(self, pod: str) -> None:
+        if pod not in self.pods:
+            self.pods.append(pod)
+        self.save()
+
     def save(self) -> None:
         data = {k: v for k, v in asdict(self).items() if k != "root"}
         write_private_json(self.record, {**data, "pid": os.getpid()})
@@ -70,6 +76,10 @@ class Started:
         for name in programs if isinstance(programs, list) else []:
             if isinstance(name, str) and name not in self.programs:
                 self.programs.append(name)
+        pods = previous.get("pods")
+        for pod in pods if isinstance(pods, list) else []:
+            if isinstance(pod, str) and pod not in self.pods:
+                self.pods.append(pod)
         self.save()
 
     def clear(self) -> None:
@@ -80,6 +90,8 @@ def stop_started(root: Path, started: Started, warn: Callable[[str], None]) -> N
     """Stop what the run started, newest first. Errors are reported and the rest still stopped."""
     platform = LocalPlatform(root)
     steps: list[tuple[str, Callable[[], None]]] = []
+    for pod in reversed(started.pods):
+        steps.append((pod, partial(_stop_pod, pod)))
     if started.supervisor:
         steps.append(("supervisord and its programs", platform.supervisor.shutdown))
     else:
@@ -94,6 +106,12 @@ def stop_started(root: Path, started: Started, warn: Callable[[str], None]) -> N
             stop()
         except Exception as exc:  # keep stopping the others; say which one failed and how
             warn(f"warning: stopping {what} failed ({type(exc).__name__})")
+
+
+def _stop_pod(pod: str) -> None:
+    from tallyhold_provision.podman.engine import podman
+
+    podman("pod", "stop", "--time", "15", pod)
 
 
 def _alive(pid: int, marker: bytes) -> bool:

@@ -59,6 +59,12 @@ def podman_json(*args: str) -> Any:
     return json.loads(podman(*args).stdout or "null")
 
 
+def inspect(kind: str, name: str) -> dict[str, Any]:
+    """`podman <kind> inspect NAME`, parsed (podman 4.3's templates cannot render every field as JSON)."""
+    found = podman_json(kind, "inspect", name)
+    return dict(found[0]) if isinstance(found, list) else dict(found)
+
+
 def exists(kind: str, name: str) -> bool:
     """`podman <kind> exists NAME` for kind in image, container, pod, secret? (secret has no `exists` in 4.3)."""
     return podman(kind, "exists", name, check=False).returncode == 0

@@ -128,6 +128,7 @@ class BuildRequest:
     tag: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     quiet: bool = True
+    no_cache: bool = False  # every layer built again (the base, uv's download cache and the uv image are kept)
 
 
 def build(request: BuildRequest | None = None, root: Path | None = None) -> str:
@@ -166,6 +167,8 @@ def build(request: BuildRequest | None = None, root: Path | None = None) -> str:
         args += ["--label", f"{key}={value}"]
     if request.quiet:
         args.append("--quiet")
+    if request.no_cache:
+        args.append("--no-cache")
     args.append(str(root))
     podman(*args, capture=request.quiet, timeout=1800)
     return ref

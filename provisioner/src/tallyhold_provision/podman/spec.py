@@ -1,0 +1,160 @@
+"""What one customer's container stack is, to podman: a network of its own, a pod on it (its own network
+namespace) publishing the API and metrics ports on the operator's address, the customer's secrets as podman
+secrets, and the tracker container. `render SLUG --backend podman` prints this spec, commands included, and the
+backend runs exactly these commands.
+
+Names, all after the customer's opaque id: network and pod `tallyhold-<id>`, container `tallyhold-<id>-instance`,
+secrets `tallyhold-<id>-<setting>`; every object carries the label `tallyhold.customer=<id>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+CUSTOMER_LABEL = "tallyhold.customer"
+CONFIG_LABEL = "tallyhold.config"
+UID = "10001"  # the image's user (Containerfile)
+HTTP_PORT = 8080  # inside the pod
+METRICS_PORT = 9464
+SECRETS_DIR = "/run/secrets"
+# Where every customer network's subnet comes from (deploy/podman/containers.conf, default_subnet_pools): Vault
+# sees a pod's AppRole logins come from there, and binds its secret ids and tokens to it.
+NETWORK_POOL = "10.89.0.0/16"
+# Settings that carry secrets: they reach the container as files under SECRETS_DIR, never as variables.
+SECRET_SETTINGS = (
+    "TALLYHOLD_DATABASE_URL",
+    "TALLYHOLD_MIGRATION_DATABASE_URL",
+    "TALLYHOLD_VAULT_TOKEN",
+    "TALLYHOLD_VAULT_SECRET_ID",
+    "TALLYHOLD_VAULT_WRAPPED_SECRET_ID",
+)
+STATE_DIR = "/var/lib/tallyhold"  # the customer's volume, the one place its instance writes that outlives it
+SECRET_ID_FILE = f"{STATE_DIR}/vault-secret-id.json"
+
+
+def network_args(network: str, customer_id: str) -> list[str]:
+    # isolate: no traffic between this network and any other isolated one (another customer's pods).
+    return ["network", "create", "--opt", "isolate=true", "--label", f"{CUSTOMER_LABEL}={customer_id}", network]
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory: str = "768m"
+    cpus: str = "1.0"
+    pids: int = 256
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    customer_id: str
+    image: str
+    image_id: str
+    publish_host: str
+    http_port: int
+    metrics_port: int
+    env: dict[str, str]  # no secret: those are in `secrets`
+    secrets: dict[str, str] = field(repr=False)  # setting name -> value
+    limits: Limits = Limits()
+
+    @property
+    def network(self) -> str:
+        return f"tallyhold-{self.customer_id}"
+
+    @property
+    def pod(self) -> str:
+        return f"tallyhold-{self.customer_id}"
+
+    @property
+    def container(self) -> str:
+        return f"tallyhold-{self.customer_id}-instance"
+
+    @property
+    def volume(self) -> str:
+        return f"tallyhold-{self.customer_id}-state"
+
+    def secret_name(self, setting: str) -> str:
+        return f"tallyhold-{self.customer_id}-{setting.removeprefix('TALLYHOLD_').lower().replace('_', '-')}"
+
+    def digest(self) -> str:
+        """Changes with anything that needs a new container; a one-way hash, so a label may carry it."""
+        material = json.dumps(
+            {
+                "image": self.image_id,
+                "ports": [self.publish_host, self.http_port, self.metrics_port],
+                "env": self.env,
+                "secrets": self.secrets,
+                "limits": [self.limits.memory, self.limits.cpus, self.limits.pids],
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+    # -- the commands ----------------------------------------------------------------------------------------
+
+    def network_args(self) -> list[str]:
+        return network_args(self.network, self.customer_id)
+
+    def pod_args(self) -> list[str]:
+        return [
+            "pod", "create", "--name", self.pod, "--network", self.network,
+            "--publish", f"{self.publish_host}:{self.http_port}:{HTTP_PORT}",
+            "--publish", f"{self.publish_host}:{self.metrics_port}:{METRICS_PORT}",
+            "--label", f"{CUSTOMER_LABEL}={self.customer_id}",
+        ]  # fmt: skip
+
+    def volume_args(self) -> list[str]:
+        return ["volume", "create", "--label", f"{CUSTOMER_LABEL}={self.customer_id}", self.volume]
+
+    def secret_args(self, setting: str) -> list[str]:
+        """Read from stdin: the value is never on a command line."""
+        return ["secret", "create", "--label", f"{CUSTOMER_LABEL}={self.customer_id}", self.secret_name(setting), "-"]
+
+    def container_args(self) -> list[str]:
+        args = [
+            "create", "--name", self.container, "--pod", self.pod,
+            "--read-only", "--read-only-tmpfs=false",
+            "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m",  # noqa: S108 - the container's own private tmpfs
+            # Root-owned and not writable by the instance: podman mounts each secret file onto it.
+            "--tmpfs", f"{SECRETS_DIR}:rw,noexec,nosuid,nodev,size=64k,mode=0755",
+            # U: owned by the instance's user; the secret id it unwraps stays here across restarts and upgrades.
+            "--volume", f"{self.volume}:{STATE_DIR}:rw,U,nosuid,nodev,noexec",
+            "--cap-drop", "all", "--security-opt", "no-new-privileges",
+            "--memory", self.limits.memory, "--cpus", self.limits.cpus, "--pids-limit", str(self.limits.pids),
+            "--restart", "always",
+            "--label", f"{CUSTOMER_LABEL}={self.customer_id}",
+            "--label", f"{CONFIG_LABEL}={self.digest()}",
+            "--env", f"TALLYHOLD_SECRETS_DIR={SECRETS_DIR}",
+        ]  # fmt: skip
+        for setting in sorted(self.secrets):
+            args += [
+                "--secret",
+                f"{self.secret_name(setting)},type=mount,target={setting},uid={UID},gid={UID},mode=0400",
+            ]
+        for key, value in sorted(self.env.items()):
+            args += ["--env", f"{key}={value}"]
+        args += [self.image, "serve"]
+        return args
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "network": self.network,
+            "pod": self.pod,
+            "container": self.container,
+            "image": self.image,
+            "publish": {
+                "api": f"{self.publish_host}:{self.http_port}",
+                "metrics": f"{self.publish_host}:{self.metrics_port}",
+            },
+            "secrets": {setting: self.secret_name(setting) for setting in sorted(self.secrets)},
+            "commands": [
+                ["podman", *self.network_args()],
+                ["podman", *self.pod_args()],
+                ["podman", *self.volume_args()],
+                *(["podman", *self.secret_args(setting)] for setting in sorted(self.secrets)),
+                ["podman", *self.container_args()],
+                ["podman", "pod", "start", self.pod],
+            ],
+        }
