@@ -30,8 +30,8 @@ from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.operations import PASSWORD_KEY, WRAPPED_SECRET_ID_KEY, Provisioner
 from tallyhold_provision.podman.engine import inspect, podman, podman_json
 from tallyhold_provision.podman.image import BuildRequest, build
-from tallyhold_provision.registry import Customer
 from tallyhold_provision.podman.spec import NETWORK_POOL
+from tallyhold_provision.registry import Customer
 from tallyhold_provision.vault import LOCAL_INSTANCE_CIDRS, Vault, VaultLayout, bootstrap, login
 
 TENANT_DATABASE = "tallyhold"
@@ -200,7 +200,9 @@ def own_schema():
 attempt("own schema", own_schema)
 def transit():
     client = hvac.Client(url=os.environ["TALLYHOLD_VAULT_ADDR"], timeout=5)
-    role_id, secret_id = os.environ["TALLYHOLD_VAULT_ROLE_ID"], secret("TALLYHOLD_VAULT_SECRET_ID")
+    # A's own secret id, as its instance unwrapped and kept it (A's real identity).
+    secret_id = json.load(open(os.environ["TALLYHOLD_VAULT_SECRET_ID_FILE"]))["secret_id"]
+    role_id = os.environ["TALLYHOLD_VAULT_ROLE_ID"]
     client.auth.approle.login(role_id=role_id, secret_id=secret_id)
     client.secrets.transit.encrypt_data(name=b["key"], plaintext="aGVsbG8=", context="eA==")
 attempt("transit key", transit)

@@ -14,6 +14,7 @@ address on the pod's network. The durable secrets stay in the state folder as fo
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from tallyhold_provision.podman.spec import (
     CONFIG_LABEL,
     SECRET_ID_FILE,
     SECRET_SETTINGS,
+    UID,
     Limits,
     StackSpec,
     network_args,
@@ -185,6 +187,11 @@ class PodmanBackend:
         podman(*spec.pod_args())
         if not exists("volume", spec.volume):
             podman(*spec.volume_args())
+        # The instance's user owns its volume (podman creates it root's; the `U` mount option is not applied to
+        # an empty named volume by every podman version).
+        mountpoint = inspect("volume", spec.volume)["Mountpoint"]
+        os.chown(mountpoint, int(UID), int(UID))
+        os.chmod(mountpoint, 0o700)
         for setting, value in spec.secrets.items():
             podman(*spec.secret_args(setting), stdin=value)
         podman(*spec.container_args())

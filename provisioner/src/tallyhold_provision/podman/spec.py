@@ -119,8 +119,9 @@ class StackSpec:
             "--tmpfs", "/tmp:rw,nosuid,nodev,size=64m",  # noqa: S108 - the container's own private tmpfs
             # Root-owned and not writable by the instance: podman mounts each secret file onto it.
             "--tmpfs", f"{SECRETS_DIR}:rw,noexec,nosuid,nodev,size=64k,mode=0755",
-            # U: owned by the instance's user; the secret id it unwraps stays here across restarts and upgrades.
-            "--volume", f"{self.volume}:{STATE_DIR}:rw,U,nosuid,nodev,noexec",
+            # Owned by the instance's user (the backend chowns it): the secret id it unwraps stays here across
+            # restarts and upgrades.
+            "--volume", f"{self.volume}:{STATE_DIR}:rw,nosuid,nodev,noexec",
             "--cap-drop", "all", "--security-opt", "no-new-privileges",
             "--memory", self.limits.memory, "--cpus", self.limits.cpus, "--pids-limit", str(self.limits.pids),
             "--restart", "always",
