@@ -75,6 +75,13 @@ def test_default_values_fail_closed(chart: Path) -> None:
         ({"env": {"TALLYHOLD_DATABASE_URL": "postgresql://u:p@h/d"}}, "invalid propertyName 'TALLYHOLD_DATABASE_URL'"),
         ({"env": {"TALLYHOLD_VAULT_TOKEN": "s.abc"}}, "invalid propertyName 'TALLYHOLD_VAULT_TOKEN'"),
         ({"env": {"LD_PRELOAD": "/tmp/x.so"}}, "invalid propertyName 'LD_PRELOAD'"),
+        # A provider URL usually carries its API key: never in the ConfigMap, only in the settings Secret.
+        (
+            {"env": {"TALLYHOLD_EVM_RPC_ETHEREUM": "https://eth.example/v2/hunter2"}},
+            "invalid propertyName 'TALLYHOLD_EVM_RPC_ETHEREUM'",
+        ),
+        ({"env": {"TALLYHOLD_ESPLORA_URL": "https://esplora.example/hunter2"}}, "invalid propertyName"),
+        ({"secretSettings": ["TALLYHOLD_DATABASE_URL"]}, "/secretSettings/0"),
         ({"vault": {"tokenExpirationSeconds": 86400}}, "/vault/tokenExpirationSeconds"),
         ({"customerId": "acme"}, "/customerId"),
         ({"networkPolicy": {"postgres": {"cidrs": ["db.example"]}}}, "/networkPolicy/postgres/cidrs/0"),
@@ -321,6 +328,20 @@ def test_migration_is_a_pre_install_and_pre_upgrade_hook() -> None:
         "TALLYHOLD_DATABASE_URL",
         "TALLYHOLD_MIGRATION_DATABASE_URL",
     }
+
+
+def test_secret_settings_are_files_of_the_settings_secret_and_roll_the_pod() -> None:
+    values = load(VALUE_SETS["egress-gateway-values"])
+    rendered = release(values)
+    assert "rpc" not in json.dumps(one(rendered, "ConfigMap")["data"]).lower()
+    deployment = one(rendered, "Deployment")
+    settings = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "settings")
+    assert settings["secret"]["items"] == [
+        {"key": "TALLYHOLD_DATABASE_URL", "path": "TALLYHOLD_DATABASE_URL"},
+        {"key": "TALLYHOLD_EVM_RPC_ETHEREUM", "path": "TALLYHOLD_EVM_RPC_ETHEREUM"},
+    ]
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["checksum/settings"] == "4f1c0a9e"
+    assert "checksum/settings" not in one(release(DEFAULT), "Deployment")["spec"]["template"]["metadata"]["annotations"]
 
 
 def test_app_version_is_the_tracker_version() -> None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from tallyhold.settings import Settings
 from tallyhold_provision.backends.base import BackendError
 from tallyhold_provision.kube.cluster import APPLY, ApplyConflict, Cluster, KubernetesUnreachable, api_client
 from tallyhold_provision.registry import Customer, State
@@ -87,6 +90,56 @@ def test_no_secret_value_outside_the_two_secrets(kube_api: FakeKubernetesServer)
     rendered = backend.render(ACME, ENV)
     assert CANARY not in rendered
     assert "<redacted: applied by create, never printed>" in rendered
+
+
+RPC_CANARY = "canary-rpc-key-3b8e41d7"  # a provider's API key, in the path of its RPC and Esplora URLs
+
+
+def test_a_provider_key_in_a_url_setting_is_only_in_the_settings_secret(
+    kube_api: FakeKubernetesServer, tmp_path: Path
+) -> None:
+    backend = kube_backend()
+    env = {
+        **ENV,
+        "TALLYHOLD_EVM_RPC_ETHEREUM": f"https://eth-mainnet.example/v2/{RPC_CANARY}",
+        "TALLYHOLD_ESPLORA_URL": f"https://esplora.example/{RPC_CANARY}/api",
+    }
+    backend.save_secrets(ACME, {"database_password": CANARY})
+    backend.deploy(ACME, env, running=True)
+    holding = set()
+    for (plural, _namespace, name), stored in kube_api.api.objects.items():
+        data = stored.render().get("data", {}) if plural == "secrets" else {}
+        decoded = json.dumps({k: base64.b64decode(v).decode() for k, v in data.items()})
+        if RPC_CANARY in json.dumps(stored.render()) + decoded:
+            holding.add((plural, name))
+    assert holding == {("secrets", "tallyhold-database")}
+    stored_secret = kube_api.api.get_object("secrets", NAMESPACE, "tallyhold-database")
+    assert stored_secret is not None
+    files = {k: base64.b64decode(v).decode() for k, v in stored_secret["data"].items()}
+    assert files["TALLYHOLD_EVM_RPC_ETHEREUM"] == env["TALLYHOLD_EVM_RPC_ETHEREUM"]
+    # The pod mounts them as files of TALLYHOLD_SECRETS_DIR, and the instance reads them from there.
+    deployment = kube_api.api.get_object("deployments", NAMESPACE, "tallyhold")
+    assert deployment is not None
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    mounted = {item["path"] for item in volumes["settings"]["secret"]["items"]}
+    assert mounted == {"TALLYHOLD_DATABASE_URL", "TALLYHOLD_EVM_RPC_ETHEREUM", "TALLYHOLD_ESPLORA_URL"}
+    for name, value in files.items():
+        (tmp_path / name).write_text(value)
+    settings = Settings(SECRETS_DIR=tmp_path, ENV="test", DB_SCHEMA=ACME.id, CUSTOMER_ID=ACME.id)
+    assert str(settings.EVM_RPC_ETHEREUM) == env["TALLYHOLD_EVM_RPC_ETHEREUM"]
+    assert str(settings.ESPLORA_URL) == env["TALLYHOLD_ESPLORA_URL"]
+    # A changed URL rolls the pod (the Secret's values are read once at start-up).
+    checksum = deployment["spec"]["template"]["metadata"]["annotations"]["checksum/settings"]
+    changed = {**env, "TALLYHOLD_ESPLORA_URL": "https://esplora.example/other/api"}
+    release = backend.render_release(ACME, changed, running=True).objects
+    rolled = next(m for m in release if m["kind"] == "Deployment")
+    assert rolled["spec"]["template"]["metadata"]["annotations"]["checksum/settings"] != checksum
+    # `render` shows the keys of the Secret, never their values.
+    rendered = backend.render(ACME, env)
+    assert RPC_CANARY not in rendered
+    assert CANARY not in rendered
+    shown = next(d for d in yaml.safe_load_all(rendered) if d["kind"] == "Secret")["stringData"]
+    assert shown == dict.fromkeys(mounted, "<redacted: applied by create, never printed>")
 
 
 def test_a_field_owned_by_another_manager_is_a_reported_conflict(kube_api: FakeKubernetesServer) -> None:

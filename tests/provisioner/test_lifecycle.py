@@ -302,3 +302,44 @@ def test_state_files_are_private(control_plane: ControlPlane) -> None:
             assert Path(control_plane.state_dir / "supervisor" / "supervisord.sock").stat().st_mode & 0o077 == 0
         finally:
             provisioner.destroy("private-co")
+
+
+def _vault_status(control_plane: ControlPlane, slug: str) -> dict[str, object]:
+    status = subprocess.run(
+        [*control_plane.cli(), "status", slug, "--json"],
+        env=control_plane.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    part: dict[str, object] = json.loads(status.stdout)["parts"]["vault"]
+    return part
+
+
+def test_a_secret_id_minted_with_the_provisioners_login_shows_in_status_and_converge_retires_it(
+    control_plane: ControlPlane,
+) -> None:
+    addr = control_plane.openbao.addr
+    with control_plane.provisioner() as provisioner:
+        provisioner.create("extra-id-co", backend="local", owner_email="owner@example.com")
+        try:
+            customer = provisioner.get("extra-id-co")
+            assert _vault_status(control_plane, "extra-id-co")["healthy"] is True
+            # What a stolen provisioner login allows: a wrapped secret id of the tenant's role, unwrapped by the
+            # provisioner itself, logging in as the tenant from the instances' address.
+            vault = control_plane.vault()
+            extra = lifecycle.wrapped_secret_id(vault.client, TenantVault.for_customer(customer.id))
+            stolen = str(vault.client.sys.unwrap(token=extra.wrapping_token)["data"]["secret_id"])
+            hvac.Client(url=addr, token="").auth.approle.login(customer.id, stolen)
+
+            part = _vault_status(control_plane, "extra-id-co")
+            assert (part["healthy"], part["state"]) == (False, "misconfigured")
+            assert part["detail"] == "extra secret ids: 1 besides the instance's own"
+
+            provisioner.upgrade(["extra-id-co"])
+            assert _vault_status(control_plane, "extra-id-co")["healthy"] is True
+            with pytest.raises(hvac.exceptions.InvalidRequest):
+                hvac.Client(url=addr, token="").auth.approle.login(customer.id, stolen)
+            control_plane.tenant_login(customer)  # the instance's own secret id still works
+        finally:
+            provisioner.destroy("extra-id-co")

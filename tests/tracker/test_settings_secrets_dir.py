@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from tallyhold.settings import Settings
+from tallyhold.settings import EVM_CHAINS, Settings, secret_bearing_settings
 
 PASSWORD = "f1le-Pa55word-" + "x" * 8
 IDENTITY = {"TALLYHOLD_DB_SCHEMA": "t_abcd", "TALLYHOLD_CUSTOMER_ID": "t_abcd"}
@@ -74,3 +74,11 @@ def test_cli_error_names_the_setting_never_the_file_value(secrets_dir: Path) -> 
     assert "VAULT_SECRET_ID is a placeholder" in result.stderr
     assert PASSWORD not in result.stderr + result.stdout
     assert "Changeme" not in result.stderr + result.stdout
+
+
+def test_every_url_and_every_secret_is_secret_bearing() -> None:
+    """What a deployment must hand over as files: an RPC or Esplora URL usually carries a provider's key."""
+    bearing = secret_bearing_settings()
+    providers = {f"TALLYHOLD_EVM_RPC_{chain.upper()}" for chain in EVM_CHAINS} | {"TALLYHOLD_ESPLORA_URL"}
+    assert providers | {"TALLYHOLD_DATABASE_URL", "TALLYHOLD_VAULT_TOKEN", "TALLYHOLD_VAULT_SECRET_ID"} <= bearing
+    assert not bearing & {"TALLYHOLD_LOG_LEVEL", "TALLYHOLD_SYNC_INTERVAL_SECONDS", "TALLYHOLD_CUSTOMER_ID"}

@@ -27,7 +27,7 @@ from tallyhold_provision.instance_env import VaultIdentity, instance_environment
 from tallyhold_provision.lock import customer_lock
 from tallyhold_provision.naming import new_customer_id, validate_slug
 from tallyhold_provision.registry import Customer, Registry, State
-from tallyhold_provision.vault_plane import SecretIdRecord, VaultPlane
+from tallyhold_provision.vault_plane import SECRET_ID_ACCESSOR_KEY, SecretIdRecord, VaultPlane
 
 if TYPE_CHECKING:
     from tallyhold.auth.service import IssuedToken, TokenInfo
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 PASSWORD_KEY = "database_password"  # noqa: S105 - the name of a stored secret, not a secret
 # The instance's secret id as the provisioner keeps it: the wrapping token it handed over and the accessor.
 WRAPPED_SECRET_ID_KEY = "vault_wrapped_secret_id"  # noqa: S105 - the name of a stored secret, not a secret
-SECRET_ID_ACCESSOR_KEY = "vault_secret_id_accessor"  # noqa: S105 - the name of a stored value, not a secret
 FIRST_TOKEN_LABEL = "created by tallyhold-provision"  # noqa: S105 - a token's label, not a token
 VAULT_RELOGIN_SECONDS = 20 * 60  # the provisioner's tokens live 1 h (vault.bootstrap)
 DEFAULT_TOKEN_LIFETIME = timedelta(days=90)

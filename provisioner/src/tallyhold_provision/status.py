@@ -11,7 +11,7 @@ from psycopg import errors, sql
 from tallyhold_provision.backends.base import Backend, Health
 from tallyhold_provision.databases import Databases
 from tallyhold_provision.registry import Customer, JournalEntry, State
-from tallyhold_provision.vault_plane import VaultPlane
+from tallyhold_provision.vault_plane import SECRET_ID_ACCESSOR_KEY, VaultPlane
 
 
 @dataclass
@@ -105,11 +105,13 @@ def collect(
     journal: list[JournalEntry],
 ) -> StatusReport:
     parts: dict[str, Health] = {"db": database_health(databases, customer, head)}
-    parts["vault"] = (
-        vault.health(customer.names, backend.vault_auth)
-        if vault is not None
-        else Health(False, "not_configured", "no Vault configured")
-    )
+    if vault is None:
+        parts["vault"] = Health(False, "not_configured", "no Vault configured")
+    else:
+        accessor = (
+            backend.load_secrets(customer).get(SECRET_ID_ACCESSOR_KEY) if backend.vault_auth == "approle" else None
+        )
+        parts["vault"] = vault.health(customer.names, backend.vault_auth, accessor)
     if customer.state is State.suspended:
         parts["instance"] = Health(False, "suspended", "resume it to start the instance")
     else:

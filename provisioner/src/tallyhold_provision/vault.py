@@ -189,13 +189,18 @@ class Vault:
             return False
         return True
 
+    def secret_id_accessors(self, names: TenantNames) -> list[str]:
+        """The accessors of every live secret id of the tenant's AppRole."""
+        path = f"auth/{self.approle_mount}/role/{names.vault_role}/secret-id"
+        listed = lifecycle.read_wrapped(self.client, path, method="LIST") or {}
+        return [str(accessor) for accessor in listed.get("keys") or []]
+
     def retire_secret_ids(self, names: TenantNames, keep: str) -> int:
         """Destroy every secret id of the tenant's role but `keep` (the one its instance now holds): a secret id
         made outside `create`, or an earlier one, stops working. Returns how many were destroyed."""
         role = f"auth/{self.approle_mount}/role/{names.vault_role}"
-        listed = lifecycle.read_wrapped(self.client, f"{role}/secret-id", method="LIST") or {}
         retired = 0
-        for accessor in listed.get("keys", []):
+        for accessor in self.secret_id_accessors(names):
             if accessor != keep:
                 self.client.write_data(
                     f"{role}/secret-id-accessor/destroy",
@@ -231,10 +236,11 @@ class Vault:
             or self._role(names, auth) is not None
         )
 
-    def health(self, names: TenantNames, auth: str = "approle") -> Health:
+    def health(self, names: TenantNames, auth: str = "approle", secret_id_accessor: str | None = None) -> Health:
         try:
             key = lifecycle.read_key(self.client, self._tenant(names, auth))
             role = self._role(names, auth)
+            accessors = self.secret_id_accessors(names) if auth == "approle" and role is not None else []
         except hvac.exceptions.VaultError:
             return Health(False, "unreachable", "Vault refused or failed the check")
         except OSError:
@@ -249,6 +255,11 @@ class Vault:
         unpinned = self._unpinned(role, auth)
         if unpinned:
             return Health(False, "misconfigured", f"auth role settings: {', '.join(unpinned)}")
+        # A secret id the instance does not hold was made by somebody else (by hand, or by a provisioner
+        # identity that is not used as it should be): it can log in as the tenant until the next converge.
+        extra = sum(1 for accessor in accessors if accessor != secret_id_accessor)
+        if extra:
+            return Health(False, "misconfigured", f"extra secret ids: {extra} besides the instance's own")
         return Health(True, "ok", f"key version {key.latest_version}, min decryption {key.min_decryption_version}")
 
     def _unpinned(self, role: dict[str, Any], auth: str) -> list[str]:

@@ -9,6 +9,9 @@ from typing import Protocol
 from tallyhold_provision.backends.base import Health
 from tallyhold_provision.naming import TenantNames
 
+# Where a backend's stored secrets keep the accessor of the one secret id the instance holds.
+SECRET_ID_ACCESSOR_KEY = "vault_secret_id_accessor"  # noqa: S105 - the name of a stored value, not a secret
+
 
 @dataclass(frozen=True)
 class SecretIdRecord:
@@ -53,4 +56,7 @@ class VaultPlane(Protocol):
         """Whether the key or the auth role still exists."""
         ...
 
-    def health(self, names: TenantNames, auth: str = "approle") -> Health: ...
+    def health(self, names: TenantNames, auth: str = "approle", secret_id_accessor: str | None = None) -> Health:
+        """Key and auth role as the provisioner sets them; for an AppRole, no secret id but the instance's own
+        (`secret_id_accessor`, None when it has none yet): any other one could log in as the tenant."""
+        ...

@@ -4,13 +4,17 @@ chart. Both charts are rendered in-process (kube/render.py) and applied with ser
 manager `tallyhold-provision` (kube/cluster.py), in Helm's order: the migration hooks first (the Job awaited),
 then the release's objects, then the rollout awaited. No Helm release Secret is written, so nothing of the
 values is stored in the cluster besides the objects themselves, and none of them holds a secret value except
-the two Secrets applied here by reference: the instance's database URL and the provisioner's own record of the
-database password (`tallyhold-provisioner`, which the pod never mounts).
+the two Secrets applied here by reference: the instance's settings Secret (`tallyhold-database`: the database
+URL, and every operator setting that may hold a credential, such as an RPC URL with a provider key, mounted as
+files of TALLYHOLD_SECRETS_DIR) and the provisioner's own record of the database password
+(`tallyhold-provisioner`, which the pod never mounts).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from tallyhold.settings import secret_bearing_settings
 from tallyhold_provision.backends.base import BackendError, Endpoint, Health
 from tallyhold_provision.kube import names as kn
 from tallyhold_provision.kube.cluster import Cluster, manifest_path, object_path
@@ -56,6 +61,9 @@ CHART_SETTINGS = frozenset(
         "TLS_KEY_FILE",
     )
 )
+# Operator settings that may hold a credential (RPC and Esplora URLs with a provider key): they go into the
+# settings Secret, mounted as files of TALLYHOLD_SECRETS_DIR, never into the ConfigMap.
+SECRET_SETTINGS = secret_bearing_settings() - CHART_SETTINGS
 # Optional objects of the release: deleted when a later render no longer has them (ingress switched off…).
 OPTIONAL = (
     ("networking.k8s.io/v1", "Ingress", kn.RELEASE),
@@ -130,7 +138,13 @@ class KubernetesBackend:
                 "role": kn.vault_role(names),
                 "audience": self.kube.vault_audience,
             },
-            "env": {k: v for k, v in sorted(env.items()) if k not in CHART_SETTINGS},
+            "env": {k: v for k, v in sorted(env.items()) if k not in CHART_SETTINGS | SECRET_SETTINGS},
+            "secretSettings": sorted(_secret_settings(env)),
+            # Rolls the pod when a value in the Secret changes (settings are read once at start-up). The digest
+            # covers the database URL's random password too, so it tells nothing about the other values.
+            "settingsChecksum": hashlib.sha256(
+                json.dumps(self._settings_data(env), sort_keys=True).encode()
+            ).hexdigest(),
         }
         if self.kube.ingress_domain:
             own["ingress"] = {"enabled": True, "host": f"{namespace}.{self.kube.ingress_domain}"}
@@ -150,14 +164,20 @@ class KubernetesBackend:
         values = self.values(customer, env, running=running)
         return render_chart(self.kube.chart, values, release=kn.RELEASE, namespace=namespace)
 
-    def database_secret(self, customer: Customer, url: str) -> Manifest:
-        return _secret(kn.namespace(customer.names), kn.DATABASE_SECRET, {kn.DATABASE_URL_KEY: url})
+    @staticmethod
+    def _settings_data(env: Mapping[str, str]) -> dict[str, str]:
+        return {kn.DATABASE_URL_KEY: env.get(kn.DATABASE_URL_KEY, ""), **_secret_settings(env)}
+
+    def settings_secret(self, customer: Customer, env: Mapping[str, str]) -> Manifest:
+        """The instance's database URL and its settings that may hold a credential, one key (file) each."""
+        return _secret(kn.namespace(customer.names), kn.DATABASE_SECRET, self._settings_data(env))
 
     def render(self, customer: Customer, env: dict[str, str]) -> str:
         """Everything `create` applies, in its order, with the Secrets' values redacted."""
         namespace = self.render_namespace(customer)
         release = self.render_release(customer, env, running=True)
-        secret = _secret(kn.namespace(customer.names), kn.DATABASE_SECRET, {kn.DATABASE_URL_KEY: REDACTED}, raw=True)
+        redacted = dict.fromkeys(self._settings_data(env), REDACTED)
+        secret = _secret(kn.namespace(customer.names), kn.DATABASE_SECRET, redacted, raw=True)
         header = (
             f"# Customer {customer.names.customer_id}: namespace {kn.namespace(customer.names)}, applied with "
             "server-side apply (field manager tallyhold-provision) in this order.\n"
@@ -192,7 +212,7 @@ class KubernetesBackend:
         cluster = self.cluster
         release = self.render_release(customer, env, running=running)
         self._apply_namespace(customer)
-        cluster.apply(self.database_secret(customer, env[kn.DATABASE_URL_KEY]))
+        cluster.apply(self.settings_secret(customer, env))
         # The migration hooks run before an install or an upgrade, not to scale to zero (suspend).
         for hook in release.hooks if running else []:  # hook-delete-policy before-hook-creation: Jobs re-created
             path = manifest_path(hook)
@@ -266,6 +286,10 @@ class KubernetesBackend:
         if ready < wanted:
             return Health(False, "unready", f"{ready}/{wanted} ready, {status.get('updatedReplicas', 0)} updated")
         return Health(True, "running", f"{ready}/{wanted} ready")
+
+
+def _secret_settings(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k in SECRET_SETTINGS}
 
 
 def _secret(namespace: str, name: str, values: Mapping[str, str], *, raw: bool = False) -> Manifest:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import types
 from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import AnyHttpUrl, DirectoryPath, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -590,6 +591,21 @@ def _async_url(raw: str) -> URL:
     if url.drivername in {"postgres", "postgresql", "postgresql+psycopg"}:
         return url.set(drivername="postgresql+psycopg")
     raise ValueError("the database URL must be a postgresql:// URL")
+
+
+def secret_bearing_settings() -> frozenset[str]:
+    """The variables whose value may hold a credential, so that a deployment hands them over as files of
+    SECRETS_DIR and never as plain configuration: the secrets (SecretStr) and every URL setting, because an RPC or
+    Esplora provider's URL usually carries its API key in the path, query or user info."""
+    return frozenset(
+        "TALLYHOLD_" + name for name, field in Settings.model_fields.items() if _may_hold_credential(field.annotation)
+    )
+
+
+def _may_hold_credential(annotation: Any) -> bool:
+    union = get_origin(annotation) in {Union, types.UnionType}
+    members = get_args(annotation) if union else (annotation,)
+    return any(member in {SecretStr, AnyHttpUrl} for member in members)
 
 
 def load_settings(**overrides: Any) -> Settings:
