@@ -23,6 +23,7 @@ import httpx
 import hvac
 import pytest
 
+from tallyhold.settings import secret_bearing_settings
 from tallyhold_provision.backends.podman import PodmanBackend
 from tallyhold_provision.databases import Databases
 from tallyhold_provision.local.openbao import LocalOpenBao
@@ -199,7 +200,7 @@ def own_schema():
         conn.execute("SELECT count(*) FROM connections").fetchone()
 attempt("own schema", own_schema)
 def transit():
-    client = hvac.Client(url=os.environ["TALLYHOLD_VAULT_ADDR"], timeout=5)
+    client = hvac.Client(url=secret("TALLYHOLD_VAULT_ADDR"), timeout=5)  # a URL setting: a secret file
     # A's own secret id, as its instance unwrapped and kept it (A's real identity).
     secret_id = json.load(open(os.environ["TALLYHOLD_VAULT_SECRET_ID_FILE"]))["secret_id"]
     role_id = os.environ["TALLYHOLD_VAULT_ROLE_ID"]
@@ -279,7 +280,10 @@ def test_render_names_secrets_and_shows_the_commands(plane: PodmanPlane) -> None
     rendered = plane.provisioner.render("alpha-co", "podman")
     spec = json.loads(rendered)
     assert spec["pod"] == f"tallyhold-{alpha.customer.id}"
-    assert set(spec["secrets"]) == {"TALLYHOLD_DATABASE_URL"}  # render needs no Vault login: no Vault settings
+    # Render needs no Vault login (so no Vault settings); every setting that may hold a credential is a secret.
+    assert "TALLYHOLD_DATABASE_URL" in spec["secrets"]
+    assert set(spec["secrets"]) <= secret_bearing_settings()
+    assert not any(setting in secret_bearing_settings() for setting in plane.backend.spec(alpha.customer, {}).env)
     assert spec["commands"][-2][:2] == ["podman", "create"]
     stored = plane.backend.load_secrets(alpha.customer)
     assert stored[PASSWORD_KEY] not in rendered

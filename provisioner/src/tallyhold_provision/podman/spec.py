@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tallyhold.settings import secret_bearing_settings
+
 CUSTOMER_LABEL = "tallyhold.customer"
 CONFIG_LABEL = "tallyhold.config"
 UID = "10001"  # the image's user (Containerfile)
@@ -23,14 +25,9 @@ SECRETS_DIR = "/run/secrets"
 # Where every customer network's subnet comes from (deploy/podman/containers.conf, default_subnet_pools): Vault
 # sees a pod's AppRole logins come from there, and binds its secret ids and tokens to it.
 NETWORK_POOL = "10.89.0.0/16"
-# Settings that carry secrets: they reach the container as files under SECRETS_DIR, never as variables.
-SECRET_SETTINGS = (
-    "TALLYHOLD_DATABASE_URL",
-    "TALLYHOLD_MIGRATION_DATABASE_URL",
-    "TALLYHOLD_VAULT_TOKEN",
-    "TALLYHOLD_VAULT_SECRET_ID",
-    "TALLYHOLD_VAULT_WRAPPED_SECRET_ID",
-)
+# Settings that may carry a credential (every secret, and every URL: an RPC or Esplora provider's URL usually
+# holds its API key): they reach the container as files under SECRETS_DIR, never as variables or labels.
+SECRET_SETTINGS = secret_bearing_settings()
 STATE_DIR = "/var/lib/tallyhold"  # the customer's volume, the one place its instance writes that outlives it
 SECRET_ID_FILE = f"{STATE_DIR}/vault-secret-id.json"
 
