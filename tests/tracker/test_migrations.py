@@ -29,7 +29,6 @@ EXPECTED_TABLES = {
     "prices",
     "venue_breakers",
     "web_sessions",
-    "web_signing_keys",
 }
 
 

@@ -10,7 +10,7 @@ from tallyhold.models.liability import Liability
 from tallyhold.models.price import Price
 from tallyhold.models.snapshot import NetWorthSnapshot
 from tallyhold.models.sync_state import ConnectionSnapshot, VenueBreaker
-from tallyhold.models.web_session import WebSession, WebSigningKey
+from tallyhold.models.web_session import WebSession
 
 __all__ = [
     "AccessToken",
@@ -25,5 +25,4 @@ __all__ = [
     "Price",
     "VenueBreaker",
     "WebSession",
-    "WebSigningKey",
 ]

@@ -20,13 +20,3 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
-
-
-class WebSigningKey(Base):
-    """The instance's key for signing session cookies: one row, made on first use (web/sessions.py)."""
-
-    __tablename__ = "web_signing_keys"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    secret: Mapped[bytes] = mapped_column(LargeBinary(32))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -29,8 +29,7 @@ class CsrfRefused(Exception):
 async def signer_of(state: InstanceState) -> CookieSigner:
     signer = state.services.get(SIGNER)
     if not isinstance(signer, CookieSigner):
-        async with transaction(state.session_maker) as session:
-            signer = state.services[SIGNER] = await sessions.load_signer(session)
+        signer = state.services[SIGNER] = sessions.new_signer()
     return signer
 
 

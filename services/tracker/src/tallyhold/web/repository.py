@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.models import AccessToken, WebSession, WebSigningKey
+from tallyhold.models import AccessToken, WebSession
 
 
 class WebSessionRepository:
@@ -37,17 +36,3 @@ class WebSessionRepository:
 
     async def delete_expired(self, now: datetime) -> None:
         await self.session.execute(delete(WebSession).where(WebSession.expires_at <= now))
-
-
-class SigningKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get_or_create(self, name: str, candidate: bytes) -> bytes:
-        """The stored key, or `candidate` stored as the key when there is none (concurrent first uses agree)."""
-        await self.session.execute(
-            insert(WebSigningKey).values(name=name, secret=candidate).on_conflict_do_nothing(index_elements=["name"])
-        )
-        stored = await self.session.scalar(select(WebSigningKey.secret).where(WebSigningKey.name == name))
-        assert stored is not None  # inserted just above, or already there
-        return stored

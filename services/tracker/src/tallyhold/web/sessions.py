@@ -18,12 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tallyhold.auth import service as token_service
 from tallyhold.logging import secrets as secret_registry
 from tallyhold.models import AccessToken, WebSession
-from tallyhold.web.repository import SigningKeyRepository, WebSessionRepository
+from tallyhold.web.repository import WebSessionRepository
 
 # `__Host-`: the browser only keeps it when Secure, Path=/ and no Domain, so no sibling host can plant or widen it.
 COOKIE = "__Host-tallyhold_session"
 SIGN_IN_COOKIE = "__Host-tallyhold_sign_in"  # the sign-in form's CSRF token (there is no session yet)
-SIGNING_KEY_NAME = "session-cookie"
 _SALT = "tallyhold.web.session"
 
 
@@ -45,7 +44,10 @@ class OpenedSession:
 
 
 class CookieSigner:
-    """Signs and checks cookie values with the instance's key (kept in the customer's schema, made on first use)."""
+    """Signs and checks cookie values with the process's own key. The key is made at start and never stored: a
+    key kept in the customer's schema would be a secret in clear in the database (and in its backups). A restart
+    therefore asks browsers to sign in again; the sessions themselves are server-side (only their ids' hashes
+    are stored), so the signature is a second lock, not the only one."""
 
     def __init__(self, key: bytes) -> None:
         self._signer = Signer(key, salt=_SALT, digest_method=hashlib.sha256)
@@ -62,8 +64,8 @@ class CookieSigner:
             return None
 
 
-async def load_signer(session: AsyncSession) -> CookieSigner:
-    return CookieSigner(await SigningKeyRepository(session).get_or_create(SIGNING_KEY_NAME, secrets.token_bytes(32)))
+def new_signer() -> CookieSigner:
+    return CookieSigner(secrets.token_bytes(32))
 
 
 def _hash(session_id: str) -> bytes:

@@ -1,5 +1,4 @@
-"""The customer's web pages: server-side sessions (tied to the access token they were opened with) and the key
-that signs their cookies.
+"""The customer's web pages: server-side sessions (tied to the access token they were opened with).
 
 Revision ID: 3b7d9e2f4a61
 Revises: 3c1e5a7d9b20
@@ -34,16 +33,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_web_sessions")),
     )
     op.create_index(op.f("ix_web_sessions_token_id"), "web_sessions", ["token_id"], unique=False)
-    op.create_table(
-        "web_signing_keys",
-        sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("secret", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_web_signing_keys")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("web_signing_keys")
     op.drop_index(op.f("ix_web_sessions_token_id"), table_name="web_sessions")
     op.drop_table("web_sessions")
