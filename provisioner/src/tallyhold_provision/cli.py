@@ -313,8 +313,8 @@ def destroy(
 def render(
     slug: Slug,
     backend: Annotated[
-        BackendName, typer.Option(help="The backend whose objects to print: podman or kubernetes.")
-    ] = BackendName.podman,
+        BackendName, typer.Option(help="The backend whose objects to print: kubernetes or podman.")
+    ] = BackendName.kubernetes,
 ) -> None:
     """Print what `create` with that backend applies (the podman stack and its commands, or the Kubernetes
     manifests), without applying anything, without a cluster and without a Vault login; secrets are redacted."""

@@ -87,7 +87,7 @@ def up(root: Path, started: Started, steps: Steps) -> tuple[str, str]:
         # A demo made earlier on the other backend stays there (its data lives with it).
         chosen = existing.backend if existing is not None else backend.value
         created = steps.run(
-            f"customer {DEMO_SLUG} ({chosen} backend)",
+            f"customer {DEMO_SLUG}",
             f"`.venv/bin/tallyhold-provision status {DEMO_SLUG}` names the step that failed; the instance's log is "
             f"in {logs}" + (" (podman: `podman logs`)" if chosen == BackendName.podman.value else ""),
             lambda: provisioner.create(DEMO_SLUG, backend=chosen, token_label=TOKEN_LABEL),
