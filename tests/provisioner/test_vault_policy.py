@@ -1,5 +1,5 @@
 """The provisioner's own Vault identity (deploy/vault/provisioner.hcl.tmpl) manages tenant keys and tenant roles,
-and cannot escalate (security.md §7 item 10): no policy writes, no role with another policy or any other shape
+and cannot escalate: no policy writes, no role with another policy or any other shape
 than the pinned one, no role id that names a non-tenant key, no key outside `t_*`/`t-*`, no exportable key, no
 decrypt, no secret id it could use without anybody noticing (only response-wrapped, never a custom one).
 

@@ -14,6 +14,7 @@ from pydantic import SecretStr, ValidationError
 from tallyhold.settings import EVM_CHAINS, Settings, secret_bearing_settings
 
 PASSWORD = "f1le-Pa55word-" + "x" * 8
+ENV_PASSWORD = "env-Pa55word-123"  # made up, like PASSWORD: the URL tests need one in a variable
 IDENTITY = {"TALLYHOLD_DB_SCHEMA": "t_abcd", "TALLYHOLD_CUSTOMER_ID": "t_abcd"}
 
 
@@ -47,7 +48,8 @@ def test_placeholder_in_a_file_is_refused(secrets_dir: Path) -> None:
     with pytest.raises(ValidationError, match="VAULT_SECRET_ID is a placeholder") as caught:
         Settings()
     assert "changeme" not in str(caught.value).replace("VAULT_SECRET_ID is a placeholder", "")
-    (secrets_dir / "TALLYHOLD_DATABASE_URL").write_text("postgresql://app:password@db/tallyhold")
+    placeholder = "password"  # the placeholder the settings refuse, not a credential
+    (secrets_dir / "TALLYHOLD_DATABASE_URL").write_text(f"postgresql://app:{placeholder}@db/tallyhold")
     (secrets_dir / "TALLYHOLD_VAULT_SECRET_ID").unlink()
     with pytest.raises(ValidationError, match="DATABASE_URL must carry a real password"):
         Settings()
@@ -61,8 +63,8 @@ def test_a_missing_folder_is_refused_not_ignored(secrets_dir: Path, monkeypatch:
 
 
 def test_environment_wins_over_a_file(secrets_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TALLYHOLD_DATABASE_URL", "postgresql://app:env-Pa55word-123@db/tallyhold")
-    assert Settings().database_url.password == "env-Pa55word-123"
+    monkeypatch.setenv("TALLYHOLD_DATABASE_URL", f"postgresql://app:{ENV_PASSWORD}@db/tallyhold")
+    assert Settings().database_url.password == ENV_PASSWORD
 
 
 def test_cli_error_names_the_setting_never_the_file_value(secrets_dir: Path) -> None:
