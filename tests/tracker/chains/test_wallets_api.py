@@ -10,7 +10,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tallyhold.api.state import InstanceState
 from tallyhold.chains.catalog import token_location
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
@@ -18,7 +17,7 @@ from tallyhold.sources.models import SourceBalances, SourceContext
 from tallyhold.sources.registry import builder_for
 from tests.fixtures.chain import ChainWorld, RpcProxy
 from tests.fixtures.esplora import SeedWallet
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import instance_settings, runtime_of
 from tests.fixtures.platform import Tenant
 from tests.tracker.api.helpers import assert_error, count_rows
 
@@ -183,7 +182,7 @@ async def test_sync_builder_reads_curated_and_custom_tokens(
     chain_world.mint(tokens["good6"], holder, 4_200_000_001)
     assert (await client.post("/v1/tokens", json={"chain": "ethereum", "contract": tokens["good6"]})).status_code == 201
     wallet = (await client.post(WALLETS, json={"chain": "ethereum", "address": holder})).json()
-    state: InstanceState = app.state.instance
+    state = runtime_of(app)
     async with state.session_maker() as session:
         connection = await session.get(Connection, uuid.UUID(wallet["id"]))
         assert connection is not None
@@ -205,7 +204,7 @@ async def test_sync_builder_for_an_xpub(client: httpx.AsyncClient, app: FastAPI,
     wallet = SeedWallet("ypub")
     esplora.state.fund(wallet.address(1, 5), 777)
     created = (await client.post(WALLETS, json={"chain": "bitcoin", "xpub": wallet.extended_public_key})).json()
-    state: InstanceState = app.state.instance
+    state = runtime_of(app)
     async with state.session_maker() as session:
         connection = await session.get(Connection, uuid.UUID(created["id"]))
         assert connection is not None

@@ -17,7 +17,7 @@ from tallyhold.credentials import service as credentials
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import instance_settings, runtime_of
 from tests.fixtures.sandbox import new_key
 from tests.tracker.api.helpers import assert_error, count_rows
 
@@ -97,7 +97,7 @@ async def test_create_stores_only_ciphertext_and_the_hint(client, binance, sessi
     assert stored.api_secret_ct.startswith("vault:v")
     assert (stored.passphrase_ct, stored.uid_ct) == (None, None)
     async with transaction(sessions) as session:
-        cipher = app.state.instance.services["cipher"]
+        cipher = runtime_of(app).cipher
         async with credentials.open_credentials(session, cipher, stored.id) as opened:
             assert (opened.api_key.reveal(), opened.api_secret.reveal()) == (api_key, secret)
 

@@ -20,7 +20,7 @@ from tallyhold.credentials import service as credentials
 from tallyhold.credentials.errors import VaultUnavailable
 from tallyhold.db import create_engine, transaction
 from tallyhold_provision.local.openbao import LocalOpenBao
-from tests.fixtures.instance import instance_settings, issue_token
+from tests.fixtures.instance import instance_settings, issue_token, runtime_of
 from tests.fixtures.sandbox import new_key
 from tests.fixtures.vault import provision_vault_tenant
 from tests.tracker.api.helpers import assert_error
@@ -115,14 +115,14 @@ async def test_vault_outage_and_recovery(api, app, bao, sandbox, settings, outag
     connection_id = created.json()["id"]
     assert (await synced_once_more(api))["state"] == "ok"
     stored = await ciphertexts(settings)
-    cipher = app.state.instance.services["cipher"]
+    cipher = runtime_of(app).cipher
 
     # A sync-like consumer keeps decrypting while OpenBao goes away under it.
     outcomes: list[str] = []
     stop = asyncio.Event()
 
     async def keep_using() -> None:
-        sessions = app.state.instance.session_maker
+        sessions = runtime_of(app).session_maker
         while not stop.is_set():
             try:
                 async with (

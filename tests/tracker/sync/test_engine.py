@@ -8,7 +8,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +17,6 @@ from prometheus_client import REGISTRY
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tallyhold.api.state import InstanceState
 from tallyhold.egress.client import EgressClient
 from tallyhold.models import AuditEvent, ConnectionSnapshot, NetWorthSnapshot, VenueBreaker
 from tallyhold.runtime import egress_config
@@ -26,6 +25,7 @@ from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.policy import window_start
 from tallyhold.sync.service import Outcome, Trigger
 from tallyhold_sandbox import Sandbox
+from tests.fixtures.instance import runtime_of
 from tests.fixtures.platform import Tenant
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import (
@@ -50,10 +50,6 @@ def sources(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def state_of(app: FastAPI) -> InstanceState:
-    return cast(InstanceState, app.state.instance)
 
 
 async def test_one_failing_source_never_blocks_the_others(
@@ -216,8 +212,7 @@ async def test_permanent_errors_stop_scheduled_syncs_until_fixed(
         "error",
         "invalid_credentials",
     )
-    engine = state_of(app).services["sync_engine"]
-    assert isinstance(engine, SyncEngine)
+    engine = runtime_of(app).sync.engine
     seq = account.venue.last_seq()
     result = await engine.sync_connection(uuid.UUID(account.connection_id), Trigger.scheduled)
     assert (result.outcome, result.code) == (Outcome.skipped, "error")
@@ -234,11 +229,12 @@ async def test_reruns_and_concurrent_runs_write_one_snapshot_per_window(
 ) -> None:
     account = await add_binance({"BTC": "0.5", "USDT": "10"})
     frozen = datetime.now(UTC)
-    services = state_of(app).services
+    services = runtime_of(app).sync.engine.services
     # Two engines are two processes (`serve` and `tallyhold sync --once`): separate limits, leases in common.
     egress = [EgressClient(egress_config(settings), mode="inprocess") for _ in range(2)]
     engines = [
-        SyncEngine(settings, state_of(app).session_maker, client_, services, clock=lambda: frozen) for client_ in egress
+        SyncEngine(settings, runtime_of(app).session_maker, client_, services, clock=lambda: frozen)
+        for client_ in egress
     ]
     try:
         seq = account.venue.last_seq()

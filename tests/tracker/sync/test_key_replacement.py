@@ -19,12 +19,12 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tallyhold.api.state import InstanceState
 from tallyhold.models import AuditEvent, Connection
 from tallyhold.settings import Settings
 from tallyhold.sync.engine import SyncEngine, SyncResult
 from tallyhold.sync.service import CREDENTIALS_REPLACED, Outcome
 from tallyhold_sandbox import Sandbox, VenueControl
+from tests.fixtures.instance import runtime_of
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key, wait_held
 from tests.fixtures.vault import VaultTenant
@@ -51,9 +51,7 @@ def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Set
 
 
 def engine_of(app: FastAPI) -> SyncEngine:
-    engine = cast(InstanceState, app.state.instance).services["sync_engine"]
-    assert isinstance(engine, SyncEngine)
-    return engine
+    return runtime_of(app).sync.engine
 
 
 def sample(name: str, **labels: str) -> float:

@@ -8,7 +8,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
-from typing import cast
 
 import httpx
 import psycopg
@@ -17,13 +16,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tallyhold.api.state import InstanceState
 from tallyhold.models import ConnectionSnapshot, NetWorthSnapshot
 from tallyhold.settings import Settings
-from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.service import Outcome
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_sandbox import Sandbox
+from tests.fixtures.instance import runtime_of
 from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import AddAccount, spot_amounts, sync_now, sync_settings
@@ -72,8 +70,7 @@ async def test_postgres_restarted_mid_sync(
     account = await add_binance({"BTC": "1"})
     await sync_now(client)
     account.set_spot({"BTC": "3"})
-    engine = cast(InstanceState, app.state.instance).services["sync_engine"]
-    assert isinstance(engine, SyncEngine)
+    engine = runtime_of(app).sync.engine
 
     locker, watcher = own_postgres.connect(DATABASE), own_postgres.connect(DATABASE)
     try:

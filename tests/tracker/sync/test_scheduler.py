@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import httpx
 import pytest
@@ -18,12 +17,12 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tallyhold.api.state import InstanceState
 from tallyhold.settings import Settings
 from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.scheduler import SyncScheduler
 from tallyhold.sync.service import Outcome, Trigger
 from tallyhold_sandbox import Sandbox
+from tests.fixtures.instance import runtime_of
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key, wait_held
 from tests.fixtures.vault import VaultTenant
@@ -41,10 +40,8 @@ PERMISSIONS_PATH = "/sapi/v1/account/apiRestrictions"  # what every exchange syn
 
 
 def parts(app: FastAPI) -> tuple[SyncScheduler, SyncEngine]:
-    services = cast(InstanceState, app.state.instance).services
-    scheduler, engine = services["sync_scheduler"], services["sync_engine"]
-    assert isinstance(scheduler, SyncScheduler)
-    assert isinstance(engine, SyncEngine)
+    scheduler, engine = runtime_of(app).sync.scheduler, runtime_of(app).sync.engine
+    assert scheduler is not None, "these tests run with the scheduler on"
     return scheduler, engine
 
 

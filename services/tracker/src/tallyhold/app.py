@@ -13,24 +13,16 @@ from tallyhold import __version__
 from tallyhold.api.handlers import install_error_handlers
 from tallyhold.api.middleware import AccessLog, BodySizeLimit, SecurityHeaders
 from tallyhold.api.openapi import install_openapi
-from tallyhold.api.state import InstanceState
 from tallyhold.chains.endpoints import chains_router, wallet_router
 from tallyhold.connections.endpoints import router as connections_router
-from tallyhold.credentials import runtime as credentials_runtime
-from tallyhold.db import create_engine, create_session_maker
-from tallyhold.egress.client import EgressClient
-from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
-from tallyhold.health.endpoints import database_check
 from tallyhold.health.endpoints import router as health_router
 from tallyhold.metrics import INSTANCE_INFO
 from tallyhold.portfolio.endpoints import router as portfolio_router
-from tallyhold.runtime import egress_config
+from tallyhold.runtime import open_runtime, served
 from tallyhold.security.endpoints import router as security_router
 from tallyhold.settings import Settings
 from tallyhold.sync import endpoints as sync_endpoints
-from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.looplag import LoopLagProbe
-from tallyhold.sync.scheduler import SyncScheduler
 from tallyhold.web.install import install_web
 
 DESCRIPTION = """\
@@ -57,44 +49,20 @@ class InstanceApp(FastAPI):
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
-        egress = EgressClient(
-            egress_config(settings), mode=settings.egress.mode, idle_seconds=settings.egress.idle_seconds
-        )
-        state = InstanceState.for_engine(settings, engine, egress)
-        state.readiness["database"] = database_check(state)
-        # Exchange keys are proven read-only by the exchange itself, through the egress worker.
-        state.services["verifier"] = ExchangeCredentialVerifier(egress, settings)
-        stop_credentials = await credentials_runtime.install(state)
-        # Background work (syncs, prices, retention) gets its own small pool: a bulkhead for API latency.
-        background_db = create_engine(settings, process="scheduler", pool_size=settings.database.sync_pool_size)
-        background_sessions = create_session_maker(background_db)
-        sync_engine = SyncEngine(settings, background_sessions, egress, state.services)
-        state.services[sync_endpoints.ENGINE] = sync_engine
-        scheduler = SyncScheduler(settings, background_sessions, sync_engine) if settings.sync.scheduler else None
-        if scheduler is not None:
-            state.services[sync_endpoints.SCHEDULER] = scheduler
-            scheduler.start()
-        app.state.instance = state
-        INSTANCE_INFO.labels(__version__).set(1)
-        loop_lag = LoopLagProbe()
-        loop_lag.start()
-        # Everything built so far (modules, models, schemas, pools) lives as long as the process: keep it out of
-        # the cyclic collector's full passes, which otherwise stall the event loop for ~100 ms now and then
-        # (bench/bench_api.py, event-loop lag while syncs run).
-        gc.freeze()
-        try:
-            yield
-        finally:
-            await loop_lag.stop()
-            if scheduler is not None:
-                scheduler.shutdown()
-            await sync_engine.aclose()
-            await stop_credentials()
-            await egress.aclose()
-            await state.last_used.aclose()
-            await background_db.dispose()
-            await engine.dispose()
+        async with open_runtime(settings, serving=True) as runtime:
+            # Read by the routes' typed dependencies (`SessionDep`, `SyncControlDep`, ...; see tallyhold/runtime.py).
+            app.state.runtime = served(runtime)
+            INSTANCE_INFO.labels(__version__).set(1)
+            loop_lag = LoopLagProbe()
+            loop_lag.start()
+            # Everything built so far (modules, models, schemas, pools) lives as long as the process: keep it out
+            # of the cyclic collector's full passes, which otherwise stall the event loop for ~100 ms now and then
+            # (bench/bench_api.py, event-loop lag while syncs run).
+            gc.freeze()
+            try:
+                yield
+            finally:
+                await loop_lag.stop()
 
     app = InstanceApp(
         title="Tallyhold instance API",

@@ -161,16 +161,16 @@ def sync(
     if not once:
         typer.echo("error: only `tallyhold sync --once` exists; `tallyhold serve` runs the scheduler", err=True)
         raise typer.Exit(2)
+    from tallyhold.runtime import open_runtime
     from tallyhold.sync.engine import SyncReport
-    from tallyhold.sync.runtime import standalone_engine
     from tallyhold.sync.service import Trigger
 
     settings = _settings()
 
     async def run() -> SyncReport:
-        async with standalone_engine(settings) as sync_engine:
-            report = await sync_engine.sync_all(Trigger.manual)
-            await sync_engine.apply_retention()
+        async with open_runtime(settings, serving=False) as runtime:
+            report = await runtime.sync.engine.sync_all(Trigger.manual)
+            await runtime.sync.engine.apply_retention()
             return report
 
     report = _run(run())

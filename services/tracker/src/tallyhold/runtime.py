@@ -1,12 +1,132 @@
-"""The process's runtime: what `tallyhold serve` and the CLI build from the settings before any work starts."""
+"""The process's runtime: everything built once from the settings and shared by requests and jobs.
+
+`open_runtime(settings)` builds it and tears it down: `tallyhold serve` in the app's lifespan, `tallyhold sync
+--once` (and the benches) without HTTP. Routes never see this class: each domain declares the part it reads as
+a typed dependency (`SessionDep`, `SyncControlDep`, `AnswerCacheDep`, ...) over a small Protocol of its own, and
+`Served` below makes mypy prove that `Runtime` provides every one of them. The domains cannot import this module
+(it imports them to build their objects), which is what keeps the package graph free of cycles.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tallyhold.api.dependencies import CoreParts
+from tallyhold.auth.dependencies import AuthParts
+from tallyhold.auth.last_used import LastUsedRecorder
+from tallyhold.auth.throttle import FailureThrottle
 from tallyhold.chains.options import ChainOptions
+from tallyhold.connections.dependencies import ConnectionParts
+from tallyhold.connections.verification import CredentialVerifier
+from tallyhold.credentials.cipher import CredentialCipher
+from tallyhold.credentials.dependencies import CredentialParts
+from tallyhold.credentials.runtime import vault_cipher
+from tallyhold.credentials.service import CipherKeySource
+from tallyhold.db import create_engine, create_session_maker
+from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
+from tallyhold.exchanges.sync import KEY_SOURCE
+from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
+from tallyhold.health.checks import HealthParts, ReadinessCheck, database_check, not_configured
+from tallyhold.portfolio.cache import AnswerCache
+from tallyhold.portfolio.dependencies import PortfolioParts
 from tallyhold.settings import Settings
+from tallyhold.sync.control import SyncControl
+from tallyhold.sync.dependencies import SyncParts
+from tallyhold.sync.engine import SyncEngine
+from tallyhold.sync.scheduler import SyncScheduler
+from tallyhold.web import sessions
+from tallyhold.web.dependencies import WebParts
+from tallyhold.web.sessions import CookieSigner
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    session_maker: async_sessionmaker[AsyncSession]
+    egress: EgressClient
+    # Failed authentications per client address, shared by every route that checks a credential (API and pages).
+    auth_throttle: FailureThrottle
+    last_used: LastUsedRecorder
+    # Proves exchange keys read-only, through the egress worker; the cipher is None without Vault settings.
+    verifier: CredentialVerifier
+    cipher: CredentialCipher | None
+    # `/v1/networth`, `/v1/balances` and the dashboard reuse answers from here (portfolio/cache.py).
+    answers: AnswerCache
+    # Signs the web pages' cookies with a key made at start and never stored (a restart signs everyone out).
+    cookie_signer: CookieSigner
+    sync: SyncControl
+    # A readiness probe answers "ok" or a short non-secret reason, one per dependency (`/readyz`).
+    readiness: dict[str, ReadinessCheck]
+
+
+class Served(
+    CoreParts, AuthParts, ConnectionParts, CredentialParts, HealthParts, PortfolioParts, SyncParts, WebParts, Protocol
+):
+    """Every part a route's dependency reads from the runtime."""
+
+
+def served(runtime: Runtime) -> Served:
+    """What the app's lifespan installs for the routes (mypy checks here that the runtime has every part)."""
+    return runtime
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Runtime]:
+    """The runtime of `tallyhold serve` (`serving`: background work gets a pool of its own, a bulkhead for API
+    latency, and the scheduler runs when the settings say so) or of a command without HTTP (one pool, no
+    scheduler). Vault down at start is not fatal: the readiness check reports it."""
+    async with AsyncExitStack() as stack:
+        engine = create_engine(settings, process="api" if serving else "sync")
+        stack.push_async_callback(engine.dispose)
+        session_maker = create_session_maker(engine)
+        egress = EgressClient(
+            egress_config(settings), mode=settings.egress.mode, idle_seconds=settings.egress.idle_seconds
+        )
+        stack.push_async_callback(egress.aclose)
+        last_used = LastUsedRecorder(session_maker)
+        stack.push_async_callback(last_used.aclose)
+        cipher = await stack.enter_async_context(vault_cipher(settings))
+        background = session_maker
+        if serving:
+            background_db = create_engine(settings, process="scheduler", pool_size=settings.database.sync_pool_size)
+            stack.push_async_callback(background_db.dispose)
+            background = create_session_maker(background_db)
+        key_sources: dict[str, object] = {KEY_SOURCE: CipherKeySource(cipher)} if cipher is not None else {}
+        sync_engine = SyncEngine(settings, background, egress, key_sources)
+        stack.push_async_callback(sync_engine.aclose)
+        scheduler = SyncScheduler(settings, background, sync_engine) if serving and settings.sync.scheduler else None
+        if scheduler is not None:
+            scheduler.start()
+            stack.callback(scheduler.shutdown)
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            session_maker=session_maker,
+            egress=egress,
+            auth_throttle=FailureThrottle(
+                limit=settings.auth.throttle_failures,
+                window_seconds=settings.auth.throttle_window_seconds,
+                max_clients=settings.auth.throttle_max_clients,
+            ),
+            last_used=last_used,
+            verifier=ExchangeCredentialVerifier(egress, settings),
+            cipher=cipher,
+            answers=AnswerCache(settings.portfolio.cache_seconds),
+            cookie_signer=sessions.new_signer(),
+            sync=SyncControl(settings, sync_engine, scheduler),
+            readiness={
+                "database": database_check(engine),
+                "vault": cipher.probe if cipher is not None else not_configured,
+            },
+        )
+        yield runtime
 
 
 def egress_config(settings: Settings) -> EgressConfig:

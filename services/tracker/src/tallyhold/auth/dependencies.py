@@ -2,40 +2,77 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tallyhold.api.dependencies import SessionDep, StateDep
-from tallyhold.api.state import InstanceState
+from tallyhold.api.dependencies import SessionDep, SessionMakerDep, runtime_of
 from tallyhold.auth import service as token_service
-from tallyhold.auth.throttle import client_key, retry_after_header
+from tallyhold.auth.last_used import LastUsedRecorder
+from tallyhold.auth.throttle import FailureThrottle, client_key, retry_after_header
 from tallyhold.db import transaction
 from tallyhold.errors import TooManyAuthFailures, Unauthorized
 from tallyhold.models import AccessToken
+
+
+class AuthParts(Protocol):
+    @property
+    def auth_throttle(self) -> FailureThrottle: ...
+
+    @property
+    def last_used(self) -> LastUsedRecorder: ...
+
+
+async def get_throttle(request: Request) -> FailureThrottle:
+    parts: AuthParts = runtime_of(request)
+    return parts.auth_throttle
+
+
+# Failed authentications per client address, shared by every route that checks a credential (API and pages).
+ThrottleDep = Annotated[FailureThrottle, Depends(get_throttle)]
+
+
+async def get_last_used(request: Request) -> LastUsedRecorder:
+    parts: AuthParts = runtime_of(request)
+    return parts.last_used
+
+
+LastUsedDep = Annotated[LastUsedRecorder, Depends(get_last_used)]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from `tallyhold token create`.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def require_token(request: Request, state: StateDep, session: SessionDep, credentials: BearerDep) -> AccessToken:
-    return await _authenticate(request, state, session, credentials)
+async def require_token(
+    request: Request, session: SessionDep, credentials: BearerDep, throttle: ThrottleDep, last_used: LastUsedDep
+) -> AccessToken:
+    return await _authenticate(request, session, credentials, throttle, last_used)
 
 
 CurrentToken = Annotated[AccessToken, Depends(require_token)]
 
 
-async def require_token_committed(request: Request, state: StateDep, credentials: BearerDep) -> AccessToken:
+async def require_token_committed(
+    request: Request,
+    sessions: SessionMakerDep,
+    credentials: BearerDep,
+    throttle: ThrottleDep,
+    last_used: LastUsedDep,
+) -> AccessToken:
     """The same check as `CurrentToken`, in a transaction of its own that has committed (and returned its
     connection to the pool) before the route runs: for routes that wait on the network before they write."""
-    async with transaction(state.session_maker) as session:
-        return await _authenticate(request, state, session, credentials)
+    async with transaction(sessions) as session:
+        return await _authenticate(request, session, credentials, throttle, last_used)
 
 
 async def _authenticate(
-    request: Request, state: InstanceState, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
+    request: Request,
+    session: AsyncSession,
+    credentials: HTTPAuthorizationCredentials | None,
+    throttle: FailureThrottle,
+    last_used: LastUsedRecorder,
 ) -> AccessToken:
     # No bearer credential at all is not a guess: 401 without counting. A presented token is always checked,
     # even from a throttled address, so a valid one keeps working there (auth/throttle.py says why).
@@ -45,11 +82,11 @@ async def _authenticate(
         token = await token_service.authenticate(session, credentials.credentials)
     except Unauthorized:
         client = client_key(request.client.host if request.client else None)
-        wait = state.auth_throttle.record_failure(client)
+        wait = throttle.record_failure(client)
         if wait is None:
             raise
         raise TooManyAuthFailures(retry_after_header(wait)) from None
-    state.last_used.seen(token)
+    last_used.seen(token)
     return token
 
 
@@ -58,10 +95,12 @@ CommittedToken = Annotated[AccessToken, Depends(require_token_committed)]
 
 
 @asynccontextmanager
-async def write_transaction(state: InstanceState, token: AccessToken) -> AsyncIterator[AsyncSession]:
+async def write_transaction(
+    sessions: async_sessionmaker[AsyncSession], token: AccessToken
+) -> AsyncIterator[AsyncSession]:
     """A `CommittedToken` route's one write transaction (commit on success, roll back on error), opened after
     its slow outside call; the token is confirmed still active in it first, so a revocation during that call
     is honoured (401, nothing written)."""
-    async with transaction(state.session_maker) as session:
+    async with transaction(sessions) as session:
         await token_service.confirm_active(session, token.id)
         yield session

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
+from tallyhold.api.dependencies import EgressDep, SessionDep, SettingsDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.chains import service
@@ -58,11 +58,11 @@ async def add_token(
     body: TokenCreate,
     session: SessionDep,
     settings: SettingsDep,
-    state: StateDep,
+    egress: EgressDep,
 ) -> TokenOut:
     """Track a custom ERC-20 by contract address on one chain; its symbol and decimals are read from the contract
     and checked. A symbol that copies a tracked asset (USDT, ETH, …) is refused."""
-    return await service.add_token(session, body, settings=settings, egress=state.egress, actor=f"token:{token.id}")
+    return await service.add_token(session, body, settings=settings, egress=egress, actor=f"token:{token.id}")
 
 
 @chains_router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))

@@ -5,12 +5,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
+from tallyhold.api.dependencies import SessionDep, SessionMakerDep, SettingsDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CommittedToken, CurrentToken, write_transaction
 from tallyhold.chains.guard import GuardedBody
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
+from tallyhold.connections.dependencies import VerifierDep
 from tallyhold.connections.schemas import (
     ConnectionList,
     ConnectionOut,
@@ -19,11 +20,10 @@ from tallyhold.connections.schemas import (
     ExchangeConnectionCreate,
     ManualConnectionCreate,
 )
-from tallyhold.connections.verification import CredentialVerifier
-from tallyhold.credentials.runtime import VERIFIER, cipher_of
+from tallyhold.credentials.dependencies import CipherDep
 from tallyhold.db import transaction
 from tallyhold.errors import error_responses
-from tallyhold.sync.runtime import sync_soon
+from tallyhold.sync.dependencies import SyncControlDep
 
 router = APIRouter(
     prefix="/v1/connections", tags=["connections"], route_class=DecimalJSONRoute, responses=error_responses(401)
@@ -48,42 +48,49 @@ async def create_manual_connection(
     )
 
 
-def _verifier(state: StateDep) -> CredentialVerifier:
-    verifier: CredentialVerifier = state.services[VERIFIER]
-    return verifier
-
-
 @router.post("/exchange", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 413, 422, 502, 503, 504))
 async def create_exchange_connection(
-    body: ExchangeConnectionCreate, state: StateDep, token: CommittedToken
+    body: ExchangeConnectionCreate,
+    token: CommittedToken,
+    sessions: SessionMakerDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    verifier: VerifierDep,
 ) -> ConnectionOut:
     """Connect an exchange account with a read-only API key. The exchange itself must report the key as
     read-only (`write_permissions` lists what to switch off); the key is encrypted with this customer's own
     transit key before it is stored and is never returned: only `key_hint` (its last 4 characters) is shown.
     Nothing is stored unless the answer is 201."""
     # The exchange is asked with no transaction open; then one transaction stores (connections/exchange.py).
-    verified = await exchange_service.verify(body.exchange, body, cipher=cipher_of(state), verifier=_verifier(state))
-    async with write_transaction(state, token) as session:
+    verified = await exchange_service.verify(body.exchange, body, cipher=cipher, verifier=verifier)
+    async with write_transaction(sessions, token) as session:
         return await exchange_service.store_new(
-            session, body, verified, schema=state.settings.database.schema_name, actor=f"token:{token.id}"
+            session, body, verified, schema=settings.database.schema_name, actor=f"token:{token.id}"
         )
 
 
 @router.put("/{connection_id}/credentials", responses=error_responses(400, 404, 413, 422, 502, 503, 504))
 async def replace_exchange_credentials(
-    connection_id: uuid.UUID, body: CredentialsReplace, state: StateDep, token: CommittedToken
+    connection_id: uuid.UUID,
+    body: CredentialsReplace,
+    token: CommittedToken,
+    sessions: SessionMakerDep,
+    settings: SettingsDep,
+    cipher: CipherDep,
+    verifier: VerifierDep,
+    sync: SyncControlDep,
 ) -> ConnectionOut:
     """Replace an exchange connection's key (same checks as at creation); the old ciphertexts are overwritten.
     A sync still running with the old key stores nothing (`superseded`); the new key is synced soon, with the
     old key's errors, backoff and holds forgotten."""
-    async with transaction(state.session_maker) as session:
+    async with transaction(sessions) as session:
         exchange = await exchange_service.exchange_of(session, connection_id)
-    verified = await exchange_service.verify(exchange, body, cipher=cipher_of(state), verifier=_verifier(state))
-    async with write_transaction(state, token) as session:
+    verified = await exchange_service.verify(exchange, body, cipher=cipher, verifier=verifier)
+    async with write_transaction(sessions, token) as session:
         replaced = await exchange_service.store_replacement(
-            session, connection_id, verified, schema=state.settings.database.schema_name, actor=f"token:{token.id}"
+            session, connection_id, verified, schema=settings.database.schema_name, actor=f"token:{token.id}"
         )
-    sync_soon(state, connection_id)  # committed: a sync that starts now reads the new key
+    sync.sync_soon(connection_id)  # committed: a sync that starts now reads the new key
     return replaced
 
 

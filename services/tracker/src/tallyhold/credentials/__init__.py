@@ -7,7 +7,8 @@
     cipher.py      CredentialCipher: the tenant's key as the instance uses it, off the event loop
     service.py     seal a key before its row is written; open it to use it (marks unreadable rows `error`)
     repository.py  the credential write lock, fresh ciphertext reads, error marking
-    runtime.py     wiring into InstanceState: services["cipher"], services["exchange_keys"], readiness["vault"]
+    runtime.py     the Vault session and cipher for the process's lifetime (tallyhold.runtime holds them)
+    dependencies.py  `CipherDep`, the cipher as a route dependency
     lifecycle.py   the provisioner's library: key, disable_upsert, AppRole/Kubernetes roles (shared policy), destroy
     rotation.py    rotate + rewrap every ciphertext of the tenant + raise min_decryption_version
     locks.py       the advisory lock that orders credential writes against the end of a rotation
@@ -17,7 +18,7 @@ There is no plaintext or local-key fallback anywhere: without Vault, credentials
 
 For the sync engine (and anything else that uses a stored key):
 
-- `services["exchange_keys"].exchange_key(session, connection)` (or `service.open_credentials`) gives the key.
+- `CipherKeySource(cipher).exchange_key(session, connection)` (or `service.open_credentials`) gives the key.
 - `VaultUnavailable` (a TallyholdError, status 503, code `vault_unavailable`) means Vault cannot be used right
   now (unreachable, sealed, timed out, identity refused). It is about our side, never about the key: pause the
   source (keep its last balances, flagged stale), do not count it against the key or the venue, retry later.

@@ -1,7 +1,7 @@
 """The sync request builder for exchange connections (`sources.registry.BUILDERS["exchange"]`).
 
-Runs in the API process inside the engine's transaction: decrypts the key through the credential cipher
-registered in `InstanceState.services` and asks for the permission re-check when it is due. The worker then
+Runs in the API process inside the engine's transaction: decrypts the key through the credential cipher that
+`tallyhold.runtime` hands the sync engine, and asks for the permission re-check when it is due. The worker then
 refuses (`write_permissions`, which the engine turns into a quarantine) before it reads a single balance.
 """
 

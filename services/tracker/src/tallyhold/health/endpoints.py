@@ -1,16 +1,24 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from tallyhold.api.dependencies import StateDep
-from tallyhold.api.state import InstanceState, ReadinessCheck
+from tallyhold.api.dependencies import runtime_of
+from tallyhold.health.checks import HealthParts, ReadinessCheck
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 3.0
+
+
+async def get_readiness(request: Request) -> dict[str, ReadinessCheck]:
+    parts: HealthParts = runtime_of(request)
+    return parts.readiness
+
+
+ReadinessDep = Annotated[dict[str, ReadinessCheck], Depends(get_readiness)]
 
 
 @router.get("/healthz")
@@ -20,10 +28,10 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "A dependency is down; the body says which."}})
-async def readyz(state: StateDep) -> JSONResponse:
+async def readyz(checks: ReadinessDep) -> JSONResponse:
     """200 when every dependency answers, else 503; the body names each one's state."""
-    results = await asyncio.gather(*(_run(check) for check in state.readiness.values()))
-    report = dict(zip(state.readiness, results, strict=True))
+    results = await asyncio.gather(*(_run(check) for check in checks.values()))
+    report = dict(zip(checks, results, strict=True))
     ready = all(value in {"ok", "not_configured"} for value in report.values())
     return JSONResponse(report, status_code=200 if ready else 503)
 
@@ -34,12 +42,3 @@ async def _run(check: ReadinessCheck) -> str:
     except Exception:  # readiness reports any failure as "down", whatever its kind
         return "down"
     return result
-
-
-def database_check(state: InstanceState) -> ReadinessCheck:
-    async def check() -> str:
-        async with state.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return "ok"
-
-    return check

@@ -7,18 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
-from tallyhold.api.state import InstanceState
+from tallyhold.api.dependencies import SessionDep, SettingsDep
 from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.errors import Unprocessable, error_responses
 from tallyhold.portfolio import service as portfolio_service
 from tallyhold.portfolio.cache import AnswerCache
+from tallyhold.portfolio.dependencies import AnswerCacheDep
 from tallyhold.portfolio.schemas import Balances, NetWorth, NetWorthHistory
 from tallyhold.portfolio.service import GroupBy
+from tallyhold.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["portfolio"], responses=error_responses(401))
 
-CACHE = "portfolio_cache"
 _STEP = re.compile(r"^(?P<n>[1-9][0-9]{0,8})(?P<unit>[smhdw]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
@@ -40,17 +40,9 @@ def parse_step(raw: str | None) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
-def answer_cache(state: InstanceState) -> AnswerCache:
-    cache = state.services.get(CACHE)
-    if not isinstance(cache, AnswerCache):
-        cache = state.services[CACHE] = AnswerCache(state.settings.portfolio.cache_seconds)
-    return cache
-
-
-async def cached_networth(session: AsyncSession, state: InstanceState) -> NetWorth:
+async def cached_networth(session: AsyncSession, answers: AnswerCache, settings: Settings) -> NetWorth:
     """`GET /v1/networth`'s answer: the web pages show exactly this, from the same cache."""
-    settings = state.settings
-    return await answer_cache(state).get_or_compute(
+    return await answers.get_or_compute(
         ("networth",),
         lambda: portfolio_service.networth(
             session, settings.portfolio.quote_currency, settings.prices.max_age, settings.sync.source_max_age
@@ -61,13 +53,13 @@ async def cached_networth(session: AsyncSession, state: InstanceState) -> NetWor
 @router.get("/balances")
 async def get_balances(
     session: SessionDep,
-    state: StateDep,
+    answers: AnswerCacheDep,
+    settings: SettingsDep,
     token: CurrentToken,
     group_by: Annotated[GroupBy, Query(description="none (default), asset or connection")] = "none",
 ) -> Balances:
     """Every stored balance valued in the quote currency. Stale rows keep their last good amount."""
-    settings = state.settings
-    return await answer_cache(state).get_or_compute(
+    return await answers.get_or_compute(
         ("balances", group_by),
         lambda: portfolio_service.balances(
             session, settings.portfolio.quote_currency, group_by, settings.prices.max_age, settings.sync.source_max_age
@@ -76,9 +68,11 @@ async def get_balances(
 
 
 @router.get("/networth")
-async def get_networth(session: SessionDep, state: StateDep, token: CurrentToken) -> NetWorth:
+async def get_networth(
+    session: SessionDep, answers: AnswerCacheDep, settings: SettingsDep, token: CurrentToken
+) -> NetWorth:
     """Net worth now, by asset, by connection and by kind, from stored balances and prices."""
-    return await cached_networth(session, state)
+    return await cached_networth(session, answers, settings)
 
 
 @router.get("/networth/history", response_model=NetWorthHistory, responses=error_responses(422))

@@ -4,6 +4,8 @@
                    SYNC_INTERVAL_SECONDS with jitter, plus prices, history retention and job reconciliation
     engine.py      one code path for every trigger (scheduler, `POST /v1/sync`, `tallyhold sync --once`):
                    limits, breakers, the egress call with its deadline, then `service.apply` / `service.fail`
+    control.py     what routes may ask of this process's syncing (start all, status, sync one soon);
+                   dependencies.py gives it to them as `SyncControlDep`
     policy.py      pure rules: windows, error classes, backoff with jitter, venue breakers
     service.py     what a sync result does to the database, in ONE transaction per connection
     repository.py  all SQL of the above

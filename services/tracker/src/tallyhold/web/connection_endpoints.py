@@ -14,24 +14,25 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from tallyhold.api.dependencies import SessionDep, StateDep
+from tallyhold.api.dependencies import SessionDep, SessionMakerDep, SettingsDep
 from tallyhold.auth import service as token_service
 from tallyhold.chains import service as chain_service
 from tallyhold.chains.guard import SecretMaterial, refuse_secret_material
 from tallyhold.chains.schemas import WalletCreate
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
+from tallyhold.connections.dependencies import VerifierDep
 from tallyhold.connections.schemas import (
     ConnectionUpdate,
     CredentialsReplace,
     ExchangeConnectionCreate,
     ManualConnectionCreate,
 )
-from tallyhold.credentials.runtime import VERIFIER, cipher_of
+from tallyhold.credentials.dependencies import CipherDep
 from tallyhold.db import transaction
 from tallyhold.errors import TallyholdError
 from tallyhold.exchanges.registry import ADAPTERS, venue_info
-from tallyhold.sync.runtime import sync_soon
+from tallyhold.sync.dependencies import SyncControlDep
 from tallyhold.web import pages
 from tallyhold.web.dependencies import CheckedForm, PageSession
 from tallyhold.web.endpoints import redirect
@@ -56,15 +57,15 @@ def _exchanges() -> list[Any]:
 
 @router.get("")
 async def list_connections(
-    active: PageSession, session: SessionDep, state: StateDep, done: str | None = None
+    active: PageSession, session: SessionDep, settings: SettingsDep, sync: SyncControlDep, done: str | None = None
 ) -> Response:
-    rows = await pages.connections(session, state)
+    rows = await pages.connections(session, sync)
     return _page(
         "connections.html",
         active,
         title="Connections",
         rows=rows,
-        egress_ips=[str(ip) for ip in state.settings.egress.ips],
+        egress_ips=[str(ip) for ip in settings.egress.ips],
         notice=NOTICES.get(done or ""),
         error_words=error_words,
         reminder_days=pages.KEY_AGE_REMINDER_DAYS,
@@ -88,12 +89,19 @@ def _exchange_form(active: ActiveSession, exchange: str | None, status_code: int
 
 
 @router.get("/new/exchange")
-async def new_exchange(active: PageSession, state: StateDep, exchange: str | None = None) -> Response:
-    return _exchange_form(active, exchange, egress_ips=[str(ip) for ip in state.settings.egress.ips])
+async def new_exchange(active: PageSession, settings: SettingsDep, exchange: str | None = None) -> Response:
+    return _exchange_form(active, exchange, egress_ips=[str(ip) for ip in settings.egress.ips])
 
 
 @router.post("/new/exchange")
-async def create_exchange(active: PageSession, form: CheckedForm, state: StateDep) -> Response:
+async def create_exchange(
+    active: PageSession,
+    form: CheckedForm,
+    settings: SettingsDep,
+    session_maker: SessionMakerDep,
+    cipher: CipherDep,
+    verifier: VerifierDep,
+) -> Response:
     exchange = str(form.get("exchange") or "")
     label = str(form.get("label") or "")
     try:
@@ -103,13 +111,11 @@ async def create_exchange(active: PageSession, form: CheckedForm, state: StateDe
                 "acknowledge_unverifiable": form.get("acknowledge_unverifiable") == "yes",
             }
         )
-        verified = await exchange_service.verify(
-            body.exchange, body, cipher=cipher_of(state), verifier=state.services[VERIFIER]
-        )
-        async with transaction(state.session_maker) as session:
+        verified = await exchange_service.verify(body.exchange, body, cipher=cipher, verifier=verifier)
+        async with transaction(session_maker) as session:
             await token_service.confirm_active(session, active.token_id)
             await exchange_service.store_new(
-                session, body, verified, schema=state.settings.database.schema_name, actor=f"token:{active.token_id}"
+                session, body, verified, schema=settings.database.schema_name, actor=f"token:{active.token_id}"
             )
     except (TallyholdError, ValidationError) as exc:
         # The label is the customer's own non-secret text; the key fields are never sent back.
@@ -127,31 +133,38 @@ async def replace_key_page(active: PageSession, connection_id: uuid.UUID, sessio
 
 
 @router.post("/{connection_id}/key")
-async def replace_key(active: PageSession, form: CheckedForm, connection_id: uuid.UUID, state: StateDep) -> Response:
+async def replace_key(
+    active: PageSession,
+    form: CheckedForm,
+    connection_id: uuid.UUID,
+    settings: SettingsDep,
+    session_maker: SessionMakerDep,
+    cipher: CipherDep,
+    verifier: VerifierDep,
+    sync: SyncControlDep,
+) -> Response:
     try:
-        async with transaction(state.session_maker) as session:
+        async with transaction(session_maker) as session:
             exchange = await exchange_service.exchange_of(session, connection_id)
         body = CredentialsReplace.model_validate(
             {**fields_of(form, KEY_FIELDS), "acknowledge_unverifiable": form.get("acknowledge_unverifiable") == "yes"}
         )
-        verified = await exchange_service.verify(
-            exchange, body, cipher=cipher_of(state), verifier=state.services[VERIFIER]
-        )
-        async with transaction(state.session_maker) as session:
+        verified = await exchange_service.verify(exchange, body, cipher=cipher, verifier=verifier)
+        async with transaction(session_maker) as session:
             await token_service.confirm_active(session, active.token_id)
             await exchange_service.store_replacement(
                 session,
                 connection_id,
                 verified,
-                schema=state.settings.database.schema_name,
+                schema=settings.database.schema_name,
                 actor=f"token:{active.token_id}",
             )
     except (TallyholdError, ValidationError) as exc:
-        async with transaction(state.session_maker) as session:
+        async with transaction(session_maker) as session:
             connection = await connection_service.get(session, connection_id)
         return _page("replace_key.html", active, 422, title="Replace key", connection=connection,
                      info=venue_info(connection.exchange or ""), refused=refusal(exc))  # fmt: skip
-    sync_soon(state, connection_id)
+    sync.sync_soon(connection_id)
     return redirect("/connections?done=replaced")
 
 
@@ -159,24 +172,24 @@ async def replace_key(active: PageSession, form: CheckedForm, connection_id: uui
 
 
 @router.get("/new/wallet")
-async def new_wallet(active: PageSession, state: StateDep) -> Response:
-    return _page(
-        "wallet_form.html", active, title="Add a wallet", chains=chain_service.list_chains(state.settings).items
-    )
+async def new_wallet(active: PageSession, settings: SettingsDep) -> Response:
+    return _page("wallet_form.html", active, title="Add a wallet", chains=chain_service.list_chains(settings).items)
 
 
 @router.post("/new/wallet")
-async def create_wallet(active: PageSession, form: CheckedForm, state: StateDep) -> Response:
+async def create_wallet(
+    active: PageSession, form: CheckedForm, settings: SettingsDep, session_maker: SessionMakerDep
+) -> Response:
     values = fields_of(form, ("chain", "address", "label"))
     try:
         refuse_secret_material(values)
         body = WalletCreate.model_validate(values)
-        async with transaction(state.session_maker) as session:
-            await chain_service.create_wallet(session, body, settings=state.settings, actor=f"token:{active.token_id}")
+        async with transaction(session_maker) as session:
+            await chain_service.create_wallet(session, body, settings=settings, actor=f"token:{active.token_id}")
     except (TallyholdError, ValidationError) as exc:
         kept = {} if isinstance(exc, SecretMaterial) else values
         return _page("wallet_form.html", active, 422, title="Add a wallet", refused=refusal(exc), values=kept,
-                     chains=chain_service.list_chains(state.settings).items)  # fmt: skip
+                     chains=chain_service.list_chains(settings).items)  # fmt: skip
     return redirect("/connections?done=added")
 
 
@@ -184,62 +197,70 @@ async def create_wallet(active: PageSession, form: CheckedForm, state: StateDep)
 
 
 @router.get("/new/manual")
-async def new_manual(active: PageSession, state: StateDep) -> Response:
-    return _page(
-        "manual_form.html", active, title="Add a holding", quote=state.settings.portfolio.quote_currency, values={}
-    )
+async def new_manual(active: PageSession, settings: SettingsDep) -> Response:
+    return _page("manual_form.html", active, title="Add a holding", quote=settings.portfolio.quote_currency, values={})
 
 
 @router.post("/new/manual")
-async def create_manual(active: PageSession, form: CheckedForm, state: StateDep) -> Response:
+async def create_manual(
+    active: PageSession, form: CheckedForm, settings: SettingsDep, session_maker: SessionMakerDep
+) -> Response:
     values = fields_of(form, ("label", "asset", "amount", "price"))
     try:
         refuse_secret_material(values)
         body = ManualConnectionCreate.model_validate(values)
-        async with transaction(state.session_maker) as session:
+        async with transaction(session_maker) as session:
             await connection_service.create_manual(
                 session,
                 body,
-                quote=state.settings.portfolio.quote_currency,
-                limit=state.settings.limits.max_manual_connections,
+                quote=settings.portfolio.quote_currency,
+                limit=settings.limits.max_manual_connections,
                 actor=f"token:{active.token_id}",
             )
     except (TallyholdError, ValidationError) as exc:
         kept = {} if isinstance(exc, SecretMaterial) else values
-        quote = state.settings.portfolio.quote_currency
+        quote = settings.portfolio.quote_currency
         return _page("manual_form.html", active, 422, title="Add a holding", quote=quote, refused=refusal(exc),
                      values=kept)  # fmt: skip
     return redirect("/connections?done=added")
 
 
 @router.get("/{connection_id}/edit")
-async def edit_page(active: PageSession, connection_id: uuid.UUID, session: SessionDep, state: StateDep) -> Response:
+async def edit_page(
+    active: PageSession, connection_id: uuid.UUID, session: SessionDep, settings: SettingsDep
+) -> Response:
     connection = await connection_service.get(session, connection_id)
     return _page("edit_form.html", active, title=f"Edit {connection.label}", connection=connection,
-                 quote=state.settings.portfolio.quote_currency)  # fmt: skip
+                 quote=settings.portfolio.quote_currency)  # fmt: skip
 
 
 @router.post("/{connection_id}/edit")
-async def edit(active: PageSession, form: CheckedForm, connection_id: uuid.UUID, state: StateDep) -> Response:
+async def edit(
+    active: PageSession,
+    form: CheckedForm,
+    connection_id: uuid.UUID,
+    settings: SettingsDep,
+    session_maker: SessionMakerDep,
+) -> Response:
     values: dict[str, str | None] = dict(fields_of(form, ("label", "amount", "price")))
     if form.get("kind") == "manual" and "price" not in values:
         values["price"] = None  # an emptied price field means "price it from the market"
     try:
         refuse_secret_material(values)
         body = ConnectionUpdate.model_validate(values)
-        async with transaction(state.session_maker) as session:
+        async with transaction(session_maker) as session:
             await connection_service.update(
                 session,
                 connection_id,
                 body,
-                quote=state.settings.portfolio.quote_currency,
+                quote=settings.portfolio.quote_currency,
                 actor=f"token:{active.token_id}",
             )
     except (TallyholdError, ValidationError) as exc:
-        async with transaction(state.session_maker) as session:
+        async with transaction(session_maker) as session:
             connection = await connection_service.get(session, connection_id)
         return _page("edit_form.html", active, 422, title=f"Edit {connection.label}", connection=connection,
-                     quote=state.settings.portfolio.quote_currency, refused=refusal(exc))  # fmt: skip
+                     quote=settings.portfolio.quote_currency, refused=refusal(exc))  # fmt: skip
     return redirect("/connections?done=saved")
 
 

@@ -4,18 +4,29 @@ was checked."""
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from tallyhold.api.dependencies import SessionDep, StateDep
-from tallyhold.api.state import InstanceState
+from tallyhold.api.dependencies import SessionDep, SessionMakerDep, runtime_of
 from tallyhold.db import transaction
 from tallyhold.web import sessions
 from tallyhold.web.sessions import ActiveSession, CookieSigner
 
-SIGNER = "web_cookie_signer"
+
+class WebParts(Protocol):
+    @property
+    def cookie_signer(self) -> CookieSigner: ...
+
+
+async def get_cookie_signer(request: Request) -> CookieSigner:
+    parts: WebParts = runtime_of(request)
+    return parts.cookie_signer
+
+
+# Signs the pages' cookies with a key the process made at start and never stores.
+SignerDep = Annotated[CookieSigner, Depends(get_cookie_signer)]
 
 
 class SignInRequired(Exception):
@@ -26,22 +37,16 @@ class CsrfRefused(Exception):
     """A state-changing form without its session's CSRF token (or from another origin): 403, nothing done."""
 
 
-async def signer_of(state: InstanceState) -> CookieSigner:
-    signer = state.services.get(SIGNER)
-    if not isinstance(signer, CookieSigner):
-        signer = state.services[SIGNER] = sessions.new_signer()
-    return signer
-
-
-async def page_session(request: Request, state: StateDep, session: SessionDep) -> ActiveSession:
+async def page_session(
+    request: Request, session: SessionDep, session_maker: SessionMakerDep, signer: SignerDep
+) -> ActiveSession:
     """The request's live session, read in the request's own transaction. When its token has been revoked or
     has expired, the token's sessions are deleted in a transaction of their own (committed, although this
     request then fails) and the answer is the sign-in page."""
-    signer = await signer_of(state)
     try:
         active = await sessions.resolve(session, signer, request.cookies.get(sessions.COOKIE))
     except sessions.TokenEnded as ended:
-        async with transaction(state.session_maker) as cleanup:
+        async with transaction(session_maker) as cleanup:
             await sessions.end_sessions_of(cleanup, ended.token_id)
         raise SignInRequired() from None
     if active is None:

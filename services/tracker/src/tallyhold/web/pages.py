@@ -10,13 +10,14 @@ from decimal import Decimal
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.api.state import InstanceState
 from tallyhold.connections import service as connection_service
 from tallyhold.connections.schemas import ConnectionOut
 from tallyhold.portfolio import service as portfolio_service
-from tallyhold.portfolio.endpoints import answer_cache, cached_networth
+from tallyhold.portfolio.cache import AnswerCache
+from tallyhold.portfolio.endpoints import cached_networth
 from tallyhold.portfolio.schemas import NetWorth
-from tallyhold.sync.endpoints import current_status
+from tallyhold.settings import Settings
+from tallyhold.sync.control import SyncControl
 from tallyhold.sync.schemas import SyncStatus
 
 RANGES = {"24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30), "1y": timedelta(days=365)}
@@ -46,18 +47,22 @@ def _change_since(rows: list[tuple[datetime, Decimal]], total: Decimal, at: date
     return total - earlier[-1] if earlier else None
 
 
-async def dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
+async def dashboard(
+    session: AsyncSession, answers: AnswerCache, settings: Settings, sync: SyncControl, chart_range: str
+) -> Dashboard:
     """What the dashboard shows, reused like `/v1/networth`'s answer (the same cache: a write of this process
     makes it stale at once, another process's within PORTFOLIO_CACHE_SECONDS), so a page view costs queries
     only when something changed."""
-    return await answer_cache(state).get_or_compute(
-        ("web-dashboard", chart_range), lambda: _gather_dashboard(session, state, chart_range)
+    return await answers.get_or_compute(
+        ("web-dashboard", chart_range), lambda: _gather_dashboard(session, answers, settings, sync, chart_range)
     )
 
 
-async def _gather_dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
-    quote = state.settings.portfolio.quote_currency
-    networth = await cached_networth(session, state)
+async def _gather_dashboard(
+    session: AsyncSession, answers: AnswerCache, settings: Settings, sync: SyncControl, chart_range: str
+) -> Dashboard:
+    quote = settings.portfolio.quote_currency
+    networth = await cached_networth(session, answers, settings)
     now = datetime.now(UTC)
     # One hourly read of the last 30 days (and an hour) gives the changes, and is the default range's chart too:
     # each history read is a query, and they are most of a page view's cost (bench/bench_web.py).
@@ -78,10 +83,10 @@ async def _gather_dashboard(session: AsyncSession, state: InstanceState, chart_r
             "v": [str(v) for _, v in chart.rows],
         }
     ).decode()
-    sync = await current_status(session, state)
+    status = await sync.status(session)
     labels = {share.connection_id: share.label for share in networth.by_connection}
-    labels.update({source.connection_id: source.label for source in sync.sources})
-    return Dashboard(networth, changes, chart_json, chart_range, sync, labels)
+    labels.update({source.connection_id: source.label for source in status.sources})
+    return Dashboard(networth, changes, chart_json, chart_range, status, labels)
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class ConnectionRow:
     key_reminder: bool
 
 
-async def connections(session: AsyncSession, state: InstanceState) -> list[ConnectionRow]:
+async def connections(session: AsyncSession, sync: SyncControl) -> list[ConnectionRow]:
     # Every connection on one page, read a page of the API's size at a time (its list is paginated).
     listed: list[ConnectionOut] = []
     cursor: str | None = None
@@ -101,7 +106,7 @@ async def connections(session: AsyncSession, state: InstanceState) -> list[Conne
         listed.extend(page.items)
         if (cursor := page.next_cursor) is None:
             break
-    status = {source.connection_id: source for source in (await current_status(session, state)).sources}
+    status = {source.connection_id: source for source in (await sync.status(session)).sources}
     rows = []
     for connection in listed:
         source = status.get(connection.id)
