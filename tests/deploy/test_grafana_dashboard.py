@@ -1,7 +1,7 @@
 """The Grafana dashboard JSON is well formed and every query is valid PromQL over real metric names.
 
-No Grafana server runs here (research: tooling.md §6); PromQL validity is checked by promtool, which parses
-each panel query as a recording rule."""
+No Grafana server runs here (none is installable from the package registries this machine reaches); PromQL
+validity is checked by promtool, which parses each panel query as a recording rule."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Chains: on-chain wallets tracked by public address or extended public key, never by anything secret.
 
 API process (no web3, no bip-utils: both stay in the egress worker)
-    guard.py        the secret-paste guard (DESIGN decision 5): private keys, WIF, xprv, BIP-39 phrases
+    guard.py        the secret-paste guard (chains take public addresses only): private keys, WIF, xprv, BIP-39 phrases
     addresses.py    EVM (EIP-55) and Bitcoin address / xpub validation and normalisation, in pure Python
     encoding.py     Base58Check and Bech32/Bech32m for the above
     catalog.py      the supported chains (chain id, native asset); tokenlist.py: curated tokens (tokens/*.json)

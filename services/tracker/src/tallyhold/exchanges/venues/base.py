@@ -110,7 +110,8 @@ async def cancel_probe(
     denied_codes: frozenset[str] = frozenset(),
     code_keys: tuple[str, ...] = (),
 ) -> bool:
-    """Cancel an order that cannot exist (research §3 rule 2; never a cancel-all, never a validate-only order).
+    """Cancel an order that cannot exist, by an impossible id (never a cancel-all, which would cancel real orders;
+    never a validate-only order, which becomes a real order if a wrapper drops the flag).
     True: the venue looked for the order, so the key may trade. False: the venue refused the permission (and,
     where the venue documents the code for it, said exactly that). Anything else raises ProbeInconclusive."""
     try:
