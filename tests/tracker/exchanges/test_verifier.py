@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from tallyhold.connections.verification import ExchangeKey
 from tallyhold.egress.client import EgressClient
 from tallyhold.errors import TallyholdError
+from tallyhold.exchanges.verification import ExchangeKey
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
