@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
-from tallyhold.connections.verification import ExchangeKey
 from tallyhold.egress.client import EgressClient
 from tallyhold.errors import TallyholdError
+from tallyhold.exchanges.verification import ExchangeKey
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold_sandbox import Sandbox
 from tests.fixtures.instance import offline_settings

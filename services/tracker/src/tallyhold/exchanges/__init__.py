@@ -1,6 +1,8 @@
 """Exchange connectors: read-only keys proven by the exchange itself, complete balances, safe failure.
 
 API process (never imports ccxt):
+    verification.py  the CredentialVerifier contract, Permissions, KeyVerification, RefuseAllVerifier
+    keyformat.py  characters no exchange accepts in a key, refused before any outbound call
     verifier.py   the CredentialVerifier the connection routes call before any cipher call or row write
     sync.py       the sync request builder (sources.registry.BUILDERS["exchange"])
     registry.py   supported venues → adapters (venues/<id>.py), model.py (what they describe and report)

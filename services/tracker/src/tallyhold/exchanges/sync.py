@@ -12,11 +12,11 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.connections.verification import ExchangeKey
 from tallyhold.egress.protocol import EgressError
 from tallyhold.exchanges.model import VenueInfo
 from tallyhold.exchanges.registry import venue_info
 from tallyhold.exchanges.schemas import BalancesRequest, WireKey
+from tallyhold.exchanges.verification import ExchangeKey
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceContext

@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 
 from tallyhold.auth.dependencies import CurrentToken
-from tallyhold.chains.encoding import BASE58_ALPHABET, base58_decode, base58check_decode
+from tallyhold.encoding import BASE58_ALPHABET, base58_decode, base58check_decode
 from tallyhold.errors import Unprocessable
 from tallyhold.logging import secrets
 from tallyhold.metrics import SECRET_MATERIAL_REFUSED
