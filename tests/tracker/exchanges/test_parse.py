@@ -1,6 +1,8 @@
 """Strict readers: every malformed amount is refused, never read as something else."""
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -124,3 +126,12 @@ def test_every_field_reader_reads_at_the_same_path():
         with pytest.raises(Malformed) as caught:
             reader(row, "t", "r")  # "x" is none of these
         assert caught.value.where == "r.t"
+
+
+def test_adapters_read_fields_with_the_at_readers():
+    """`parse.amount(parse.field(row, "free", where), f"{where}.free")` spells the path twice, and the two spellings
+    drifted apart: fields are read with `parse.amount_at(row, "free", where)`, which spells it once."""
+    venues = Path(parse.__file__).parent / "venues"
+    twice = re.compile(r"parse\.\w+\(\s*parse\.field\(")
+    offenders = [path.name for path in sorted(venues.glob("*.py")) if twice.search(path.read_text())]
+    assert offenders == []
