@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Response, status
 from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CommittedToken, CurrentToken, write_transaction
-from tallyhold.chains.guard import GuardedBody
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
 from tallyhold.connections.schemas import (
@@ -19,10 +18,11 @@ from tallyhold.connections.schemas import (
     ExchangeConnectionCreate,
     ManualConnectionCreate,
 )
-from tallyhold.connections.verification import CredentialVerifier
 from tallyhold.credentials.runtime import VERIFIER, cipher_of
 from tallyhold.db import transaction
 from tallyhold.errors import error_responses
+from tallyhold.exchanges.verification import CredentialVerifier
+from tallyhold.security.guard import GuardedBody
 from tallyhold.sync.runtime import sync_soon
 
 router = APIRouter(

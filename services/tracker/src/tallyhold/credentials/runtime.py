@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tallyhold.api.state import InstanceState
-from tallyhold.connections.verification import RefuseAllVerifier
 from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.service import CipherKeySource
 from tallyhold.credentials.vault import VaultSession
 from tallyhold.exchanges.sync import KEY_SOURCE
+from tallyhold.exchanges.verification import RefuseAllVerifier
 
 CIPHER = "cipher"
 VERIFIER = "verifier"
