@@ -24,7 +24,7 @@ import tallyhold
 from tallyhold.exchanges.guard import endpoints_of
 from tallyhold.exchanges.registry import ADAPTERS
 from tallyhold.exchanges.session import exchange_class
-from tallyhold.settings import Settings
+from tallyhold.settings import Settings, leaves
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.podman.engine import podman, podman_json
@@ -160,10 +160,10 @@ def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Set
 
 def secret_files(settings: Settings) -> dict[str, str]:
     values = {}
-    for name in SECRET_SETTINGS:
-        value = getattr(settings, name)
-        if isinstance(value, SecretStr):
-            values[f"TALLYHOLD_{name}"] = value.get_secret_value()
+    for leaf in leaves():
+        value = leaf.value(settings)
+        if leaf.name in SECRET_SETTINGS and isinstance(value, SecretStr):
+            values[leaf.variable] = value.get_secret_value()
     return values
 
 
@@ -211,7 +211,7 @@ async def test_instance_in_the_image_serves_and_syncs(
     name = ""
     try:
         name = start_instance(podman_run, settings, created_secrets)
-        base = f"http://127.0.0.1:{settings.HTTP_PORT}"
+        base = f"http://127.0.0.1:{settings.http.port}"
         ready = await wait_ready(base, name)
         assert ready["database"] == "ok", ready
         assert ready["vault"] == "ok", ready
