@@ -83,7 +83,7 @@ async def test_postgres_restarted_mid_sync(
         assert (await client.post("/v1/sync")).status_code == 202
         await _wait(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
-            (f"{settings.CUSTOMER_ID}.scheduler",),
+            (f"{settings.customer_id}.scheduler",),
             watcher,
         )
         await asyncio.to_thread(own_postgres.kill)  # an immediate shutdown, as a crash looks to clients

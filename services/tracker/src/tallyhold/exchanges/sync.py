@@ -58,7 +58,7 @@ def permissions_due(connection: Connection, info: VenueInfo, settings: Settings,
     if checked is None:
         return True
     if info.verification == "unverifiable":
-        interval = max(PROBE_INTERVAL, timedelta(seconds=settings.EXCHANGE_PERMISSION_CHECK_SECONDS))
+        interval = max(PROBE_INTERVAL, timedelta(seconds=settings.exchanges.permission_check_seconds))
     else:
-        interval = timedelta(seconds=settings.EXCHANGE_PERMISSION_CHECK_SECONDS)
+        interval = timedelta(seconds=settings.exchanges.permission_check_seconds)
     return now - checked >= interval
