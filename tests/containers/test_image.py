@@ -24,7 +24,7 @@ import tallyhold
 from tallyhold.exchanges.guard import endpoints_of
 from tallyhold.exchanges.registry import ADAPTERS
 from tallyhold.exchanges.session import exchange_class
-from tallyhold.settings import Settings, leaves
+from tallyhold.settings import PriceSettings, Settings, leaves
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.podman.engine import podman, podman_json
@@ -275,11 +275,7 @@ from tallyhold.exchanges.denylist import denied
 from tallyhold.exchanges.guard import TransportGuard, endpoints_of, request_cost
 from tallyhold.exchanges.registry import ADAPTERS
 from tallyhold.exchanges.session import exchange_class
-import tallyhold
-from tallyhold.exchanges.guard import endpoints_of
-from tallyhold.exchanges.registry import ADAPTERS
-from tallyhold.exchanges.session import exchange_class
-from tallyhold.settings import Settings
+from tallyhold.settings import PriceSettings
 venues = {}
 for venue, adapter in ADAPTERS.items():
     klass = exchange_class(venue)
@@ -288,7 +284,7 @@ for venue, adapter in ADAPTERS.items():
     request_cost(klass, adapter.methods)
     errors = [getattr(ccxt, name) for name in adapter.unmapped_errors.values()]
     venues[venue] = {"class": type(klass({})).__module__, "endpoints": len(allowed), "errors": len(errors)}
-defaults = Settings.model_fields["PRICE_VENUES"].get_default(call_default_factory=True)
+defaults = PriceSettings.model_fields["venues"].get_default(call_default_factory=True)
 prices = [exchange_class(venue).__module__ for venue in defaults]
 keccak.new(digest_bits=256).update(b"").hexdigest()
 print(json.dumps({"modules": modules, "venues": venues, "prices": prices}))
@@ -311,5 +307,5 @@ def test_every_module_and_venue_adapter_loads_in_the_image(tracker_image: str) -
         for venue, adapter in ADAPTERS.items()
     }
     assert loaded["venues"] == expected
-    defaults = Settings.model_fields["PRICE_VENUES"].get_default(call_default_factory=True)
+    defaults = PriceSettings.model_fields["venues"].get_default(call_default_factory=True)
     assert loaded["prices"] == [f"ccxt.async_support.{venue}" for venue in defaults]
