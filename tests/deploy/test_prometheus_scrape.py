@@ -1,6 +1,6 @@
 """A real Prometheus (Debian package) scrapes a running `tallyhold serve` on its METRICS_PORT and evaluates
 the shipped rules: a Binance 418 on the instance's key opens the venue's breaker, and TallyholdVenueBanned
-fires (security battery item 21, end to end). Polls, never sleeps a fixed time: the first scrape comes ~6 s
+fires, end to end. Polls, never sleeps a fixed time: the first scrape comes ~6 s
 after Prometheus starts."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The sync engine end to end: exchange connections created through the API (real verifier, real OpenBao
 cipher), synced by the Binance connector in the egress worker against the sandbox venue with faults scoped
-to each test's keys. Security battery items 21 (429/418), 22 (partial failure) and 23 (idempotency)."""
+to each test's keys. Covers 429 and 418 (bans), partial failure and idempotency."""
 
 from __future__ import annotations
 

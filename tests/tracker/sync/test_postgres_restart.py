@@ -1,4 +1,4 @@
-"""Postgres dies in the middle of a sync's write and comes back (security battery item 26): the sync fails
+"""Postgres dies in the middle of a sync's write and comes back: the sync fails
 cleanly, nothing is half written, the next run succeeds without restarting the instance, and the window
 still holds one snapshot. The module has a Postgres of its own, so killing it disturbs no other test."""
 

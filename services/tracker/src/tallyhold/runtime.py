@@ -22,7 +22,6 @@ from tallyhold.auth.last_used import LastUsedRecorder
 from tallyhold.auth.throttle import FailureThrottle
 from tallyhold.chains.options import ChainOptions
 from tallyhold.connections.dependencies import ConnectionParts
-from tallyhold.connections.verification import CredentialVerifier
 from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.dependencies import CredentialParts
 from tallyhold.credentials.runtime import vault_cipher
@@ -31,6 +30,7 @@ from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.sync import KEY_SOURCE
+from tallyhold.exchanges.verification import CredentialVerifier
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.checks import HealthParts, ReadinessCheck, database_check, not_configured
 from tallyhold.portfolio.cache import AnswerCache

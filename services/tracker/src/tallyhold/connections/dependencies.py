@@ -7,7 +7,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from tallyhold.api.dependencies import runtime_of
-from tallyhold.connections.verification import CredentialVerifier
+from tallyhold.exchanges.verification import CredentialVerifier
 
 
 class ConnectionParts(Protocol):

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Response, status
 from tallyhold.api.dependencies import SessionDep, SessionMakerDep, SettingsDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CommittedToken, CurrentToken, write_transaction
-from tallyhold.chains.guard import GuardedBody
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
 from tallyhold.connections.dependencies import VerifierDep
@@ -23,6 +22,7 @@ from tallyhold.connections.schemas import (
 from tallyhold.credentials.dependencies import CipherDep
 from tallyhold.db import transaction
 from tallyhold.errors import error_responses
+from tallyhold.security.guard import GuardedBody
 from tallyhold.sync.dependencies import SyncControlDep
 
 router = APIRouter(

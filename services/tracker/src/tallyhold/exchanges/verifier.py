@@ -1,6 +1,6 @@
 """The real CredentialVerifier: asks the exchange itself, through the egress worker, what a key may do.
 
-Runs in the API process, before any cipher call or row write (connections/verification.py has the contract).
+Runs in the API process, before any cipher call or row write (exchanges/verification.py has the contract).
 Refusals, in the order they are decided:
     400 unsupported_exchange      not in exchanges/registry.py
     422 invalid_credentials       a part the venue needs is missing (`missing`), or the venue rejected the key
@@ -17,13 +17,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tallyhold.connections.schemas import Permissions
-from tallyhold.connections.verification import ExchangeKey, KeyVerification
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
 from tallyhold.errors import BadRequest, TallyholdError, Unprocessable, UpstreamError
 from tallyhold.exchanges.registry import venue_info
 from tallyhold.exchanges.schemas import VerifyReply, VerifyRequest, WireKey
+from tallyhold.exchanges.verification import ExchangeKey, KeyVerification, Permissions
 from tallyhold.metrics import CREDENTIALS_REJECTED
 from tallyhold.settings import Settings
 

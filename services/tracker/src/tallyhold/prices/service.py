@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold import metrics
+from tallyhold.breakers.policy import Breakers, BreakerState, Failure
+from tallyhold.breakers.repository import BreakerRepository
 from tallyhold.db import transaction
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
@@ -25,8 +27,6 @@ from tallyhold.prices.conversion import resolve
 from tallyhold.prices.repository import PriceRepository
 from tallyhold.prices.wire import TickersReply, TickersRequest
 from tallyhold.settings import Settings
-from tallyhold.sync.policy import Breakers, BreakerState, Failure
-from tallyhold.sync.repository import SyncRepository
 
 logger = logging.getLogger("tallyhold.prices")
 
@@ -74,7 +74,7 @@ class PriceService:
         now = self.clock()
         report = PriceRefresh(at=now)
         async with self.session_maker() as session:
-            rows = await SyncRepository(session).open_breakers(now)
+            rows = await BreakerRepository(session).open_breakers(now)
             self.breakers.reconcile({row.venue: (row.open_until, row.reason) for row in rows}, now)
             assets = [asset for asset in await PriceRepository(session).held_assets() if asset != quote]
         venues = []
@@ -121,7 +121,7 @@ class PriceService:
         report.priced = sorted(resolved)
         report.unpriced = sorted(set(assets) - set(resolved))
         async with transaction(self.session_maker) as session:
-            breakers = SyncRepository(session)
+            breakers = BreakerRepository(session)
             for failure in reply.failures:
                 report.failed_venues[failure.venue] = failure.code
                 metrics.PRICE_VENUE_ERRORS.labels(failure.venue, failure.code).inc()

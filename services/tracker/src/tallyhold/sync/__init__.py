@@ -6,7 +6,7 @@
                    limits, breakers, the egress call with its deadline, then `service.apply` / `service.fail`
     control.py     what routes may ask of this process's syncing (start all, status, sync one soon);
                    dependencies.py gives it to them as `SyncControlDep`
-    policy.py      pure rules: windows, error classes, backoff with jitter, venue breakers
+    policy.py      pure rules: windows, backoff with jitter (what a failure means and the venue breakers: `breakers`)
     service.py     what a sync result does to the database, in ONE transaction per connection
     repository.py  all SQL of the above
 

@@ -24,6 +24,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold import metrics
+from tallyhold.breakers.policy import VENUE_CODES, Breakers, Failure
+from tallyhold.breakers.repository import BreakerRepository
 from tallyhold.db import transaction
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
@@ -34,7 +36,7 @@ from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceBalances, SourceContext
 from tallyhold.sources.registry import builder_for
 from tallyhold.sync import service
-from tallyhold.sync.policy import VENUE_CODES, Breakers, Failure, window_start
+from tallyhold.sync.policy import window_start
 from tallyhold.sync.repository import SyncRepository
 from tallyhold.sync.service import Applied, Claim, Outcome, Skip, Trigger
 
@@ -259,7 +261,7 @@ class SyncEngine:
     async def _restore_breakers(self, now: datetime) -> None:
         """Breakers opened by other processes (or before a restart) apply here too."""
         async with self.session_maker() as session:
-            rows = await SyncRepository(session).open_breakers(now)
+            rows = await BreakerRepository(session).open_breakers(now)
         self.breakers.reconcile({row.venue: (row.open_until, row.reason) for row in rows}, now)
 
     async def _build(self, claimed: Claim) -> EgressCall | Failure:
@@ -314,7 +316,7 @@ class SyncEngine:
                 point=point,
             )
             if self.breakers.success(venue, now):
-                await SyncRepository(session).close_breaker(venue)
+                await BreakerRepository(session).close_breaker(venue)
         self._publish_breakers(now)
         self._observe(claimed, applied, started)
         if applied.outcome is Outcome.success:
@@ -346,7 +348,7 @@ class SyncEngine:
             )
             if opened is not None:
                 reason = self.breakers.reason(venue) or failure.code
-                await SyncRepository(session).open_breaker(venue, reason, now, opened)
+                await BreakerRepository(session).open_breaker(venue, reason, now, opened)
         if failure.code in {"rate_limited", "banned"}:
             metrics.RATE_LIMITED.labels(venue, failure.code).inc()
         metrics.SYNC_ERRORS.labels(claimed.kind, failure.code).inc()

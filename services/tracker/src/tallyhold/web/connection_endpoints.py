@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from tallyhold.api.dependencies import SessionDep, SessionMakerDep, SettingsDep
 from tallyhold.auth import service as token_service
 from tallyhold.chains import service as chain_service
-from tallyhold.chains.guard import SecretMaterial, refuse_secret_material
 from tallyhold.chains.schemas import WalletCreate
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
@@ -32,6 +31,7 @@ from tallyhold.credentials.dependencies import CipherDep
 from tallyhold.db import transaction
 from tallyhold.errors import TallyholdError
 from tallyhold.exchanges.registry import ADAPTERS, venue_info
+from tallyhold.security.guard import SecretMaterial, refuse_secret_material
 from tallyhold.sync.dependencies import SyncControlDep
 from tallyhold.web import pages
 from tallyhold.web.dependencies import CheckedForm, PageSession
