@@ -25,13 +25,13 @@ import pytest
 
 from tallyhold.settings import secret_bearing_settings
 from tallyhold_provision.backends.podman import PodmanBackend
-from tallyhold_provision.databases import Databases
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.operations import PASSWORD_KEY, WRAPPED_SECRET_ID_KEY, Provisioner
 from tallyhold_provision.podman.engine import inspect, podman, podman_json
 from tallyhold_provision.podman.image import BuildRequest, build
 from tallyhold_provision.podman.spec import NETWORK_POOL
+from tallyhold_provision.postgres import Databases
 from tallyhold_provision.registry import Customer
 from tallyhold_provision.vault import LOCAL_INSTANCE_CIDRS, Vault, VaultLayout, bootstrap, login
 

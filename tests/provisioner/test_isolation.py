@@ -16,8 +16,8 @@ import pytest
 from psycopg import errors
 
 from tallyhold.credentials.context import b64encode, derivation_context
-from tallyhold_provision.database import APP_CONNECTION_LIMIT
 from tallyhold_provision.registry import Customer
+from tallyhold_provision.tenant_database import APP_CONNECTION_LIMIT
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
 
 OPAQUE = re.compile(r"^t_[0-9a-f]{4,}(_owner|_app)?$")

@@ -11,11 +11,11 @@ from tallyhold_provision.backends.kubernetes import KubeConfig, KubernetesBacken
 from tallyhold_provision.backends.local import LocalBackend
 from tallyhold_provision.backends.podman import PodmanBackend
 from tallyhold_provision.config import BackendName, ProvisionerSettings
-from tallyhold_provision.databases import Databases
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.platform import LocalPlatform
 from tallyhold_provision.operations import Provisioner
 from tallyhold_provision.podman.spec import Limits
+from tallyhold_provision.postgres import Databases
 from tallyhold_provision.vault import AppRoleLogin, Vault, login
 from tallyhold_provision.vault_plane import VaultPlane
 

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 
 from tallyhold import __version__ as tracker_version
 from tallyhold_provision.backends.base import Backend, BackendError
-from tallyhold_provision.databases import Databases
 from tallyhold_provision.errors import ProvisionError, UnknownCustomer, UnknownToken
 from tallyhold_provision.instance_env import VaultIdentity, instance_environment
 from tallyhold_provision.lock import customer_lock
 from tallyhold_provision.naming import new_customer_id, validate_slug
+from tallyhold_provision.postgres import Databases
 from tallyhold_provision.registry import Customer, Registry, State
 from tallyhold_provision.vault_plane import SECRET_ID_ACCESSOR_KEY, SecretIdRecord, VaultPlane
 

@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import errors, sql
 
 from tallyhold_provision.backends.base import Backend, Health
-from tallyhold_provision.databases import Databases
+from tallyhold_provision.postgres import Databases
 from tallyhold_provision.registry import Customer, JournalEntry, State
 from tallyhold_provision.vault_plane import SECRET_ID_ACCESSOR_KEY, VaultPlane
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from tallyhold_provision.database import TenantDatabase
+from tallyhold_provision.tenant_database import TenantDatabase
 from tests.fixtures.platform import DATABASE, Tenant
 
 VALID = {"label": "Cash", "asset": "USD", "amount": "10"}

@@ -11,7 +11,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from tallyhold.api.handlers import install_error_handlers
+from tallyhold.api.error_handlers import install_error_handlers
 from tallyhold.errors import Unprocessable
 from tests.tracker.api.helpers import assert_error
 

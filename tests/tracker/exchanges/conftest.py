@@ -13,7 +13,7 @@ from aiohttp import web
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig, EgressError
-from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest, WireKey
+from tallyhold.exchanges.wire import BalancesRequest, VerifyReply, VerifyRequest, WireKey
 from tallyhold.sources.models import SourceBalances
 from tallyhold_sandbox import Sandbox
 from tallyhold_sandbox.credentials import generate

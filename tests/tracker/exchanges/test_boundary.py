@@ -7,7 +7,7 @@ MODULES = [
     "tallyhold.app",
     "tallyhold.exchanges.verifier",
     "tallyhold.exchanges.registry",
-    "tallyhold.exchanges.schemas",
+    "tallyhold.exchanges.wire",
     "tallyhold.exchanges.assets",
     "tallyhold.exchanges.parse",
     "tallyhold.exchanges.errors",

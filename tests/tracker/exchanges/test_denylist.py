@@ -17,8 +17,8 @@ from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import CANCEL_ALL, KEY_CHANGING, denied
 from tallyhold.exchanges.guard import Endpoint, ForbiddenRequest, TransportGuard, endpoints_of
 from tallyhold.exchanges.registry import ADAPTERS
-from tallyhold.exchanges.schemas import WireKey
 from tallyhold.exchanges.session import ForbiddenCall, exchange_class, open_session
+from tallyhold.exchanges.wire import WireKey
 
 VENUES = sorted(
     {

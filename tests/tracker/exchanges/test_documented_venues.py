@@ -11,7 +11,7 @@ import pytest
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.exchanges.registry import ADAPTERS
-from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest, WireKey
+from tallyhold.exchanges.wire import BalancesRequest, VerifyReply, VerifyRequest, WireKey
 from tallyhold.sources.models import SourceBalances
 from tests.tracker.exchanges.canned import Canned
 from tests.tracker.exchanges.conftest import FAST, totals

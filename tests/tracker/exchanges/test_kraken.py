@@ -9,8 +9,8 @@ import pytest
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.exchanges.parse import Malformed
-from tallyhold.exchanges.schemas import LedgerReply, LedgerRequest
 from tallyhold.exchanges.venues.kraken import ADAPTER, permission_rule
+from tallyhold.exchanges.wire import LedgerReply, LedgerRequest
 from tallyhold_sandbox import Sandbox
 from tests.tracker.exchanges.conftest import Venue
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
-from tallyhold.exchanges.schemas import BalancesRequest, LedgerReply, LedgerRequest, VerifyReply, VerifyRequest
+from tallyhold.exchanges.wire import BalancesRequest, LedgerReply, LedgerRequest, VerifyReply, VerifyRequest
 from tallyhold.logging import encodings
 from tallyhold.sources.models import SourceBalances
 from tallyhold_sandbox import Sandbox

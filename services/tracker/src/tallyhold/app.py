@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tallyhold import __version__
-from tallyhold.api.handlers import install_error_handlers
+from tallyhold.api.error_handlers import install_error_handlers
 from tallyhold.api.middleware import AccessLog, BodySizeLimit, SecurityHeaders
 from tallyhold.api.openapi import install_openapi
 from tallyhold.chains.endpoints import chains_router, wallet_router

@@ -46,18 +46,18 @@ OPERATIONS: dict[str, Operation] = {
     ),
     # exchanges/: prove a key read-only (before it is stored), and read a connection's balances
     "exchange.verify": Operation(
-        request="tallyhold.exchanges.schemas:VerifyRequest",
-        reply="tallyhold.exchanges.schemas:VerifyReply",
+        request="tallyhold.exchanges.wire:VerifyRequest",
+        reply="tallyhold.exchanges.wire:VerifyReply",
         handler="tallyhold.exchanges.handlers:verify",
     ),
     "exchange.balances": Operation(
-        request="tallyhold.exchanges.schemas:BalancesRequest",
+        request="tallyhold.exchanges.wire:BalancesRequest",
         reply="tallyhold.sources.models:SourceBalances",
         handler="tallyhold.exchanges.handlers:balances",
     ),
     "exchange.ledger": Operation(
-        request="tallyhold.exchanges.schemas:LedgerRequest",
-        reply="tallyhold.exchanges.schemas:LedgerReply",
+        request="tallyhold.exchanges.wire:LedgerRequest",
+        reply="tallyhold.exchanges.wire:LedgerReply",
         handler="tallyhold.exchanges.handlers:ledger",
     ),
     "prices.tickers": Operation(

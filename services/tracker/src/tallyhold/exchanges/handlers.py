@@ -22,7 +22,9 @@ from tallyhold.exchanges.guard import ForbiddenRequest
 from tallyhold.exchanges.model import Holding, KeyReport
 from tallyhold.exchanges.parse import Malformed
 from tallyhold.exchanges.registry import adapter_for
-from tallyhold.exchanges.schemas import (
+from tallyhold.exchanges.session import ForbiddenCall, VenueApi, open_session
+from tallyhold.exchanges.venues.base import Adapter, ProbeInconclusive
+from tallyhold.exchanges.wire import (
     BalancesRequest,
     LedgerItem,
     LedgerReply,
@@ -31,8 +33,6 @@ from tallyhold.exchanges.schemas import (
     VerifyRequest,
     WireKey,
 )
-from tallyhold.exchanges.session import ForbiddenCall, VenueApi, open_session
-from tallyhold.exchanges.venues.base import Adapter, ProbeInconclusive
 from tallyhold.sources.models import FetchedBalance, FetchedLiability, SourceBalances
 
 logger = logging.getLogger("tallyhold.exchanges")

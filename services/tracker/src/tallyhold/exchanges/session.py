@@ -36,8 +36,8 @@ from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import denied
 from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, decode_body, retry_after_seconds
 from tallyhold.exchanges.guard import ForbiddenRequest, TransportGuard, endpoints_of, request_cost
-from tallyhold.exchanges.schemas import WireKey
 from tallyhold.exchanges.venues.base import Adapter
+from tallyhold.exchanges.wire import WireKey
 from tallyhold.logging import pin_third_party_loggers
 
 _MAX_ERROR_BODY = 4096

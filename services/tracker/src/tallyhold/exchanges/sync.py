@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tallyhold.egress.protocol import EgressError
 from tallyhold.exchanges.model import VenueInfo
 from tallyhold.exchanges.registry import venue_info
-from tallyhold.exchanges.schemas import BalancesRequest, WireKey
 from tallyhold.exchanges.verification import ExchangeKey
+from tallyhold.exchanges.wire import BalancesRequest, WireKey
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceContext

@@ -21,8 +21,8 @@ from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
 from tallyhold.errors import BadRequest, TallyholdError, Unprocessable, UpstreamError
 from tallyhold.exchanges.registry import venue_info
-from tallyhold.exchanges.schemas import VerifyReply, VerifyRequest, WireKey
 from tallyhold.exchanges.verification import ExchangeKey, KeyVerification, Permissions
+from tallyhold.exchanges.wire import VerifyReply, VerifyRequest, WireKey
 from tallyhold.metrics import CREDENTIALS_REJECTED
 from tallyhold.settings import Settings
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from tallyhold.api.handlers import safe_message
+from tallyhold.api.error_handlers import safe_message
 from tallyhold.errors import TallyholdError
 
 # What the page says about each field pydantic refused (the API's `fields` entries, in words).

@@ -3,7 +3,7 @@ loses UPDATE, DELETE and TRUNCATE, so an instance (or whoever takes it over) can
 
 The roles are read from the table's own grants (the app role's name is the provisioner's business, not the
 schema's); the schema owner, which runs migrations, keeps its rights. `tallyhold-provision create` re-applies
-the same revoke after granting DML on every table (tallyhold_provision.database.APPEND_ONLY_TABLES).
+the same revoke after granting DML on every table (tallyhold_provision.tenant_database.APPEND_ONLY_TABLES).
 
 Revision ID: 3c1e5a7d9b20
 Revises: 3f9b2c7e4a10

@@ -15,8 +15,8 @@ import psycopg
 from psycopg import errors, sql
 from sqlalchemy.engine import URL, make_url
 
-from tallyhold_provision.database import TenantDatabase
 from tallyhold_provision.naming import TenantNames
+from tallyhold_provision.tenant_database import TenantDatabase
 
 Conn = psycopg.Connection[tuple[object, ...]]
 # GRANT/REVOKE on one database object from two sessions at once fails with "tuple concurrently updated":

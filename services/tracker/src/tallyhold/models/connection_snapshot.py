@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,16 +31,3 @@ class ConnectionSnapshot(Base):
     holdings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     # [{asset, location, amount}]: what the connection owed in that window (positive amounts, as strings).
     liabilities: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
-
-
-class VenueBreaker(Base):
-    """An open circuit breaker for a venue (a ccxt id or a chain). While `open_until` is in the future no call
-    goes to the venue from any process of this instance: the scheduler, `POST /v1/sync` or `tallyhold sync`.
-    Persisted so a restart does not forget a ban (Binance escalates repeated violations)."""
-
-    __tablename__ = "venue_breakers"
-
-    venue: Mapped[str] = mapped_column(String(64), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(32))  # banned | rate_limited | failures
-    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
-    open_until: Mapped[datetime]
