@@ -29,7 +29,6 @@ from tallyhold.credentials.service import CipherKeySource
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
-from tallyhold.exchanges.sync import KEY_SOURCE
 from tallyhold.exchanges.verification import CredentialVerifier
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.checks import HealthParts, ReadinessCheck, database_check, not_configured
@@ -98,8 +97,8 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             background_db = create_engine(settings, process="scheduler", pool_size=settings.database.sync_pool_size)
             stack.push_async_callback(background_db.dispose)
             background = create_session_maker(background_db)
-        key_sources: dict[str, object] = {KEY_SOURCE: CipherKeySource(cipher)} if cipher is not None else {}
-        sync_engine = SyncEngine(settings, background, egress, key_sources)
+        exchange_keys = CipherKeySource(cipher) if cipher is not None else None
+        sync_engine = SyncEngine(settings, background, egress, exchange_keys)
         stack.push_async_callback(sync_engine.aclose)
         scheduler = SyncScheduler(settings, background, sync_engine) if serving and settings.sync.scheduler else None
         if scheduler is not None:

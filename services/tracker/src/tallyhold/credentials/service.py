@@ -117,7 +117,7 @@ async def open_credentials(
 
 
 class CipherKeySource:
-    """`exchanges.sync.ExchangeKeySource` over the cipher: what the exchange sync's request builder calls to get
+    """`sources.models.ExchangeKeySource` over the cipher: what the exchange sync's request builder calls to get
     a connection's key. The returned ExchangeKey (SecretStr fields, registered with the redaction) lives as long
     as the egress request built from it: that request is this decrypt's scope of use.
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tallyhold.models import Connection
 from tallyhold.settings import Settings
 
 
@@ -46,11 +47,34 @@ class EgressCall:
     venue: str  # what per-venue limits and breakers key on: a ccxt id, or a chain name
 
 
+class StoredKey(Protocol):
+    """A connection's decrypted exchange key as a request builder reads it (`exchanges.verification.ExchangeKey`;
+    named by its shape here because the exchanges package imports this module)."""
+
+    @property
+    def api_key(self) -> SecretStr: ...
+
+    @property
+    def api_secret(self) -> SecretStr: ...
+
+    @property
+    def passphrase(self) -> SecretStr | None: ...
+
+    @property
+    def uid(self) -> SecretStr | None: ...
+
+
+class ExchangeKeySource(Protocol):
+    async def exchange_key(self, session: AsyncSession, connection: Connection) -> StoredKey:
+        """The connection's decrypted key; raises a TallyholdError when it cannot be had."""
+        ...
+
+
 @dataclass
 class SourceContext:
-    """What a request builder may use. `services` carries domain services registered at start-up (for example
-    the credential cipher) by name, so this module does not import them."""
+    """What a request builder may use. `exchange_keys` decrypts exchange keys (the credential cipher's
+    `CipherKeySource`); None when the instance has no Vault, and exchange sources then cannot sync."""
 
     settings: Settings
     session: AsyncSession
-    services: dict[str, Any]
+    exchange_keys: ExchangeKeySource | None = None
