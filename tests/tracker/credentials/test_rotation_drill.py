@@ -68,11 +68,9 @@ async def test_rotation_drill_with_concurrent_edits(vault_admin, vault_tenant, a
         while not done.is_set():
             row = uuid.UUID(rng.choice(rows))
             try:
-                async with (
-                    transaction(sessions) as session,
-                    credentials.open_credentials(session, cipher, row) as opened,
-                ):
-                    assert opened.api_key.reveal()
+                async with transaction(sessions) as session:
+                    opened = await credentials.open_key(session, cipher, row)
+                    assert opened.api_key.get_secret_value()
                 reads += 1
             except CredentialsUnreadable:
                 read_failures += 1

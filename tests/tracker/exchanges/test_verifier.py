@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.errors import TallyholdError
-from tallyhold.exchanges.verification import ExchangeKey
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
