@@ -103,7 +103,7 @@ async def store_new(
 async def store_replacement(
     session: AsyncSession, connection_id: uuid.UUID, verified: VerifiedKey, *, schema: str, actor: str
 ) -> ConnectionOut:
-    # Lock order as in a key rotation (credentials/rotation.py): the credential lock (taken by `seal`) before
+    # Lock order as in a key rotation (tallyhold_provision/rotation.py): the credential lock (taken by `seal`) before
     # the connection's row, so the two never deadlock; and the row is not held while Vault encrypts.
     # `verified.exchange` is the connection's own (read by `exchange_of`; no route changes it after creation).
     sealed = await credentials.seal(session, verified.cipher, schema, connection_id, verified.key)

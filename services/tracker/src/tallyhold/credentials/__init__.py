@@ -9,9 +9,10 @@
                    `usable_cipher`, the one "can Vault be used now" check before a key is stored
     repository.py  the credential write lock, fresh ciphertext reads, error marking
     runtime.py     wiring into InstanceState: services["cipher"], services["exchange_keys"], readiness["vault"]
-    lifecycle.py   the provisioner's library: key, disable_upsert, AppRole/Kubernetes roles (shared policy), destroy
-    rotation.py    rotate + rewrap every ciphertext of the tenant + raise min_decryption_version
     locks.py       the advisory lock that orders credential writes against the end of a rotation
+
+The provisioner's side (the tenant's key and roles, rotation and rewrap) is in tallyhold_provision: tenant_vault.py,
+rotation.py and its SQL, ciphertexts.py.
     errors.py      VaultUnavailable (503 vault_unavailable), CredentialsUnreadable (409), ...
 
 There is no plaintext or local-key fallback anywhere: without Vault, credentials can be neither stored nor used.
