@@ -12,5 +12,7 @@ Egress worker (ccxt, imported lazily):
     session.py    one ccxt object per request: URL overrides, transport guard, retries, strict JSON
     guard.py, denylist.py   what no adapter can ever reach (key-changing methods, cancel-all)
     errors.py     ccxt exception classes → our codes (transient or permanent)
-Shared by both: parse.py (strict readers of exchange answers), assets.py (canonical asset codes).
+Shared by both: parse.py (strict readers of exchange answers), assets.py (canonical asset codes; each venue's
+    own asset ids are read by its adapter's `asset_code`), venues/base.py (the adapter protocol, the shared
+    trade-permission probe of the unverifiable venues).
 """

@@ -24,7 +24,7 @@ from tallyhold.sources.models import EgressCall, SourceContext
 # The name under which the credentials domain registers what decrypts a connection's key.
 KEY_SOURCE = "exchange_keys"
 # Venues without a permission endpoint are probed (a cancel of an order that cannot exist) at most daily:
-# repeated permission errors can trip exchange-side alarms (research §3 rule 5).
+# repeated permission errors can trip exchange-side alarms or temporary bans.
 PROBE_INTERVAL = timedelta(days=1)
 
 
@@ -56,7 +56,7 @@ def permissions_due(connection: Connection, info: VenueInfo, settings: Settings,
     if checked is None:
         return True
     if info.verification == "unverifiable":
-        interval = max(PROBE_INTERVAL, timedelta(seconds=settings.EXCHANGE_PERMISSION_CHECK_SECONDS))
+        interval = max(PROBE_INTERVAL, timedelta(seconds=settings.exchanges.permission_check_seconds))
     else:
-        interval = timedelta(seconds=settings.EXCHANGE_PERMISSION_CHECK_SECONDS)
+        interval = timedelta(seconds=settings.exchanges.permission_check_seconds)
     return now - checked >= interval

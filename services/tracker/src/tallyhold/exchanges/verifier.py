@@ -100,8 +100,8 @@ class ExchangeCredentialVerifier:
             notes.append(
                 f"{venue} cannot report a key's permissions: this key is accepted on your word that it is read-only."
             )
-        if self._settings.EGRESS_IPS and ip_restricted is False:
-            ips = ", ".join(str(ip) for ip in self._settings.EGRESS_IPS)
+        if self._settings.egress.ips and ip_restricted is False:
+            ips = ", ".join(str(ip) for ip in self._settings.egress.ips)
             notes.append(f"This key is not IP-restricted; restrict it on {venue} to {ips}.")
         if expires_at is not None and expires_at - datetime.now(UTC) < EXPIRY_WARNING:
             notes.append(f"This key expires on {expires_at.date().isoformat()}; replace it before then.")

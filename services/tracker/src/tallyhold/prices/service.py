@@ -70,7 +70,7 @@ class PriceService:
 
     async def _refresh(self) -> PriceRefresh:
         settings = self.settings
-        quote = settings.QUOTE_CURRENCY
+        quote = settings.portfolio.quote_currency
         now = self.clock()
         report = PriceRefresh(at=now)
         async with self.session_maker() as session:
@@ -78,7 +78,7 @@ class PriceService:
             self.breakers.reconcile({row.venue: (row.open_until, row.reason) for row in rows}, now)
             assets = [asset for asset in await PriceRepository(session).held_assets() if asset != quote]
         venues = []
-        for venue in settings.PRICE_VENUES:
+        for venue in settings.prices.venues:
             if self.breakers.state(venue, now) is BreakerState.open:
                 report.skipped_venues.append(venue)
             else:
@@ -97,11 +97,13 @@ class PriceService:
         return report
 
     async def _fetch(self, venues: list[str], assets: list[str], report: PriceRefresh) -> TickersReply | None:
-        request = TickersRequest(venues=venues, assets=assets, quote=self.settings.QUOTE_CURRENCY, timeout_seconds=10.0)
+        request = TickersRequest(
+            venues=venues, assets=assets, quote=self.settings.portfolio.quote_currency, timeout_seconds=10.0
+        )
         try:
             return await asyncio.wait_for(
                 self.egress.call("prices.tickers", request, TickersReply),
-                self.settings.SYNC_TIMEOUT_SECONDS,
+                self.settings.sync.timeout_seconds,
             )
         except TimeoutError:
             report.error = "timeout"
@@ -114,7 +116,7 @@ class PriceService:
     async def _store(
         self, reply: TickersReply, venues: list[str], assets: list[str], report: PriceRefresh, now: datetime
     ) -> None:
-        quote = self.settings.QUOTE_CURRENCY
+        quote = self.settings.portfolio.quote_currency
         resolved = resolve(reply.tickers, assets, quote, venues)
         report.priced = sorted(resolved)
         report.unpriced = sorted(set(assets) - set(resolved))
@@ -139,13 +141,13 @@ class PriceService:
 
     async def _publish(self, now: datetime) -> None:
         """Price freshness gauges, from what is stored (so they also grow while refreshes fail)."""
-        quote = self.settings.QUOTE_CURRENCY
+        quote = self.settings.portfolio.quote_currency
         async with self.session_maker() as session:
             repository = PriceRepository(session)
             assets = [asset for asset in await repository.held_assets() if asset != quote]
             stored = await repository.for_assets(assets, quote)
         ages = [(now - price.observed_at).total_seconds() for price in stored.values()]
-        max_age = self.settings.price_max_age
+        max_age = self.settings.prices.max_age
         metrics.PRICE_OLDEST_AGE.set(max(ages, default=0.0))
         metrics.PRICES_STALE.set(sum(1 for p in stored.values() if now - p.observed_at > max_age))
         metrics.ASSETS_UNPRICED.set(len(set(assets) - set(stored)))
