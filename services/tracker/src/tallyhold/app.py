@@ -19,6 +19,7 @@ from tallyhold.connections.endpoints import router as connections_router
 from tallyhold.credentials import runtime as credentials_runtime
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
+from tallyhold.egress.shared_budget import SharedBudget
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.endpoints import database_check
 from tallyhold.health.endpoints import router as health_router
@@ -68,6 +69,8 @@ def create_app(settings: Settings) -> FastAPI:
         # Background work (syncs, prices, retention) gets its own small pool: a bulkhead for API latency.
         background_db = create_engine(settings, process="scheduler", pool_size=settings.SYNC_DB_POOL_SIZE)
         background_sessions = create_session_maker(background_db)
+        # The worker's questions to the exchange budget shared per egress IP go to Postgres on the background pool.
+        egress.budget = SharedBudget(background_sessions)
         sync_engine = SyncEngine(settings, background_sessions, egress, state.services)
         state.services[sync_endpoints.ENGINE] = sync_engine
         scheduler = SyncScheduler(settings, background_sessions, sync_engine) if settings.SYNC_SCHEDULER else None

@@ -256,6 +256,12 @@ class Settings(BaseSettings):
         "every API URL of that exchange (sandbox venues, test venues).",
     )
 
+    EXCHANGE_SHARED_BUDGET: bool = Field(
+        True,
+        description="Share each venue's per-IP request budget (Binance, Bybit) with every instance of the same egress "
+        "pool, through the `egress_budget` schema the provisioner creates; a call waits when the pool's budget is "
+        "spent or the pool is banned, and fails (`egress_budget_unavailable`) when the budget cannot be reached.",
+    )
     EXCHANGE_PERMISSION_CHECK_SECONDS: int = Field(
         0,
         ge=0,
@@ -554,7 +560,10 @@ class Settings(BaseSettings):
 
     def egress_options(self) -> dict[str, Any]:
         """Per-domain tuning of the egress worker: the chain settings, then EGRESS_OPTIONS on top."""
-        options: dict[str, dict[str, Any]] = {"chains": self.chain_options()}
+        options: dict[str, dict[str, Any]] = {
+            "chains": self.chain_options(),
+            "exchanges": {"shared_budget": self.EXCHANGE_SHARED_BUDGET},
+        }
         for domain, tuning in self.EGRESS_OPTIONS.items():
             options[domain] = {**options.get(domain, {}), **tuning}
         return dict(options)

@@ -11,6 +11,7 @@ from tallyhold.api.state import InstanceState
 from tallyhold.credentials import runtime as credentials_runtime
 from tallyhold.db import create_engine
 from tallyhold.egress.client import EgressClient
+from tallyhold.egress.shared_budget import SharedBudget
 from tallyhold.settings import Settings
 from tallyhold.sync.endpoints import SCHEDULER
 from tallyhold.sync.engine import SyncEngine
@@ -24,6 +25,7 @@ async def standalone_engine(settings: Settings, process: str = "sync") -> AsyncI
         settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
     )
     state = InstanceState.for_engine(settings, engine, egress)
+    egress.budget = SharedBudget(state.session_maker)
     stop_credentials = await credentials_runtime.install(state)
     sync = SyncEngine(settings, state.session_maker, egress, state.services)
     try:
