@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tallyhold.egress.protocol import EgressError
 from tallyhold.exchanges.venues.binance import Binance
@@ -25,6 +26,12 @@ INSTANCES = 4
 SYNCS_EACH = 2
 # One balances sync weighs what its wallet reads weigh (Binance's published weights, in the adapter).
 SYNC_WEIGHT = sum(Binance.weights.values()) - Binance.weights["sapiGetAccountApiRestrictions"]
+
+
+def waited(reason: str) -> float:
+    """`tallyhold_egress_budget_wait_seconds_total` of this process (the API side of every client here)."""
+    labels = {"venue": "binance", "reason": reason}
+    return REGISTRY.get_sample_value("tallyhold_egress_budget_wait_seconds_total", labels) or 0.0
 
 
 async def test_the_control_one_ip_without_a_shared_budget_is_banned(postgres: LocalPostgres) -> None:
@@ -56,7 +63,9 @@ async def test_customers_sharing_the_budget_are_never_banned(postgres: LocalPost
                     for _ in range(SYNCS_EACH):
                         assert (await customer.balances()).balances
 
+                before = waited("window")
                 await asyncio.gather(*(sync_twice(c) for c in customers))
+                assert waited("window") > before  # the pool's budget, not luck, spread the load
         stats = control.ip_weight_stats()
         assert stats["rate_limited"] == 0
         assert stats["banned"] == 0
@@ -74,7 +83,7 @@ async def test_a_ban_seen_by_one_customer_holds_every_customer_back(postgres: Lo
                 with control.fault("ban", api_key=hint, retry_after=300), pytest.raises(EgressError) as banned:
                     await first.balances()
                 assert banned.value.code == "banned"
-                since = control.last_seq()
+                since, before = control.last_seq(), waited("banned")
                 for other in (second, third):
                     with pytest.raises(EgressError) as held:
                         await other.balances()
@@ -83,6 +92,7 @@ async def test_a_ban_seen_by_one_customer_holds_every_customer_back(postgres: Lo
                     assert 0 < held.value.failure.retry_after <= 300
                 # held back by the pool: not one request of theirs reached the venue
                 assert control.requests(since) == []
+                assert waited("banned") > before
 
 
 async def test_another_pool_is_not_held_back(postgres: LocalPostgres) -> None:

@@ -20,6 +20,7 @@ so a ban, a rate limit or a Retry-After means one thing whatever the call was fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import importlib
 import json
@@ -177,10 +178,10 @@ class VenueApi:
         budget = self._budget()
         if budget is None:
             return
-        try:
+        # The venue's own answer stays the call's failure; if the budget is unreachable, the next request this
+        # worker would send is refused anyway (fail closed in _spend).
+        with contextlib.suppress(BudgetUnavailable):
             await budget.hold_back(self.venue, failure.retry_after or 0.0)
-        except BudgetUnavailable:
-            raise CallFailure(BudgetUnavailable.code, True) from None
 
     def _retry_wait(self, failure: CallFailure, attempt: int) -> float | None:
         if failure.code not in INLINE_RETRY or attempt >= self._policy.attempts:
