@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from tallyhold.egress.shared_budget import SharedBudget
+from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold_provision.egress_budget import set_venue_limit
 from tallyhold_provision.local.postgres import LocalPostgres
 from tests.fixtures.platform import DATABASE, create_tenant

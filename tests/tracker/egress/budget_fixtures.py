@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
-from tallyhold.egress.shared_budget import SharedBudget
 from tallyhold.exchanges.schemas import BalancesRequest, WireKey
+from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold.sources.models import SourceBalances
 from tallyhold_provision.egress_budget import ensure_schema, set_venue_limit
 from tallyhold_provision.local.postgres import LocalPostgres

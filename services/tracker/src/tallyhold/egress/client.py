@@ -54,7 +54,7 @@ class EgressClient:
         budget: egress_budget.Budget | None = None,
     ) -> None:
         self.config = config
-        # The exchange budget shared with the other instances of this egress IP (shared_budget.py); the worker
+        # The exchange budget shared with the other instances of this egress IP (exchanges/shared_budget.py); the worker
         # asks for it over the pipe. None: a call that needs it fails (egress_budget_unavailable).
         self.budget = budget
         self.mode = mode

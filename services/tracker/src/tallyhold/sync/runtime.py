@@ -11,7 +11,8 @@ from tallyhold.api.state import InstanceState
 from tallyhold.credentials import runtime as credentials_runtime
 from tallyhold.db import create_engine
 from tallyhold.egress.client import EgressClient
-from tallyhold.egress.shared_budget import SharedBudget
+from tallyhold.exchanges.shared_budget import SharedBudget
+from tallyhold.runtime import egress_config
 from tallyhold.settings import Settings
 from tallyhold.sync.endpoints import SCHEDULER
 from tallyhold.sync.engine import SyncEngine
@@ -21,9 +22,7 @@ from tallyhold.sync.scheduler import SyncScheduler
 @asynccontextmanager
 async def standalone_engine(settings: Settings, process: str = "sync") -> AsyncIterator[SyncEngine]:
     engine = create_engine(settings, process=process)
-    egress = EgressClient(
-        settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
-    )
+    egress = EgressClient(egress_config(settings), mode=settings.egress.mode, idle_seconds=settings.egress.idle_seconds)
     state = InstanceState.for_engine(settings, engine, egress)
     egress.budget = SharedBudget(state.session_maker)
     stop_credentials = await credentials_runtime.install(state)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold.db import transaction
 from tallyhold.egress.budget import BudgetUnavailable, Grant
-from tallyhold.egress.budget_repository import BudgetRepository
+from tallyhold.exchanges.budget_repository import BudgetRepository
 from tallyhold.exchanges.registry import ADAPTERS
 from tallyhold.metrics import EGRESS_BUDGET_HOLD_BACKS, EGRESS_BUDGET_WAIT
 
