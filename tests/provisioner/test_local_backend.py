@@ -125,7 +125,14 @@ def test_the_launcher_drops_inherited_tallyhold_variables(tmp_path) -> None:
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps({"TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef"}))
     child = child_environment(env_file, {"PATH": "/bin", "TALLYHOLD_VAULT_TOKEN": "inherited"})
-    assert child == {"PATH": "/bin", "TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef"}
+    assert child == {"PATH": "/bin", "TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef", "MALLOC_ARENA_MAX": "2"}
+
+
+def test_the_launcher_caps_malloc_arenas_unless_the_operator_chose(tmp_path) -> None:
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef"}))
+    assert child_environment(env_file, {})["MALLOC_ARENA_MAX"] == "2"
+    assert child_environment(env_file, {"MALLOC_ARENA_MAX": "4"})["MALLOC_ARENA_MAX"] == "4"
 
 
 def test_supervisor_values_are_escaped(tmp_path) -> None:

@@ -160,6 +160,7 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         host=settings.HTTP_HOST,
         port=settings.HTTP_PORT,
         http=guarded_protocol(settings),
+        ws="none",  # no WebSocket route: uvicorn's default would import the websockets package for nothing
         timeout_keep_alive=int(settings.HTTP_KEEPALIVE_SECONDS),
         ssl_certfile=settings.TLS_CERT_FILE,
         ssl_keyfile=settings.TLS_KEY_FILE,
