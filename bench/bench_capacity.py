@@ -41,7 +41,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.bench_api import percentile
 from bench.world import SOURCES_PER_CUSTOMER, World, temporary_folder
-from tallyhold.settings import Settings
+from tallyhold.settings import SyncSettings
 from tallyhold_provision.config import ProvisionerSettings
 from tallyhold_provision.factory import build
 from tallyhold_provision.local.platform import LocalPlatform
@@ -51,7 +51,7 @@ P99_TARGET_MS = 50.0
 GOAL_CUSTOMERS = 200
 LOW_MEMORY_FRACTION = 0.10  # stop before the host swaps or the OOM killer picks
 SAMPLE_SECONDS = 10.0
-JITTER_SECONDS = float(Settings.model_fields["SYNC_JITTER_SECONDS"].default)  # the instances run with the default
+JITTER_SECONDS = float(SyncSettings.model_fields["jitter_seconds"].default)  # the instances run with the default
 
 
 def _knob(name: str, default: float) -> float:

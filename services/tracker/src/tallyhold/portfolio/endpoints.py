@@ -43,7 +43,7 @@ def parse_step(raw: str | None) -> timedelta | None:
 def answer_cache(state: InstanceState) -> AnswerCache:
     cache = state.services.get(CACHE)
     if not isinstance(cache, AnswerCache):
-        cache = state.services[CACHE] = AnswerCache(state.settings.PORTFOLIO_CACHE_SECONDS)
+        cache = state.services[CACHE] = AnswerCache(state.settings.portfolio.cache_seconds)
     return cache
 
 
@@ -53,7 +53,7 @@ async def cached_networth(session: AsyncSession, state: InstanceState) -> NetWor
     return await answer_cache(state).get_or_compute(
         ("networth",),
         lambda: portfolio_service.networth(
-            session, settings.QUOTE_CURRENCY, settings.price_max_age, settings.source_max_age
+            session, settings.portfolio.quote_currency, settings.prices.max_age, settings.sync.source_max_age
         ),
     )
 
@@ -70,7 +70,7 @@ async def get_balances(
     return await answer_cache(state).get_or_compute(
         ("balances", group_by),
         lambda: portfolio_service.balances(
-            session, settings.QUOTE_CURRENCY, group_by, settings.price_max_age, settings.source_max_age
+            session, settings.portfolio.quote_currency, group_by, settings.prices.max_age, settings.sync.source_max_age
         ),
     )
 
@@ -91,5 +91,5 @@ async def get_networth_history(
     step: Annotated[str | None, Query(description="300, 5m, 1h, 1d, ...; widened to keep ≤ 1000 points")] = None,
 ) -> Response:
     """The last net-worth point of each `step`-wide bucket from `start`; at most ~1000 points."""
-    series = await portfolio_service.history(session, settings.QUOTE_CURRENCY, start, end, parse_step(step))
+    series = await portfolio_service.history(session, settings.portfolio.quote_currency, start, end, parse_step(step))
     return Response(series.json(), media_type="application/json")

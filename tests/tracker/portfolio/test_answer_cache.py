@@ -43,7 +43,7 @@ async def test_writes_of_this_process_are_seen_at_once(
     with tenant.postgres.connect(DATABASE) as admin:
         admin.execute(f'UPDATE "{tenant.schema}".balances SET amount = 200')
     assert cache.generation() == before
-    deadline = asyncio.get_running_loop().time() + settings.PORTFOLIO_CACHE_SECONDS + 5
+    deadline = asyncio.get_running_loop().time() + settings.portfolio.cache_seconds + 5
     while (await client.get("/v1/networth")).json()["total"] != "200":
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.1)
