@@ -87,15 +87,18 @@ class MemorySampler:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
+        instances = set(self.pids)
         while not self.stop.wait(SAMPLE_SECONDS):
-            for pid in self.pids:
+            # One pass over the process table (a children() call per instance would read it once per instance).
+            for process in psutil.process_iter(["ppid"]):
+                if process.info["ppid"] not in instances:
+                    continue
                 try:
-                    for child in psutil.Process(pid).children(recursive=True):
-                        info = child.memory_full_info()
-                        self.worker_rss.append(info.rss / 2**20)
-                        self.worker_pss.append(info.pss / 2**20)
+                    info = process.memory_full_info()
                 except psutil.Error:
                     continue
+                self.worker_rss.append(info.rss / 2**20)
+                self.worker_pss.append(info.pss / 2**20)
 
 
 async def networth_load(customers: list[Customer], rate: float, seconds: float) -> dict[str, float]:
