@@ -181,6 +181,7 @@ async def _session(adapter: Adapter, key: ExchangeKey, config: EgressConfig) -> 
 
 
 _MESSAGES = {
+    "egress_budget_unavailable": "the exchange budget shared by this host's instances could not be reached",
     "banned": "the exchange has banned requests from this address for a while",
     "rate_limited": "the exchange asked us to slow down",
     "timeout": "the exchange did not answer in time",
