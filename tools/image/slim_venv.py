@@ -12,7 +12,7 @@ runtime stage: what the running tracker never loads goes, what it loads is kept 
   module twice. Tracebacks through third-party code keep file and line, without the line's text. The tracker's
   own package is not touched here (it is installed later, with its sources and their bytecode).
 - ccxt's two package `__init__` sources stay: the egress worker reads them to load ccxt without its hundred
-  exchanges (tallyhold/exchanges/ccxt_packages.py), so they are data it parses, not only modules it imports.
+  exchanges (tallyhold/egress/ccxt_packages.py), so they are data it parses, not only modules it imports.
 
 Run with the virtualenv's Python (the version the bytecode is for):  python slim_venv.py SITE_PACKAGES
 """
