@@ -188,7 +188,7 @@ async def test_sync_builder_reads_curated_and_custom_tokens(
         assert connection is not None
         builder = builder_for("wallet")
         assert builder is not None
-        call = await builder(connection, SourceContext(settings=settings, session=session))
+        call = await builder(connection, SourceContext(settings=settings, session=session, services={}))
     assert (call.op, call.venue) == ("chain.balances", "ethereum")
     result = await state.egress.call(call.op, call.request, SourceBalances)
     found = {(b.asset, b.location): b.amount for b in result.balances}
@@ -210,7 +210,7 @@ async def test_sync_builder_for_an_xpub(client: httpx.AsyncClient, app: FastAPI,
         assert connection is not None
         builder = builder_for("wallet")
         assert builder is not None
-        call = await builder(connection, SourceContext(settings=settings, session=session))
+        call = await builder(connection, SourceContext(settings=settings, session=session, services={}))
     assert call.request.model_dump()["gap_limit"] == 20
     assert call.venue == "bitcoin"
     result = await state.egress.call(call.op, call.request, SourceBalances)

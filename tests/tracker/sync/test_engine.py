@@ -229,11 +229,11 @@ async def test_reruns_and_concurrent_runs_write_one_snapshot_per_window(
 ) -> None:
     account = await add_binance({"BTC": "0.5", "USDT": "10"})
     frozen = datetime.now(UTC)
-    exchange_keys = runtime_of(app).sync.engine.exchange_keys
+    services = runtime_of(app).sync.engine.services
     # Two engines are two processes (`serve` and `tallyhold sync --once`): separate limits, leases in common.
     egress = [EgressClient(egress_config(settings), mode="inprocess") for _ in range(2)]
     engines = [
-        SyncEngine(settings, runtime_of(app).session_maker, client_, exchange_keys, clock=lambda: frozen)
+        SyncEngine(settings, runtime_of(app).session_maker, client_, services, clock=lambda: frozen)
         for client_ in egress
     ]
     try:

@@ -16,6 +16,7 @@ from tallyhold.api.openapi import install_openapi
 from tallyhold.chains.endpoints import chains_router, wallet_router
 from tallyhold.connections.endpoints import router as connections_router
 from tallyhold.health.endpoints import router as health_router
+from tallyhold.memory import release_free_heap
 from tallyhold.metrics import INSTANCE_INFO
 from tallyhold.portfolio.endpoints import router as portfolio_router
 from tallyhold.runtime import open_runtime, served
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
             # of the cyclic collector's full passes, which otherwise stall the event loop for ~100 ms now and then
             # (bench/bench_api.py, event-loop lag while syncs run).
             gc.freeze()
+            release_free_heap()
             try:
                 yield
             finally:

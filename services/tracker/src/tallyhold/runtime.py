@@ -29,6 +29,8 @@ from tallyhold.credentials.service import CipherKeySource
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
+from tallyhold.exchanges.shared_budget import SharedBudget
+from tallyhold.exchanges.sync import KEY_SOURCE
 from tallyhold.exchanges.verification import CredentialVerifier
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.checks import HealthParts, ReadinessCheck, database_check, not_configured
@@ -97,8 +99,11 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             background_db = create_engine(settings, process="scheduler", pool_size=settings.database.sync_pool_size)
             stack.push_async_callback(background_db.dispose)
             background = create_session_maker(background_db)
-        exchange_keys = CipherKeySource(cipher) if cipher is not None else None
-        sync_engine = SyncEngine(settings, background, egress, exchange_keys)
+        # The worker's questions to the exchange budget shared per egress IP go to Postgres on the background pool.
+        egress.budget = SharedBudget(background)
+        # The exchange sync's request builder finds the key source under KEY_SOURCE (sources/ cannot name its type).
+        key_sources: dict[str, object] = {KEY_SOURCE: CipherKeySource(cipher)} if cipher is not None else {}
+        sync_engine = SyncEngine(settings, background, egress, key_sources)
         stack.push_async_callback(sync_engine.aclose)
         scheduler = SyncScheduler(settings, background, sync_engine) if serving and settings.sync.scheduler else None
         if scheduler is not None:
@@ -144,9 +149,11 @@ def egress_config(settings: Settings) -> EgressConfig:
 
 
 def egress_options(settings: Settings) -> dict[str, Any]:
-    """Per-domain tuning of the egress worker: the chain settings, then EGRESS_OPTIONS on top."""
+    """Per-domain tuning of the egress worker: the chain settings and whether the exchange budget is shared,
+    then EGRESS_OPTIONS on top."""
     options: dict[str, dict[str, Any]] = {
-        "chains": ChainOptions.from_settings(settings.chains).model_dump(exclude_unset=True)
+        "chains": ChainOptions.from_settings(settings.chains).model_dump(exclude_unset=True),
+        "exchanges": {"shared_budget": settings.exchanges.shared_budget},
     }
     for domain, tuning in settings.egress.options.items():
         options[domain] = {**options.get(domain, {}), **tuning}

@@ -1,40 +1,50 @@
 """The sync request builder for exchange connections (`sources.registry.BUILDERS["exchange"]`).
 
-Runs in the API process inside the engine's transaction: decrypts the key through the credential cipher that
-`tallyhold.runtime` hands the sync engine, and asks for the permission re-check when it is due. The worker then
+Runs in the API process inside the engine's transaction: decrypts the key through the credential cipher
+that `tallyhold.runtime` hands the sync engine, and asks for the permission re-check when it is due. The worker then
 refuses (`write_permissions`, which the engine turns into a quarantine) before it reads a single balance.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.egress.protocol import EgressError
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.model import VenueInfo
 from tallyhold.exchanges.registry import venue_info
-from tallyhold.exchanges.wire import BalancesRequest, WireKey
+from tallyhold.exchanges.wire import BalancesRequest
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceContext
 
+# The name under which the credentials domain registers what decrypts a connection's key.
+KEY_SOURCE = "exchange_keys"
 # Venues without a permission endpoint are probed (a cancel of an order that cannot exist) at most daily:
 # repeated permission errors can trip exchange-side alarms or temporary bans.
 PROBE_INTERVAL = timedelta(days=1)
+
+
+class ExchangeKeySource(Protocol):
+    async def exchange_key(self, session: AsyncSession, connection: Connection) -> ExchangeKey:
+        """The connection's decrypted key; raises a TallyholdError when it cannot be had."""
+        ...
 
 
 async def build_request(connection: Connection, context: SourceContext) -> EgressCall:
     info = venue_info(connection.exchange or "")
     if info is None:
         raise EgressError.of("unsupported_exchange", "this exchange is not supported")
-    source = context.exchange_keys
+    source: ExchangeKeySource | None = context.services.get(KEY_SOURCE)
     if source is None:
         raise EgressError.of("credentials_unavailable", "no credential cipher is configured", transient=True)
     key = await source.exchange_key(context.session, connection)
-    wire = WireKey(api_key=key.api_key, api_secret=key.api_secret, passphrase=key.passphrase, uid=key.uid)
-    wire.register()
     request = BalancesRequest(
         exchange=info.id,
-        key=wire,
+        key=key,
         check_permissions=permissions_due(connection, info, context.settings, datetime.now(UTC)),
     )
     return EgressCall(op="exchange.balances", request=request, venue=info.id)

@@ -3,13 +3,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel, Field
 
-from tallyhold.models import Connection
-from tallyhold.settings import Settings
+if TYPE_CHECKING:  # the egress worker imports this module too, and has no database: SQLAlchemy stays out of it
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tallyhold.settings import Settings
 
 
 class FetchedBalance(BaseModel):
@@ -47,34 +48,11 @@ class EgressCall:
     venue: str  # what per-venue limits and breakers key on: a ccxt id, or a chain name
 
 
-class StoredKey(Protocol):
-    """A connection's decrypted exchange key as a request builder reads it (`exchanges.verification.ExchangeKey`;
-    named by its shape here because the exchanges package imports this module)."""
-
-    @property
-    def api_key(self) -> SecretStr: ...
-
-    @property
-    def api_secret(self) -> SecretStr: ...
-
-    @property
-    def passphrase(self) -> SecretStr | None: ...
-
-    @property
-    def uid(self) -> SecretStr | None: ...
-
-
-class ExchangeKeySource(Protocol):
-    async def exchange_key(self, session: AsyncSession, connection: Connection) -> StoredKey:
-        """The connection's decrypted key; raises a TallyholdError when it cannot be had."""
-        ...
-
-
 @dataclass
 class SourceContext:
-    """What a request builder may use. `exchange_keys` decrypts exchange keys (the credential cipher's
-    `CipherKeySource`); None when the instance has no Vault, and exchange sources then cannot sync."""
+    """What a request builder may use. `services` carries domain services registered at start-up (for example
+    the credential cipher) by name, so this module does not import them."""
 
     settings: Settings
     session: AsyncSession
-    exchange_keys: ExchangeKeySource | None = None
+    services: dict[str, Any]

@@ -33,7 +33,7 @@ from tallyhold.errors import TallyholdError
 from tallyhold.portfolio.history import Retention, apply_retention, record_point
 from tallyhold.prices.service import PriceService
 from tallyhold.settings import Settings
-from tallyhold.sources.models import EgressCall, ExchangeKeySource, SourceBalances, SourceContext
+from tallyhold.sources.models import EgressCall, SourceBalances, SourceContext
 from tallyhold.sources.registry import builder_for
 from tallyhold.sync import service
 from tallyhold.sync.policy import window_start
@@ -76,7 +76,7 @@ class SyncEngine:
         settings: Settings,
         session_maker: async_sessionmaker[AsyncSession],
         egress: EgressClient,
-        exchange_keys: ExchangeKeySource | None = None,
+        services: dict[str, object] | None = None,
         *,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -84,7 +84,7 @@ class SyncEngine:
         self.settings = settings
         self.session_maker = session_maker
         self.egress = egress
-        self.exchange_keys = exchange_keys
+        self.services = services if services is not None else {}
         self.rng = rng or random.Random()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.breakers = Breakers(
@@ -272,7 +272,7 @@ class SyncEngine:
             connection = await SyncRepository(session).connection(claimed.connection_id)
             if connection is None:
                 return Failure("gone", transient=False)
-            context = SourceContext(settings=self.settings, session=session, exchange_keys=self.exchange_keys)
+            context = SourceContext(settings=self.settings, session=session, services=self.services)
             try:
                 return await builder(connection, context)
             except EgressError as exc:
