@@ -202,8 +202,9 @@ class Settings(BaseSettings):
         2.0,
         ge=0,
         le=60,
-        description="Longest reuse of a computed `/v1/networth` or `/v1/balances` answer (0 = off). Writes of "
-        "the instance itself are seen at once; writes of other processes (`tallyhold sync --once`) within this time.",
+        description="Longest reuse of a computed `/v1/networth` or `/v1/balances` answer (0 = off). The instance's "
+        "API writes are seen at once, its syncs' within about 0.25 s (refreshed off the request path), writes of "
+        "other processes (`tallyhold sync --once`) within this time.",
     )
     HISTORY_RAW_DAYS: int = Field(7, ge=1, le=3650, description="Days net-worth snapshots are kept at full resolution.")
     HISTORY_HOURLY_DAYS: int = Field(
