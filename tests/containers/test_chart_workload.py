@@ -94,7 +94,7 @@ def pod_yaml(
     values = {
         "customerId": tenant.customer_id,
         "database": {"existingSecret": "tallyhold-database"},
-        "vault": {"addr": str(settings.VAULT_ADDR)},  # key and role: the chart's defaults, from the customer id
+        "vault": {"addr": str(settings.vault.addr)},  # key and role: the chart's defaults, from the customer id
         "tls": {"mode": "upstream"},
         "serviceAccount": {"create": False},
         "networkPolicy": {"enabled": False},

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pkgutil
 import re
 import secrets
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +20,21 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tallyhold.settings import Settings
+import tallyhold
+from tallyhold.exchanges.guard import endpoints_of
+from tallyhold.exchanges.registry import ADAPTERS
+from tallyhold.exchanges.session import exchange_class
+from tallyhold.settings import PriceSettings, Settings, leaves
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.podman.engine import podman, podman_json
 from tallyhold_provision.podman.image import BuildRequest, build, tracker_version
 from tallyhold_sandbox import Sandbox
+from tallyhold_sandbox.credentials import generate
 from tests.containers.layers import layer_count, layer_files, save
 from tests.fixtures.containers import PodmanRun
 from tests.fixtures.instance import issue_token
 from tests.fixtures.platform import Tenant
-from tests.fixtures.sandbox import new_key
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import settings_env, sync_settings, wait_idle
 
@@ -154,10 +160,10 @@ def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Set
 
 def secret_files(settings: Settings) -> dict[str, str]:
     values = {}
-    for name in SECRET_SETTINGS:
-        value = getattr(settings, name)
-        if isinstance(value, SecretStr):
-            values[f"TALLYHOLD_{name}"] = value.get_secret_value()
+    for leaf in leaves():
+        value = leaf.value(settings)
+        if leaf.name in SECRET_SETTINGS and isinstance(value, SecretStr):
+            values[leaf.variable] = value.get_secret_value()
     return values
 
 
@@ -205,33 +211,101 @@ async def test_instance_in_the_image_serves_and_syncs(
     name = ""
     try:
         name = start_instance(podman_run, settings, created_secrets)
-        base = f"http://127.0.0.1:{settings.HTTP_PORT}"
+        base = f"http://127.0.0.1:{settings.http.port}"
         ready = await wait_ready(base, name)
         assert ready["database"] == "ok", ready
         assert ready["vault"] == "ok", ready
-        binance = sandbox.control("binance")
-        api_key, api_secret = new_key("image"), f"canary-{secrets.token_hex(16)}"
-        binance.add_key(api_key, api_secret, permissions=["read"], balances={"spot": {"BTC": "0.5", "ETH": "3"}})
+        # One read-only key on every sandbox venue, each in the venue's own format: the image's ccxt (slimmed,
+        # tools/image/slim_venv.py) signs for each of them and reads their balances.
+        venues = sorted(sandbox.urls)
+        keys = {venue: generate(venue) for venue in venues}
+        for venue, key in keys.items():
+            control = sandbox.control(venue)
+            wallet = control.state.wallet_names[0]  # each venue's first account (spot, unified, …)
+            control.add_key(
+                key.api_key, key.secret, permissions=["read"], passphrase=key.passphrase,
+                balances={wallet: {"BTC": "0.5", "ETH": "3"}},
+            )  # fmt: skip
         headers = {"Authorization": f"Bearer {await issue_token(settings, 'image test')}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as api:
             assert (await api.get("/healthz")).status_code == 200
-            created = await api.post(
-                "/v1/connections/exchange",
-                json={"exchange": "binance", "label": "Main", "api_key": api_key, "api_secret": api_secret},
-            )
-            assert created.status_code == 201, created.text
+            for venue, key in keys.items():
+                body = {"exchange": venue, "label": venue, "api_key": key.api_key, "api_secret": key.secret}
+                if key.passphrase is not None:
+                    body["passphrase"] = key.passphrase
+                created = await api.post("/v1/connections/exchange", json=body)
+                assert created.status_code == 201, (venue, created.text)
             assert (await api.post("/v1/sync")).status_code == 202
             status = await wait_idle(api)
-            assert [source["state"] for source in status["sources"]] == ["ok"], status
-            balances = (await api.get("/v1/balances")).json()
-            assert {item["asset"]: item["amount"] for item in balances["items"]} == {"BTC": "0.5", "ETH": "3"}
+            assert {source["venue"]: source["state"] for source in status["sources"]} == dict.fromkeys(venues, "ok")
+            balances = (await api.get("/v1/balances", params={"group_by": "asset"})).json()
+            count = len(venues)
+            expected = {"BTC": str(Decimal("0.5") * count), "ETH": str(3 * count)}
+            assert {item["asset"]: item["amount"] for item in balances["items"]} == expected
         assert podman("healthcheck", "run", name, check=False).returncode == 0
+        # `tallyhold migrate` from the same image (alembic, bytecode only, walks every revision of the tracker).
+        migrated = podman("exec", name, "tallyhold", "migrate", check=False)
+        assert (migrated.returncode, migrated.stdout.strip()) == (0, "migrated"), migrated.stderr[-2000:]
         # No secret in what podman shows of the container, nor in its log.
         shown = podman("inspect", name).stdout + podman("logs", name).stdout + podman("logs", name).stderr
-        for value in (*secret_files(settings).values(), api_secret, headers["Authorization"].split()[1]):
+        api_secrets = [key.secret for key in keys.values()]
+        for value in (*secret_files(settings).values(), *api_secrets, headers["Authorization"].split()[1]):
             assert value not in shown
     finally:
         if name:
             podman("rm", "--force", "--time", "0", name, check=False)
         for secret in created_secrets:
             podman("secret", "rm", secret, check=False)
+
+
+# What the running tracker loads, loaded inside the image (its third-party packages are slimmed: sources compiled
+# away, test suites and ccxt.pro removed; tools/image/slim_venv.py): every module of the tracker's package, and
+# for every supported venue and every default price venue the ccxt class the egress worker builds, with the
+# endpoint declarations the transport guard reads and the error classes the adapter maps.
+IMPORT_PROBE = """
+import importlib, json, pkgutil
+import tallyhold
+modules = sorted(m.name for m in pkgutil.walk_packages(tallyhold.__path__, "tallyhold."))
+for module in set(modules) - {"tallyhold.migrations.env"}:  # alembic's script: alembic runs it, nobody imports it
+    importlib.import_module(module)
+import ccxt
+from ccxt.base.types import Entry
+from Crypto.Hash import keccak
+from tallyhold.exchanges.denylist import denied
+from tallyhold.exchanges.guard import TransportGuard, endpoints_of, request_cost
+from tallyhold.exchanges.registry import ADAPTERS
+from tallyhold.exchanges.session import exchange_class
+from tallyhold.settings import PriceSettings
+venues = {}
+for venue, adapter in ADAPTERS.items():
+    klass = exchange_class(venue)
+    allowed = endpoints_of(klass, adapter.methods)
+    TransportGuard(allowed, endpoints_of(klass, sorted(denied(venue))))
+    request_cost(klass, adapter.methods)
+    errors = [getattr(ccxt, name) for name in adapter.unmapped_errors.values()]
+    venues[venue] = {"class": type(klass({})).__module__, "endpoints": len(allowed), "errors": len(errors)}
+defaults = PriceSettings.model_fields["venues"].get_default(call_default_factory=True)
+prices = [exchange_class(venue).__module__ for venue in defaults]
+keccak.new(digest_bits=256).update(b"").hexdigest()
+print(json.dumps({"modules": modules, "venues": venues, "prices": prices}))
+"""
+
+
+def test_every_module_and_venue_adapter_loads_in_the_image(tracker_image: str) -> None:
+    output = podman(
+        "run", "--rm", "--network", "none", "--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp",
+        "--entrypoint", "python", tracker_image, "-c", IMPORT_PROBE,
+    ).stdout  # fmt: skip
+    loaded = json.loads(output)
+    assert loaded["modules"] == sorted(m.name for m in pkgutil.walk_packages(tallyhold.__path__, "tallyhold."))
+    expected = {
+        venue: {
+            "class": f"ccxt.async_support.{venue}",
+            "endpoints": len(endpoints_of(exchange_class(venue), adapter.methods)),
+            "errors": len(adapter.unmapped_errors),
+        }
+        for venue, adapter in ADAPTERS.items()
+    }
+    assert loaded["venues"] == expected
+    defaults = PriceSettings.model_fields["venues"].get_default(call_default_factory=True)
+    assert loaded["prices"] == [f"ccxt.async_support.{venue}" for venue in defaults]

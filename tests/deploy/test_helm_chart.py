@@ -422,7 +422,8 @@ def _secret_findings(directory: Path) -> list[str]:
 
 
 def test_no_secret_in_the_charts_or_anything_they_render(tmp_path: Path) -> None:
-    """Battery item 30 offline: checkov's secret scanner (detect-secrets) over deploy/helm and every render."""
+    """No secret in the charts or their renders, offline: checkov's secret scanner (detect-secrets) over deploy/helm
+    and every render."""
     assert CHECKOV.exists(), "checkov lives in .tools/checkov (make test installs it)"
     rendered = tmp_path / "rendered"
     rendered.mkdir()

@@ -1,6 +1,6 @@
 """A real Prometheus (Debian package) scrapes a running `tallyhold serve` on its METRICS_PORT and evaluates
 the shipped rules: a Binance 418 on the instance's key opens the venue's breaker, and TallyholdVenueBanned
-fires (security battery item 21, end to end). Polls, never sleeps a fixed time: the first scrape comes ~6 s
+fires, end to end. Polls, never sleeps a fixed time: the first scrape comes ~6 s
 after Prometheus starts."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ async def prometheus(settings: Settings, tmp_path_factory: pytest.TempPathFactor
         f"rule_files: [{RULES}]\n"
         "scrape_configs:\n"
         "  - job_name: tallyhold\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{settings.METRICS_PORT}']}}]\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{settings.http.metrics_port}']}}]\n"
     )
     port = free_port()
     log = (home / "prometheus.log").open("wb")
@@ -125,4 +125,4 @@ async def test_prometheus_scrapes_the_instance_and_fires_a_shipped_alert(
         assert [g["name"] for g in rules] == ["tallyhold"]
         assert all(rule["health"] == "ok" for group in rules for rule in group["rules"]), rules
         interval = (await prom.get("/api/v1/query", params={"query": "tallyhold_sync_interval_seconds"})).json()
-        assert interval["data"]["result"][0]["value"][1] == str(settings.SYNC_INTERVAL_SECONDS)
+        assert interval["data"]["result"][0]["value"][1] == str(settings.sync.interval_seconds)

@@ -1,4 +1,4 @@
-"""Issue 11 §2: each local customer's instance and egress worker run as an OS user of its own, which reads its own
+"""Each local customer's instance and egress worker run as an OS user of its own, which reads its own
 files and nothing else of the platform. The probes run inside customer A's running instance: in its mount
 namespace (nsenter into its pid) with its uid and gid and no other group (setpriv), the way code that took over
 the instance would run."""

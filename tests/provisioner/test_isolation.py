@@ -1,5 +1,6 @@
-"""Two customers provisioned side by side cannot reach each other (security.md §7 items 18, 19, 20, and the
-Vault half of 9), and both instances work."""
+"""Two customers provisioned side by side cannot reach each other (Postgres privileges, catalog names
+that say nothing about the customer, each role's connection cap, and one tenant's Vault token on the other's key),
+and both instances work."""
 
 from __future__ import annotations
 

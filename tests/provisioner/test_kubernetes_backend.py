@@ -126,8 +126,8 @@ def test_a_provider_key_in_a_url_setting_is_only_in_the_settings_secret(
     for name, value in files.items():
         (tmp_path / name).write_text(value)
     settings = Settings(SECRETS_DIR=tmp_path, ENV="test", DB_SCHEMA=ACME.id, CUSTOMER_ID=ACME.id)
-    assert str(settings.EVM_RPC_ETHEREUM) == env["TALLYHOLD_EVM_RPC_ETHEREUM"]
-    assert str(settings.ESPLORA_URL) == env["TALLYHOLD_ESPLORA_URL"]
+    assert str(settings.chains.evm_rpc.ethereum) == env["TALLYHOLD_EVM_RPC_ETHEREUM"]
+    assert str(settings.chains.esplora_url) == env["TALLYHOLD_ESPLORA_URL"]
     # A changed URL rolls the pod (the Secret's values are read once at start-up).
     checksum = deployment["spec"]["template"]["metadata"]["annotations"]["checksum/settings"]
     changed = {**env, "TALLYHOLD_ESPLORA_URL": "https://esplora.example/other/api"}

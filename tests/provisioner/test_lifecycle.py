@@ -1,4 +1,4 @@
-"""Provisioning lifecycle (security.md §7 item 27): create converges and is idempotent, a crash between any two
+"""Provisioning lifecycle: create converges and is idempotent, a crash between any two
 steps is finished by a rerun, destroy is idempotent and leaves nothing behind, and a destroyed customer's
 ciphertexts can never be decrypted again (crypto-shredding). Two concurrent creates make one stack."""
 

@@ -1,4 +1,4 @@
-"""Issue 11 §2: secret files of the local platform are 0600 from their creation on, never written at a wider mode
+"""Secret files of the local platform are 0600 from their creation on, never written at a wider mode
 and chmod-ed afterwards. Each case runs in a fresh interpreter with umask 0 (a file created without an explicit
 mode would come out 0666) and an audit hook that records every open and chmod under the case's folder: a secret
 file must be created by an exclusive open (O_CREAT|O_EXCL) and never chmod-ed, and end up 0600."""

@@ -1,4 +1,5 @@
-"""The local platform's OpenBao keeps no root token (issue 11 §2): the first bootstrap revokes the initial root
+"""The local platform's OpenBao keeps no root token (a root token left on disk would
+bypass every policy): the first bootstrap revokes the initial root
 token and deletes its file, every provisioner command then works with the provisioner's own AppRole login, and
 `break-glass` makes a root token from the unseal key that expires, leaving no other root token behind."""
 

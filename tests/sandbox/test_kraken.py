@@ -158,7 +158,7 @@ async def test_native_permission_list_ip_and_expiry(client, kraken):
 
 
 async def test_endpoints_gated_by_permissions(client, kraken):
-    """A read-only key cannot see deposit or withdrawal status (research: use the ledger instead)."""
+    """A read-only key cannot see deposit or withdrawal status (so history is read from the ledger instead)."""
     for method in ("privatePostDepositStatus", "privatePostWithdrawStatus", "privatePostWithdrawMethods"):
         with pytest.raises(ccxt.PermissionDenied):
             await getattr(client, method)()

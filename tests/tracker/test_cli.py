@@ -21,9 +21,9 @@ def _cli(settings: Settings, *args: str, extra: dict[str, str] | None = None) ->
     env = {
         "PATH": os.environ["PATH"],
         "TALLYHOLD_ENV": "test",
-        "TALLYHOLD_DATABASE_URL": settings.DATABASE_URL.get_secret_value(),
-        "TALLYHOLD_DB_SCHEMA": settings.DB_SCHEMA,
-        "TALLYHOLD_CUSTOMER_ID": settings.CUSTOMER_ID,
+        "TALLYHOLD_DATABASE_URL": settings.database.url.get_secret_value(),
+        "TALLYHOLD_DB_SCHEMA": settings.database.schema_name,
+        "TALLYHOLD_CUSTOMER_ID": settings.customer_id,
         **(extra or {}),
     }
     return subprocess.run(

@@ -1,4 +1,4 @@
-"""The instance's app role reaches its own schema and nothing else (security.md §7 item 18, instance side)."""
+"""The instance's app role reaches its own schema and nothing else (Postgres privileges, the instance's side)."""
 
 from __future__ import annotations
 

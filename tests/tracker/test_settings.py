@@ -34,7 +34,7 @@ def test_required_values_have_no_default(monkeypatch: pytest.MonkeyPatch) -> Non
             monkeypatch.delenv(key)
     with pytest.raises(ValidationError) as caught:
         Settings()
-    missing = {error["loc"][0] for error in caught.value.errors() if error["type"] == "missing"}
+    missing = {error["loc"][-1] for error in caught.value.errors() if error["type"] == "missing"}
     assert missing == {"DATABASE_URL", "DB_SCHEMA", "CUSTOMER_ID"}
 
 
@@ -54,7 +54,10 @@ def test_placeholder_migration_password_refused_outside_development(url: str) ->
     assert "changeme" not in str(caught.value)
     Settings(**{**GOOD, "MIGRATION_DATABASE_URL": url, "ENV": "development"})
     real = f"postgresql://owner:{FAKE_OWNER_PASSWORD}@127.0.0.1/db"
-    assert Settings(**{**GOOD, "MIGRATION_DATABASE_URL": real}).migration_database_url.password == FAKE_OWNER_PASSWORD
+    assert (
+        Settings(**{**GOOD, "MIGRATION_DATABASE_URL": real}).database.migration_engine_url.password
+        == FAKE_OWNER_PASSWORD
+    )
 
 
 def test_placeholder_vault_token_refused() -> None:
@@ -74,9 +77,9 @@ def test_lists_and_overrides_parse_from_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("TALLYHOLD_PRICE_VENUES", "kraken,binance")
     monkeypatch.setenv("TALLYHOLD_EXCHANGE_API_OVERRIDES", '{"binance": "http://127.0.0.1:9999"}')
     settings = Settings(**GOOD)
-    assert [str(ip) for ip in settings.EGRESS_IPS] == ["203.0.113.7", "2001:db8::1"]
-    assert settings.PRICE_VENUES == ["kraken", "binance"]
-    assert str(settings.EXCHANGE_API_OVERRIDES["binance"]).startswith("http://127.0.0.1:9999")
+    assert [str(ip) for ip in settings.egress.ips] == ["203.0.113.7", "2001:db8::1"]
+    assert settings.prices.venues == ["kraken", "binance"]
+    assert str(settings.exchanges.api_overrides["binance"]).startswith("http://127.0.0.1:9999")
 
 
 def test_cli_reports_bad_settings_without_values() -> None:

@@ -35,10 +35,10 @@ def secrets_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_values_come_from_files_and_stay_secret(secrets_dir: Path) -> None:
     (secrets_dir / "TALLYHOLD_VAULT_SECRET_ID").write_text("a1b2c3d4-secret-id-from-a-file\n")
     settings = Settings()
-    assert isinstance(settings.DATABASE_URL, SecretStr)
-    assert settings.database_url.password == PASSWORD  # the trailing newline of the file is not part of it
-    assert settings.VAULT_SECRET_ID is not None
-    assert settings.VAULT_SECRET_ID.get_secret_value() == "a1b2c3d4-secret-id-from-a-file"
+    assert isinstance(settings.database.url, SecretStr)
+    assert settings.database.engine_url.password == PASSWORD  # the trailing newline of the file is not part of it
+    assert settings.vault.secret_id is not None
+    assert settings.vault.secret_id.get_secret_value() == "a1b2c3d4-secret-id-from-a-file"
     assert PASSWORD not in repr(settings)
     assert "secret-id-from-a-file" not in repr(settings)
 
@@ -59,12 +59,12 @@ def test_a_missing_folder_is_refused_not_ignored(secrets_dir: Path, monkeypatch:
     monkeypatch.setenv("TALLYHOLD_SECRETS_DIR", str(secrets_dir / "missing"))
     with pytest.raises(ValidationError) as caught:
         Settings()
-    assert {error["loc"][0] for error in caught.value.errors()} == {"SECRETS_DIR", "DATABASE_URL"}
+    assert {error["loc"][-1] for error in caught.value.errors()} == {"SECRETS_DIR", "DATABASE_URL"}
 
 
 def test_environment_wins_over_a_file(secrets_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TALLYHOLD_DATABASE_URL", f"postgresql://app:{ENV_PASSWORD}@db/tallyhold")
-    assert Settings().database_url.password == ENV_PASSWORD
+    assert Settings().database.engine_url.password == ENV_PASSWORD
 
 
 def test_cli_error_names_the_setting_never_the_file_value(secrets_dir: Path) -> None:

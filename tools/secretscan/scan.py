@@ -1,4 +1,5 @@
-"""Secret scan of the repository and of what the test run generates (security battery item 30).
+"""Secret scan of the repository and of what the test run generates (no secret in the repository, the
+release or test output).
 
     python tools/secretscan/scan.py [--repository] [PATH ...]
 

@@ -1,4 +1,4 @@
-"""`tallyhold-provision`: the operator's command line (CONTRACT.md, "Operator CLI").
+"""`tallyhold-provision`: the operator's command line (README, "Operator guide").
 
 Errors print one line to stderr and exit non-zero; `--json` prints one JSON document on stdout. `status`
 exits 0 only when every part is healthy, 1 when one is not, 2 when it could not find out (unknown customer,

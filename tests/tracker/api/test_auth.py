@@ -16,23 +16,15 @@ from tallyhold.auth.service import TOKEN_PATTERN
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.models import AccessToken
 from tallyhold.settings import Settings
-from tests.fixtures.instance import issue_token
+from tests.fixtures.instance import issue_token, offline_settings
 from tests.fixtures.platform import Tenant
-
-# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
-FAKE_PASSWORD = "collect-only-1"
 
 DUMMY_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def _v1_routes() -> list[tuple[str, str]]:
     """Every /v1 route the app declares (today's and any added later), with path parameters filled in."""
-    settings = Settings(
-        DATABASE_URL=f"postgresql://u:{FAKE_PASSWORD}@127.0.0.1:9/db",
-        DB_SCHEMA="t_0000",
-        CUSTOMER_ID="t_0000",
-        ENV="test",
-    )
+    settings = offline_settings()
     routes = []
     for path, operations in create_app(settings).openapi()["paths"].items():
         if path.startswith("/v1"):

@@ -1,4 +1,4 @@
-"""schemathesis over the instance's own /openapi.json (security battery item 24): every operation, examples
+"""schemathesis over the instance's own /openapi.json (bad input, fuzzed): every operation, examples
 generated from its schema (valid and invalid), against `tallyhold serve` over real HTTP with the sandbox venues
 behind it. No answer may be a 5xx, and every answer must match the schema the document gives for it.
 

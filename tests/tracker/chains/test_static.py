@@ -91,7 +91,8 @@ def test_the_api_process_never_imports_web3_or_bip_utils():
     code = (
         "import sys\n"
         "import tallyhold.app, tallyhold.chains.endpoints, tallyhold.chains.service, tallyhold.chains.sync\n"
-        "from tallyhold.chains import guard, addresses\n"
+        "from tallyhold.chains import addresses\n"
+        "from tallyhold.security import guard\n"
         "guard.refuse_secret_material({'label': 'abandon ' * 3})\n"
         "addresses.normalise_evm_address('0x52908400098527886e0f7030069857d2e4169ee7')\n"
         "addresses.parse_extended_public_key(sys.argv[1])\n"

@@ -15,8 +15,8 @@ from tallyhold.settings import Settings
 async def start_cipher(settings: Settings, registry: SecretRegistry = secrets) -> tuple[VaultSession, CredentialCipher]:
     vault = VaultSession(settings)
     await vault.start()
-    assert settings.VAULT_KEY is not None
-    cipher = CredentialCipher(vault, customer_id=settings.CUSTOMER_ID, key=settings.VAULT_KEY, registry=registry)
+    assert settings.vault.key is not None
+    cipher = CredentialCipher(vault, customer_id=settings.customer_id, key=settings.vault.key, registry=registry)
     return vault, cipher
 
 

@@ -10,9 +10,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.connections.repository import ConnectionRepository
-from tallyhold.connections.verification import ExchangeKey
 from tallyhold.credentials import service as credentials
 from tallyhold.credentials.cipher import CredentialCipher
+from tallyhold.exchanges.verification import ExchangeKey
 from tallyhold.models import Connection
 
 

@@ -1,4 +1,5 @@
-"""Canary sweep (security.md §7 item 1, with items 2, 3, 5, 6 and 7 along the way).
+"""Canary sweep: no planted secret shows up anywhere, in any encoding (and, along the way: no 422 echo of the input,
+no secret read back, none in ccxt's debug logs, only ciphertext in the secret columns, swapped ciphertexts refused).
 
 Unique secrets are planted through every credential route and flow of a real instance: creation accepted and
 refused (write permissions, unknown key, unsupported venue, every kind of invalid body, bad JSON, oversized

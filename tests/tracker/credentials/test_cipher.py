@@ -37,7 +37,7 @@ async def sessions(settings, clean_tenant):
 async def test_fields_round_trip_inside_the_scope_only(cipher, sessions, settings):
     key = exchange_key("AKIA-canary-key-1234", "s3cr3t/+=value", passphrase="pass phrase é", uid="uid-42")
     async with transaction(sessions) as session:
-        connection_id = await store_exchange_connection(session, cipher, settings.DB_SCHEMA, key)
+        connection_id = await store_exchange_connection(session, cipher, settings.database.schema_name, key)
     async with transaction(sessions) as session:
         row = (await session.scalars(select(Connection).where(Connection.id == connection_id))).one()
         assert row.key_hint == "1234"
@@ -66,8 +66,12 @@ async def test_same_plaintext_twice_gives_different_ciphertexts(cipher):
 @pytest.mark.parametrize("swap", ["between_rows", "between_fields"])
 async def test_a_swapped_ciphertext_never_decrypts(cipher, sessions, settings, swap):
     async with transaction(sessions) as session:
-        a = await store_exchange_connection(session, cipher, settings.DB_SCHEMA, exchange_key("key-a-000A", "secret-a"))
-        b = await store_exchange_connection(session, cipher, settings.DB_SCHEMA, exchange_key("key-b-000B", "secret-b"))
+        a = await store_exchange_connection(
+            session, cipher, settings.database.schema_name, exchange_key("key-a-000A", "secret-a")
+        )
+        b = await store_exchange_connection(
+            session, cipher, settings.database.schema_name, exchange_key("key-b-000B", "secret-b")
+        )
     async with transaction(sessions) as session:
         if swap == "between_rows":  # A's api_secret ciphertext copied into B
             statement = (

@@ -1,4 +1,5 @@
-"""Key lifecycle as the provisioner uses it, against the session's OpenBao (security.md §7 items 8, 9, 27)."""
+"""Key lifecycle as the provisioner uses it, against the session's OpenBao: the key's
+configuration, one tenant's token refused on another's key, and crypto-shredding on destroy."""
 
 from __future__ import annotations
 

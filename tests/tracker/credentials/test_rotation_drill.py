@@ -1,4 +1,4 @@
-"""Rotation drill (security.md §7 item 11): 1,000 stored credentials, a key rotation with rewrap while the
+"""Rotation drill: 1,000 stored credentials, a key rotation with rewrap while the
 customer keeps replacing keys and syncs keep decrypting. Afterwards: no ciphertext of an old key version, no
 edit lost, no sync failed, and the old ciphertexts are refused."""
 

@@ -1,4 +1,4 @@
-"""No plaintext column can hold a secret (security.md §7 item 6): every column whose name says key, secret,
+"""No plaintext column can hold a secret: every column whose name says key, secret,
 passphrase or uid is a `_ct` column that the database itself restricts to Vault ciphertext."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Secrets never show themselves (security.md §7 item 4): Secret, the decrypted credentials, request bodies,
+"""Secrets never show themselves in a repr or str: Secret, the decrypted credentials, request bodies,
 settings; and an exception logged inside the decrypt-and-use scope reaches the log output masked."""
 
 from __future__ import annotations

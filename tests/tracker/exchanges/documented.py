@@ -1,5 +1,5 @@
-"""Documented answers of the venues without a sandbox server (exchange API docs and the shapes quoted in
-research/exchange-permissions.md), by venue: the permission answer of a read-only key, a write-capable
+"""Documented answers of the venues without a sandbox server (the example answers of each
+exchange's API documentation), by venue: the permission answer of a read-only key, a write-capable
 variant with the words the customer must see, the balance endpoints, and what Tallyhold must read from them."""
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 import pytest
 
-from tallyhold.exchanges.assets import binance_ld_underlying, canonical
+from tallyhold.exchanges.assets import canonical
+from tallyhold.exchanges.registry import ADAPTERS
+from tallyhold.exchanges.venues.binance import ld_underlying
 
 # ccxt 4.5.90's commonCurrencies of kraken (a subset), the worker passes the real one.
 KRAKEN = {
@@ -44,19 +46,19 @@ KRAKEN = {
     ],
 )
 def test_kraken(raw, location, expected):
-    assert canonical("kraken", raw, location, KRAKEN) == expected
+    assert canonical(ADAPTERS["kraken"], raw, location, KRAKEN) == expected
 
 
 def test_binance_ld_tokens_are_earn_positions():
-    assert canonical("binance", "LDBTC", "spot", {}) == ("BTC", "earn")
-    assert canonical("binance", "LDUSDT", "spot", {}) == ("USDT", "earn")
-    assert canonical("binance", "LDO", "spot", {}) == ("LDO", "spot")  # Lido DAO, a real token
-    assert canonical("binance", "LDBTC", "funding", {}) == ("LDBTC", "funding")  # only spot carries LD tokens
-    assert binance_ld_underlying("LDO") is None
+    assert canonical(ADAPTERS["binance"], "LDBTC", "spot", {}) == ("BTC", "earn")
+    assert canonical(ADAPTERS["binance"], "LDUSDT", "spot", {}) == ("USDT", "earn")
+    assert canonical(ADAPTERS["binance"], "LDO", "spot", {}) == ("LDO", "spot")  # Lido DAO, a real token
+    assert canonical(ADAPTERS["binance"], "LDBTC", "funding", {}) == ("LDBTC", "funding")  # only spot carries LD tokens
+    assert ld_underlying("LDO") is None
 
 
 def test_ccxt_map_and_odd_codes():
-    assert canonical("kucoin", "WAX", "spot", {"WAX": "WAXP"}) == ("WAXP", "spot")
-    assert canonical("htx", "btc", "spot", {}) == ("BTC", "spot")
-    code, _ = canonical("gate", "we!rd co$in", "spot", {})
+    assert canonical(ADAPTERS["kucoin"], "WAX", "spot", {"WAX": "WAXP"}) == ("WAXP", "spot")
+    assert canonical(ADAPTERS["htx"], "btc", "spot", {}) == ("BTC", "spot")
+    code, _ = canonical(ADAPTERS["gate"], "we!rd co$in", "spot", {})
     assert code == "WE_RD_CO_IN"

@@ -212,27 +212,28 @@ async def test_a_hanging_wallet_times_out(sandbox: Sandbox, impatient: EgressCli
 
 
 @pytest.mark.parametrize(
-    ("fault", "spec"),
+    ("fault", "spec", "field"),
     [
-        ("set_fields", {"fields": {"free": "NaN"}}),
-        ("set_fields", {"fields": {"free": 1e308}}),
-        ("set_fields", {"fields": {"free": "-5"}}),
-        ("set_fields", {"fields": {"free": "lots"}}),
-        ("set_fields", {"fields": {"free": True}}),
-        ("drop_fields", {"fields": ["free"]}),
-        ("drop_fields", {"fields": ["asset"]}),
-        ("set_fields", {"fields": {"balances": {"BTC": "1"}}}),
-        ("malformed_json", {}),
+        ("set_fields", {"fields": {"free": "NaN"}}, "account.balances[0].free"),
+        ("set_fields", {"fields": {"free": 1e308}}, "account.balances[0].free"),
+        ("set_fields", {"fields": {"free": "-5"}}, "account.balances[0].free"),
+        ("set_fields", {"fields": {"free": "lots"}}, "account.balances[0].free"),
+        ("set_fields", {"fields": {"free": True}}, "account.balances[0].free"),
+        ("drop_fields", {"fields": ["free"]}, "account.balances[0].free"),  # missing: named like unreadable
+        ("drop_fields", {"fields": ["asset"]}, "account.balances[0].asset"),
+        ("set_fields", {"fields": {"balances": {"BTC": "1"}}}, "account.balances"),
+        ("malformed_json", {}, "account"),  # the answer as a whole is not an object
     ],
 )
 async def test_a_malformed_wallet_fails_the_sync_instead_of_a_wrong_total(
-    binance: Venue, fault: str, spec: dict[str, object]
+    binance: Venue, fault: str, spec: dict[str, object], field: str
 ) -> None:
     key = binance.key(balances={"spot": {"BTC": "1"}, "funding": {"USDT": "2"}})
     binance.control.add_fault(fault, path="/api/v3/account", api_key=key.api_key.get_secret_value(), **spec)
     error = await binance.refusal(key, op="balances")
     assert error.code == "malformed_response"
     assert error.transient
+    assert error.failure.details.get("field") == field  # our own path to the field, never the value
 
 
 @pytest.mark.parametrize(

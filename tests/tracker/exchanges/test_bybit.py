@@ -1,4 +1,5 @@
-"""Bybit's permission rule on the documented GET /v5/user/query-api answer (research §1.4)."""
+"""Bybit's permission rule on the documented GET /v5/user/query-api answer (Bybit's API docs, "Get API Key
+Information")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Key-changing methods (and cancel-all) are unreachable by the adapters (DESIGN.md decision 3).
+"""Key-changing methods (and cancel-all) are unreachable by the adapters: a read-only key must stay
+read-only, whatever permissions it really has.
 
 Three proofs: the pinned list covers every key-management endpoint ccxt knows for our venues; no adapter
 declares one; and both walls (the name check in `VenueApi.call`, the transport guard on `fetch`) refuse them

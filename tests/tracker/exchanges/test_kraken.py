@@ -14,7 +14,7 @@ from tallyhold.exchanges.venues.kraken import ADAPTER, permission_rule
 from tallyhold_sandbox import Sandbox
 from tests.tracker.exchanges.conftest import Venue
 
-# docs.kraken.com "Get API Key Info", the example answer (research §1.3).
+# docs.kraken.com "Get API Key Info", the example answer.
 DOCUMENTED: dict[str, Any] = {
     "error": [],
     "result": {

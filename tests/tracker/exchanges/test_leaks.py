@@ -1,5 +1,5 @@
 """No key part ever reaches a log line, an error, a reply or a repr, in any encoding, whatever the log level
-and whatever goes wrong (security.md §7 items 4 and 5, for the exchange paths)."""
+and whatever goes wrong (reprs, and ccxt's own debug logging), on the exchange paths."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OKX's permission rule on the account/config answer (ccxt's okx.py comment; research §1.6)."""
+"""OKX's permission rule on the account/config answer (ccxt's okx.py comment, OKX's API docs)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Strict readers: every malformed amount is refused, never read as something else."""
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -93,3 +95,43 @@ def test_epoch_and_iso_times():
         parse.iso_time("2023-05-15T03:21:05", "t")  # a time without a zone is not a time we can trust
     with pytest.raises(Malformed):
         parse.epoch(10**30, "t")
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ({}, "missing"),
+        ({"free": None}, "missing"),
+        ({"free": "lots"}, "not a decimal number"),
+        ({"free": "-1"}, "negative amount"),
+    ],
+)
+def test_a_field_is_named_the_same_whether_missing_or_unreadable(row, problem):
+    with pytest.raises(Malformed) as caught:
+        parse.amount_at(row, "free", "account.balances[3]")
+    assert (caught.value.where, caught.value.problem) == ("account.balances[3].free", problem)
+
+
+def test_every_field_reader_reads_at_the_same_path():
+    row = {"o": {}, "a": [], "t": "x", "f": True, "d": "-1.5", "m": "2", "i": "7", "c": "a, b"}
+    assert parse.obj_at(row, "o", "r") == {}
+    assert parse.arr_at(row, "a", "r") == []
+    assert parse.text_at(row, "t", "r") == "x"
+    assert parse.flag_at(row, "f", "r") is True
+    assert parse.decimal_at(row, "d", "r") == Decimal("-1.5")
+    assert parse.amount_at(row, "m", "r") == Decimal(2)
+    assert parse.integer_at(row, "i", "r") == 7
+    assert parse.csv_at(row, "c", "r") == ["a", "b"]
+    for reader in (parse.obj_at, parse.arr_at, parse.flag_at, parse.decimal_at, parse.integer_at):
+        with pytest.raises(Malformed) as caught:
+            reader(row, "t", "r")  # "x" is none of these
+        assert caught.value.where == "r.t"
+
+
+def test_adapters_read_fields_with_the_at_readers():
+    """`parse.amount(parse.field(row, "free", where), f"{where}.free")` spells the path twice, and the two spellings
+    drifted apart: fields are read with `parse.amount_at(row, "free", where)`, which spells it once."""
+    venues = Path(parse.__file__).parent / "venues"
+    twice = re.compile(r"parse\.\w+\(\s*parse\.field\(")
+    offenders = [path.name for path in sorted(venues.glob("*.py")) if twice.search(path.read_text())]
+    assert offenders == []

@@ -5,7 +5,7 @@ import pytest
 from tallyhold.exchanges.parse import Malformed
 from tallyhold.exchanges.venues.binance import WRITE_FLAGS, permission_rule
 
-# developers.binance.com "Get API Key Permission (USER_DATA)", read-only variant (research §1.1).
+# developers.binance.com "Get API Key Permission (USER_DATA)", read-only variant.
 DOCUMENTED = {
     "ipRestrict": False,
     "createTime": 1698645219000,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -13,23 +12,9 @@ from tallyhold.exchanges.registry import venue_info
 from tallyhold.exchanges.session import CallPolicy, point_at
 from tallyhold.exchanges.sync import permissions_due
 from tallyhold.models import Connection
-from tallyhold.settings import Settings
-
-# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
-FAKE_PASSWORD = "not-a-placeholder-pw"
+from tests.fixtures.instance import offline_settings
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "ENV": "test",
-        "DATABASE_URL": f"postgresql://app:{FAKE_PASSWORD}@127.0.0.1:1/db",
-        "DB_SCHEMA": "t_0e0e",
-        "CUSTOMER_ID": "t_0e0e",
-        **overrides,
-    }
-    return Settings(**values)
 
 
 @pytest.mark.parametrize(
@@ -50,12 +35,12 @@ def test_permission_recheck_cadence(venue: str, cadence: int, checked_ago: timed
     connection.permissions_checked_at = None if checked_ago is None else NOW - checked_ago
     info = venue_info(venue)
     assert info is not None
-    assert permissions_due(connection, info, settings(EXCHANGE_PERMISSION_CHECK_SECONDS=cadence), NOW) is due
+    assert permissions_due(connection, info, offline_settings(EXCHANGE_PERMISSION_CHECK_SECONDS=cadence), NOW) is due
 
 
 def test_the_cadence_is_at_most_daily() -> None:
     with pytest.raises(ValueError, match="EXCHANGE_PERMISSION_CHECK_SECONDS"):
-        settings(EXCHANGE_PERMISSION_CHECK_SECONDS=86_401)
+        offline_settings(EXCHANGE_PERMISSION_CHECK_SECONDS=86_401)
 
 
 @pytest.mark.parametrize(

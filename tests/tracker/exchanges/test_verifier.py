@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from tallyhold.connections.verification import ExchangeKey
 from tallyhold.egress.client import EgressClient
 from tallyhold.errors import TallyholdError
+from tallyhold.exchanges.verification import ExchangeKey
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
-from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
+from tests.fixtures.instance import offline_settings
 from tests.tracker.exchanges.conftest import exchange_config
-
-# A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
-FAKE_PASSWORD = "not-a-placeholder-pw"
-
-
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "ENV": "test",
-        "DATABASE_URL": f"postgresql://app:{FAKE_PASSWORD}@127.0.0.1:1/db",
-        "DB_SCHEMA": "t_0e0e",
-        "CUSTOMER_ID": "t_0e0e",
-        **overrides,
-    }
-    return Settings(**values)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +31,7 @@ def binance_key(sandbox: Sandbox, *permissions: str, **options: object) -> Excha
 
 
 async def test_a_read_only_key_is_verified_through_the_worker(sandbox: Sandbox, worker: EgressClient) -> None:
-    verifier = ExchangeCredentialVerifier(worker, settings())
+    verifier = ExchangeCredentialVerifier(worker, offline_settings())
     result = await verifier.verify("binance", binance_key(sandbox), acknowledge_unverifiable=False)
     assert result.permissions.read is True
     assert result.permissions.trade is False
@@ -57,7 +42,7 @@ async def test_a_read_only_key_is_verified_through_the_worker(sandbox: Sandbox, 
 
 
 async def test_a_key_with_write_rights_is_refused_with_binance_words(sandbox: Sandbox, worker: EgressClient) -> None:
-    verifier = ExchangeCredentialVerifier(worker, settings())
+    verifier = ExchangeCredentialVerifier(worker, offline_settings())
     with pytest.raises(TallyholdError) as caught:
         await verifier.verify("binance", binance_key(sandbox, "read", "withdraw"), acknowledge_unverifiable=False)
     assert caught.value.status_code == 422
@@ -68,7 +53,7 @@ async def test_a_key_with_write_rights_is_refused_with_binance_words(sandbox: Sa
 
 
 async def test_the_not_ip_restricted_warning_needs_published_egress_ips(sandbox: Sandbox, worker: EgressClient) -> None:
-    verifier = ExchangeCredentialVerifier(worker, settings(EGRESS_IPS="203.0.113.7,2001:db8::1"))
+    verifier = ExchangeCredentialVerifier(worker, offline_settings(EGRESS_IPS="203.0.113.7,2001:db8::1"))
     result = await verifier.verify("binance", binance_key(sandbox), acknowledge_unverifiable=False)
     assert len(result.warnings) == 1
     assert "203.0.113.7, 2001:db8::1" in result.warnings[0]
@@ -79,7 +64,7 @@ async def test_the_not_ip_restricted_warning_needs_published_egress_ips(sandbox:
 
 
 async def test_unsupported_exchange_never_reaches_the_worker(worker: EgressClient) -> None:
-    verifier = ExchangeCredentialVerifier(worker, settings())
+    verifier = ExchangeCredentialVerifier(worker, offline_settings())
     key = ExchangeKey(api_key=SecretStr("k" * 20), api_secret=SecretStr("s" * 20))
     with pytest.raises(TallyholdError) as caught:
         await verifier.verify("notanexchange", key, acknowledge_unverifiable=True)

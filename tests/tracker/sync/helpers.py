@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold.models import Balance, Connection, ConnectionSnapshot
-from tallyhold.settings import Settings
+from tallyhold.settings import Settings, leaves
 from tallyhold_sandbox import Sandbox, VenueControl
 from tests.fixtures.instance import instance_settings
 from tests.fixtures.platform import Tenant
@@ -113,8 +113,9 @@ def key_requests(venue: VenueControl, api_key: str, since: int = 0) -> list[str]
 def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that gives a `tallyhold` process these settings (every field set explicitly)."""
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
-    for name in sorted(settings.model_fields_set):
-        env[f"TALLYHOLD_{name}"] = _encode(getattr(settings, name))
+    for leaf in leaves():
+        if leaf.is_set(settings):
+            env[leaf.variable] = _encode(leaf.value(settings))
     env.update(extra)
     return env
 

@@ -112,7 +112,7 @@ async def test_a_sync_killed_mid_write_leaves_no_partial_rows(
             stderr=subprocess.DEVNULL,
         )
         try:
-            await _wait_blocked(watcher, f"{settings.CUSTOMER_ID}.sync", time.monotonic() + 60)
+            await _wait_blocked(watcher, f"{settings.customer_id}.sync", time.monotonic() + 60)
             os.kill(process.pid, signal.SIGKILL)
             await asyncio.to_thread(process.wait, 30)
         finally:

@@ -1,6 +1,6 @@
 """The sync engine end to end: exchange connections created through the API (real verifier, real OpenBao
 cipher), synced by the Binance connector in the egress worker against the sandbox venue with faults scoped
-to each test's keys. Security battery items 21 (429/418), 22 (partial failure) and 23 (idempotency)."""
+to each test's keys. Covers 429 and 418 (bans), partial failure and idempotency."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tallyhold.api.state import InstanceState
 from tallyhold.egress.client import EgressClient
 from tallyhold.models import AuditEvent, ConnectionSnapshot, NetWorthSnapshot, VenueBreaker
+from tallyhold.runtime import egress_config
 from tallyhold.settings import Settings
 from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.policy import window_start
@@ -235,7 +236,7 @@ async def test_reruns_and_concurrent_runs_write_one_snapshot_per_window(
     frozen = datetime.now(UTC)
     services = state_of(app).services
     # Two engines are two processes (`serve` and `tallyhold sync --once`): separate limits, leases in common.
-    egress = [EgressClient(settings.egress_config(), mode="inprocess") for _ in range(2)]
+    egress = [EgressClient(egress_config(settings), mode="inprocess") for _ in range(2)]
     engines = [
         SyncEngine(settings, state_of(app).session_maker, client_, services, clock=lambda: frozen) for client_ in egress
     ]
@@ -256,7 +257,7 @@ async def test_reruns_and_concurrent_runs_write_one_snapshot_per_window(
         for client_ in egress:
             await client_.aclose()
 
-    window = window_start(frozen, settings.SYNC_INTERVAL_SECONDS)
+    window = window_start(frozen, settings.sync.interval_seconds)
     assert await snapshot_count(db, account.connection_id) == 1
     async with db() as session:
         snapshot = await session.get(ConnectionSnapshot, (uuid.UUID(account.connection_id), window))

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tallyhold.sync.policy import Breakers, BreakerState, Failure, Verdict, backoff_seconds, window_start
+from tallyhold.breakers.policy import Breakers, BreakerState, Failure, Verdict
+from tallyhold.sync.policy import backoff_seconds, window_start
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

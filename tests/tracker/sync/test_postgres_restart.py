@@ -1,4 +1,4 @@
-"""Postgres dies in the middle of a sync's write and comes back (security battery item 26): the sync fails
+"""Postgres dies in the middle of a sync's write and comes back: the sync fails
 cleanly, nothing is half written, the next run succeeds without restarting the instance, and the window
 still holds one snapshot. The module has a Postgres of its own, so killing it disturbs no other test."""
 
@@ -83,7 +83,7 @@ async def test_postgres_restarted_mid_sync(
         assert (await client.post("/v1/sync")).status_code == 202
         await _wait(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'",
-            (f"{settings.CUSTOMER_ID}.scheduler",),
+            (f"{settings.customer_id}.scheduler",),
             watcher,
         )
         await asyncio.to_thread(own_postgres.kill)  # an immediate shutdown, as a crash looks to clients

@@ -20,13 +20,12 @@ import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, sync_playwright
 
 from tallyhold.app import create_app
-from tallyhold.db import create_engine
 from tallyhold.settings import Settings
 from tallyhold.web.rendering import CONTENT_SECURITY_POLICY
 from tallyhold_provision.local.ports import free_port
 from tallyhold_sandbox import SandboxThread, VenueControl
 from tests.fixtures.chain import Anvil
-from tests.fixtures.instance import TABLES_TO_CLEAR, instance_settings, issue_token
+from tests.fixtures.instance import empty_tenant, instance_settings, issue_token
 from tests.fixtures.platform import Tenant
 from tests.fixtures.vault import VaultTenant
 
@@ -189,12 +188,4 @@ def visit(browser: Browser, served: Served) -> Iterator[Visit]:
 def clean(served: Served, tenant: Tenant) -> None:
     """The tenant's tables emptied before a test (what `clean_tenant` does, outside Playwright's event loop)."""
 
-    async def truncate() -> None:
-        engine = create_engine(served.settings, process="test", url=tenant.admin_url)
-        try:
-            async with engine.begin() as connection:
-                await connection.exec_driver_sql(f"TRUNCATE {', '.join(TABLES_TO_CLEAR)} CASCADE")
-        finally:
-            await engine.dispose()
-
-    in_thread(truncate)
+    in_thread(lambda: empty_tenant(served.settings, tenant))

@@ -3,9 +3,11 @@
 No container registry is reachable on the machines this project is built and tested on, so the base is made
 from Debian's own packages with mmdebstrap (Python 3.11 and the CA certificates, docs and locales left out) and
 imported into podman as `localhost/tallyhold-base:<suite>-<hash of the recipe>`: built once per machine and
-recipe, reused by every later build. uv reaches the builder stage as `localhost/tallyhold-uv:<version>`, an
-image holding only the checkout's own uv binary (pinned by hash in tools/uv-requirements.txt). The Containerfile's
-defaults (the official slim Python image by digest, the official uv image) are for builders with a registry.
+recipe, reused by every later build. The builder stages get the same base plus binutils (`strip`), made in the
+same go, as `localhost/tallyhold-builder:<same tag>`; nothing of it reaches the tracker image. uv reaches the
+builder stage as `localhost/tallyhold-uv:<version>`, an image holding only the checkout's own uv binary (pinned
+by hash in tools/uv-requirements.txt). The Containerfile's defaults (the official slim Python image by digest,
+the official uv image) are for builders with a registry.
 
     python -m tallyhold_provision.podman.image [--tag TAG] [--label KEY=VALUE ...]
 """
@@ -27,19 +29,25 @@ from tallyhold_provision.podman.engine import PodmanError, exists, podman
 
 IMAGE_REPOSITORY = "localhost/tallyhold"
 BASE_REPOSITORY = "localhost/tallyhold-base"
+BUILDER_REPOSITORY = "localhost/tallyhold-builder"
 UV_REPOSITORY = "localhost/tallyhold-uv"
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 # The base's recipe: an `essential` system (no apt, no compiler) plus CPython, the CA certificates and the C++
-# runtime that manylinux wheels may link to (greenlet), without
-# documentation or translations. Changing it changes the base's tag, so the next build makes a new one.
+# runtime that manylinux wheels may link to (greenlet), without documentation, translations or glibc's iconv
+# converters (Python decodes with its own codecs). /usr is merged by mmdebstrap's own hook: otherwise bookworm
+# installs the `usrmerge` package to do it, and perl with it (47 MB nothing runs). Changing the recipe changes
+# the base's tag, so the next build makes a new one.
+PACKAGES = ("python3", "ca-certificates", "libstdc++6")
+BUILDER_PACKAGES = ("binutils",)  # `strip`, for the builder stage only
 MMDEBSTRAP_OPTIONS = (
     "--variant=essential",
-    "--include=python3,ca-certificates,libstdc++6",
+    "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
     "--dpkgopt=path-exclude=/usr/share/doc/*",
     "--dpkgopt=path-exclude=/usr/share/man/*",
     "--dpkgopt=path-exclude=/usr/share/info/*",
     "--dpkgopt=path-exclude=/usr/share/locale/*",
+    "--dpkgopt=path-exclude=/usr/lib/*/gconv/*",
 )
 # An imported tarball has no configuration at all: PATH must be set for the builder's `python3` and `sh`.
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -59,28 +67,52 @@ def image_ref(tag: str | None = None) -> str:
     return f"{IMAGE_REPOSITORY}:{tag or tracker_version()}"
 
 
+def _recipe_tag() -> str:
+    recipe = "\n".join((SUITE, MIRROR, *PACKAGES, *BUILDER_PACKAGES, *MMDEBSTRAP_OPTIONS, BASE_PATH))
+    return f"{SUITE}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+
+
 def base_ref() -> str:
-    recipe = "\n".join((SUITE, MIRROR, *MMDEBSTRAP_OPTIONS, BASE_PATH))
-    return f"{BASE_REPOSITORY}:{SUITE}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+    return f"{BASE_REPOSITORY}:{_recipe_tag()}"
 
 
-def ensure_base() -> str:
-    """The Debian base image, made with mmdebstrap unless this machine has it already."""
-    ref = base_ref()
-    if exists("image", ref):
-        return ref
+def builder_ref() -> str:
+    return f"{BUILDER_REPOSITORY}:{_recipe_tag()}"
+
+
+def _mmdebstrap(packages: tuple[str, ...], tarball: Path) -> None:
+    result = subprocess.run(  # noqa: S603 - fixed arguments from this module
+        ["mmdebstrap", "--quiet", f"--include={','.join(packages)}", *MMDEBSTRAP_OPTIONS, SUITE, str(tarball), MIRROR],  # noqa: S607 - apt tool on PATH
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise PodmanError(f"mmdebstrap failed ({result.returncode}): {result.stderr.strip()[-1500:]}")
+
+
+def _python_version(ref: str) -> str:
+    return podman("run", "--rm", "--network", "none", ref, "python3", "-VV").stdout.strip()
+
+
+def ensure_base() -> tuple[str, str]:
+    """The Debian base image and its builder twin, made with mmdebstrap unless this machine has them already.
+
+    Both are made in one go from the same mirror; the builder's CPython must be the base's (the virtualenv built
+    on the one runs on the other), which is checked rather than assumed (the mirror may move between the two)."""
+    ref, builder = base_ref(), builder_ref()
+    if exists("image", ref) and exists("image", builder):
+        return ref, builder
     with tempfile.TemporaryDirectory(prefix="tallyhold-base-") as tmp:
-        tarball = Path(tmp) / "rootfs.tar"
-        result = subprocess.run(  # noqa: S603 - fixed arguments from this module
-            ["mmdebstrap", "--quiet", *MMDEBSTRAP_OPTIONS, SUITE, str(tarball), MIRROR],  # noqa: S607 - apt tool on PATH
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise PodmanError(f"mmdebstrap failed ({result.returncode}): {result.stderr.strip()[-1500:]}")
-        podman("import", "--change", f"ENV PATH={BASE_PATH}", str(tarball), ref)
-    return ref
+        for image, packages in ((ref, PACKAGES), (builder, PACKAGES + BUILDER_PACKAGES)):
+            tarball = Path(tmp) / "rootfs.tar"
+            _mmdebstrap(packages, tarball)
+            podman("import", "--change", f"ENV PATH={BASE_PATH}", str(tarball), image)
+            tarball.unlink()
+    if _python_version(ref) != _python_version(builder):
+        podman("rmi", ref, builder, check=False)
+        raise PodmanError("the Debian mirror changed Python between the base and its builder; build again")
+    return ref, builder
 
 
 def uv_binary(root: Path) -> Path:
@@ -136,6 +168,7 @@ def build(request: BuildRequest | None = None, root: Path | None = None) -> str:
     request = request or BuildRequest()
     root = root or checkout_root()
     ref = image_ref(request.tag)
+    base, builder = ensure_base()
     args = [
         "build",
         "--format=docker",  # the OCI image format has no HEALTHCHECK
@@ -145,7 +178,9 @@ def build(request: BuildRequest | None = None, root: Path | None = None) -> str:
         "--tag",
         ref,
         "--build-arg",
-        f"BASE={ensure_base()}",
+        f"BASE={base}",
+        "--build-arg",
+        f"BUILDER_BASE={builder}",
         "--build-arg",
         f"UV_IMAGE={ensure_uv_image(root)}",
         "--build-arg",

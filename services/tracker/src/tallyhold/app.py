@@ -24,6 +24,7 @@ from tallyhold.health.endpoints import database_check
 from tallyhold.health.endpoints import router as health_router
 from tallyhold.metrics import INSTANCE_INFO
 from tallyhold.portfolio.endpoints import router as portfolio_router
+from tallyhold.runtime import egress_config
 from tallyhold.security.endpoints import router as security_router
 from tallyhold.settings import Settings
 from tallyhold.sync import endpoints as sync_endpoints
@@ -58,7 +59,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         egress = EgressClient(
-            settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
+            egress_config(settings), mode=settings.egress.mode, idle_seconds=settings.egress.idle_seconds
         )
         state = InstanceState.for_engine(settings, engine, egress)
         state.readiness["database"] = database_check(state)
@@ -66,11 +67,11 @@ def create_app(settings: Settings) -> FastAPI:
         state.services["verifier"] = ExchangeCredentialVerifier(egress, settings)
         stop_credentials = await credentials_runtime.install(state)
         # Background work (syncs, prices, retention) gets its own small pool: a bulkhead for API latency.
-        background_db = create_engine(settings, process="scheduler", pool_size=settings.SYNC_DB_POOL_SIZE)
+        background_db = create_engine(settings, process="scheduler", pool_size=settings.database.sync_pool_size)
         background_sessions = create_session_maker(background_db)
         sync_engine = SyncEngine(settings, background_sessions, egress, state.services)
         state.services[sync_endpoints.ENGINE] = sync_engine
-        scheduler = SyncScheduler(settings, background_sessions, sync_engine) if settings.SYNC_SCHEDULER else None
+        scheduler = SyncScheduler(settings, background_sessions, sync_engine) if settings.sync.scheduler else None
         if scheduler is not None:
             state.services[sync_endpoints.SCHEDULER] = scheduler
             scheduler.start()
@@ -113,6 +114,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(security_router)
     app.include_router(sync_endpoints.router)
     install_web(app)  # the customer's web pages at `/`
-    app.add_middleware(BodySizeLimit, limit=settings.MAX_BODY_BYTES, timeout=settings.HTTP_BODY_TIMEOUT_SECONDS)
+    app.add_middleware(BodySizeLimit, limit=settings.http.max_body_bytes, timeout=settings.http.body_timeout_seconds)
     app.add_middleware(AccessLog)
     return app

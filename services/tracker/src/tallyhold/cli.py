@@ -53,7 +53,7 @@ def _settings() -> Settings:
             field = ".".join(str(part) for part in error["loc"]) or "settings"
             typer.echo(f"error: TALLYHOLD_{field}: {error['msg']}", err=True)
         raise typer.Exit(2) from None
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.log_level)
     return settings
 
 
@@ -72,7 +72,7 @@ def serve() -> None:
     if refusal is not None:
         typer.echo(f"error: {refusal}", err=True)
         raise typer.Exit(2)
-    start_metrics_server(settings.METRICS_HOST, settings.METRICS_PORT)
+    start_metrics_server(settings.http.metrics_host, settings.http.metrics_port)
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
     server.run()
     if not server.started:  # as uvicorn.run: the port was taken, the lifespan failed, ...
@@ -86,7 +86,9 @@ def migrate() -> None:
 
     settings = _settings()
     try:
-        run_migrations(settings.migration_database_url, settings.DB_SCHEMA, settings.MIGRATION_ROLE)
+        run_migrations(
+            settings.database.migration_engine_url, settings.database.schema_name, settings.database.migration_role
+        )
     except (SQLAlchemyError, psycopg.Error, OSError) as exc:
         _fail(exc)
     typer.echo("migrated")
@@ -109,7 +111,7 @@ def token_create(
     from tallyhold.db import create_engine, create_session_maker, transaction
 
     settings = _settings()
-    lifetime = timedelta(days=expires_in or settings.TOKEN_EXPIRY_DAYS)
+    lifetime = timedelta(days=expires_in or settings.auth.token_expiry_days)
 
     async def run() -> token_service.IssuedToken:
         engine = create_engine(settings, process="cli")

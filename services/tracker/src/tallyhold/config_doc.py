@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from enum import Enum
 
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from tallyhold.settings import Settings
+from tallyhold.settings import leaves
 
 
-def _default(field_name: str) -> str:
-    field = Settings.model_fields[field_name]
+def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "**required**"
     value = field.get_default(call_default_factory=True, validated_data={})
@@ -24,8 +24,8 @@ def _default(field_name: str) -> str:
 
 
 def markdown_table() -> str:
-    lines = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        description = (field.description or "").replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| `TALLYHOLD_{name}` | {_default(name)} | {description} |")
+    lines = ["| variable | in code (`settings.…`) | default | meaning |", "|---|---|---|---|"]
+    for leaf in leaves():
+        description = (leaf.field.description or "").replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| `{leaf.variable}` | `{'.'.join(leaf.path)}` | {_default(leaf.field)} | {description} |")
     return "\n".join(lines) + "\n"

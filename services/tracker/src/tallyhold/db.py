@@ -23,14 +23,14 @@ def schema_connect_args(schema: str, application_name: str) -> dict[str, str]:
 def create_engine(
     settings: Settings, *, process: str = "api", url: URL | None = None, pool_size: int | None = None
 ) -> AsyncEngine:
-    size = pool_size or settings.DB_POOL_SIZE
+    size = pool_size or settings.database.pool_size
     return create_async_engine(
-        url or settings.database_url,
+        url or settings.database.engine_url,
         pool_pre_ping=True,  # a restarted Postgres costs one failed checkout, not a restart of the instance
         pool_size=size,
         max_overflow=size,
         pool_timeout=10,
-        connect_args=schema_connect_args(settings.DB_SCHEMA, f"{settings.CUSTOMER_ID}.{process}"),
+        connect_args=schema_connect_args(settings.database.schema_name, f"{settings.customer_id}.{process}"),
     )
 
 

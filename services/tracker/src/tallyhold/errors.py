@@ -118,7 +118,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """The error body of every non-2xx answer (CONTRACT.md)."""
+    """The error body of every non-2xx answer: `{"error": {"code", "message", "details"}}`."""
 
     error: ErrorDetail
 

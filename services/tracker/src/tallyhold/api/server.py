@@ -114,7 +114,7 @@ def guarded_protocol(settings: Settings) -> type[GuardedH11Protocol]:
     return type(
         "GuardedH11Protocol",
         (GuardedH11Protocol,),
-        {"head_timeout": settings.HTTP_HEADER_TIMEOUT_SECONDS, "max_connections": settings.HTTP_MAX_CONNECTIONS},
+        {"head_timeout": settings.http.header_timeout_seconds, "max_connections": settings.http.max_connections},
     )
 
 
@@ -130,10 +130,10 @@ def is_loopback(host: str) -> bool:
 def plaintext_refusal(settings: Settings) -> str | None:
     """Why `serve` must not start with these settings, or None. A bearer token must never cross a network in
     clear text by default: plain HTTP is served on loopback, or when the operator declares a TLS front."""
-    if settings.TLS_CERT_FILE is not None or settings.TLS_UPSTREAM or is_loopback(settings.HTTP_HOST):
+    if settings.http.tls_cert_file is not None or settings.http.tls_upstream or is_loopback(settings.http.host):
         return None
     return (
-        f"refusing to serve plain HTTP on {settings.HTTP_HOST!r}, which is not loopback: access tokens would cross "
+        f"refusing to serve plain HTTP on {settings.http.host!r}, which is not loopback: access tokens would cross "
         "the network in clear text. Set TALLYHOLD_TLS_CERT_FILE and TALLYHOLD_TLS_KEY_FILE to serve HTTPS, or "
         "TALLYHOLD_TLS_UPSTREAM=true when an ingress, a reverse proxy or a loopback-only published port "
         "terminates TLS in front of the instance"
@@ -142,11 +142,11 @@ def plaintext_refusal(settings: Settings) -> str | None:
 
 def tls_problem(settings: Settings) -> str | None:
     """A certificate or key that cannot be loaded, said before uvicorn would fail with a traceback."""
-    if settings.TLS_CERT_FILE is None or settings.TLS_KEY_FILE is None:
+    if settings.http.tls_cert_file is None or settings.http.tls_key_file is None:
         return None
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
-            settings.TLS_CERT_FILE, settings.TLS_KEY_FILE
+            settings.http.tls_cert_file, settings.http.tls_key_file
         )
     except (OSError, ssl.SSLError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
@@ -157,12 +157,12 @@ def tls_problem(settings: Settings) -> str | None:
 def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        host=settings.HTTP_HOST,
-        port=settings.HTTP_PORT,
+        host=settings.http.host,
+        port=settings.http.port,
         http=guarded_protocol(settings),
-        timeout_keep_alive=int(settings.HTTP_KEEPALIVE_SECONDS),
-        ssl_certfile=settings.TLS_CERT_FILE,
-        ssl_keyfile=settings.TLS_KEY_FILE,
+        timeout_keep_alive=int(settings.http.keepalive_seconds),
+        ssl_certfile=settings.http.tls_cert_file,
+        ssl_keyfile=settings.http.tls_key_file,
         ssl_ciphers=TLS12_CIPHERS,  # and Python's floor: TLS 1.2 at least
         access_log=False,
         log_config=None,
@@ -170,6 +170,6 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         # Forwarded headers are believed from the declared fronts only (uvicorn rewrites the client address and
         # scheme before the app sees them); from anyone else they are ignored, so a client cannot pick its own
         # throttle key.
-        proxy_headers=bool(settings.TRUSTED_PROXIES),
-        forwarded_allow_ips=[str(network) for network in settings.TRUSTED_PROXIES],
+        proxy_headers=bool(settings.http.trusted_proxies),
+        forwarded_allow_ips=[str(network) for network in settings.http.trusted_proxies],
     )

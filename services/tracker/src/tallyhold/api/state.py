@@ -40,6 +40,10 @@ class InstanceState:
             engine=engine,
             session_maker=session_maker,
             egress=egress,
-            auth_throttle=settings.auth_throttle(),
+            auth_throttle=FailureThrottle(
+                limit=settings.auth.throttle_failures,
+                window_seconds=settings.auth.throttle_window_seconds,
+                max_clients=settings.auth.throttle_max_clients,
+            ),
             last_used=LastUsedRecorder(session_maker),
         )

@@ -1,9 +1,9 @@
 """Chains: on-chain wallets tracked by public address or extended public key, never by anything secret.
 
 API process (no web3, no bip-utils: both stay in the egress worker)
-    guard.py        the secret-paste guard (DESIGN decision 5): private keys, WIF, xprv, BIP-39 phrases
     addresses.py    EVM (EIP-55) and Bitcoin address / xpub validation and normalisation, in pure Python
-    encoding.py     Base58Check and Bech32/Bech32m for the above
+                    (Base58Check and Bech32/Bech32m: `tallyhold.encoding`; the secret-paste guard every wallet
+                    and token route runs first: `tallyhold.security.guard`)
     catalog.py      the supported chains (chain id, native asset); tokenlist.py: curated tokens (tokens/*.json)
     endpoints.py service.py repository.py schemas.py      wallet and custom-token routes
     sync.py         the sync request builder, `sources.registry.BUILDERS["wallet"]`

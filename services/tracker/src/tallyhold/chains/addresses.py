@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tallyhold.chains.encoding import base58check_decode, segwit_decode
+from tallyhold.encoding import base58check_decode, segwit_decode
 from tallyhold.errors import Unprocessable
 
 _HEX = frozenset("0123456789abcdefABCDEF")

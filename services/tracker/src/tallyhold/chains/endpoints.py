@@ -12,10 +12,10 @@ from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.chains import service
-from tallyhold.chains.guard import GuardedBody
 from tallyhold.chains.schemas import ChainList, TokenCreate, TokenList, TokenOut, WalletCreate
 from tallyhold.connections.schemas import ConnectionOut
 from tallyhold.errors import error_responses
+from tallyhold.security.guard import GuardedBody
 
 wallet_router = APIRouter(
     prefix="/v1/connections", tags=["connections"], route_class=DecimalJSONRoute, responses=error_responses(401)

@@ -1,10 +1,13 @@
-"""Tuning of chain reads, carried to the egress worker in `EgressConfig.options["chains"]` (settings.py)."""
+"""Tuning of chain reads, carried to the egress worker in `EgressConfig.options["chains"]` (built from the chain
+settings by `from_settings`, then `TALLYHOLD_EGRESS_OPTIONS` on top)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tallyhold.settings import ChainSettings
 
 
 class ChainOptions(BaseModel):
@@ -25,3 +28,16 @@ class ChainOptions(BaseModel):
     @classmethod
     def of(cls, options: dict[str, Any]) -> ChainOptions:
         return cls.model_validate(options.get("chains") or {})
+
+    @classmethod
+    def from_settings(cls, chains: ChainSettings) -> ChainOptions:
+        """The options the settings name; the others keep their defaults (and stay unset, so that a dump with
+        `exclude_unset` carries only what the operator can tune)."""
+        return cls(
+            evm_batch_size=chains.evm_batch_size,
+            evm_batches_in_flight=chains.evm_batches_in_flight,
+            evm_block_pin_seconds=chains.evm_block_pin_seconds,
+            retries=chains.retries,
+            timeout_seconds=chains.timeout_seconds,
+            esplora_concurrency=chains.esplora_concurrency,
+        )

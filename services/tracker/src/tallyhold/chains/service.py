@@ -78,8 +78,8 @@ def chain_spec(name: str) -> ChainSpec:
 
 def is_configured(spec: ChainSpec, settings: Settings) -> bool:
     if spec.kind == "bitcoin":
-        return settings.ESPLORA_URL is not None
-    return settings.evm_rpc(spec.name) is not None
+        return settings.chains.esplora_url is not None
+    return spec.name in settings.chains.evm_rpc.configured()
 
 
 def _require_configured(spec: ChainSpec, settings: Settings) -> None:
@@ -178,7 +178,7 @@ async def add_token(
     repository = CustomTokenRepository(session)
     if await repository.find(spec.name, contract=contract) is not None:
         raise Conflict(f"This token is already tracked on {spec.display}.", code="token_exists")
-    limits.ensure_room("custom_tokens", await repository.count_locked(), settings.MAX_CUSTOM_TOKENS)
+    limits.ensure_room("custom_tokens", await repository.count_locked(), settings.limits.max_custom_tokens)
     _require_configured(spec, settings)
     info = await _token_info(egress, spec, contract)
     symbol, decimals = validate_token_info(info)

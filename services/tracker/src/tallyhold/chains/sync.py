@@ -23,7 +23,7 @@ async def build_wallet_request(connection: Connection, context: SourceContext) -
             chain=spec.name,
             address=None if is_xpub else connection.address,
             xpub=connection.address if is_xpub else None,
-            gap_limit=context.settings.BITCOIN_GAP_LIMIT,
+            gap_limit=context.settings.chains.bitcoin_gap_limit,
         )
     else:
         tokens = [

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query, Response, status
 from tallyhold.api.dependencies import SessionDep, SettingsDep, StateDep
 from tallyhold.api.routing import DecimalJSONRoute
 from tallyhold.auth.dependencies import CommittedToken, CurrentToken, write_transaction
-from tallyhold.chains.guard import GuardedBody
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
 from tallyhold.connections.schemas import (
@@ -19,10 +18,11 @@ from tallyhold.connections.schemas import (
     ExchangeConnectionCreate,
     ManualConnectionCreate,
 )
-from tallyhold.connections.verification import CredentialVerifier
 from tallyhold.credentials.runtime import VERIFIER, cipher_of
 from tallyhold.db import transaction
 from tallyhold.errors import error_responses
+from tallyhold.exchanges.verification import CredentialVerifier
+from tallyhold.security.guard import GuardedBody
 from tallyhold.sync.runtime import sync_soon
 
 router = APIRouter(
@@ -40,7 +40,11 @@ async def create_manual_connection(
 ) -> ConnectionOut:
     """Record a holding outside exchanges and chains (cash, stocks, metals, property)."""
     return await connection_service.create_manual(
-        session, body, quote=settings.QUOTE_CURRENCY, limit=settings.MAX_MANUAL_CONNECTIONS, actor=f"token:{token.id}"
+        session,
+        body,
+        quote=settings.portfolio.quote_currency,
+        limit=settings.limits.max_manual_connections,
+        actor=f"token:{token.id}",
     )
 
 
@@ -61,7 +65,7 @@ async def create_exchange_connection(
     verified = await exchange_service.verify(body.exchange, body, cipher=cipher_of(state), verifier=_verifier(state))
     async with write_transaction(state, token) as session:
         return await exchange_service.store_new(
-            session, body, verified, schema=state.settings.DB_SCHEMA, actor=f"token:{token.id}"
+            session, body, verified, schema=state.settings.database.schema_name, actor=f"token:{token.id}"
         )
 
 
@@ -77,7 +81,7 @@ async def replace_exchange_credentials(
     verified = await exchange_service.verify(exchange, body, cipher=cipher_of(state), verifier=_verifier(state))
     async with write_transaction(state, token) as session:
         replaced = await exchange_service.store_replacement(
-            session, connection_id, verified, schema=state.settings.DB_SCHEMA, actor=f"token:{token.id}"
+            session, connection_id, verified, schema=state.settings.database.schema_name, actor=f"token:{token.id}"
         )
     sync_soon(state, connection_id)  # committed: a sync that starts now reads the new key
     return replaced
@@ -118,7 +122,7 @@ async def update_connection(
     """Rename a connection; for manual connections, also change the amount or price. A label that looks like
     secret material (private key, WIF, xprv, recovery phrase) is refused with 422 `secret_material`."""
     return await connection_service.update(
-        session, connection_id, body, quote=settings.QUOTE_CURRENCY, actor=f"token:{token.id}"
+        session, connection_id, body, quote=settings.portfolio.quote_currency, actor=f"token:{token.id}"
     )
 
 

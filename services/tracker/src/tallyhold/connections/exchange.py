@@ -2,10 +2,10 @@
 
 The exchange round-trip happens with no database transaction open (no connection held from the pool, no row
 lock, no token row touched), so a slow or hanging exchange never holds up other writers:
-    1. the key's characters must be ones an exchange can accept (422 `invalid_key_format`, connections.keyformat);
+    1. the key's characters must be ones an exchange can accept (422 `invalid_key_format`, exchanges.keyformat);
        Vault must be usable (503 `vault_unavailable` otherwise: there is no other place a key may go);
     2. `verify`: the key's fields are registered with the log redaction, then the verifier asks the exchange
-       what the key may do and refuses anything but read-only (400/422/502/504, see `connections.verification`);
+       what the key may do and refuses anything but read-only (400/422/502/504, see `exchanges.verification`);
     3. only then, in the route's one transaction, `store_new` / `store_replacement`: the credential lock, the
        encryption (bound to the connection's id), the row, the audit event. Nothing is stored unless 201/200.
 """
@@ -19,15 +19,15 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.audit.repository import AuditRepository
-from tallyhold.connections import keyformat
 from tallyhold.connections.repository import ConnectionRepository
 from tallyhold.connections.schemas import ConnectionOut, ExchangeConnectionCreate, ExchangeKeyInput
 from tallyhold.connections.service import get
-from tallyhold.connections.verification import CredentialVerifier, ExchangeKey, KeyVerification
 from tallyhold.credentials import service as credentials
 from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.errors import VaultUnavailable
 from tallyhold.errors import NotFound, Unprocessable
+from tallyhold.exchanges import keyformat
+from tallyhold.exchanges.verification import CredentialVerifier, ExchangeKey, KeyVerification
 from tallyhold.models import Connection
 
 

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, StrictBool, StringConstraints, field_validator
 
-from tallyhold.connections import keyformat
+from tallyhold.exchanges import keyformat
+from tallyhold.exchanges.verification import Permissions
 from tallyhold.types import AmountIn, AssetCode, Label, Money
 
 ConnectionKind = Literal["exchange", "wallet", "manual"]
@@ -34,7 +35,7 @@ ExchangeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,32}$")]
 
 
 def _documented(min_length: int, max_length: int, pattern: str) -> dict[str, JsonValue]:
-    """OpenAPI for a key field whose checks run in code (`_length` below, `connections.keyformat` with its own
+    """OpenAPI for a key field whose checks run in code (`_length` below, `exchanges.keyformat` with its own
     error code): the document states them, so clients and fuzzers know what is accepted."""
     return {"minLength": min_length, "maxLength": max_length, "pattern": pattern}
 
@@ -106,17 +107,6 @@ class ConnectionUpdate(StrictInput):
     label: Label | None = None
     amount: AmountIn | None = Field(None, description="Manual connections only.")
     price: AmountIn | None = Field(None, description="Manual connections only.")
-
-
-class Permissions(BaseModel):
-    """What the exchange reported about the key. `null` = the exchange cannot tell (venues without a
-    permission endpoint: `verified_by` is then `unverifiable`)."""
-
-    read: bool
-    trade: bool | None
-    withdraw: bool | None
-    transfer: bool | None
-    verified_by: Literal["exchange", "probe", "unverifiable"]
 
 
 class ManualHolding(BaseModel):

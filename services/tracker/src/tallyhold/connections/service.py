@@ -20,9 +20,9 @@ from tallyhold.connections.schemas import (
     ConnectionUpdate,
     ManualConnectionCreate,
     ManualHolding,
-    Permissions,
 )
 from tallyhold.errors import NotFound, Unprocessable
+from tallyhold.exchanges.verification import Permissions
 from tallyhold.models import Balance, Connection
 
 

@@ -62,7 +62,8 @@ class CredentialCipher:
         )
         for result in results:
             if result.error is not None:
-                # A refused decrypt may be tampering (security.md §1.2): always counted, never skipped.
+                # A refused decrypt may be tampering (a ciphertext moved to another row or field fails its derivation
+                # context): always counted, never skipped.
                 VAULT_DECRYPT_FAILURES.labels(result.error).inc()
         return results
 

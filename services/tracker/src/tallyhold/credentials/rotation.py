@@ -1,7 +1,7 @@
 """Key rotation for one tenant: rotate, rewrap every ciphertext it stores, raise `min_decryption_version`.
 
 Called by the provisioner (`tallyhold-provision rotate-key`) with its privileged hvac client and an autocommit
-psycopg connection that can write the tenant's schema. The runbook (security.md §2):
+psycopg connection that can write the tenant's schema. The steps:
 
 1. rotate the key, unless a previous rotation did not finish (min_decryption_version < latest version): then
    finish that one instead, so a rerun after a crash converges rather than piling up versions;

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tallyhold.api.state import InstanceState
-from tallyhold.connections.verification import RefuseAllVerifier
 from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.service import CipherKeySource
 from tallyhold.credentials.vault import VaultSession
 from tallyhold.exchanges.sync import KEY_SOURCE
+from tallyhold.exchanges.verification import RefuseAllVerifier
 
 CIPHER = "cipher"
 VERIFIER = "verifier"
@@ -30,13 +30,13 @@ async def install(state: InstanceState) -> Callable[[], Awaitable[None]]:
     the coroutine function that stops it."""
     state.services.setdefault(VERIFIER, RefuseAllVerifier())
     settings = state.settings
-    if settings.VAULT_ADDR is None or settings.VAULT_KEY is None:
+    if settings.vault.addr is None or settings.vault.key is None:
         state.readiness["vault"] = _not_configured
         return _nothing
     vault = VaultSession(settings)
     await vault.start()
     cipher = CredentialCipher(
-        vault, customer_id=settings.CUSTOMER_ID, key=settings.VAULT_KEY, mount=settings.VAULT_TRANSIT_MOUNT
+        vault, customer_id=settings.customer_id, key=settings.vault.key, mount=settings.vault.transit_mount
     )
     state.services[CIPHER] = cipher
     state.services[KEY_SOURCE] = CipherKeySource(cipher)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.connections.verification import ExchangeKey
 from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.context import COLUMNS
 from tallyhold.credentials.errors import CredentialsUnreadable, VaultUnavailable
 from tallyhold.credentials.repository import CredentialRepository, StoredKey
 from tallyhold.credentials.secret import ExchangeCredentials, Secret
+from tallyhold.exchanges.verification import ExchangeKey
 from tallyhold.logging import secrets
 from tallyhold.models import Connection
 

@@ -51,19 +51,19 @@ THREADS = 4
 
 class VaultSession:
     def __init__(self, settings: Settings) -> None:
-        if settings.VAULT_ADDR is None:
+        if settings.vault.addr is None:
             raise ValueError("VAULT_ADDR is not set")
         self.settings = settings
-        self.method = settings.VAULT_AUTH
-        self.timeout = settings.VAULT_TIMEOUT_SECONDS
+        self.method = settings.vault.auth
+        self.timeout = settings.vault.timeout_seconds
         # token="" keeps hvac from picking up a VAULT_TOKEN variable or ~/.vault-token on its own.
         self.client = hvac.Client(
-            url=str(settings.VAULT_ADDR).rstrip("/"),
+            url=str(settings.vault.addr).rstrip("/"),
             token="",
             timeout=self.timeout,
-            verify=settings.VAULT_CACERT or True,
+            verify=settings.vault.cacert or True,
         )
-        for value in (settings.VAULT_TOKEN, settings.VAULT_SECRET_ID, settings.VAULT_WRAPPED_SECRET_ID):
+        for value in (settings.vault.token, settings.vault.secret_id, settings.vault.wrapped_secret_id):
             if value is not None:
                 secrets.add(value.get_secret_value())
         self._executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="vault")
@@ -219,19 +219,19 @@ class VaultSession:
         # Settings refuse to load when the chosen method's values are missing (Settings._vault_complete).
         settings = self.settings
         if self.method is VaultAuth.token:
-            client.token = _given(settings.VAULT_TOKEN).get_secret_value()
+            client.token = _given(settings.vault.token).get_secret_value()
             data = client.auth.token.lookup_self()["data"]
             return float(data.get("ttl") or 0), bool(data.get("renewable"))
         if self.method is VaultAuth.approle:
             response = client.auth.approle.login(
-                role_id=_given(settings.VAULT_ROLE_ID),
+                role_id=_given(settings.vault.role_id),
                 secret_id=self._secret_id(),
-                mount_point=settings.VAULT_APPROLE_MOUNT,
+                mount_point=settings.vault.approle_mount,
             )
         else:
-            jwt = _read_jwt(Path(settings.VAULT_K8S_JWT_PATH))  # re-read at every login: projected tokens rotate
+            jwt = _read_jwt(Path(settings.vault.k8s_jwt_path))  # re-read at every login: projected tokens rotate
             response = client.auth.kubernetes.login(
-                role=_given(settings.VAULT_K8S_ROLE), jwt=jwt, mount_point=settings.VAULT_K8S_MOUNT
+                role=_given(settings.vault.k8s_role), jwt=jwt, mount_point=settings.vault.k8s_mount
             )
         auth = response["auth"]
         secrets.add(str(auth["client_token"]))
@@ -240,16 +240,16 @@ class VaultSession:
     def _secret_id(self) -> str:
         """Given directly, or delivered wrapped by the provisioner (credentials/delivery.py)."""
         settings = self.settings
-        if settings.VAULT_SECRET_ID is not None:
-            return settings.VAULT_SECRET_ID.get_secret_value()
-        role = _given(settings.VAULT_ROLE_ID)
+        if settings.vault.secret_id is not None:
+            return settings.vault.secret_id.get_secret_value()
+        role = _given(settings.vault.role_id)
         return delivered_secret_id(
-            str(settings.VAULT_ADDR).rstrip("/"),
-            _given(settings.VAULT_WRAPPED_SECRET_ID).get_secret_value(),
-            Path(_given(settings.VAULT_SECRET_ID_FILE)),
+            str(settings.vault.addr).rstrip("/"),
+            _given(settings.vault.wrapped_secret_id).get_secret_value(),
+            Path(_given(settings.vault.secret_id_file)),
             # The provisioner's tenant roles are named like their role id.
-            creation_path=f"auth/{settings.VAULT_APPROLE_MOUNT}/role/{role}/secret-id",
-            verify=settings.VAULT_CACERT or True,
+            creation_path=f"auth/{settings.vault.approle_mount}/role/{role}/secret-id",
+            verify=settings.vault.cacert or True,
             timeout=self.timeout,
         )
 

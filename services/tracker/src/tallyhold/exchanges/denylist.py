@@ -1,10 +1,11 @@
-"""Methods no adapter may ever call, pinned (DESIGN.md decision 3).
+"""Methods no adapter may ever call, pinned: a read-only key must stay read-only, so
+nothing here may change a key or cancel every order, whatever the key's permissions.
 
 `KEY_CHANGING`: every ccxt implicit method (ccxt 4.5.90) of a supported venue that creates, modifies, restricts,
 revokes or deletes an API key: Bitstamp's revoke-all, MEXC's POST apiKeyInfo (which overwrites the key's IP
 whitelist), Bybit's update-api/delete-api on the calling key, and every sub-account key create/modify/delete.
 `CANCEL_ALL`: the cancel-all endpoints of the venues whose trade permission is probed by cancelling an order
-that cannot exist (research §3: never a cancel-all).
+that cannot exist: a cancel-all endpoint hit by mistake would cancel the customer's real orders.
 
 Two independent walls keep them out of reach (tests/tracker/exchanges/test_denylist.py proves both):
 - `VenueApi.call` refuses any method name that is not declared by the venue's adapter, and any name listed here;

@@ -93,7 +93,7 @@ async def ledger(request: LedgerRequest, config: EgressConfig) -> LedgerReply:
         common = api.common_codes
     items = []
     for entry in entries:
-        asset, location = assets.canonical(adapter.info.id, entry.asset, "spot", common)
+        asset, location = assets.canonical(adapter, entry.asset, "spot", common)
         items.append(
             LedgerItem(
                 id=entry.id,
@@ -137,7 +137,7 @@ def _aggregate(adapter: Adapter, holdings: list[Holding], common: dict[str, str]
     """Canonical (asset, location) → summed amount; several venue ids can name one asset (XXBT, XBT.M)."""
     totals: dict[tuple[str, str], Decimal] = {}
     for holding in holdings:
-        key = assets.canonical(adapter.info.id, holding.asset, holding.location, common)
+        key = assets.canonical(adapter, holding.asset, holding.location, common)
         totals[key] = totals.get(key, Decimal(0)) + holding.amount
     return {key: amount for key, amount in totals.items() if amount}
 

@@ -60,7 +60,7 @@ class KeyReport(BaseModel):
         return self.read and not self.switch_off and not self.switch_on
 
     def permissions(self) -> dict[str, object]:
-        """The connection's `permissions` object (CONTRACT.md)."""
+        """The connection's `permissions` object, as the API returns it."""
         return {
             "read": self.read,
             "trade": self.trade,

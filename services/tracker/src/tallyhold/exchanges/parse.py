@@ -3,16 +3,20 @@ for presence and type, and every amount must be a finite, non-negative decimal b
 else raises `Malformed`, which fails the whole operation with `malformed_response`: a sync that cannot read
 one wallet is rejected rather than stored with a silently wrong total.
 
-`Malformed` names the field by our own path (`result.permissions`), never by the value that was received.
+`Malformed` names the field by our own path (`result.permissions`), never by the value that was received. A field
+of an object is read with the `*_at` readers (`amount_at(row, "free", where)`), which take the object's path once
+and name the field `<where>.<name>` whether it is missing or unreadable.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # No real holding comes near this; 1e308 and friends are corruption, not wealth.
 MAX_AMOUNT = Decimal(10) ** 30
@@ -133,3 +137,40 @@ def iso_time(value: Any, where: str) -> datetime | None:
 def csv(value: Any, where: str) -> list[str]:
     """`"read_only,trade"` → ["read_only", "trade"] (spaces stripped, empties dropped)."""
     return [part.strip() for part in text(value, where).split(",") if part.strip()]
+
+
+def at(container: Mapping[str, Any], name: str, where: str, read: Callable[[Any, str], T]) -> T:
+    """`container[name]`, present and read by `read`; errors name the field `<where>.<name>`."""
+    return read(field(container, name, where), f"{where}.{name}")
+
+
+def obj_at(container: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
+    return at(container, name, where, obj)
+
+
+def arr_at(container: Mapping[str, Any], name: str, where: str) -> list[Any]:
+    return at(container, name, where, arr)
+
+
+def text_at(container: Mapping[str, Any], name: str, where: str) -> str:
+    return at(container, name, where, text)
+
+
+def flag_at(container: Mapping[str, Any], name: str, where: str) -> bool:
+    return at(container, name, where, flag)
+
+
+def decimal_at(container: Mapping[str, Any], name: str, where: str) -> Decimal:
+    return at(container, name, where, decimal)
+
+
+def amount_at(container: Mapping[str, Any], name: str, where: str) -> Decimal:
+    return at(container, name, where, amount)
+
+
+def integer_at(container: Mapping[str, Any], name: str, where: str) -> int:
+    return at(container, name, where, integer)
+
+
+def csv_at(container: Mapping[str, Any], name: str, where: str) -> list[str]:
+    return at(container, name, where, csv)

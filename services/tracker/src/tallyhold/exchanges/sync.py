@@ -12,11 +12,11 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.connections.verification import ExchangeKey
 from tallyhold.egress.protocol import EgressError
 from tallyhold.exchanges.model import VenueInfo
 from tallyhold.exchanges.registry import venue_info
 from tallyhold.exchanges.schemas import BalancesRequest, WireKey
+from tallyhold.exchanges.verification import ExchangeKey
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceContext
@@ -24,7 +24,7 @@ from tallyhold.sources.models import EgressCall, SourceContext
 # The name under which the credentials domain registers what decrypts a connection's key.
 KEY_SOURCE = "exchange_keys"
 # Venues without a permission endpoint are probed (a cancel of an order that cannot exist) at most daily:
-# repeated permission errors can trip exchange-side alarms (research §3 rule 5).
+# repeated permission errors can trip exchange-side alarms or temporary bans.
 PROBE_INTERVAL = timedelta(days=1)
 
 
@@ -58,7 +58,7 @@ def permissions_due(connection: Connection, info: VenueInfo, settings: Settings,
     if checked is None:
         return True
     if info.verification == "unverifiable":
-        interval = max(PROBE_INTERVAL, timedelta(seconds=settings.EXCHANGE_PERMISSION_CHECK_SECONDS))
+        interval = max(PROBE_INTERVAL, timedelta(seconds=settings.exchanges.permission_check_seconds))
     else:
-        interval = timedelta(seconds=settings.EXCHANGE_PERMISSION_CHECK_SECONDS)
+        interval = timedelta(seconds=settings.exchanges.permission_check_seconds)
     return now - checked >= interval

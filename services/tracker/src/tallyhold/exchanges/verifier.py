@@ -1,6 +1,6 @@
 """The real CredentialVerifier: asks the exchange itself, through the egress worker, what a key may do.
 
-Runs in the API process, before any cipher call or row write (connections/verification.py has the contract).
+Runs in the API process, before any cipher call or row write (exchanges/verification.py has the contract).
 Refusals, in the order they are decided:
     400 unsupported_exchange      not in exchanges/registry.py
     422 invalid_credentials       a part the venue needs is missing (`missing`), or the venue rejected the key
@@ -17,13 +17,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tallyhold.connections.schemas import Permissions
-from tallyhold.connections.verification import ExchangeKey, KeyVerification
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
 from tallyhold.errors import BadRequest, TallyholdError, Unprocessable, UpstreamError
 from tallyhold.exchanges.registry import venue_info
 from tallyhold.exchanges.schemas import VerifyReply, VerifyRequest, WireKey
+from tallyhold.exchanges.verification import ExchangeKey, KeyVerification, Permissions
 from tallyhold.metrics import CREDENTIALS_REJECTED
 from tallyhold.settings import Settings
 
@@ -105,8 +104,8 @@ class ExchangeCredentialVerifier:
             notes.append(
                 f"{venue} cannot report a key's permissions: this key is accepted on your word that it is read-only."
             )
-        if self._settings.EGRESS_IPS and ip_restricted is False:
-            ips = ", ".join(str(ip) for ip in self._settings.EGRESS_IPS)
+        if self._settings.egress.ips and ip_restricted is False:
+            ips = ", ".join(str(ip) for ip in self._settings.egress.ips)
             notes.append(f"This key is not IP-restricted; restrict it on {venue} to {ips}.")
         if expires_at is not None and expires_at - datetime.now(UTC) < EXPIRY_WARNING:
             notes.append(f"This key expires on {expires_at.date().isoformat()}; replace it before then.")

@@ -43,7 +43,7 @@ def parse_step(raw: str | None) -> timedelta | None:
 def answer_cache(state: InstanceState) -> AnswerCache:
     cache = state.services.get(CACHE)
     if not isinstance(cache, AnswerCache):
-        cache = AnswerCache(state.settings.PORTFOLIO_CACHE_SECONDS, state.session_maker)
+        cache = AnswerCache(state.settings.portfolio.cache_seconds, state.session_maker)
         state.services[CACHE] = cache
     return cache
 
@@ -57,7 +57,7 @@ async def cached_networth(
         ("networth",),
         session,
         lambda s: portfolio_service.networth(
-            s, settings.QUOTE_CURRENCY, settings.price_max_age, settings.source_max_age
+            s, settings.portfolio.quote_currency, settings.prices.max_age, settings.sync.source_max_age
         ),
         wait_for_background=wait_for_background,
     )
@@ -76,7 +76,7 @@ async def get_balances(
         ("balances", group_by),
         session,
         lambda s: portfolio_service.balances(
-            s, settings.QUOTE_CURRENCY, group_by, settings.price_max_age, settings.source_max_age
+            s, settings.portfolio.quote_currency, group_by, settings.prices.max_age, settings.sync.source_max_age
         ),
     )
 
@@ -97,5 +97,5 @@ async def get_networth_history(
     step: Annotated[str | None, Query(description="300, 5m, 1h, 1d, ...; widened to keep ≤ 1000 points")] = None,
 ) -> Response:
     """The last net-worth point of each `step`-wide bucket from `start`; at most ~1000 points."""
-    series = await portfolio_service.history(session, settings.QUOTE_CURRENCY, start, end, parse_step(step))
+    series = await portfolio_service.history(session, settings.portfolio.quote_currency, start, end, parse_step(step))
     return Response(series.json(), media_type="application/json")

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold import metrics
+from tallyhold.breakers.policy import Breakers, BreakerState, Failure
+from tallyhold.breakers.repository import BreakerRepository
 from tallyhold.db import transaction
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
@@ -25,8 +27,6 @@ from tallyhold.prices.conversion import resolve
 from tallyhold.prices.repository import PriceRepository
 from tallyhold.prices.wire import TickersReply, TickersRequest
 from tallyhold.settings import Settings
-from tallyhold.sync.policy import Breakers, BreakerState, Failure
-from tallyhold.sync.repository import SyncRepository
 
 logger = logging.getLogger("tallyhold.prices")
 
@@ -70,15 +70,15 @@ class PriceService:
 
     async def _refresh(self) -> PriceRefresh:
         settings = self.settings
-        quote = settings.QUOTE_CURRENCY
+        quote = settings.portfolio.quote_currency
         now = self.clock()
         report = PriceRefresh(at=now)
         async with self.session_maker() as session:
-            rows = await SyncRepository(session).open_breakers(now)
+            rows = await BreakerRepository(session).open_breakers(now)
             self.breakers.reconcile({row.venue: (row.open_until, row.reason) for row in rows}, now)
             assets = [asset for asset in await PriceRepository(session).held_assets() if asset != quote]
         venues = []
-        for venue in settings.PRICE_VENUES:
+        for venue in settings.prices.venues:
             if self.breakers.state(venue, now) is BreakerState.open:
                 report.skipped_venues.append(venue)
             else:
@@ -97,11 +97,13 @@ class PriceService:
         return report
 
     async def _fetch(self, venues: list[str], assets: list[str], report: PriceRefresh) -> TickersReply | None:
-        request = TickersRequest(venues=venues, assets=assets, quote=self.settings.QUOTE_CURRENCY, timeout_seconds=10.0)
+        request = TickersRequest(
+            venues=venues, assets=assets, quote=self.settings.portfolio.quote_currency, timeout_seconds=10.0
+        )
         try:
             return await asyncio.wait_for(
                 self.egress.call("prices.tickers", request, TickersReply),
-                self.settings.SYNC_TIMEOUT_SECONDS,
+                self.settings.sync.timeout_seconds,
             )
         except TimeoutError:
             report.error = "timeout"
@@ -114,12 +116,12 @@ class PriceService:
     async def _store(
         self, reply: TickersReply, venues: list[str], assets: list[str], report: PriceRefresh, now: datetime
     ) -> None:
-        quote = self.settings.QUOTE_CURRENCY
+        quote = self.settings.portfolio.quote_currency
         resolved = resolve(reply.tickers, assets, quote, venues)
         report.priced = sorted(resolved)
         report.unpriced = sorted(set(assets) - set(resolved))
         async with transaction(self.session_maker) as session:
-            breakers = SyncRepository(session)
+            breakers = BreakerRepository(session)
             for failure in reply.failures:
                 report.failed_venues[failure.venue] = failure.code
                 metrics.PRICE_VENUE_ERRORS.labels(failure.venue, failure.code).inc()
@@ -139,13 +141,13 @@ class PriceService:
 
     async def _publish(self, now: datetime) -> None:
         """Price freshness gauges, from what is stored (so they also grow while refreshes fail)."""
-        quote = self.settings.QUOTE_CURRENCY
+        quote = self.settings.portfolio.quote_currency
         async with self.session_maker() as session:
             repository = PriceRepository(session)
             assets = [asset for asset in await repository.held_assets() if asset != quote]
             stored = await repository.for_assets(assets, quote)
         ages = [(now - price.observed_at).total_seconds() for price in stored.values()]
-        max_age = self.settings.price_max_age
+        max_age = self.settings.prices.max_age
         metrics.PRICE_OLDEST_AGE.set(max(ages, default=0.0))
         metrics.PRICES_STALE.set(sum(1 for p in stored.values() if now - p.observed_at > max_age))
         metrics.ASSETS_UNPRICED.set(len(set(assets) - set(stored)))

@@ -17,5 +17,5 @@ class EgressIps(BaseModel):
 
 @router.get("/egress-ips")
 async def get_egress_ips(settings: SettingsDep, token: CurrentToken) -> EgressIps:
-    ips = [str(ip) for ip in settings.EGRESS_IPS]
+    ips = [str(ip) for ip in settings.egress.ips]
     return EgressIps(ips=ips, published=bool(ips))

@@ -4,7 +4,7 @@
                    SYNC_INTERVAL_SECONDS with jitter, plus prices, history retention and job reconciliation
     engine.py      one code path for every trigger (scheduler, `POST /v1/sync`, `tallyhold sync --once`):
                    limits, breakers, the egress call with its deadline, then `service.apply` / `service.fail`
-    policy.py      pure rules: windows, error classes, backoff with jitter, venue breakers
+    policy.py      pure rules: windows, backoff with jitter (what a failure means and the venue breakers: `breakers`)
     service.py     what a sync result does to the database, in ONE transaction per connection
     repository.py  all SQL of the above
 

@@ -47,7 +47,7 @@ async def current_status(session: AsyncSession, state: InstanceState) -> SyncSta
         session,
         engine if isinstance(engine, SyncEngine) else None,
         now=datetime.now(UTC),
-        interval_seconds=state.settings.SYNC_INTERVAL_SECONDS,
-        max_age=state.settings.source_max_age,
+        interval_seconds=state.settings.sync.interval_seconds,
+        max_age=state.settings.sync.source_max_age,
         scheduler=bool(getattr(scheduler, "running", False)),
     )

@@ -24,6 +24,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold import metrics
+from tallyhold.breakers.policy import VENUE_CODES, Breakers, Failure
+from tallyhold.breakers.repository import BreakerRepository
 from tallyhold.db import transaction
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
@@ -35,7 +37,7 @@ from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceBalances, SourceContext
 from tallyhold.sources.registry import builder_for
 from tallyhold.sync import service
-from tallyhold.sync.policy import VENUE_CODES, Breakers, Failure, window_start
+from tallyhold.sync.policy import window_start
 from tallyhold.sync.repository import SyncRepository
 from tallyhold.sync.service import Applied, Claim, Outcome, Skip, Trigger
 
@@ -86,8 +88,10 @@ class SyncEngine:
         self.services = services if services is not None else {}
         self.rng = rng or random.Random()
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.breakers = Breakers(settings.BREAKER_FAILURES, timedelta(seconds=settings.BREAKER_COOLDOWN_SECONDS))
-        self._global = asyncio.Semaphore(settings.SYNC_CONCURRENCY)
+        self.breakers = Breakers(
+            settings.sync.breaker_failures, timedelta(seconds=settings.sync.breaker_cooldown_seconds)
+        )
+        self._global = asyncio.Semaphore(settings.sync.concurrency)
         self._venues: dict[str, asyncio.Semaphore] = {}
         self._running: set[uuid.UUID] = set()
         self._all_task: asyncio.Task[SyncReport] | None = None
@@ -96,16 +100,16 @@ class SyncEngine:
         self.prices = PriceService(settings, session_maker, egress, self.breakers, self.clock)
         # Called after every attempt (the scheduler reschedules a job on backoff); never raises into the sync.
         self.on_result: list[Callable[[SyncResult], Awaitable[None]]] = []
-        metrics.SYNC_INTERVAL.set(settings.SYNC_INTERVAL_SECONDS)
+        metrics.SYNC_INTERVAL.set(settings.sync.interval_seconds)
 
     @property
     def lease(self) -> timedelta:
         # Covers the deadline and the write; short, so a killed process's lease is forgotten soon. A write that
         # outlives it is still safe: rows are keyed by window and ordered by observation time.
-        return timedelta(seconds=self.settings.SYNC_TIMEOUT_SECONDS + 5)
+        return timedelta(seconds=self.settings.sync.timeout_seconds + 5)
 
     def _venue_limit(self, venue: str) -> asyncio.Semaphore:
-        return self._venues.setdefault(venue, asyncio.Semaphore(self.settings.SYNC_VENUE_CONCURRENCY))
+        return self._venues.setdefault(venue, asyncio.Semaphore(self.settings.sync.venue_concurrency))
 
     # -- everything ------------------------------------------------------------------------------------
 
@@ -144,10 +148,10 @@ class SyncEngine:
             async with transaction(self.session_maker) as session:
                 await record_point(
                     session,
-                    self.settings.QUOTE_CURRENCY,
-                    window_start(now, self.settings.SYNC_INTERVAL_SECONDS),
+                    self.settings.portfolio.quote_currency,
+                    window_start(now, self.settings.sync.interval_seconds),
                     now,
-                    self.settings.price_max_age,
+                    self.settings.prices.max_age,
                 )
         except DB_DOWN:
             logger.warning("price refresh paused: database unavailable")
@@ -159,11 +163,15 @@ class SyncEngine:
         """History downsampling and pruning (hourly job, and after `tallyhold sync --once`)."""
         settings = self.settings
         now = self.clock()
-        retention = Retention(settings.HISTORY_RAW_DAYS, settings.HISTORY_HOURLY_DAYS, settings.HISTORY_DAILY_DAYS)
+        retention = Retention(
+            settings.portfolio.history_raw_days,
+            settings.portfolio.history_hourly_days,
+            settings.portfolio.history_daily_days,
+        )
         try:
             async with transaction(self.session_maker) as session:
                 counts = await apply_retention(session, retention, now)
-                await SyncRepository(session).prune_snapshots(now - timedelta(days=settings.HISTORY_RAW_DAYS))
+                await SyncRepository(session).prune_snapshots(now - timedelta(days=settings.portfolio.history_raw_days))
         except DB_DOWN:
             logger.warning("history retention paused: database unavailable")
             return None
@@ -260,7 +268,7 @@ class SyncEngine:
     async def _restore_breakers(self, now: datetime) -> None:
         """Breakers opened by other processes (or before a restart) apply here too."""
         async with self.session_maker() as session:
-            rows = await SyncRepository(session).open_breakers(now)
+            rows = await BreakerRepository(session).open_breakers(now)
         self.breakers.reconcile({row.venue: (row.open_until, row.reason) for row in rows}, now)
 
     async def _build(self, claimed: Claim) -> EgressCall | Failure:
@@ -283,7 +291,7 @@ class SyncEngine:
     async def _call(self, call: EgressCall) -> SourceBalances | Failure:
         try:
             reply = await asyncio.wait_for(
-                self.egress.call(call.op, call.request, SourceBalances), self.settings.SYNC_TIMEOUT_SECONDS
+                self.egress.call(call.op, call.request, SourceBalances), self.settings.sync.timeout_seconds
             )
         except TimeoutError:
             return Failure("timeout", transient=True)
@@ -308,14 +316,14 @@ class SyncEngine:
                 session,
                 claimed,
                 reply,
-                window_start=window_start(now, self.settings.SYNC_INTERVAL_SECONDS),
+                window_start=window_start(now, self.settings.sync.interval_seconds),
                 now=now,
-                quote=self.settings.QUOTE_CURRENCY,
-                price_max_age=self.settings.price_max_age,
+                quote=self.settings.portfolio.quote_currency,
+                price_max_age=self.settings.prices.max_age,
                 point=point,
             )
             if self.breakers.success(venue, now):
-                await SyncRepository(session).close_breaker(venue)
+                await BreakerRepository(session).close_breaker(venue)
         self._publish_breakers(now)
         self._observe(claimed, applied, started)
         if applied.outcome is Outcome.success:
@@ -341,13 +349,13 @@ class SyncEngine:
                 claimed,
                 failure,
                 now=now,
-                backoff_base=self.settings.SYNC_BACKOFF_BASE_SECONDS,
-                backoff_max=self.settings.SYNC_BACKOFF_MAX_SECONDS,
+                backoff_base=self.settings.sync.backoff_base_seconds,
+                backoff_max=self.settings.sync.backoff_max_seconds,
                 rng=self.rng,
             )
             if opened is not None:
                 reason = self.breakers.reason(venue) or failure.code
-                await SyncRepository(session).open_breaker(venue, reason, now, opened)
+                await BreakerRepository(session).open_breaker(venue, reason, now, opened)
         if failure.code in {"rate_limited", "banned"}:
             metrics.RATE_LIMITED.labels(venue, failure.code).inc()
         metrics.SYNC_ERRORS.labels(claimed.kind, failure.code).inc()

@@ -11,6 +11,7 @@ from tallyhold.api.state import InstanceState
 from tallyhold.credentials import runtime as credentials_runtime
 from tallyhold.db import create_engine
 from tallyhold.egress.client import EgressClient
+from tallyhold.runtime import egress_config
 from tallyhold.settings import Settings
 from tallyhold.sync.endpoints import SCHEDULER
 from tallyhold.sync.engine import SyncEngine
@@ -20,9 +21,7 @@ from tallyhold.sync.scheduler import SyncScheduler
 @asynccontextmanager
 async def standalone_engine(settings: Settings, process: str = "sync") -> AsyncIterator[SyncEngine]:
     engine = create_engine(settings, process=process)
-    egress = EgressClient(
-        settings.egress_config(), mode=settings.EGRESS_MODE, idle_seconds=settings.EGRESS_IDLE_SECONDS
-    )
+    egress = EgressClient(egress_config(settings), mode=settings.egress.mode, idle_seconds=settings.egress.idle_seconds)
     state = InstanceState.for_engine(settings, engine, egress)
     stop_credentials = await credentials_runtime.install(state)
     sync = SyncEngine(settings, state.session_maker, egress, state.services)

@@ -58,8 +58,8 @@ class SyncScheduler:
         self.session_maker = session_maker
         self.engine = engine
         self.rng = rng or random.Random()
-        self.interval = settings.SYNC_INTERVAL_SECONDS
-        self.jitter = settings.sync_jitter
+        self.interval = settings.sync.interval_seconds
+        self.jitter = settings.sync.jitter
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self.interval},
@@ -132,7 +132,7 @@ class SyncScheduler:
             self.engine.published_success.discard(gone)
         states: dict[tuple[str, str], int] = {}
         for connection in connections:
-            key = (connection.kind, source_state(connection, now, self.settings.source_max_age, syncing=False))
+            key = (connection.kind, source_state(connection, now, self.settings.sync.source_max_age, syncing=False))
             states[key] = states.get(key, 0) + 1
             if connection.last_sync_at is not None:
                 self.engine.publish_success(connection.id, connection.last_sync_at)

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.audit.repository import AuditRepository
+from tallyhold.breakers.policy import Failure, Verdict
 from tallyhold.models import Connection
 from tallyhold.portfolio.history import record_point
 from tallyhold.sources.models import SourceBalances
-from tallyhold.sync.policy import Failure, Verdict, backoff_seconds
+from tallyhold.sync.policy import backoff_seconds
 from tallyhold.sync.repository import SYNCED_KINDS, SyncRepository
 from tallyhold.types import MONEY_PRECISION, decimal_to_str
 

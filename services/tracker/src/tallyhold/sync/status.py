@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tallyhold.breakers.repository import BreakerRepository
 from tallyhold.models import Connection
 from tallyhold.portfolio.valuation import source_is_stale
 from tallyhold.sync.engine import SyncEngine
@@ -39,7 +40,7 @@ async def build(
 ) -> SyncStatus:
     repository = SyncRepository(session)
     connections = await repository.synced_connections()
-    breakers = {row.venue: row for row in await repository.open_breakers(now)}
+    breakers = {row.venue: row for row in await BreakerRepository(session).open_breakers(now)}
     running = engine.running if engine else frozenset()
     venues = [
         VenueStatus(venue=venue, state="open", reason=row.reason, open_until=row.open_until)

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from tallyhold.api.dependencies import SessionDep, StateDep
 from tallyhold.auth import service as token_service
 from tallyhold.chains import service as chain_service
-from tallyhold.chains.guard import SecretMaterial, refuse_secret_material
 from tallyhold.chains.schemas import WalletCreate
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
@@ -31,6 +30,7 @@ from tallyhold.credentials.runtime import VERIFIER, cipher_of
 from tallyhold.db import transaction
 from tallyhold.errors import TallyholdError
 from tallyhold.exchanges.registry import ADAPTERS, venue_info
+from tallyhold.security.guard import SecretMaterial, refuse_secret_material
 from tallyhold.sync.runtime import sync_soon
 from tallyhold.web import pages
 from tallyhold.web.dependencies import CheckedForm, PageSession
@@ -64,7 +64,7 @@ async def list_connections(
         active,
         title="Connections",
         rows=rows,
-        egress_ips=[str(ip) for ip in state.settings.EGRESS_IPS],
+        egress_ips=[str(ip) for ip in state.settings.egress.ips],
         notice=NOTICES.get(done or ""),
         error_words=error_words,
         reminder_days=pages.KEY_AGE_REMINDER_DAYS,
@@ -89,7 +89,7 @@ def _exchange_form(active: ActiveSession, exchange: str | None, status_code: int
 
 @router.get("/new/exchange")
 async def new_exchange(active: PageSession, state: StateDep, exchange: str | None = None) -> Response:
-    return _exchange_form(active, exchange, egress_ips=[str(ip) for ip in state.settings.EGRESS_IPS])
+    return _exchange_form(active, exchange, egress_ips=[str(ip) for ip in state.settings.egress.ips])
 
 
 @router.post("/new/exchange")
@@ -109,7 +109,7 @@ async def create_exchange(active: PageSession, form: CheckedForm, state: StateDe
         async with transaction(state.session_maker) as session:
             await token_service.confirm_active(session, active.token_id)
             await exchange_service.store_new(
-                session, body, verified, schema=state.settings.DB_SCHEMA, actor=f"token:{active.token_id}"
+                session, body, verified, schema=state.settings.database.schema_name, actor=f"token:{active.token_id}"
             )
     except (TallyholdError, ValidationError) as exc:
         # The label is the customer's own non-secret text; the key fields are never sent back.
@@ -140,7 +140,11 @@ async def replace_key(active: PageSession, form: CheckedForm, connection_id: uui
         async with transaction(state.session_maker) as session:
             await token_service.confirm_active(session, active.token_id)
             await exchange_service.store_replacement(
-                session, connection_id, verified, schema=state.settings.DB_SCHEMA, actor=f"token:{active.token_id}"
+                session,
+                connection_id,
+                verified,
+                schema=state.settings.database.schema_name,
+                actor=f"token:{active.token_id}",
             )
     except (TallyholdError, ValidationError) as exc:
         async with transaction(state.session_maker) as session:
@@ -181,7 +185,9 @@ async def create_wallet(active: PageSession, form: CheckedForm, state: StateDep)
 
 @router.get("/new/manual")
 async def new_manual(active: PageSession, state: StateDep) -> Response:
-    return _page("manual_form.html", active, title="Add a holding", quote=state.settings.QUOTE_CURRENCY, values={})
+    return _page(
+        "manual_form.html", active, title="Add a holding", quote=state.settings.portfolio.quote_currency, values={}
+    )
 
 
 @router.post("/new/manual")
@@ -194,14 +200,15 @@ async def create_manual(active: PageSession, form: CheckedForm, state: StateDep)
             await connection_service.create_manual(
                 session,
                 body,
-                quote=state.settings.QUOTE_CURRENCY,
-                limit=state.settings.MAX_MANUAL_CONNECTIONS,
+                quote=state.settings.portfolio.quote_currency,
+                limit=state.settings.limits.max_manual_connections,
                 actor=f"token:{active.token_id}",
             )
     except (TallyholdError, ValidationError) as exc:
         kept = {} if isinstance(exc, SecretMaterial) else values
-        return _page("manual_form.html", active, 422, title="Add a holding", quote=state.settings.QUOTE_CURRENCY,
-                     refused=refusal(exc), values=kept)  # fmt: skip
+        quote = state.settings.portfolio.quote_currency
+        return _page("manual_form.html", active, 422, title="Add a holding", quote=quote, refused=refusal(exc),
+                     values=kept)  # fmt: skip
     return redirect("/connections?done=added")
 
 
@@ -209,7 +216,7 @@ async def create_manual(active: PageSession, form: CheckedForm, state: StateDep)
 async def edit_page(active: PageSession, connection_id: uuid.UUID, session: SessionDep, state: StateDep) -> Response:
     connection = await connection_service.get(session, connection_id)
     return _page("edit_form.html", active, title=f"Edit {connection.label}", connection=connection,
-                 quote=state.settings.QUOTE_CURRENCY)  # fmt: skip
+                 quote=state.settings.portfolio.quote_currency)  # fmt: skip
 
 
 @router.post("/{connection_id}/edit")
@@ -222,13 +229,17 @@ async def edit(active: PageSession, form: CheckedForm, connection_id: uuid.UUID,
         body = ConnectionUpdate.model_validate(values)
         async with transaction(state.session_maker) as session:
             await connection_service.update(
-                session, connection_id, body, quote=state.settings.QUOTE_CURRENCY, actor=f"token:{active.token_id}"
+                session,
+                connection_id,
+                body,
+                quote=state.settings.portfolio.quote_currency,
+                actor=f"token:{active.token_id}",
             )
     except (TallyholdError, ValidationError) as exc:
         async with transaction(state.session_maker) as session:
             connection = await connection_service.get(session, connection_id)
         return _page("edit_form.html", active, 422, title=f"Edit {connection.label}", connection=connection,
-                     quote=state.settings.QUOTE_CURRENCY, refused=refusal(exc))  # fmt: skip
+                     quote=state.settings.portfolio.quote_currency, refused=refusal(exc))  # fmt: skip
     return redirect("/connections?done=saved")
 
 

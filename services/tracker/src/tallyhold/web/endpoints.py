@@ -65,7 +65,7 @@ async def sign_in(request: Request, state: StateDep) -> Response:
                 signer,
                 presented if isinstance(presented, str) else "",
                 request.cookies.get(sessions.COOKIE),
-                timedelta(seconds=state.settings.WEB_SESSION_SECONDS),
+                timedelta(seconds=state.settings.auth.web_session_seconds),
             )
     except Unauthorized:
         # Throttled like the API's bearer tokens: the same table, so guesses here and there count together.
@@ -83,7 +83,7 @@ async def sign_in(request: Request, state: StateDep) -> Response:
         )
     state.last_used.seen(opened.token)
     response = redirect("/")
-    set_cookie(response, sessions.COOKIE, opened.cookie, state.settings.WEB_SESSION_SECONDS)
+    set_cookie(response, sessions.COOKIE, opened.cookie, state.settings.auth.web_session_seconds)
     response.delete_cookie(sessions.SIGN_IN_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
     return response
 

@@ -59,7 +59,7 @@ async def dashboard(session: AsyncSession, state: InstanceState, chart_range: st
 
 
 async def _gather_dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
-    quote = state.settings.QUOTE_CURRENCY
+    quote = state.settings.portfolio.quote_currency
     networth = await cached_networth(session, state, wait_for_background=True)
     now = datetime.now(UTC)
     # One hourly read of the last 30 days (and an hour) gives the changes, and is the default range's chart too:

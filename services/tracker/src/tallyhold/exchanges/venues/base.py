@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
@@ -27,6 +28,19 @@ class Api(Protocol):
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any: ...
 
 
+@dataclass(frozen=True)
+class TradeProbe:
+    """How an unverifiable venue's key is probed: cancelling an order that cannot exist (`method` with `params`)."""
+
+    method: str
+    params: Mapping[str, Any]
+    switch_off: str  # what the customer must switch off when the venue looked for the order
+    denied_codes: frozenset[str] = frozenset()  # the venue's documented "no trading" codes, where it has any
+    code_keys: tuple[str, ...] = ()  # where the venue puts its error code in the error body
+    # False where the venue grants each endpoint separately: not cancelling proves nothing about buying.
+    proves_trade: bool = True
+
+
 class Adapter:
     info: ClassVar[VenueInfo]
     # Every ccxt implicit method (camelCase) the adapter may call; nothing else is reachable.
@@ -34,14 +48,31 @@ class Adapter:
     # Documented venue error codes that ccxt leaves unmapped, with the ccxt error class each one means. They join
     # the exchange's own `exceptions["exact"]` table, so errors are still classified by class (errors.py).
     unmapped_errors: ClassVar[Mapping[str, str]] = {}
+    # Unverifiable venues only: the harmless trade-permission probe `probe` runs.
+    trade_probe: ClassVar[TradeProbe | None] = None
 
     async def check(self, api: Api) -> KeyReport:
         """Verified venues: ask the permission endpoint. Raises CallFailure / Malformed."""
         raise NotImplementedError
 
     async def probe(self, api: Api) -> KeyReport:
-        """Unverifiable venues: prove read access and run the harmless trade-permission probe, if any."""
-        raise NotImplementedError
+        """Unverifiable venues: prove read access (a balance read, before anything else), then run the harmless
+        trade-permission probe. Raises CallFailure / Malformed / ProbeInconclusive."""
+        spec = self.trade_probe
+        if spec is None:
+            raise NotImplementedError
+        await self.balances(api, None)
+        can_cancel = await cancel_probe(
+            api, spec.method, spec.params, denied_codes=spec.denied_codes, code_keys=spec.code_keys
+        )
+        return KeyReport(
+            read=True,
+            trade=can_cancel if spec.proves_trade else None,
+            withdraw=None,
+            transfer=None,
+            verified_by="unverifiable",
+            switch_off=[spec.switch_off] if can_cancel else [],
+        )
 
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         raise NotImplementedError
@@ -53,6 +84,12 @@ class Adapter:
     def not_opened(self, wallet: str, failure: CallFailure) -> bool:
         """Whether `failure` means the account simply has no such wallet (documented venue codes only)."""
         return False
+
+    def asset_code(self, code: str, location: str, common: Mapping[str, str]) -> tuple[str, str]:
+        """(asset, location) for the venue's upper-cased asset id `code` found at `location`, with ccxt's code
+        map for the venue (`common`). Venues whose ids carry more than a name (Kraken's prefixes and suffixes,
+        Binance's LD* earn tokens) override it; exchanges/assets.py makes the result safe to show."""
+        return common.get(code, code), location
 
 
 async def read_wallets(
@@ -110,7 +147,8 @@ async def cancel_probe(
     denied_codes: frozenset[str] = frozenset(),
     code_keys: tuple[str, ...] = (),
 ) -> bool:
-    """Cancel an order that cannot exist (research §3 rule 2; never a cancel-all, never a validate-only order).
+    """Cancel an order that cannot exist, by an impossible id (never a cancel-all, which would cancel real orders;
+    never a validate-only order, which becomes a real order if a wrapper drops the flag).
     True: the venue looked for the order, so the key may trade. False: the venue refused the permission (and,
     where the venue documents the code for it, said exactly that). Anything else raises ProbeInconclusive."""
     try:

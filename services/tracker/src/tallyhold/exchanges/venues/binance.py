@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from tallyhold.exchanges import parse
-from tallyhold.exchanges.assets import binance_ld_underlying
 from tallyhold.exchanges.errors import CallFailure
 from tallyhold.exchanges.model import BalanceSheet, Category, Findings, KeyReport, VenueInfo, Wallet
 from tallyhold.exchanges.venues.base import Adapter, Api, read_wallets, venue_code
@@ -32,6 +32,9 @@ READ_ONLY_FLAGS = frozenset({"enableReading", "enableFixReadOnly"})
 # the futures API answers -2015 for an account without a futures wallet, and spot proved the key already).
 NOT_OPENED = {"margin": {"-3003"}, "isolated_margin": {"-3003"}, "usdm_futures": {"-2015"}, "coinm_futures": {"-2015"}}
 PAGE = 100
+# Binance shows Simple Earn flexible positions in the spot account as "LD" + asset. Real tokens that happen to
+# start with LD are listed here so they are never mistaken for earn positions.
+LD_TOKENS = frozenset({"LDO"})
 STAKING_PRODUCTS = ("STAKING", "F_DEFI", "L_DEFI")
 
 
@@ -117,119 +120,125 @@ class Binance(Adapter):
     def not_opened(self, wallet: str, failure: CallFailure) -> bool:
         return venue_code(failure, "code") in NOT_OPENED.get(wallet, set())
 
+    def asset_code(self, code: str, location: str, common: Mapping[str, str]) -> tuple[str, str]:
+        underlying = ld_underlying(code) if location == "spot" else None  # only spot carries LD* tokens
+        if underlying is not None:
+            return common.get(underlying, underlying), "earn"
+        return common.get(code, code), location
+
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
         # Spot first: it proves the key works, so a later -2015 from a futures API means "no futures wallet".
-        account = parse.obj(await api.call("privateGetAccount", {"omitZeroBalances": "true"}), "account")
-        sheet.wallets["spot"] = "ok"
-        ld_lines: list[tuple[str, Decimal]] = []
-        for i, line in enumerate(parse.arr(parse.field(account, "balances", "account"), "account.balances")):
-            where = f"account.balances[{i}]"
-            row = parse.obj(line, where)
-            asset = parse.text(parse.field(row, "asset", where), f"{where}.asset")
-            total = parse.amount(parse.field(row, "free", where), f"{where}.free") + parse.amount(
-                parse.field(row, "locked", where), f"{where}.locked"
-            )
-            underlying = binance_ld_underlying(asset)
-            if underlying is not None:
-                ld_lines.append((underlying, total))
-            else:
-                sheet.add(asset, "spot", total)
-        flexible: dict[str, Decimal] = {}
-
-        async def funding() -> None:
-            rows = parse.arr(await api.call("sapiPostAssetGetFundingAsset"), "funding")
-            for i, line in enumerate(rows):
-                row = parse.obj(line, f"funding[{i}]")
-                total = sum(
-                    (
-                        parse.optional_amount(row, part, f"funding[{i}]")
-                        for part in ("free", "locked", "freeze", "withdrawing")
-                    ),
-                    Decimal(0),
-                )
-                sheet.add(_asset(row, f"funding[{i}]"), "funding", total)
-
-        async def earn_flexible() -> None:
-            for i, row in enumerate(await _pages(api, "sapiGetSimpleEarnFlexiblePosition", "flexible")):
-                asset = _asset(row, f"flexible[{i}]")
-                amount = parse.amount(parse.field(row, "totalAmount", f"flexible[{i}]"), f"flexible[{i}].totalAmount")
-                flexible[asset] = flexible.get(asset, Decimal(0)) + amount
-                sheet.add(asset, "earn", amount)
-
-        async def earn_locked() -> None:
-            for i, row in enumerate(await _pages(api, "sapiGetSimpleEarnLockedPosition", "locked")):
-                amount = parse.amount(parse.field(row, "amount", f"locked[{i}]"), f"locked[{i}].amount")
-                sheet.add(_asset(row, f"locked[{i}]"), "earn", amount)
-
-        async def staking() -> None:
-            for product in STAKING_PRODUCTS:
-                where = f"staking.{product}"
-                for page in range(1, 101):
-                    params = {"product": product, "current": page, "size": PAGE}
-                    rows = parse.arr(await api.call("sapiGetStakingPosition", params), where)
-                    for i, line in enumerate(rows):
-                        row = parse.obj(line, f"{where}[{i}]")
-                        amount = parse.amount(parse.field(row, "amount", f"{where}[{i}]"), f"{where}[{i}].amount")
-                        sheet.add(_asset(row, f"{where}[{i}]"), "staked", amount)
-                    if len(rows) < PAGE:
-                        break
-
-        async def margin() -> None:
-            data = parse.obj(await api.call("sapiGetMarginAccount"), "margin")
-            for i, line in enumerate(parse.arr(parse.field(data, "userAssets", "margin"), "margin.userAssets")):
-                row = parse.obj(line, f"margin.userAssets[{i}]")
-                net = parse.decimal(parse.field(row, "netAsset", f"margin[{i}]"), f"margin[{i}].netAsset")
-                sheet.net(_asset(row, f"margin[{i}]"), "margin", net)
-
-        async def isolated_margin() -> None:
-            data = parse.obj(await api.call("sapiGetMarginIsolatedAccount"), "isolated")
-            for i, line in enumerate(parse.arr(data.get("assets", []), "isolated.assets")):
-                pair = parse.obj(line, f"isolated.assets[{i}]")
-                for side in ("baseAsset", "quoteAsset"):
-                    where = f"isolated[{i}].{side}"
-                    row = parse.obj(parse.field(pair, side, f"isolated[{i}]"), where)
-                    sheet.net(_asset(row, where), "margin", parse.decimal(parse.field(row, "netAsset", where), where))
-
-        async def futures(method: str, wallet: str) -> None:
-            for i, line in enumerate(parse.arr(await api.call(method), wallet)):
-                where = f"{wallet}[{i}]"
-                row = parse.obj(line, where)
-                equity = parse.decimal(parse.field(row, "balance", where), f"{where}.balance") + parse.decimal(
-                    row.get("crossUnPnl", "0"), f"{where}.crossUnPnl"
-                )
-                sheet.net(_asset(row, where), "futures", equity)
-
-        async def usdm() -> None:
-            await futures("fapiPrivateV2GetBalance", "usdm_futures")
-
-        async def coinm() -> None:
-            await futures("dapiPrivateGetBalance", "coinm_futures")
-
+        ld_tokens = await self._spot(api, sheet)
+        flexible: set[str] = set()
         await read_wallets(
             self,
             sheet,
             {
-                "funding": funding,
-                "earn_flexible": earn_flexible,
-                "earn_locked": earn_locked,
-                "staking": staking,
-                "margin": margin,
-                "isolated_margin": isolated_margin,
-                "usdm_futures": usdm,
-                "coinm_futures": coinm,
+                "funding": partial(self._funding, api, sheet),
+                "earn_flexible": partial(self._earn_flexible, api, sheet, flexible),
+                "earn_locked": partial(self._earn_locked, api, sheet),
+                "staking": partial(self._staking, api, sheet),
+                "margin": partial(self._margin, api, sheet),
+                "isolated_margin": partial(self._isolated_margin, api, sheet),
+                "usdm_futures": partial(self._futures, api, sheet, "fapiPrivateV2GetBalance", "usdm_futures"),
+                "coinm_futures": partial(self._futures, api, sheet, "dapiPrivateGetBalance", "coinm_futures"),
             },
         )
         # LD* spot tokens stand for Simple Earn Flexible positions; when the position endpoint lists the asset
         # it is the authority and the token is not counted twice.
-        for asset, amount in ld_lines:
+        for asset, amount in ld_tokens:
             if asset not in flexible:
                 sheet.add(asset, "earn", amount)
         return sheet
 
+    async def _spot(self, api: Api, sheet: BalanceSheet) -> list[tuple[str, Decimal]]:
+        """Adds the spot balances; returns the LD* Simple Earn tokens found there, by underlying asset."""
+        account = parse.obj(await api.call("privateGetAccount", {"omitZeroBalances": "true"}), "account")
+        sheet.wallets["spot"] = "ok"
+        ld_tokens: list[tuple[str, Decimal]] = []
+        for i, line in enumerate(parse.arr_at(account, "balances", "account")):
+            where = f"account.balances[{i}]"
+            row = parse.obj(line, where)
+            asset = _asset(row, where)
+            total = parse.amount_at(row, "free", where) + parse.amount_at(row, "locked", where)
+            underlying = ld_underlying(asset)
+            if underlying is not None:
+                ld_tokens.append((underlying, total))
+            else:
+                sheet.add(asset, "spot", total)
+        return ld_tokens
+
+    async def _funding(self, api: Api, sheet: BalanceSheet) -> None:
+        for i, line in enumerate(parse.arr(await api.call("sapiPostAssetGetFundingAsset"), "funding")):
+            where = f"funding[{i}]"
+            row = parse.obj(line, where)
+            parts = ("free", "locked", "freeze", "withdrawing")
+            total = sum((parse.optional_amount(row, part, where) for part in parts), Decimal(0))
+            sheet.add(_asset(row, where), "funding", total)
+
+    async def _earn_flexible(self, api: Api, sheet: BalanceSheet, listed: set[str]) -> None:
+        """Adds the Simple Earn Flexible positions and records their assets in `listed`."""
+        for i, row in enumerate(await _pages(api, "sapiGetSimpleEarnFlexiblePosition", "flexible")):
+            where = f"flexible.rows[{i}]"
+            asset = _asset(row, where)
+            listed.add(asset)
+            sheet.add(asset, "earn", parse.amount_at(row, "totalAmount", where))
+
+    async def _earn_locked(self, api: Api, sheet: BalanceSheet) -> None:
+        for i, row in enumerate(await _pages(api, "sapiGetSimpleEarnLockedPosition", "locked")):
+            where = f"locked.rows[{i}]"
+            sheet.add(_asset(row, where), "earn", parse.amount_at(row, "amount", where))
+
+    async def _staking(self, api: Api, sheet: BalanceSheet) -> None:
+        for product in STAKING_PRODUCTS:
+            for page in range(1, 101):
+                params = {"product": product, "current": page, "size": PAGE}
+                rows = parse.arr(await api.call("sapiGetStakingPosition", params), f"staking.{product}")
+                for i, line in enumerate(rows):
+                    where = f"staking.{product}[{i}]"
+                    row = parse.obj(line, where)
+                    sheet.add(_asset(row, where), "staked", parse.amount_at(row, "amount", where))
+                if len(rows) < PAGE:
+                    break
+
+    async def _margin(self, api: Api, sheet: BalanceSheet) -> None:
+        data = parse.obj(await api.call("sapiGetMarginAccount"), "margin")
+        for i, line in enumerate(parse.arr_at(data, "userAssets", "margin")):
+            where = f"margin.userAssets[{i}]"
+            row = parse.obj(line, where)
+            sheet.net(_asset(row, where), "margin", parse.decimal_at(row, "netAsset", where))
+
+    async def _isolated_margin(self, api: Api, sheet: BalanceSheet) -> None:
+        data = parse.obj(await api.call("sapiGetMarginIsolatedAccount"), "isolated")
+        for i, line in enumerate(parse.arr(data.get("assets", []), "isolated.assets")):
+            pair = parse.obj(line, f"isolated.assets[{i}]")
+            for side in ("baseAsset", "quoteAsset"):
+                where = f"isolated.assets[{i}].{side}"
+                row = parse.obj_at(pair, side, f"isolated.assets[{i}]")
+                sheet.net(_asset(row, where), "margin", parse.decimal_at(row, "netAsset", where))
+
+    async def _futures(self, api: Api, sheet: BalanceSheet, method: str, wallet: str) -> None:
+        """A futures wallet's margin balance: wallet balance plus unrealised P&L (may be negative)."""
+        for i, line in enumerate(parse.arr(await api.call(method), wallet)):
+            where = f"{wallet}[{i}]"
+            row = parse.obj(line, where)
+            equity = parse.decimal_at(row, "balance", where) + parse.decimal(
+                row.get("crossUnPnl", "0"), f"{where}.crossUnPnl"
+            )
+            sheet.net(_asset(row, where), "futures", equity)
+
+
+def ld_underlying(code: str) -> str | None:
+    """ "LDBTC" → "BTC": the asset behind a Binance Simple Earn flexible token; None for anything else."""
+    code = code.strip().upper()
+    if code.startswith("LD") and len(code) > 3 and code not in LD_TOKENS:
+        return code[2:]
+    return None
+
 
 def _asset(row: Mapping[str, Any], where: str) -> str:
-    return parse.text(parse.field(row, "asset", where), f"{where}.asset")
+    return parse.text_at(row, "asset", where)
 
 
 async def _pages(api: Api, method: str, where: str) -> list[Mapping[str, Any]]:
@@ -238,7 +247,7 @@ async def _pages(api: Api, method: str, where: str) -> list[Mapping[str, Any]]:
     page = 1
     while True:
         data = parse.obj(await api.call(method, {"current": page, "size": PAGE}), where)
-        batch = parse.arr(parse.field(data, "rows", where), f"{where}.rows")
+        batch = parse.arr_at(data, "rows", where)
         rows.extend(parse.obj(row, f"{where}.rows[{i}]") for i, row in enumerate(batch))
         total = parse.integer(data.get("total", len(rows)), f"{where}.total")
         if not batch or len(rows) >= total or page >= 100:

@@ -42,9 +42,9 @@ PRODUCT_TYPES = ("USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
 
 
 def classic_rule(answer: Any) -> KeyReport:
-    data = parse.obj(parse.field(parse.obj(answer, "account/info"), "data", "account/info"), "data")
+    data = parse.obj_at(parse.obj(answer, "account/info"), "data", "account/info")
     authorities = [
-        parse.text(a, "data.authorities[]") for a in parse.arr(parse.field(data, "authorities", "data"), "authorities")
+        parse.text(a, "account/info.data.authorities[]") for a in parse.arr_at(data, "authorities", "account/info.data")
     ]
     found = Findings(read=bool(authorities))
     for code in authorities:
@@ -53,15 +53,14 @@ def classic_rule(answer: Any) -> KeyReport:
             found.grant(category, words)
     if not found.read:
         found.need("Read-only")
-    return found.report(ip_restricted=_ips(data), hints={"account": "classic"})
+    return found.report(ip_restricted=_ips(data, "account/info.data"), hints={"account": "classic"})
 
 
 def unified_rule(answer: Any) -> KeyReport:
-    data = parse.obj(parse.field(parse.obj(answer, "v3/account/info"), "data", "v3/account/info"), "data")
-    perm_type = parse.text(parse.field(data, "permType", "data"), "data.permType")
-    permissions = [
-        parse.text(p, "data.permissions[]") for p in parse.arr(parse.field(data, "permissions", "data"), "permissions")
-    ]
+    where = "v3/account/info.data"
+    data = parse.obj_at(parse.obj(answer, "v3/account/info"), "data", "v3/account/info")
+    perm_type = parse.text_at(data, "permType", where)
+    permissions = [parse.text(p, f"{where}.permissions[]") for p in parse.arr_at(data, "permissions", where)]
     found = Findings(read=True)
     if perm_type != "read-only":
         found.grant("trade", f"permType {perm_type[:24]} (choose read-only)")
@@ -73,12 +72,12 @@ def unified_rule(answer: Any) -> KeyReport:
         elif permission not in UTA_READ:
             # Fail closed: Bitget documents no read-only values for this list, so anything in it is refused.
             found.grant("unknown", permission[:40])
-    return found.report(ip_restricted=_ips(data), hints={"account": "unified"})
+    return found.report(ip_restricted=_ips(data, where), hints={"account": "unified"})
 
 
-def _ips(data: Mapping[str, Any]) -> bool | None:
+def _ips(data: Mapping[str, Any], where: str) -> bool | None:
     ips = data.get("ips")
-    return bool(parse.text(ips, "data.ips").strip()) if ips is not None else None
+    return bool(parse.text(ips, f"{where}.ips").strip()) if ips is not None else None
 
 
 class Bitget(Adapter):
@@ -130,21 +129,21 @@ class Bitget(Adapter):
 
         async def spot() -> None:
             for i, line in enumerate(_data(await api.call("privateSpotGetV2SpotAccountAssets"), "assets")):
-                where = f"assets[{i}]"
+                where = f"assets.data[{i}]"
                 row = parse.obj(line, where)
                 total = sum(
                     (parse.optional_amount(row, f, where) for f in ("available", "frozen", "locked")), Decimal(0)
                 )
-                sheet.add(_coin(row, where, "coin"), "spot", total)
+                sheet.add(parse.text_at(row, "coin", where), "spot", total)
 
         def futures(product: str) -> Any:
             async def read() -> None:
                 rows = _data(await api.call("privateMixGetV2MixAccountAccounts", {"productType": product}), product)
                 for i, line in enumerate(rows):
-                    where = f"{product}[{i}]"
+                    where = f"{product}.data[{i}]"
                     row = parse.obj(line, where)
-                    equity = parse.decimal(parse.field(row, "accountEquity", where), f"{where}.accountEquity")
-                    sheet.net(_coin(row, where, "marginCoin"), "futures", equity)
+                    equity = parse.decimal_at(row, "accountEquity", where)
+                    sheet.net(parse.text_at(row, "marginCoin", where), "futures", equity)
 
             return read
 
@@ -152,38 +151,32 @@ class Bitget(Adapter):
             params: dict[str, Any] = {"limit": 100}
             for _ in range(100):
                 answer = parse.obj(await api.call("privateEarnGetV2EarnSavingsAssets", params), "savings")
-                data = parse.obj(parse.field(answer, "data", "savings"), "savings.data")
-                rows = parse.arr(parse.field(data, "resultList", "savings.data"), "savings.resultList")
+                data = parse.obj_at(answer, "data", "savings")
+                rows = parse.arr_at(data, "resultList", "savings.data")
                 for i, line in enumerate(rows):
-                    where = f"savings.resultList[{i}]"
+                    where = f"savings.data.resultList[{i}]"
                     row = parse.obj(line, where)
-                    amount = parse.amount(parse.field(row, "holdAmount", where), f"{where}.holdAmount")
-                    sheet.add(_coin(row, where, "productCoin"), "earn", amount)
+                    amount = parse.amount_at(row, "holdAmount", where)
+                    sheet.add(parse.text_at(row, "productCoin", where), "earn", amount)
                 end = data.get("endId")
                 if len(rows) < 100 or not end:
                     return
-                params = {"limit": 100, "idLessThan": parse.text(end, "savings.endId")}
+                params = {"limit": 100, "idLessThan": parse.text(end, "savings.data.endId")}
 
         readers = {"spot": spot, "earn": earn, **{p.lower(): futures(p) for p in PRODUCT_TYPES}}
         await read_wallets(self, sheet, readers)
         return sheet
 
     async def _unified(self, api: Api, sheet: BalanceSheet) -> None:
-        data = parse.obj(
-            parse.field(parse.obj(await api.call("privateUtaGetV3AccountAssets"), "a"), "data", "a"), "data"
-        )
-        for i, line in enumerate(parse.arr(parse.field(data, "assets", "data"), "data.assets")):
-            where = f"assets[{i}]"
+        data = parse.obj_at(parse.obj(await api.call("privateUtaGetV3AccountAssets"), "v3/assets"), "data", "v3/assets")
+        for i, line in enumerate(parse.arr_at(data, "assets", "v3/assets.data")):
+            where = f"v3/assets.data.assets[{i}]"
             row = parse.obj(line, where)
-            sheet.net(_coin(row, where, "coin"), "unified", parse.decimal(parse.field(row, "equity", where), where))
+            sheet.net(parse.text_at(row, "coin", where), "unified", parse.decimal_at(row, "equity", where))
 
 
 def _data(answer: Any, where: str) -> list[Any]:
-    return parse.arr(parse.field(parse.obj(answer, where), "data", where), f"{where}.data")
-
-
-def _coin(row: Mapping[str, Any], where: str, name: str) -> str:
-    return parse.text(parse.field(row, name, where), f"{where}.{name}")
+    return parse.arr_at(parse.obj(answer, where), "data", where)
 
 
 ADAPTER = Bitget()

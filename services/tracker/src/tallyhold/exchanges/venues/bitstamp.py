@@ -8,9 +8,7 @@ from typing import Any
 
 from tallyhold.exchanges import parse
 from tallyhold.exchanges.model import BalanceSheet, KeyReport, VenueInfo, Wallet
-from tallyhold.exchanges.venues.base import Adapter, Api, cancel_probe
-
-PROBE = {"id": 0}
+from tallyhold.exchanges.venues.base import Adapter, Api, TradeProbe
 
 
 class Bitstamp(Adapter):
@@ -27,26 +25,20 @@ class Bitstamp(Adapter):
         not_covered="Bitstamp Earn (staking and lending) and sub-accounts are not read.",
     )
     methods = frozenset({"privatePostAccountBalances", "privatePostCancelOrder"})
-
-    async def probe(self, api: Api) -> KeyReport:
-        await self.balances(api, None)  # read access, before anything else
-        can_cancel = await cancel_probe(api, "privatePostCancelOrder", PROBE)
-        return KeyReport(
-            read=True,
-            trade=None,  # per-endpoint rights: not cancelling proves nothing about buying
-            withdraw=None,
-            transfer=None,
-            verified_by="unverifiable",
-            switch_off=["Cancel order (and every other trading or withdrawal permission)"] if can_cancel else [],
-        )
+    trade_probe = TradeProbe(
+        "privatePostCancelOrder",
+        {"id": 0},
+        switch_off="Cancel order (and every other trading or withdrawal permission)",
+        proves_trade=False,  # per-endpoint rights: not cancelling proves nothing about buying
+    )
 
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
         for i, line in enumerate(parse.arr(await api.call("privatePostAccountBalances"), "account_balances")):
             where = f"account_balances[{i}]"
             row: Any = parse.obj(line, where)
-            amount = parse.amount(parse.field(row, "total", where), f"{where}.total")
-            sheet.add(parse.text(parse.field(row, "currency", where), where), "spot", amount)
+            amount = parse.amount_at(row, "total", where)
+            sheet.add(parse.text_at(row, "currency", where), "spot", amount)
         sheet.wallets["spot"] = "ok"
         return sheet
 

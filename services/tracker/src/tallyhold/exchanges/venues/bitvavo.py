@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from tallyhold.exchanges import parse
 from tallyhold.exchanges.model import BalanceSheet, KeyReport, VenueInfo, Wallet
-from tallyhold.exchanges.venues.base import Adapter, Api, cancel_probe
-
-PROBE = {"market": "BTC-EUR", "orderId": "00000000-0000-0000-0000-000000000000"}
-NO_TRADING = frozenset({"310"})
+from tallyhold.exchanges.venues.base import Adapter, Api, TradeProbe
 
 
 class Bitvavo(Adapter):
@@ -26,30 +23,21 @@ class Bitvavo(Adapter):
         not_covered="Bitvavo staking and lending balances are not read. Withdrawal rights cannot be checked.",
     )
     methods = frozenset({"privateGetBalance", "privateDeleteOrder"})
-
-    async def probe(self, api: Api) -> KeyReport:
-        await self.balances(api, None)
-        can_trade = await cancel_probe(
-            api, "privateDeleteOrder", PROBE, denied_codes=NO_TRADING, code_keys=("errorCode",)
-        )
-        return KeyReport(
-            read=True,
-            trade=can_trade,
-            withdraw=None,
-            transfer=None,
-            verified_by="unverifiable",
-            switch_off=["Trade"] if can_trade else [],
-        )
+    trade_probe = TradeProbe(
+        "privateDeleteOrder",
+        {"market": "BTC-EUR", "orderId": "00000000-0000-0000-0000-000000000000"},
+        switch_off="Trade",
+        denied_codes=frozenset({"310"}),
+        code_keys=("errorCode",),
+    )
 
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
         for i, line in enumerate(parse.arr(await api.call("privateGetBalance"), "balance")):
             where = f"balance[{i}]"
             row = parse.obj(line, where)
-            total = parse.amount(parse.field(row, "available", where), f"{where}.available") + parse.amount(
-                parse.field(row, "inOrder", where), f"{where}.inOrder"
-            )
-            sheet.add(parse.text(parse.field(row, "symbol", where), where), "spot", total)
+            total = parse.amount_at(row, "available", where) + parse.amount_at(row, "inOrder", where)
+            sheet.add(parse.text_at(row, "symbol", where), "spot", total)
         sheet.wallets["spot"] = "ok"
         return sheet
 

@@ -32,16 +32,19 @@ NOT_OPENED = {"10001", "3400001"}
 
 
 def permission_rule(answer: Any) -> KeyReport:
-    result = parse.obj(parse.field(parse.obj(answer, "query-api"), "result", "query-api"), "result")
-    read_only = parse.integer(parse.field(result, "readOnly", "result"), "result.readOnly")
+    result = _result(answer, "query-api")
+    read_only = parse.integer_at(result, "readOnly", "query-api.result")
     if read_only not in (0, 1):
-        raise parse.Malformed("result.readOnly", "neither 0 nor 1")
-    categories = parse.obj(parse.field(result, "permissions", "result"), "result.permissions")
+        raise parse.Malformed("query-api.result.readOnly", "neither 0 nor 1")
+    categories = parse.obj_at(result, "permissions", "query-api.result")
     found = Findings()
     if read_only == 0:
         found.grant("trade", "Read-Write")
     for category, items in categories.items():
-        names = [parse.text(item, f"result.permissions.{category}[]") for item in parse.arr(items, "permissions")]
+        names = [
+            parse.text(item, f"query-api.result.permissions.{category}[]")
+            for item in parse.arr(items, f"query-api.result.permissions.{category}")
+        ]
         if names:
             found.read = True
         if category == "Wallet":
@@ -57,11 +60,15 @@ def permission_rule(answer: Any) -> KeyReport:
     ips = result.get("ips")
     expires = result.get("expiredAt")
     created = result.get("createdAt")
-    ip_list = [parse.text(ip, "result.ips[]") for ip in parse.arr(ips, "result.ips")] if ips is not None else None
+    ip_list = (
+        [parse.text(ip, "query-api.result.ips[]") for ip in parse.arr(ips, "query-api.result.ips")]
+        if ips is not None
+        else None
+    )
     return found.report(
         ip_restricted=None if ip_list is None else bool(ip_list) and ip_list != ["*"],
-        key_expires_at=parse.iso_time(expires, "result.expiredAt") if expires else None,
-        key_created_at=parse.iso_time(created, "result.createdAt") if created else None,
+        key_expires_at=parse.iso_time(expires, "query-api.result.expiredAt") if expires else None,
+        key_created_at=parse.iso_time(created, "query-api.result.createdAt") if created else None,
     )
 
 
@@ -104,35 +111,35 @@ class Bybit(Adapter):
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
         info = _result(await api.call("privateGetV5AccountInfo"), "account/info")
-        status = parse.integer(parse.field(info, "unifiedMarginStatus", "account/info"), "unifiedMarginStatus")
+        status = parse.integer_at(info, "unifiedMarginStatus", "account/info.result")
 
         async def trading(account_type: str, location: str) -> None:
             result = _result(
                 await api.call("privateGetV5AccountWalletBalance", {"accountType": account_type}), "wallet"
             )
-            for a, account in enumerate(parse.arr(parse.field(result, "list", "wallet"), "wallet.list")):
-                rows = parse.arr(parse.field(parse.obj(account, f"wallet.list[{a}]"), "coin", "wallet"), "wallet.coin")
+            for a, account in enumerate(parse.arr_at(result, "list", "wallet.result")):
+                rows = parse.arr_at(parse.obj(account, f"wallet.result.list[{a}]"), "coin", f"wallet.result.list[{a}]")
                 for i, line in enumerate(rows):
-                    where = f"wallet.list[{a}].coin[{i}]"
+                    where = f"wallet.result.list[{a}].coin[{i}]"
                     row = parse.obj(line, where)
                     # equity = wallet balance + unrealised P&L - borrowing: what the coin is worth to the owner
-                    equity = parse.decimal(parse.field(row, "equity", where), f"{where}.equity")
+                    equity = parse.decimal_at(row, "equity", where)
                     sheet.net(_coin(row, where), location, equity)
 
         async def funding() -> None:
             params = {"accountType": "FUND"}
             result = _result(await api.call("privateGetV5AssetTransferQueryAccountCoinsBalance", params), "fund")
-            for i, line in enumerate(parse.arr(parse.field(result, "balance", "fund"), "fund.balance")):
-                where = f"fund.balance[{i}]"
+            for i, line in enumerate(parse.arr_at(result, "balance", "fund.result")):
+                where = f"fund.result.balance[{i}]"
                 row = parse.obj(line, where)
-                sheet.add(_coin(row, where), "funding", parse.amount(parse.field(row, "walletBalance", where), where))
+                sheet.add(_coin(row, where), "funding", parse.amount_at(row, "walletBalance", where))
 
         async def earn(category: str) -> None:
             result = _result(await api.call("privateGetV5EarnPosition", {"category": category}), f"earn.{category}")
-            for i, line in enumerate(parse.arr(parse.field(result, "list", "earn"), f"earn.{category}.list")):
-                where = f"earn.{category}[{i}]"
+            for i, line in enumerate(parse.arr_at(result, "list", f"earn.{category}.result")):
+                where = f"earn.{category}.result.list[{i}]"
                 row = parse.obj(line, where)
-                sheet.add(_coin(row, where), EARN[category], parse.amount(parse.field(row, "amount", where), where))
+                sheet.add(_coin(row, where), EARN[category], parse.amount_at(row, "amount", where))
 
         readers = {
             "funding": funding,
@@ -149,11 +156,11 @@ class Bybit(Adapter):
 
 
 def _result(answer: Any, where: str) -> Mapping[str, Any]:
-    return parse.obj(parse.field(parse.obj(answer, where), "result", where), f"{where}.result")
+    return parse.obj_at(parse.obj(answer, where), "result", where)
 
 
 def _coin(row: Mapping[str, Any], where: str) -> str:
-    return parse.text(parse.field(row, "coin", where), f"{where}.coin")
+    return parse.text_at(row, "coin", where)
 
 
 ADAPTER = Bybit()

@@ -65,12 +65,12 @@ class Coinbase(Adapter):
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
         listed = parse.obj(await api.call("v3PrivateGetBrokeragePortfolios"), "portfolios")
-        portfolios = parse.arr(parse.field(listed, "portfolios", "portfolios"), "portfolios.portfolios")
+        portfolios = parse.arr_at(listed, "portfolios", "portfolios")
         for p, line in enumerate(portfolios):
-            portfolio = parse.obj(line, f"portfolios[{p}]")
+            portfolio = parse.obj(line, f"portfolios.portfolios[{p}]")
             if portfolio.get("deleted") is True:
                 continue
-            uuid = parse.text(parse.field(portfolio, "uuid", f"portfolios[{p}]"), f"portfolios[{p}].uuid")
+            uuid = parse.text_at(portfolio, "uuid", f"portfolios.portfolios[{p}]")
             await self._accounts(api, sheet, uuid)
             sheet.wallets[f"portfolio_{p}"] = "ok"
         return sheet
@@ -82,21 +82,21 @@ class Coinbase(Adapter):
             if cursor:
                 params["cursor"] = cursor
             page = parse.obj(await api.call("v3PrivateGetBrokerageAccounts", params), "accounts")
-            for i, line in enumerate(parse.arr(parse.field(page, "accounts", "accounts"), "accounts.accounts")):
-                where = f"accounts[{i}]"
+            for i, line in enumerate(parse.arr_at(page, "accounts", "accounts")):
+                where = f"accounts.accounts[{i}]"
                 row = parse.obj(line, where)
                 amount = Decimal(0)
                 for part in ("available_balance", "hold"):
                     money = row.get(part)
                     if money is not None:
                         money = parse.obj(money, f"{where}.{part}")
-                        amount += parse.amount(parse.field(money, "value", where), f"{where}.{part}.value")
+                        amount += parse.amount_at(money, "value", f"{where}.{part}")
                 kind = row.get("type")
                 location = "vault" if kind == "ACCOUNT_TYPE_VAULT" else "spot"
-                sheet.add(parse.text(parse.field(row, "currency", where), f"{where}.currency"), location, amount)
+                sheet.add(parse.text_at(row, "currency", where), location, amount)
             if not parse.flag(page.get("has_next", False), "accounts.has_next"):
                 return
-            cursor = parse.text(parse.field(page, "cursor", "accounts"), "accounts.cursor")
+            cursor = parse.text_at(page, "cursor", "accounts")
         raise parse.Malformed("accounts.cursor", "more pages than any account has")
 
 

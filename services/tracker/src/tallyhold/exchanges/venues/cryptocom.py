@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from tallyhold.exchanges import parse
 from tallyhold.exchanges.model import BalanceSheet, KeyReport, VenueInfo, Wallet
-from tallyhold.exchanges.venues.base import Adapter, Api, cancel_probe
-
-PROBE = {"order_id": "0"}
+from tallyhold.exchanges.venues.base import Adapter, Api, TradeProbe
 
 
 class Cryptocom(Adapter):
@@ -25,30 +23,23 @@ class Cryptocom(Adapter):
         "be checked.",
     )
     methods = frozenset({"v1PrivatePostPrivateUserBalance", "v1PrivatePostPrivateCancelOrder"})
-
-    async def probe(self, api: Api) -> KeyReport:
-        await self.balances(api, None)
-        can_trade = await cancel_probe(api, "v1PrivatePostPrivateCancelOrder", PROBE)
-        return KeyReport(
-            read=True,
-            trade=can_trade,
-            withdraw=None,
-            transfer=None,
-            verified_by="unverifiable",
-            switch_off=["Enable Trading"] if can_trade else [],
-        )
+    trade_probe = TradeProbe("v1PrivatePostPrivateCancelOrder", {"order_id": "0"}, switch_off="Enable Trading")
 
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
         answer = parse.obj(await api.call("v1PrivatePostPrivateUserBalance"), "user-balance")
-        result = parse.obj(parse.field(answer, "result", "user-balance"), "user-balance.result")
-        for a, account in enumerate(parse.arr(parse.field(result, "data", "result"), "result.data")):
-            where = f"result.data[{a}]"
-            positions = parse.arr(parse.field(parse.obj(account, where), "position_balances", where), where)
+        result = parse.obj_at(answer, "result", "user-balance")
+        for a, account in enumerate(parse.arr_at(result, "data", "user-balance.result")):
+            positions = parse.arr_at(
+                parse.obj(account, f"user-balance.result.data[{a}]"),
+                "position_balances",
+                f"user-balance.result.data[{a}]",
+            )
             for i, line in enumerate(positions):
-                row = parse.obj(line, f"{where}.position_balances[{i}]")
-                quantity = parse.decimal(parse.field(row, "quantity", where), f"{where}[{i}].quantity")
-                sheet.net(parse.text(parse.field(row, "instrument_name", where), where), "spot", quantity)
+                where = f"user-balance.result.data[{a}].position_balances[{i}]"
+                row = parse.obj(line, where)
+                quantity = parse.decimal_at(row, "quantity", where)
+                sheet.net(parse.text_at(row, "instrument_name", where), "spot", quantity)
         sheet.wallets["spot"] = "ok"
         return sheet
 

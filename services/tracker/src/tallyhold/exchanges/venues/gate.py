@@ -33,12 +33,12 @@ NOT_OPENED = {"USER_NOT_FOUND", "ACCOUNT_NOT_FOUND"}
 
 def permission_rule(answer: Any) -> KeyReport:
     data = parse.obj(answer, "main_keys")
-    perms = parse.arr(parse.field(data, "perms", "main_keys"), "main_keys.perms")
+    perms = parse.arr_at(data, "perms", "main_keys")
     found = Findings(read=bool(perms))
     for i, line in enumerate(perms):
-        row = parse.obj(line, f"perms[{i}]")
-        name = parse.text(parse.field(row, "name", f"perms[{i}]"), f"perms[{i}].name")
-        if not parse.flag(parse.field(row, "read_only", f"perms[{i}]"), f"perms[{i}].read_only"):
+        row = parse.obj(line, f"main_keys.perms[{i}]")
+        name = parse.text_at(row, "name", f"main_keys.perms[{i}]")
+        if not parse.flag_at(row, "read_only", f"main_keys.perms[{i}]"):
             category, label = SCOPES.get(name, ("unknown", name))
             found.grant(category, f"{label}: Read and Write")
     if not found.read:
@@ -98,7 +98,7 @@ class Gate(Adapter):
                 pair = parse.obj(line, f"margin[{i}]")
                 for side in ("base", "quote"):
                     where = f"margin[{i}].{side}"
-                    row = parse.obj(parse.field(pair, side, f"margin[{i}]"), where)
+                    row = parse.obj_at(pair, side, f"margin[{i}]")
                     held = _sum(row, where, "available", "locked")
                     owed = _sum(row, where, "borrowed", "interest")
                     sheet.net(_currency(row, where), "margin", held - owed)
@@ -107,7 +107,7 @@ class Gate(Adapter):
             async def read() -> None:
                 where = f"{method}.{settle}"
                 row = parse.obj(await api.call(method, {"settle": settle}), where)
-                equity = parse.decimal(parse.field(row, "total", where), f"{where}.total") + parse.decimal(
+                equity = parse.decimal_at(row, "total", where) + parse.decimal(
                     row.get("unrealised_pnl", "0"), f"{where}.unrealised_pnl"
                 )
                 sheet.net(_currency(row, where), "futures", equity)
@@ -132,7 +132,7 @@ class Gate(Adapter):
 
 
 def _currency(row: Mapping[str, Any], where: str) -> str:
-    return parse.text(parse.field(row, "currency", where), f"{where}.currency")
+    return parse.text_at(row, "currency", where)
 
 
 def _sum(row: Mapping[str, Any], where: str, *names: str) -> Decimal:

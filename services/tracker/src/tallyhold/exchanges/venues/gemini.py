@@ -72,8 +72,8 @@ class Gemini(Adapter):
                 for i, line in enumerate(parse.arr(await api.call(method), method)):
                     where = f"{method}[{i}]"
                     row = parse.obj(line, where)
-                    amount = parse.amount(parse.field(row, field, where), f"{where}.{field}")
-                    sheet.add(parse.text(parse.field(row, "currency", where), where), location, amount)
+                    amount = parse.amount_at(row, field, where)
+                    sheet.add(parse.text_at(row, "currency", where), location, amount)
 
             return read
 

@@ -25,15 +25,15 @@ ACCOUNT_LOCATIONS = {
 
 
 def permission_rule(answer: Any, key_id: str) -> KeyReport:
-    rows = parse.arr(parse.field(parse.obj(answer, "user/api-key"), "data", "user/api-key"), "data")
-    mine = [parse.obj(row, "data[]") for row in rows]
+    rows = parse.arr_at(parse.obj(answer, "user/api-key"), "data", "user/api-key")
+    mine = [parse.obj(row, "user/api-key.data[]") for row in rows]
     # Only the entry that names this very key counts: an entry about another key proves nothing about ours.
     matching = [row for row in mine if row.get("accessKey") == key_id]
     if len(matching) != 1:
-        raise parse.Malformed("data", "cannot tell which entry is this key")
+        raise parse.Malformed("user/api-key.data", "cannot tell which entry is this key")
     data = matching[0]
-    permissions = parse.csv(parse.field(data, "permission", "data[]"), "data[].permission")
-    status = parse.text(parse.field(data, "status", "data[]"), "data[].status")
+    permissions = parse.csv_at(data, "permission", "user/api-key.data[]")
+    status = parse.text_at(data, "status", "user/api-key.data[]")
     found = Findings(read="readOnly" in permissions and status == "normal")
     for permission in permissions:
         if permission != "readOnly":
@@ -43,12 +43,14 @@ def permission_rule(answer: Any, key_id: str) -> KeyReport:
         found.need("Read-only" if status == "normal" else f"a key in status normal (this one is {status[:16]})")
     addresses = data.get("ipAddresses")
     valid_days = data.get("validDays")
-    days = parse.integer(valid_days, "data[].validDays") if valid_days is not None else None
+    days = parse.integer(valid_days, "user/api-key.data[].validDays") if valid_days is not None else None
     created = data.get("createTime")
     return found.report(
-        ip_restricted=bool(parse.text(addresses, "data[].ipAddresses").strip()) if addresses is not None else None,
+        ip_restricted=bool(parse.text(addresses, "user/api-key.data[].ipAddresses").strip())
+        if addresses is not None
+        else None,
         key_expires_at=datetime.now(UTC) + timedelta(days=days) if days is not None and days >= 0 else None,
-        key_created_at=parse.epoch(created, "data[].createTime") if created is not None else None,
+        key_created_at=parse.epoch(created, "user/api-key.data[].createTime") if created is not None else None,
     )
 
 
@@ -82,28 +84,28 @@ class Htx(Adapter):
     )
 
     async def check(self, api: Api) -> KeyReport:
-        uid = parse.integer(parse.field(parse.obj(await api.call("v2PrivateGetUserUid"), "uid"), "data", "uid"), "uid")
+        uid = parse.integer_at(parse.obj(await api.call("v2PrivateGetUserUid"), "uid"), "data", "uid")
         return permission_rule(
             await api.call("v2PrivateGetUserApiKey", {"uid": uid, "accessKey": api.key_id}), api.key_id
         )
 
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
-        accounts = parse.arr(
-            parse.field(parse.obj(await api.call("spotPrivateGetV1AccountAccounts"), "a"), "data", "a"), "accounts"
+        accounts = parse.arr_at(
+            parse.obj(await api.call("spotPrivateGetV1AccountAccounts"), "accounts"), "data", "accounts"
         )
 
         def reader(account_id: int, location: str) -> Any:
             async def read() -> None:
                 answer = await api.call("spotPrivateGetV1AccountAccountsAccountIdBalance", {"account-id": account_id})
-                data = parse.obj(parse.field(parse.obj(answer, "balance"), "data", "balance"), "balance.data")
+                data = parse.obj_at(parse.obj(answer, "balance"), "data", "balance")
                 totals: dict[str, Decimal] = {}
-                for i, line in enumerate(parse.arr(parse.field(data, "list", "balance.data"), "balance.list")):
-                    where = f"balance.list[{i}]"
+                for i, line in enumerate(parse.arr_at(data, "list", "balance.data")):
+                    where = f"balance.data.list[{i}]"
                     row = parse.obj(line, where)
-                    currency = parse.text(parse.field(row, "currency", where), where)
+                    currency = parse.text_at(row, "currency", where)
                     # trade + frozen are held; loan and interest lines are negative: summing nets the debt
-                    value = parse.decimal(parse.field(row, "balance", where), f"{where}.balance")
+                    value = parse.decimal_at(row, "balance", where)
                     totals[currency] = totals.get(currency, Decimal(0)) + value
                 for currency, total in totals.items():
                     sheet.net(currency, location, total)
@@ -112,9 +114,9 @@ class Htx(Adapter):
 
         readers = {}
         for i, line in enumerate(accounts):
-            row: Mapping[str, Any] = parse.obj(line, f"accounts[{i}]")
-            kind = parse.text(parse.field(row, "type", f"accounts[{i}]"), f"accounts[{i}].type")
-            account_id = parse.integer(parse.field(row, "id", f"accounts[{i}]"), f"accounts[{i}].id")
+            row: Mapping[str, Any] = parse.obj(line, f"accounts.data[{i}]")
+            kind = parse.text_at(row, "type", f"accounts.data[{i}]")
+            account_id = parse.integer_at(row, "id", f"accounts.data[{i}]")
             readers[f"{kind}_{account_id}"] = reader(account_id, ACCOUNT_LOCATIONS.get(kind, kind))
         await read_wallets(self, sheet, readers)
         return sheet

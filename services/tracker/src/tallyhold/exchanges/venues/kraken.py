@@ -4,6 +4,7 @@ DepositStatus or WithdrawStatus (they need "Deposit Funds" / "Withdraw Funds")."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -29,16 +30,52 @@ REFUSED: dict[str, tuple[Category, str]] = {
     "export-data": ("unknown", "Export Data"),
     "access-websockets": ("unknown", "Access WebSockets API"),
 }
+# Kraken's pre-2017 assets carry an X (crypto) or Z (fiat) prefix in balance and ledger ids; newer assets
+# do not (so "ZEUS" or "XTZ" must not be stripped). The list is Kraken's `Assets` altnames of that era.
+LEGACY = {
+    "XXBT": "XBT",
+    "XETH": "ETH",
+    "XETC": "ETC",
+    "XLTC": "LTC",
+    "XMLN": "MLN",
+    "XREP": "REP",
+    "XXDG": "XDG",
+    "XXLM": "XLM",
+    "XXMR": "XMR",
+    "XXRP": "XRP",
+    "XZEC": "ZEC",
+    "XICN": "ICN",
+    "XNMC": "NMC",
+    "XXVN": "XVN",
+    "XDAO": "DAO",
+    "ZUSD": "USD",
+    "ZEUR": "EUR",
+    "ZGBP": "GBP",
+    "ZJPY": "JPY",
+    "ZCAD": "CAD",
+    "ZAUD": "AUD",
+}
+# Kraken balance suffixes (docs "Get Account Balance": "staking/earn balances are reported with a suffix").
+SUFFIX_LOCATIONS = {
+    "S": "staked",  # legacy staking
+    "B": "staked",  # bonded staking (Kraken Earn)
+    "P": "staked",  # parachain
+    "M": "earn",  # opt-in rewards
+    "F": "earn",  # auto-earn (flexible)
+    "HOLD": "hold",  # funds on hold
+}
+# Used when ccxt's map does not know the id (it knows most legacy ids already).
+ALIASES = {"XBT": "BTC", "XDG": "DOGE"}
 LEDGER_PAGE = 50
 MAX_LEDGER_PAGES = 400  # 20,000 entries per call; `since` pages further back
 
 
 def permission_rule(answer: Any) -> KeyReport:
-    result = parse.obj(parse.field(parse.obj(answer, "GetApiKeyInfo"), "result", "GetApiKeyInfo"), "result")
-    permissions = parse.arr(parse.field(result, "permissions", "result"), "result.permissions")
+    result = parse.obj_at(parse.obj(answer, "GetApiKeyInfo"), "result", "GetApiKeyInfo")
+    permissions = parse.arr_at(result, "permissions", "GetApiKeyInfo.result")
     found = Findings()
     for i, raw in enumerate(permissions):
-        name = parse.text(raw, f"result.permissions[{i}]")
+        name = parse.text(raw, f"GetApiKeyInfo.result.permissions[{i}]")
         if name in READ:
             continue
         category, words = REFUSED.get(name, ("unknown", name))
@@ -50,9 +87,13 @@ def permission_rule(answer: Any) -> KeyReport:
     valid_until = result.get("validUntil")
     created = result.get("createdTime")
     return found.report(
-        ip_restricted=bool(parse.arr(allowlist, "result.ipAllowlist")) if allowlist is not None else None,
-        key_expires_at=parse.epoch(valid_until, "result.validUntil", unit="s") if valid_until is not None else None,
-        key_created_at=parse.epoch(created, "result.createdTime", unit="s") if created is not None else None,
+        ip_restricted=bool(parse.arr(allowlist, "GetApiKeyInfo.result.ipAllowlist")) if allowlist is not None else None,
+        key_expires_at=parse.epoch(valid_until, "GetApiKeyInfo.result.validUntil", unit="s")
+        if valid_until is not None
+        else None,
+        key_created_at=parse.epoch(created, "GetApiKeyInfo.result.createdTime", unit="s")
+        if created is not None
+        else None,
     )
 
 
@@ -84,15 +125,29 @@ class Kraken(Adapter):
     async def check(self, api: Api) -> KeyReport:
         return permission_rule(await api.call("privatePostGetApiKeyInfo"))
 
+    def asset_code(self, code: str, location: str, common: Mapping[str, str]) -> tuple[str, str]:
+        base, dot, suffix = code.partition(".")
+        if dot:
+            suffix_location = SUFFIX_LOCATIONS.get(suffix)
+            if suffix_location is None:
+                return code, location  # an unknown suffix stays visible as-is
+            location = suffix_location
+        if base == "ETH2":
+            return "ETH", "staked"
+        if base in common:
+            return common[base], location
+        base = LEGACY.get(base, base)
+        return ALIASES.get(base, base), location
+
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
         answer = parse.obj(await api.call("privatePostBalanceEx"), "BalanceEx")
-        result = parse.obj(parse.field(answer, "result", "BalanceEx"), "BalanceEx.result")
+        result = parse.obj_at(answer, "result", "BalanceEx")
         for asset, line in result.items():
             where = f"BalanceEx.result.{_safe(asset)}"
             row = parse.obj(line, where)
             # `balance` is the whole holding; `hold_trade` is the part reserved by open orders, inside it.
-            sheet.add(str(asset), "spot", parse.amount(parse.field(row, "balance", where), f"{where}.balance"))
+            sheet.add(str(asset), "spot", parse.amount_at(row, "balance", where))
         sheet.wallets["spot_and_earn"] = "ok"
         return sheet
 
@@ -104,25 +159,29 @@ class Kraken(Adapter):
             if since is not None:
                 params["start"] = int(since.timestamp())
             answer = parse.obj(await api.call("privatePostLedgers", params), "Ledgers")
-            result = parse.obj(parse.field(answer, "result", "Ledgers"), "Ledgers.result")
-            page = parse.obj(parse.field(result, "ledger", "Ledgers.result"), "Ledgers.result.ledger")
+            result = parse.obj_at(answer, "result", "Ledgers")
+            page = parse.obj_at(result, "ledger", "Ledgers.result")
             for ledger_id, line in page.items():
-                where = f"Ledgers.ledger.{_safe(ledger_id)}"
+                where = f"Ledgers.result.ledger.{_safe(ledger_id)}"
                 row = parse.obj(line, where)
-                moment = parse.decimal(parse.field(row, "time", where), f"{where}.time")
+                moment = parse.decimal_at(row, "time", where)
                 entries.append(
                     LedgerEntry(
                         id=str(ledger_id),
                         time=parse.epoch(int(moment), f"{where}.time", unit="s"),
-                        kind=parse.text(parse.field(row, "type", where), f"{where}.type"),
-                        asset=parse.text(parse.field(row, "asset", where), f"{where}.asset"),
-                        amount=parse.decimal(parse.field(row, "amount", where), f"{where}.amount"),
+                        kind=parse.text_at(row, "type", where),
+                        asset=parse.text_at(row, "asset", where),
+                        amount=parse.decimal_at(row, "amount", where),
                         fee=parse.amount(row.get("fee", "0"), f"{where}.fee"),
                     )
                 )
             offset += len(page)
             count = result.get("count")
-            if not page or len(page) < LEDGER_PAGE or (count is not None and offset >= parse.integer(count, "count")):
+            if (
+                not page
+                or len(page) < LEDGER_PAGE
+                or (count is not None and offset >= parse.integer(count, "Ledgers.result.count"))
+            ):
                 return entries
         return entries
 

@@ -24,8 +24,8 @@ EARN_PAGE = 50
 
 
 def permission_rule(answer: Any) -> KeyReport:
-    data = parse.obj(parse.field(parse.obj(answer, "user/api-key"), "data", "user/api-key"), "data")
-    groups = parse.csv(parse.field(data, "permission", "data"), "data.permission")
+    data = parse.obj_at(parse.obj(answer, "user/api-key"), "data", "user/api-key")
+    groups = parse.csv_at(data, "permission", "user/api-key.data")
     found = Findings(read="General" in groups)
     for group in groups:
         if group != "General":
@@ -36,8 +36,10 @@ def permission_rule(answer: Any) -> KeyReport:
     whitelist = data.get("ipWhitelist")
     created = data.get("createdAt")
     return found.report(
-        ip_restricted=bool(parse.text(whitelist, "data.ipWhitelist").strip()) if whitelist is not None else None,
-        key_created_at=parse.epoch(created, "data.createdAt") if created is not None else None,
+        ip_restricted=bool(parse.text(whitelist, "user/api-key.data.ipWhitelist").strip())
+        if whitelist is not None
+        else None,
+        key_created_at=parse.epoch(created, "user/api-key.data.createdAt") if created is not None else None,
     )
 
 
@@ -74,35 +76,34 @@ class Kucoin(Adapter):
 
         async def accounts() -> None:
             for i, line in enumerate(_data_list(await api.call("privateGetAccounts"), "accounts")):
-                where = f"accounts[{i}]"
+                where = f"accounts.data[{i}]"
                 row = parse.obj(line, where)
-                kind = parse.text(parse.field(row, "type", where), f"{where}.type")
+                kind = parse.text_at(row, "type", where)
                 location = ACCOUNT_TYPES.get(kind, kind)
-                amount = parse.amount(parse.field(row, "balance", where), f"{where}.balance")
-                sheet.add(parse.text(parse.field(row, "currency", where), where), location, amount)
+                amount = parse.amount_at(row, "balance", where)
+                sheet.add(parse.text_at(row, "currency", where), location, amount)
 
         async def futures() -> None:
-            data = parse.obj(
-                parse.field(parse.obj(await api.call("futuresPrivateGetAccountOverviewAll"), "f"), "data", "f"),
-                "f.data",
+            data = parse.obj_at(
+                parse.obj(await api.call("futuresPrivateGetAccountOverviewAll"), "futures"), "data", "futures"
             )
-            for i, line in enumerate(parse.arr(data.get("accounts", []), "futures.accounts")):
-                where = f"futures.accounts[{i}]"
+            for i, line in enumerate(parse.arr(data.get("accounts", []), "futures.data.accounts")):
+                where = f"futures.data.accounts[{i}]"
                 row = parse.obj(line, where)
-                equity = parse.decimal(parse.field(row, "accountEquity", where), f"{where}.accountEquity")
-                sheet.net(parse.text(parse.field(row, "currency", where), where), "futures", equity)
+                equity = parse.decimal_at(row, "accountEquity", where)
+                sheet.net(parse.text_at(row, "currency", where), "futures", equity)
 
         async def earn() -> None:
             for page in range(1, 201):
                 answer = await api.call("earnGetEarnHoldAssets", {"currentPage": page, "pageSize": EARN_PAGE})
-                data = parse.obj(parse.field(parse.obj(answer, "earn"), "data", "earn"), "earn.data")
-                items = parse.arr(parse.field(data, "items", "earn.data"), "earn.items")
+                data = parse.obj_at(parse.obj(answer, "earn"), "data", "earn")
+                items = parse.arr_at(data, "items", "earn.data")
                 for i, line in enumerate(items):
-                    where = f"earn.items[{i}]"
+                    where = f"earn.data.items[{i}]"
                     row = parse.obj(line, where)
-                    amount = parse.amount(parse.field(row, "holdAmount", where), f"{where}.holdAmount")
-                    sheet.add(parse.text(parse.field(row, "currency", where), where), "earn", amount)
-                if page >= parse.integer(data.get("totalPage", 1), "earn.totalPage"):
+                    amount = parse.amount_at(row, "holdAmount", where)
+                    sheet.add(parse.text_at(row, "currency", where), "earn", amount)
+                if page >= parse.integer(data.get("totalPage", 1), "earn.data.totalPage"):
                     return
 
         await read_wallets(self, sheet, {"accounts": accounts, "futures": futures, "earn": earn})
@@ -110,7 +111,7 @@ class Kucoin(Adapter):
 
 
 def _data_list(answer: Any, where: str) -> list[Any]:
-    return parse.arr(parse.field(parse.obj(answer, where), "data", where), f"{where}.data")
+    return parse.arr_at(parse.obj(answer, where), "data", where)
 
 
 ADAPTER = Kucoin()

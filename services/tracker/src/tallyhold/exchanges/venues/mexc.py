@@ -23,8 +23,8 @@ def _category(permission: str) -> Category:
 
 def permission_rule(answer: Any) -> KeyReport:
     data = parse.obj(answer, "apiKeyInfo")
-    permissions = parse.csv(parse.field(data, "permissions", "apiKeyInfo"), "apiKeyInfo.permissions")
-    status = parse.text(parse.field(data, "status", "apiKeyInfo"), "apiKeyInfo.status")
+    permissions = parse.csv_at(data, "permissions", "apiKeyInfo")
+    status = parse.text_at(data, "status", "apiKeyInfo")
     found = Findings(read=bool(permissions) and status == "VALID")
     for permission in permissions:
         if not permission.endswith("_READ"):
@@ -67,21 +67,19 @@ class Mexc(Adapter):
 
         async def spot() -> None:
             account = parse.obj(await api.call("spotPrivateGetAccount"), "account")
-            for i, line in enumerate(parse.arr(parse.field(account, "balances", "account"), "account.balances")):
+            for i, line in enumerate(parse.arr_at(account, "balances", "account")):
                 where = f"account.balances[{i}]"
                 row = parse.obj(line, where)
-                total = parse.amount(parse.field(row, "free", where), f"{where}.free") + parse.amount(
-                    parse.field(row, "locked", where), f"{where}.locked"
-                )
-                sheet.add(parse.text(parse.field(row, "asset", where), where), "spot", total)
+                total = parse.amount_at(row, "free", where) + parse.amount_at(row, "locked", where)
+                sheet.add(parse.text_at(row, "asset", where), "spot", total)
 
         async def futures() -> None:
             answer = parse.obj(await api.call("contractPrivateGetAccountAssets"), "assets")
-            for i, line in enumerate(parse.arr(parse.field(answer, "data", "assets"), "assets.data")):
+            for i, line in enumerate(parse.arr_at(answer, "data", "assets")):
                 where = f"assets.data[{i}]"
                 row = parse.obj(line, where)
-                equity = parse.decimal(parse.field(row, "equity", where), f"{where}.equity")
-                sheet.net(parse.text(parse.field(row, "currency", where), where), "futures", equity)
+                equity = parse.decimal_at(row, "equity", where)
+                sheet.net(parse.text_at(row, "currency", where), "futures", equity)
 
         await read_wallets(self, sheet, {"spot": spot, "futures": futures})
         return sheet

@@ -15,11 +15,11 @@ REFUSED: dict[str, tuple[Category, str]] = {"trade": ("trade", "Trade"), "withdr
 
 
 def permission_rule(answer: Any) -> KeyReport:
-    rows = parse.arr(parse.field(parse.obj(answer, "account/config"), "data", "account/config"), "data")
+    rows = parse.arr_at(parse.obj(answer, "account/config"), "data", "account/config")
     if len(rows) != 1:
-        raise parse.Malformed("data", "expected exactly one account")
-    config = parse.obj(rows[0], "data[0]")
-    perms = parse.csv(parse.field(config, "perm", "data[0]"), "data[0].perm")
+        raise parse.Malformed("account/config.data", "expected exactly one account")
+    config = parse.obj(rows[0], "account/config.data[0]")
+    perms = parse.csv_at(config, "perm", "account/config.data[0]")
     found = Findings(read="read_only" in perms)
     for perm in perms:
         if perm != "read_only":
@@ -28,7 +28,9 @@ def permission_rule(answer: Any) -> KeyReport:
     if not found.read:
         found.need("Read")
     ip = config.get("ip")
-    return found.report(ip_restricted=bool(parse.text(ip, "data[0].ip").strip()) if ip is not None else None)
+    return found.report(
+        ip_restricted=bool(parse.text(ip, "account/config.data[0].ip").strip()) if ip is not None else None
+    )
 
 
 class Okx(Adapter):
@@ -72,32 +74,32 @@ class Okx(Adapter):
 
         async def trading() -> None:
             for a, account in enumerate(_data(await api.call("privateGetAccountBalance"), "balance")):
-                where = f"balance[{a}]"
-                details = parse.arr(parse.field(parse.obj(account, where), "details", where), f"{where}.details")
+                details = parse.arr_at(parse.obj(account, f"balance.data[{a}]"), "details", f"balance.data[{a}]")
                 for i, line in enumerate(details):
-                    row = parse.obj(line, f"{where}.details[{i}]")
+                    where = f"balance.data[{a}].details[{i}]"
+                    row = parse.obj(line, where)
                     # eq: the currency's equity in the trading account (cash, unrealised P&L, minus liabilities)
-                    sheet.net(_ccy(row, where), "trading", parse.decimal(parse.field(row, "eq", where), f"{where}.eq"))
+                    sheet.net(_ccy(row, where), "trading", parse.decimal_at(row, "eq", where))
 
         async def funding() -> None:
             for i, line in enumerate(_data(await api.call("privateGetAssetBalances"), "asset/balances")):
-                row = parse.obj(line, f"asset/balances[{i}]")
-                amount = parse.amount(parse.field(row, "bal", f"asset/balances[{i}]"), f"asset/balances[{i}].bal")
-                sheet.add(_ccy(row, "asset/balances"), "funding", amount)
+                where = f"asset/balances.data[{i}]"
+                row = parse.obj(line, where)
+                sheet.add(_ccy(row, where), "funding", parse.amount_at(row, "bal", where))
 
         async def savings() -> None:
             for i, line in enumerate(_data(await api.call("privateGetFinanceSavingsBalance"), "savings")):
-                row = parse.obj(line, f"savings[{i}]")
-                sheet.add(_ccy(row, "savings"), "earn", parse.amount(parse.field(row, "amt", "savings"), "savings.amt"))
+                where = f"savings.data[{i}]"
+                row = parse.obj(line, where)
+                sheet.add(_ccy(row, where), "earn", parse.amount_at(row, "amt", where))
 
         async def staking() -> None:
             for i, line in enumerate(_data(await api.call("privateGetFinanceStakingDefiOrdersActive"), "staking")):
-                order = parse.obj(line, f"staking[{i}]")
-                invested = parse.arr(parse.field(order, "investData", f"staking[{i}]"), f"staking[{i}].investData")
-                for j, part in enumerate(invested):
-                    row = parse.obj(part, f"staking[{i}].investData[{j}]")
-                    amount = parse.amount(parse.field(row, "amt", "investData"), f"staking[{i}].investData[{j}].amt")
-                    sheet.add(_ccy(row, "investData"), "staked", amount)
+                order = parse.obj(line, f"staking.data[{i}]")
+                for j, part in enumerate(parse.arr_at(order, "investData", f"staking.data[{i}]")):
+                    where = f"staking.data[{i}].investData[{j}]"
+                    row = parse.obj(part, where)
+                    sheet.add(_ccy(row, where), "staked", parse.amount_at(row, "amt", where))
 
         await read_wallets(
             self, sheet, {"trading": trading, "funding": funding, "savings": savings, "staking": staking}
@@ -106,11 +108,11 @@ class Okx(Adapter):
 
 
 def _data(answer: Any, where: str) -> list[Any]:
-    return parse.arr(parse.field(parse.obj(answer, where), "data", where), f"{where}.data")
+    return parse.arr_at(parse.obj(answer, where), "data", where)
 
 
 def _ccy(row: Mapping[str, Any], where: str) -> str:
-    return parse.text(parse.field(row, "ccy", where), f"{where}.ccy")
+    return parse.text_at(row, "ccy", where)
 
 
 ADAPTER = Okx()

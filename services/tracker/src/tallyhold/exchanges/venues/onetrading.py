@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from tallyhold.exchanges import parse
 from tallyhold.exchanges.model import BalanceSheet, KeyReport, VenueInfo, Wallet
-from tallyhold.exchanges.venues.base import Adapter, Api, cancel_probe
-
-PROBE = {"order_id": "00000000-0000-0000-0000-000000000000"}
-NO_TRADING = frozenset({"MISSING_PERMISSION"})
+from tallyhold.exchanges.venues.base import Adapter, Api, TradeProbe
 
 
 class Onetrading(Adapter):
@@ -26,31 +23,22 @@ class Onetrading(Adapter):
         not_covered="Withdrawal rights cannot be checked.",
     )
     methods = frozenset({"privateGetAccountBalances", "privateDeleteAccountOrdersOrderId"})
-
-    async def probe(self, api: Api) -> KeyReport:
-        await self.balances(api, None)
-        can_trade = await cancel_probe(
-            api, "privateDeleteAccountOrdersOrderId", PROBE, denied_codes=NO_TRADING, code_keys=("error",)
-        )
-        return KeyReport(
-            read=True,
-            trade=can_trade,
-            withdraw=None,
-            transfer=None,
-            verified_by="unverifiable",
-            switch_off=["Trade"] if can_trade else [],
-        )
+    trade_probe = TradeProbe(
+        "privateDeleteAccountOrdersOrderId",
+        {"order_id": "00000000-0000-0000-0000-000000000000"},
+        switch_off="Trade",
+        denied_codes=frozenset({"MISSING_PERMISSION"}),
+        code_keys=("error",),
+    )
 
     async def balances(self, api: Api, report: KeyReport | None) -> BalanceSheet:
         sheet = BalanceSheet()
         answer = parse.obj(await api.call("privateGetAccountBalances"), "balances")
-        for i, line in enumerate(parse.arr(parse.field(answer, "balances", "balances"), "balances.balances")):
-            where = f"balances[{i}]"
+        for i, line in enumerate(parse.arr_at(answer, "balances", "balances")):
+            where = f"balances.balances[{i}]"
             row = parse.obj(line, where)
-            total = parse.amount(parse.field(row, "available", where), f"{where}.available") + parse.amount(
-                parse.field(row, "locked", where), f"{where}.locked"
-            )
-            sheet.add(parse.text(parse.field(row, "currency_code", where), where), "spot", total)
+            total = parse.amount_at(row, "available", where) + parse.amount_at(row, "locked", where)
+            sheet.add(parse.text_at(row, "currency_code", where), "spot", total)
         sheet.wallets["spot"] = "ok"
         return sheet
 

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from tallyhold.errors import Unprocessable
 
 if TYPE_CHECKING:  # the request schemas import the patterns below; verification imports those schemas
-    from tallyhold.connections.verification import ExchangeKey
+    from tallyhold.exchanges.verification import ExchangeKey
 
 VISIBLE_ASCII = r"^[!-~]+$"
 PRINTABLE_ASCII = r"^[ -~]+$"

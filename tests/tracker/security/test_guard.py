@@ -19,8 +19,8 @@ from bip_utils import (
 )
 from prometheus_client import REGISTRY
 
-from tallyhold.chains import guard
 from tallyhold.logging import encodings, secrets
+from tallyhold.security import guard
 from tallyhold.settings import Settings
 from tests.fixtures.esplora import TEST_MNEMONIC, SeedWallet
 from tests.fixtures.instance import instance_settings

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +17,13 @@ from tallyhold.portfolio import cache
 from tallyhold.portfolio.cache import AnswerCache
 from tallyhold.settings import Settings
 from tests.fixtures.platform import DATABASE, Tenant
+
+
+@pytest_asyncio.fixture
+async def db(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(settings, process="test")
+    yield create_session_maker(engine)
+    await engine.dispose()
 
 
 async def _manual(client: httpx.AsyncClient, asset: str, amount: str) -> str:
@@ -44,7 +53,7 @@ async def test_writes_of_this_process_are_seen_at_once(
     with tenant.postgres.connect(DATABASE) as admin:
         admin.execute(f'UPDATE "{tenant.schema}".balances SET amount = 200')
     assert cache.generation() == before
-    deadline = asyncio.get_running_loop().time() + settings.PORTFOLIO_CACHE_SECONDS + 5
+    deadline = asyncio.get_running_loop().time() + settings.portfolio.cache_seconds + 5
     while (await client.get("/v1/networth")).json()["total"] != "200":
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.1)

@@ -16,12 +16,22 @@ Verifier errors (all `TallyholdError`s, raised before any cipher call or row wri
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field, SecretStr
 
-from tallyhold.connections.schemas import Permissions
 from tallyhold.errors import BadRequest
+
+
+class Permissions(BaseModel):
+    """What the exchange reported about the key. `null` = the exchange cannot tell (venues without a
+    permission endpoint: `verified_by` is then `unverifiable`)."""
+
+    read: bool
+    trade: bool | None
+    withdraw: bool | None
+    transfer: bool | None
+    verified_by: Literal["exchange", "probe", "unverifiable"]
 
 
 class ExchangeKey(BaseModel):

@@ -1,5 +1,5 @@
-"""The secret-paste guard (DESIGN decision 5): refuse anything that looks like secret material, anywhere in a
-wallet request, before it is validated, stored or logged.
+"""The secret-paste guard (chains are tracked by public address only): refuse anything that looks like secret
+material, anywhere in a wallet request, before it is validated, stored or logged.
 
 Detected, inside any string of the request (keys included), alone or surrounded by other text:
     private_key     64 hex digits (with or without 0x), 128 hex digits (a BIP-39 seed), a Casascius mini key
@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Request
 
 from tallyhold.auth.dependencies import CurrentToken
-from tallyhold.chains.encoding import BASE58_ALPHABET, base58_decode, base58check_decode
+from tallyhold.encoding import BASE58_ALPHABET, base58_decode, base58check_decode
 from tallyhold.errors import Unprocessable
 from tallyhold.logging import secrets
 from tallyhold.metrics import SECRET_MATERIAL_REFUSED

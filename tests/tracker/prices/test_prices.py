@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.models import Price, VenueBreaker
+from tallyhold.runtime import egress_config
 from tallyhold.settings import Settings
 from tallyhold.sync.engine import SyncEngine
 from tallyhold_sandbox import Sandbox
@@ -83,9 +84,9 @@ async def test_market_prices_with_fallback_and_unpriced_assets(
 async def test_quote_currency_conversion(settings: Settings, client: httpx.AsyncClient, sandbox: Sandbox) -> None:
     await _manual(client, "BTC", "1")
     await _manual(client, "USDC", "500")
-    eur = settings.model_copy(update={"QUOTE_CURRENCY": "EUR"})
+    eur = settings.model_copy(update={"portfolio": settings.portfolio.model_copy(update={"quote_currency": "EUR"})})
     engine = create_engine(eur, process="test")
-    egress = EgressClient(eur.egress_config(), mode="inprocess")
+    egress = EgressClient(egress_config(eur), mode="inprocess")
     try:
         sync = SyncEngine(eur, create_session_maker(engine), egress)
         assert await sync.refresh_prices() is None

@@ -1,0 +1,81 @@
+"""Slims the image's third-party packages in the builder stage (Containerfile), before they are copied into the
+runtime stage: what the running tracker never loads goes, what it loads is kept in the one form it loads.
+
+- Shared objects are stripped of symbols and debug sections (`strip --strip-unneeded`): half their size, same code.
+- Packages' own test suites go (`tests`, `test`, `SelfTest` folders), with ccxt's websocket variant `ccxt.pro`:
+  the tracker polls REST endpoints through `ccxt.async_support` and never imports either.
+- C and Cython sources, headers and type stubs go: nothing imports them.
+- Every module is compiled once, at the default optimisation level, to a `.pyc` in the source's place (the layout
+  Python loads without a source), and the `.py` goes. With a read-only root filesystem Python cannot write
+  bytecode at run time, so a source without its bytecode would be compiled again by every process (the egress
+  worker, at each start, would recompile ccxt's hundred exchanges); a source beside its bytecode would ship every
+  module twice. Tracebacks through third-party code keep file and line, without the line's text. The tracker's
+  own package is not touched here (it is installed later, with its sources and their bytecode).
+
+Run with the virtualenv's Python (the version the bytecode is for):  python slim_venv.py SITE_PACKAGES
+"""
+
+from __future__ import annotations
+
+import compileall
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+UNUSED_FOLDERS = frozenset({"tests", "test", "SelfTest"})
+UNUSED_PACKAGES = ("ccxt/pro",)
+UNUSED_SUFFIXES = frozenset({".c", ".cpp", ".h", ".pyx", ".pxd", ".pyi"})
+ELF_MAGIC = b"\x7fELF"
+
+
+def remove_unused(site: Path) -> None:
+    for relative in UNUSED_PACKAGES:
+        shutil.rmtree(site / relative, ignore_errors=True)
+    folders = [path for path in site.rglob("*") if path.is_dir() and path.name in UNUSED_FOLDERS]
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    for path in site.rglob("*"):
+        if path.is_file() and path.suffix in UNUSED_SUFFIXES:
+            path.unlink()
+
+
+def shared_objects(site: Path) -> list[Path]:
+    """ELF files only: some packages name data files `*.so…` too."""
+    found = []
+    for path in site.rglob("*.so*"):
+        if path.is_file() and not path.is_symlink():
+            with path.open("rb") as handle:
+                if handle.read(4) == ELF_MAGIC:
+                    found.append(path)
+    return found
+
+
+def strip(site: Path) -> None:
+    objects = [str(path) for path in shared_objects(site)]
+    if objects:
+        subprocess.run(["strip", "--strip-unneeded", *objects], check=True)  # noqa: S603, S607 - binutils' strip, our own file list
+
+
+def compile_in_place(site: Path) -> None:
+    """Bytecode beside each module (legacy layout, loaded without a source), then the sources and any caches go."""
+    for cache in [path for path in site.rglob("__pycache__") if path.is_dir()]:
+        shutil.rmtree(cache)
+    if not compileall.compile_dir(site, quiet=1, legacy=True, workers=0):
+        sys.exit("slim_venv: a module failed to compile")
+    for source in site.rglob("*.py"):
+        if source.is_file() and source.with_suffix(".pyc").is_file():
+            source.unlink()
+
+
+def main() -> None:
+    if len(sys.argv) != 2:  # one argument: the site-packages folder
+        sys.exit(f"usage: {sys.argv[0]} SITE_PACKAGES")
+    site = Path(sys.argv[1])
+    remove_unused(site)
+    strip(site)
+    compile_in_place(site)
+
+
+if __name__ == "__main__":
+    main()
