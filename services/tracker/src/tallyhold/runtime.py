@@ -109,6 +109,9 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
         if scheduler is not None:
             scheduler.start()
             stack.callback(scheduler.shutdown)
+        # Recomputes stale answers off the request path on the API's pool (portfolio/cache.py).
+        answers = AnswerCache(settings.portfolio.cache_seconds, session_maker)
+        stack.push_async_callback(answers.aclose)
         runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -122,7 +125,7 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             last_used=last_used,
             verifier=ExchangeCredentialVerifier(egress, settings),
             cipher=cipher,
-            answers=AnswerCache(settings.portfolio.cache_seconds),
+            answers=answers,
             cookie_signer=sessions.new_signer(),
             sync=SyncControl(settings, sync_engine, scheduler),
             readiness={

@@ -40,13 +40,17 @@ def parse_step(raw: str | None) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
-async def cached_networth(session: AsyncSession, answers: AnswerCache, settings: Settings) -> NetWorth:
+async def cached_networth(
+    session: AsyncSession, answers: AnswerCache, settings: Settings, *, wait_for_background: bool = False
+) -> NetWorth:
     """`GET /v1/networth`'s answer: the web pages show exactly this, from the same cache."""
     return await answers.get_or_compute(
         ("networth",),
-        lambda: portfolio_service.networth(
-            session, settings.portfolio.quote_currency, settings.prices.max_age, settings.sync.source_max_age
+        session,
+        lambda s: portfolio_service.networth(
+            s, settings.portfolio.quote_currency, settings.prices.max_age, settings.sync.source_max_age
         ),
+        wait_for_background=wait_for_background,
     )
 
 
@@ -61,8 +65,9 @@ async def get_balances(
     """Every stored balance valued in the quote currency. Stale rows keep their last good amount."""
     return await answers.get_or_compute(
         ("balances", group_by),
-        lambda: portfolio_service.balances(
-            session, settings.portfolio.quote_currency, group_by, settings.prices.max_age, settings.sync.source_max_age
+        session,
+        lambda s: portfolio_service.balances(
+            s, settings.portfolio.quote_currency, group_by, settings.prices.max_age, settings.sync.source_max_age
         ),
     )
 
