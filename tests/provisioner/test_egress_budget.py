@@ -38,14 +38,19 @@ def login(tenant: Tenant) -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(tenant.app_url, autocommit=True)
 
 
-def acquire(conn: psycopg.Connection[tuple[object, ...]], weight: int, venue: str = "binance") -> tuple[float, bool]:
+def acquire(
+    conn: psycopg.Connection[tuple[object, ...]], weight: int, venue: str = "binance"
+) -> tuple[float, str | None]:
+    """(wait, hold): hold is None for a grant or a spent window, else "rate_limited" / "banned"."""
     row = conn.execute("SELECT * FROM egress_budget.acquire(%s, %s)", (venue, weight)).fetchone()
     assert row is not None
-    return float(row[0]), bool(row[1])  # type: ignore[arg-type]  # a float and a boolean column
+    return float(row[0]), None if row[1] is None else str(row[1])  # type: ignore[arg-type]  # a float column
 
 
-def report(conn: psycopg.Connection[tuple[object, ...]], seconds: float | str) -> float:
-    row = conn.execute("SELECT egress_budget.report_ban('binance', %s::double precision)", (seconds,)).fetchone()
+def report(conn: psycopg.Connection[tuple[object, ...]], seconds: float | str, *, banned: bool = True) -> float:
+    row = conn.execute(
+        "SELECT egress_budget.report_ban('binance', %s::double precision, %s)", (seconds, banned)
+    ).fetchone()
     assert row is not None
     return float(row[0])  # type: ignore[arg-type]  # a double precision column
 
@@ -68,7 +73,7 @@ def test_the_functions_answer_a_wait_and_nothing_else(pool_of_three: list[Tenant
     with login(first) as a, login(second) as b:
         acquire(a, 300)
         cursor = b.execute("SELECT * FROM egress_budget.acquire('binance', 20)")
-        assert [column.name for column in cursor.description or []] == ["wait_seconds", "banned"]
+        assert [column.name for column in cursor.description or []] == ["wait_seconds", "hold"]
         # the catalogue shows the functions' text to whoever can see them, and it names no customer
         source = b.execute("SELECT string_agg(prosrc, '') FROM pg_proc WHERE proname IN ('acquire', 'report_ban')")
         row = source.fetchone()
@@ -80,11 +85,11 @@ def test_a_forged_huge_ban_is_capped_and_cannot_be_stacked(pool_of_three: list[T
     hostile, victim, bystander = pool_of_three
     with login(hostile) as h, login(victim) as v, login(bystander) as b:
         assert report(h, 1e12) == 0  # no request granted to it yet: nothing it could have seen
-        assert acquire(v, 1) == (0.0, False)
-        assert acquire(h, 1) == (0.0, False)
+        assert acquire(v, 1) == (0.0, None)
+        assert acquire(h, 1) == (0.0, None)
         assert report(h, 1e12) == MAX_BAN_SECONDS
-        wait, banned = acquire(v, 1)
-        assert banned
+        wait, hold = acquire(v, 1)
+        assert hold == "banned"
         assert 0 < wait <= MAX_BAN_SECONDS
         assert report(h, "Infinity") == 0  # during the ban it reported: no request of its own since
         assert report(b, 1e12) == 0  # nor from a sharer that was granted nothing since the ban began
@@ -92,6 +97,19 @@ def test_a_forged_huge_ban_is_capped_and_cannot_be_stacked(pool_of_three: list[T
         assert wait_after <= wait
         with pytest.raises(errors.InvalidParameterValue):
             report(h, "NaN")
+
+
+def test_sharers_are_told_whether_a_429_or_a_ban_holds_the_pool_back(pool_of_three: list[Tenant]) -> None:
+    limited, sharer, _ = pool_of_three
+    with login(limited) as a, login(sharer) as b:
+        assert acquire(a, 1) == (0.0, None)
+        assert report(a, 30, banned=False) == 30  # a 429 with Retry-After: 30
+        wait, hold = acquire(b, 1)
+        assert hold == "rate_limited"
+        assert 0 < wait <= 30
+        assert acquire(a, 1)[1] == "rate_limited"  # nothing granted during the hold: a later report is refused
+        assert report(a, 600) == 0
+        assert acquire(b, 1)[1] == "rate_limited"
 
 
 def test_refusals(pool_of_three: list[Tenant], postgres: LocalPostgres) -> None:
@@ -112,9 +130,9 @@ def test_refusals(pool_of_three: list[Tenant], postgres: LocalPostgres) -> None:
 def test_a_greedy_sharer_leaves_the_others_their_share(pool_of_three: list[Tenant]) -> None:
     greedy, modest, _ = pool_of_three
     with login(greedy) as g, login(modest) as m:
-        assert acquire(m, 1) == (0.0, False)  # the modest sharer is active in this window
+        assert acquire(m, 1) == (0.0, None)  # the modest sharer is active in this window
         taken = 0
         while acquire(g, 50)[0] == 0:
             taken += 50
         assert taken <= BUDGET // 2  # two active sharers: an even share each
-        assert acquire(m, BUDGET // 2 - 1) == (0.0, False)  # the rest of its share is still there
+        assert acquire(m, BUDGET // 2 - 1) == (0.0, None)  # the rest of its share is still there

@@ -5,10 +5,12 @@ NAT gateway on Kubernetes) spends the same budget. Each instance's role is enrol
 instances that leave through one IP); per (pool, venue) the schema keeps a window counter and a ban-until.
 
 Tenant roles reach it only through two SECURITY DEFINER functions and never read a table:
-- `acquire(venue, weight)` → (wait_seconds, banned): 0 means granted and counted; otherwise nothing is counted
-  and the caller waits that long (the window's end, the ban's end) before asking again;
-- `report_ban(venue, seconds)`: a 418/ban seen by one instance holds back every instance of its pool, for at
-  most `MAX_BAN_SECONDS`, and only from a role that was granted a request since the last ban ended.
+- `acquire(venue, weight)` → (wait_seconds, hold): 0 means granted and counted; otherwise nothing is counted
+  and the caller waits that long before asking again: `hold` is NULL when the window is spent (wait for its
+  end), or 'rate_limited' / 'banned' while the pool is held back (a venue answered 429 / 418);
+- `report_ban(venue, seconds, banned)`: a 418 (banned) or a 429 with Retry-After seen by one instance holds back
+  every instance of its pool, for at most `MAX_BAN_SECONDS`, and only from a role that was granted a request
+  since the last ban ended.
 Only counts and venue names are stored against a pool; a role's own row (its pool and an opaque number) is read
 by the functions alone. The venue limits come from the adapters' `ip_limit` (never from the caller), and no
 sharer takes more than an even share of a window while another sharer of the pool still wants its own.
@@ -53,6 +55,9 @@ CREATE TABLE IF NOT EXISTS egress_budget.venue_window (
     banned_until timestamptz,
     PRIMARY KEY (pool, venue)
 );
+-- true: the hold is a ban (418); false: a rate limit (429 with Retry-After). Added after the first release of
+-- this schema, hence ALTER: existing schemas get it on the next provisioning run.
+ALTER TABLE egress_budget.venue_window ADD COLUMN IF NOT EXISTS held_for_ban boolean NOT NULL DEFAULT true;
 CREATE TABLE IF NOT EXISTS egress_budget.spend (
     pool text NOT NULL,
     venue text NOT NULL,
@@ -70,7 +75,7 @@ CREATE TABLE IF NOT EXISTS egress_budget.spend (
 # next window, so that no window of the venue sees more than the budget even then.
 _ACQUIRE = """
 CREATE OR REPLACE FUNCTION egress_budget.acquire(p_venue text, p_weight integer,
-    OUT wait_seconds double precision, OUT banned boolean)
+    OUT wait_seconds double precision, OUT hold text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     v_now timestamptz := clock_timestamp();
@@ -97,10 +102,10 @@ BEGIN
     SELECT * INTO w FROM egress_budget.venue_window t WHERE t.pool = v_pool AND t.venue = p_venue FOR UPDATE;
     IF w.banned_until IS NOT NULL AND w.banned_until > v_now THEN
         wait_seconds := extract(epoch FROM w.banned_until - v_now);
-        banned := true;
+        hold := CASE WHEN w.held_for_ban THEN 'banned' ELSE 'rate_limited' END;
         RETURN;
     END IF;
-    banned := false;
+    hold := NULL;
     IF w.window_start < v_start THEN
         w.used := CASE WHEN w.window_start = v_start - make_interval(secs => v_window) THEN w.carried ELSE 0 END;
         UPDATE egress_budget.venue_window t SET window_start = v_start, used = w.used, carried = 0
@@ -143,7 +148,7 @@ $fn$;
 """
 
 _REPORT_BAN = """
-CREATE OR REPLACE FUNCTION egress_budget.report_ban(p_venue text, p_seconds double precision)
+CREATE OR REPLACE FUNCTION egress_budget.report_ban(p_venue text, p_seconds double precision, p_banned boolean)
 RETURNS double precision
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -157,7 +162,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM egress_budget.venue_limit l WHERE l.venue = p_venue) THEN
         RAISE EXCEPTION 'egress_budget_unknown_venue' USING ERRCODE = '22023';
     END IF;
-    IF p_seconds IS NULL OR p_seconds = 'NaN'::double precision THEN
+    IF p_seconds IS NULL OR p_seconds = 'NaN'::double precision OR p_banned IS NULL THEN
         RAISE EXCEPTION 'egress_budget_bad_seconds' USING ERRCODE = '22023';
     END IF;
     v_seconds := least(greatest(p_seconds, 1), %(max_ban)s);
@@ -173,14 +178,19 @@ BEGIN
         RETURN 0;
     END IF;
     UPDATE egress_budget.venue_window t
-        SET banned_until = greatest(coalesce(t.banned_until, v_now), v_now + make_interval(secs => v_seconds))
+        SET banned_until = greatest(coalesce(t.banned_until, v_now), v_now + make_interval(secs => v_seconds)),
+            held_for_ban = CASE WHEN t.banned_until > v_now THEN t.held_for_ban OR p_banned ELSE p_banned END
         WHERE t.pool = v_pool AND t.venue = p_venue;
     RETURN v_seconds;
 END
 $fn$;
 """
 
-FUNCTIONS = ("acquire(text, integer)", "report_ban(text, double precision)")
+FUNCTIONS = ("acquire(text, integer)", "report_ban(text, double precision, boolean)")
+# Signatures of earlier releases, dropped when the schema is updated (a tenant could otherwise still call them).
+RETIRED_FUNCTIONS = ("report_ban(text, double precision)",)
+# acquire's first release returned (wait_seconds, banned boolean); a result type cannot be replaced in place.
+_ACQUIRE_RESULT = "wait_seconds double precision, hold text"
 
 
 def default_pool() -> str:
@@ -208,10 +218,25 @@ def ensure_schema(admin: Conn) -> None:
     admin.execute(sql.SQL("SET ROLE {}").format(owner))
     try:
         admin.execute(_TABLES)
+        for retired in RETIRED_FUNCTIONS:
+            admin.execute(sql.SQL(f"DROP FUNCTION IF EXISTS {SCHEMA}.{retired}"))
+        result = admin.execute(
+            "SELECT pg_get_function_result(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s AND p.proname = 'acquire'",
+            (SCHEMA,),
+        ).fetchone()
+        if result is not None and _ACQUIRE_RESULT not in str(result[0]):
+            admin.execute(sql.SQL(f"DROP FUNCTION {SCHEMA}.acquire(text, integer)"))
         admin.execute(_ACQUIRE)
         admin.execute(_REPORT_BAN.replace("%(max_ban)s", str(MAX_BAN_SECONDS)))
         for function in FUNCTIONS:
             admin.execute(sql.SQL(f"REVOKE ALL ON FUNCTION {SCHEMA}.{function} FROM PUBLIC"))
+        # A function made anew (above) has no grants yet: every enrolled role gets them back.
+        for (role,) in admin.execute("SELECT role_name FROM egress_budget.sharer").fetchall():
+            for function in FUNCTIONS:
+                admin.execute(
+                    sql.SQL(f"GRANT EXECUTE ON FUNCTION {SCHEMA}.{function} TO {{}}").format(sql.Identifier(str(role)))
+                )
         for venue, adapter in sorted(ADAPTERS.items()):
             if adapter.ip_limit is not None:
                 set_venue_limit(admin, venue, adapter.ip_limit.budget, adapter.ip_limit.window_seconds)
