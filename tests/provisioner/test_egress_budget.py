@@ -4,6 +4,7 @@ forged ban is capped; a greedy sharer leaves every other active sharer its even 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -118,3 +119,28 @@ def test_a_greedy_sharer_leaves_the_others_their_share(pool_of_three: list[Tenan
             taken += 50
         assert taken <= BUDGET // 2  # two active sharers: an even share each
         assert acquire(m, BUDGET // 2 - 1) == (0.0, False)  # the rest of its share is still there
+
+
+def grab_a_window(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Asks for a whole window until granted, then until granted again: the second grant is at the very start of
+    a window (never in its last moments, whose grants count in the next one too)."""
+    for _ in range(2):
+        while acquire(conn, BUDGET)[0] > 0:
+            time.sleep(0.01)
+
+
+def test_a_sharer_refused_a_whole_window_is_kept_its_share_of_the_next(pool_of_three: list[Tenant]) -> None:
+    """A greedy sharer that grabs each window as it opens must not starve one that was refused: being refused
+    is wanting a share, even if it was never granted anything."""
+    greedy, starved, _ = pool_of_three
+    with pool_of_three[0].postgres.connect(DATABASE) as admin:
+        set_venue_limit(admin, "binance", BUDGET, 1)  # windows of a second
+    with login(greedy) as g, login(starved) as s:
+        grab_a_window(g)
+        assert acquire(s, BUDGET // 2)[0] > 0  # the window is the greedy one's
+        previous = acquire(g, BUDGET)[0]
+        while (wait := acquire(g, BUDGET)[0]) > 0 and wait <= previous:  # until granted, or the window turns
+            previous = wait
+            time.sleep(0.01)
+        assert wait > 0, "the greedy sharer took the next window whole again"
+        assert acquire(s, BUDGET // 2) == (0.0, False)

@@ -108,26 +108,30 @@ BEGIN
         DELETE FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue
             AND sp.window_start < v_start - make_interval(secs => v_window);
     END IF;
-    IF w.used + p_weight > v_budget THEN
+    -- An even share per sharer active (granted, or refused) in this window or the last one. Beyond its share a
+    -- sharer only gets what leaves every other active sharer its own share; its first request of a window always
+    -- fits unless heavy.
+    v_reserve := 0;
+    IF w.used + p_weight <= v_budget THEN
+        SELECT count(DISTINCT sp.sharer) FILTER (WHERE sp.sharer <> v_sharer),
+               coalesce(sum(sp.used) FILTER (WHERE sp.sharer = v_sharer AND sp.window_start = v_start), 0)
+            INTO v_others, v_mine
+            FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue;
+        v_fair := v_budget::double precision / (v_others + 1);
+        IF v_mine + p_weight > v_fair AND (v_mine > 0 OR p_weight > v_budget / 10) THEN
+            SELECT coalesce(sum(greatest(0, v_fair - o.current_used)), 0) INTO v_reserve FROM (
+                SELECT coalesce(sum(sp.used) FILTER (WHERE sp.window_start = v_start), 0) AS current_used
+                FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer <> v_sharer
+                GROUP BY sp.sharer) o;
+        END IF;
+    END IF;
+    IF w.used + p_weight + v_reserve > v_budget THEN
+        -- A refused sharer wants its share: counted (with nothing used, and no grant a ban report could follow),
+        -- so that a sharer grabbing each window as it opens cannot keep it from ever being granted one.
+        INSERT INTO egress_budget.spend (pool, venue, sharer, window_start, used, last_grant)
+            VALUES (v_pool, p_venue, v_sharer, v_start, 0, '-infinity') ON CONFLICT DO NOTHING;
         wait_seconds := extract(epoch FROM v_end - v_now);
         RETURN;
-    END IF;
-    -- An even share per sharer active in this window or the last one. Beyond its share a sharer only gets what
-    -- leaves every other active sharer its own share; its first request of a window always fits unless heavy.
-    SELECT count(DISTINCT sp.sharer) FILTER (WHERE sp.sharer <> v_sharer),
-           coalesce(sum(sp.used) FILTER (WHERE sp.sharer = v_sharer AND sp.window_start = v_start), 0)
-        INTO v_others, v_mine
-        FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue;
-    v_fair := v_budget::double precision / (v_others + 1);
-    IF v_mine + p_weight > v_fair AND (v_mine > 0 OR p_weight > v_budget / 10) THEN
-        SELECT coalesce(sum(greatest(0, v_fair - o.current_used)), 0) INTO v_reserve FROM (
-            SELECT coalesce(sum(sp.used) FILTER (WHERE sp.window_start = v_start), 0) AS current_used
-            FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer <> v_sharer
-            GROUP BY sp.sharer) o;
-        IF w.used + p_weight + v_reserve > v_budget THEN
-            wait_seconds := extract(epoch FROM v_end - v_now);
-            RETURN;
-        END IF;
     END IF;
     v_guard := least(1.0, v_window / 4.0);
     UPDATE egress_budget.venue_window t
