@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from tallyhold_provision.egress_budget import MAX_BAN_SECONDS, ensure_schema, set_venue_limit
+from tallyhold_provision.egress_budget import ADVISORY_NAMESPACE, MAX_BAN_SECONDS, ensure_schema, set_venue_limit
 from tallyhold_provision.local.postgres import LocalPostgres
 from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant
 from tests.tracker.egress.budget_fixtures import new_pool
@@ -144,3 +144,28 @@ def test_a_sharer_refused_a_whole_window_is_kept_its_share_of_the_next(pool_of_t
             time.sleep(0.01)
         assert wait > 0, "the greedy sharer took the next window whole again"
         assert acquire(s, BUDGET // 2) == (0.0, False)
+
+
+@pytest.mark.parametrize("hold", ["acquire", "report_ban", "session_lock"])
+def test_a_sharer_holding_the_pool_row_in_an_open_transaction_is_cut_off(
+    pool_of_three: list[Tenant], hold: str
+) -> None:
+    """The functions lock the pool's row; a hostile sharer that keeps its transaction open (its own timeouts
+    turned off: they are its to set) would hold every other sharer of the pool back for good. It is cut off."""
+    hostile, victim, _ = pool_of_three
+    with pool_of_three[0].postgres.connect(DATABASE) as admin:
+        row = admin.execute("SELECT pool FROM egress_budget.sharer WHERE role_name = %s", (hostile.names.app_role,))
+        hostile_pool = str((row.fetchone() or ("",))[0])
+    with psycopg.connect(hostile.app_url) as h, login(victim) as v:
+        h.execute("SET idle_in_transaction_session_timeout = 0")
+        h.execute("SET statement_timeout = 0")
+        acquire(h, 1)
+        if hold == "report_ban":
+            h.execute("SELECT egress_budget.report_ban('binance', 1)")
+        if hold == "session_lock":  # the same lock the functions take, by hand, held beyond the transaction
+            h.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (ADVISORY_NAMESPACE, hostile_pool))
+        h.execute("SAVEPOINT held")  # and then nothing: the transaction stays open
+        v.execute("SET statement_timeout = '12s'")  # the role's own is 15 s: fail sooner on the unfixed code
+        assert acquire(v, 1)[0] >= 0
+        with pytest.raises(psycopg.OperationalError):
+            h.execute("SELECT 1")
