@@ -169,3 +169,20 @@ def test_a_sharer_holding_the_pool_row_in_an_open_transaction_is_cut_off(
         assert acquire(v, 1)[0] >= 0
         with pytest.raises(psycopg.OperationalError):
             h.execute("SELECT 1")
+
+
+def test_destroy_leaves_nothing_of_the_customer_in_the_shared_schema(postgres: LocalPostgres) -> None:
+    tenant = create_tenant(postgres, migrate=False, egress_pool=new_pool())
+    with postgres.connect(DATABASE) as admin:
+        row = admin.execute("SELECT id FROM egress_budget.sharer WHERE role_name = %s", (tenant.names.app_role,))
+        sharer = (row.fetchone() or (None,))[0]
+    with login(tenant) as conn:
+        acquire(conn, 1)
+    drop_tenant(tenant)
+    with postgres.connect(DATABASE) as admin:
+        left = admin.execute(
+            "SELECT (SELECT count(*) FROM egress_budget.spend WHERE sharer = %s),"
+            " (SELECT count(*) FROM egress_budget.sharer WHERE role_name = %s)",
+            (sharer, tenant.names.app_role),
+        )
+        assert left.fetchone() == (0, 0)

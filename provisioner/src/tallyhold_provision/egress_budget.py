@@ -297,4 +297,10 @@ def enroll(admin: Conn, app_role: str, pool: str) -> None:
 
 def withdraw(admin: Conn, app_role: str) -> None:
     if admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,)).fetchone() is not None:
+        # its spend too: the counts and times of a customer that is gone are not kept for the pool
+        admin.execute(
+            "DELETE FROM egress_budget.spend sp USING egress_budget.sharer s "
+            "WHERE sp.sharer = s.id AND s.role_name = %s",
+            (app_role,),
+        )
         admin.execute("DELETE FROM egress_budget.sharer WHERE role_name = %s", (app_role,))
