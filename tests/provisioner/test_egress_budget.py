@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from tallyhold_provision.database import TenantDatabase
 from tallyhold_provision.egress_budget import ADVISORY_NAMESPACE, MAX_BAN_SECONDS, ensure_schema, set_venue_limit
 from tallyhold_provision.local.postgres import LocalPostgres
 from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant
@@ -186,3 +187,32 @@ def test_destroy_leaves_nothing_of_the_customer_in_the_shared_schema(postgres: L
             (sharer, tenant.names.app_role),
         )
         assert left.fetchone() == (0, 0)
+
+
+def test_destroy_is_not_held_up_by_another_sharer_s_open_transaction(pool_of_three: list[Tenant]) -> None:
+    """A sharer's grant clears the pool's old spend rows (another customer's too) and may keep them locked in an
+    open transaction; destroying that other customer must not wait for it (the provisioner holds its DDL lock)."""
+    leaving, hostile, _ = pool_of_three
+    postgres = leaving.postgres
+    with postgres.connect(DATABASE) as admin:
+        set_venue_limit(admin, "binance", BUDGET, 1)  # windows of a second
+        row = admin.execute("SELECT id FROM egress_budget.sharer WHERE role_name = %s", (leaving.names.app_role,))
+        sharer = (row.fetchone() or (None,))[0]
+    with login(leaving) as conn:
+        acquire(conn, 1)
+    locked = (  # its rows, and how many of them someone else holds
+        "SELECT count(*), count(*) - (SELECT count(*) FROM (SELECT 1 FROM egress_budget.spend WHERE sharer = %s"
+        " FOR UPDATE SKIP LOCKED) free) FROM egress_budget.spend WHERE sharer = %s"
+    )
+    with psycopg.connect(hostile.app_url) as h, postgres.connect(DATABASE) as admin:
+        h.execute("SET idle_in_transaction_session_timeout = 0")
+        for _ in range(50):  # two windows on, the leaving customer's row is old: a grant deletes it, in the open
+            acquire(h, 1)
+            if admin.execute(locked, (sharer, sharer)).fetchone() == (1, 1):
+                break
+            h.rollback()
+            time.sleep(0.1)
+        else:
+            pytest.fail("the hostile sharer never held the leaving customer's row")
+        admin.execute("SET statement_timeout = '10s'")
+        TenantDatabase(leaving.names, DATABASE).drop(admin)

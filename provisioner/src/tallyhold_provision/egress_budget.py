@@ -297,10 +297,11 @@ def enroll(admin: Conn, app_role: str, pool: str) -> None:
 
 def withdraw(admin: Conn, app_role: str) -> None:
     if admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,)).fetchone() is not None:
-        # its spend too: the counts and times of a customer that is gone are not kept for the pool
+        # Its spend too: the counts and times of a customer that is gone are not kept for the pool. A row another
+        # sharer's open transaction holds (it is deleting it as old) is left to that, or to the pool's next window.
         admin.execute(
-            "DELETE FROM egress_budget.spend sp USING egress_budget.sharer s "
-            "WHERE sp.sharer = s.id AND s.role_name = %s",
+            "DELETE FROM egress_budget.spend WHERE ctid IN (SELECT sp.ctid FROM egress_budget.spend sp "
+            "JOIN egress_budget.sharer s ON sp.sharer = s.id WHERE s.role_name = %s FOR UPDATE OF sp SKIP LOCKED)",
             (app_role,),
         )
         admin.execute("DELETE FROM egress_budget.sharer WHERE role_name = %s", (app_role,))
