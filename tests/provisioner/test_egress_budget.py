@@ -12,7 +12,13 @@ import pytest
 from psycopg import errors
 
 from tallyhold_provision.database import TenantDatabase
-from tallyhold_provision.egress_budget import ADVISORY_NAMESPACE, MAX_BAN_SECONDS, ensure_schema, set_venue_limit
+from tallyhold_provision.egress_budget import (
+    ADVISORY_NAMESPACE,
+    MAX_BAN_SECONDS,
+    OWNER_ROLE,
+    ensure_schema,
+    set_venue_limit,
+)
 from tallyhold_provision.local.postgres import LocalPostgres
 from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant
 from tests.tracker.egress.budget_fixtures import new_pool
@@ -216,3 +222,16 @@ def test_destroy_is_not_held_up_by_another_sharer_s_open_transaction(pool_of_thr
             pytest.fail("the hostile sharer never held the leaving customer's row")
         admin.execute("SET statement_timeout = '10s'")
         TenantDatabase(leaving.names, DATABASE).drop(admin)
+
+
+def test_a_tenant_cannot_reach_the_owner_or_the_internal_function(pool_of_three: list[Tenant]) -> None:
+    with login(pool_of_three[0]) as conn:
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("SELECT egress_budget.lock_window('any', 'binance')")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(f"SET ROLE {OWNER_ROLE}")
+        row = conn.execute(
+            "SELECT r.rolcanlogin, pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = %s",
+            (OWNER_ROLE,),
+        ).fetchone()
+        assert row == (False, False)
