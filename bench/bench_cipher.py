@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from tallyhold.credentials import rotation
 from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem, ItemResult
 from tallyhold.credentials.vault import VaultSession
 from tallyhold.logging import SecretRegistry
+from tallyhold_provision import rotation
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tallyhold_provision.local.postgres import LocalPostgres
 from tests.fixtures.instance import instance_settings

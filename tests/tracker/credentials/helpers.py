@@ -11,7 +11,7 @@ from psycopg import sql
 
 from tallyhold.credentials import transit
 from tallyhold.credentials.context import derivation_context
-from tallyhold.credentials.lifecycle import TenantVault
+from tallyhold_provision.tenant_vault import TenantVault
 
 
 def seed_exchange_rows(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tallyhold.connections.repository import ConnectionRepository
 from tallyhold.credentials import service as credentials
 from tallyhold.credentials.cipher import CredentialCipher
-from tallyhold.exchanges.verification import ExchangeKey
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.models import Connection
 
 

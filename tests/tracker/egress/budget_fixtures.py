@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
-from tallyhold.exchanges.schemas import BalancesRequest, WireKey
+from tallyhold.exchanges.key import ExchangeKey
+from tallyhold.exchanges.schemas import BalancesRequest
 from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold.sources.models import SourceBalances
 from tallyhold_provision.egress_budget import ensure_schema, set_venue_limit
@@ -49,7 +50,7 @@ class Instance:
     tenant: Tenant
     engine: AsyncEngine
     egress: EgressClient
-    key: WireKey
+    key: ExchangeKey
 
     async def balances(self) -> SourceBalances:
         request = BalancesRequest(exchange="binance", key=self.key, check_permissions=False)
@@ -90,7 +91,7 @@ async def instances(
                 credentials.secret,
                 balances={"spot": {"BTC": {"free": "1"}}},
             )
-            key = WireKey(api_key=credentials.api_key, api_secret=credentials.secret)
+            key = ExchangeKey(api_key=credentials.api_key, api_secret=credentials.secret)
             made.append(Instance(tenant, engine, egress, key))
         yield made
     finally:

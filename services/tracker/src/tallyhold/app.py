@@ -23,6 +23,7 @@ from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.endpoints import database_check
 from tallyhold.health.endpoints import router as health_router
+from tallyhold.memory import release_free_heap
 from tallyhold.metrics import INSTANCE_INFO
 from tallyhold.portfolio.endpoints import router as portfolio_router
 from tallyhold.runtime import egress_config
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
         # the cyclic collector's full passes, which otherwise stall the event loop for ~100 ms now and then
         # (bench/bench_api.py, event-loop lag while syncs run).
         gc.freeze()
+        release_free_heap()
         try:
             yield
         finally:

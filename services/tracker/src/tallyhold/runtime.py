@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from tallyhold.api.state import InstanceState
 from tallyhold.chains.options import ChainOptions
+from tallyhold.credentials import runtime as credentials_runtime
+from tallyhold.db import create_engine
+from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
+from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold.settings import Settings
+from tallyhold.sync.engine import SyncEngine
 
 
 def egress_config(settings: Settings) -> EgressConfig:
@@ -34,3 +42,22 @@ def egress_options(settings: Settings) -> dict[str, Any]:
     for domain, tuning in settings.egress.options.items():
         options[domain] = {**options.get(domain, {}), **tuning}
     return dict(options)
+
+
+@asynccontextmanager
+async def standalone_engine(settings: Settings, process: str = "sync") -> AsyncIterator[SyncEngine]:
+    """A sync engine outside `tallyhold serve` (`tallyhold sync --once`, benches): the same wiring as the app's
+    lifespan (database, egress worker, Vault session and the exchange key source), without HTTP or scheduler."""
+    engine = create_engine(settings, process=process)
+    egress = EgressClient(egress_config(settings), mode=settings.egress.mode, idle_seconds=settings.egress.idle_seconds)
+    state = InstanceState.for_engine(settings, engine, egress)
+    egress.budget = SharedBudget(state.session_maker)
+    stop_credentials = await credentials_runtime.install(state)
+    sync = SyncEngine(settings, state.session_maker, egress, state.services)
+    try:
+        yield sync
+    finally:
+        await sync.aclose()
+        await stop_credentials()
+        await egress.aclose()
+        await engine.dispose()

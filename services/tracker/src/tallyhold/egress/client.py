@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from tallyhold.egress import budget as egress_budget
 from tallyhold.egress.dispatch import dispatch
-from tallyhold.egress.protocol import EgressConfig, EgressError, EgressFailure
+from tallyhold.egress.protocol import WIRE_CONTEXT, EgressConfig, EgressError, EgressFailure
 from tallyhold.egress.worker import DEFAULT_IDLE_SECONDS
 
 logger = logging.getLogger("tallyhold.egress")
@@ -72,7 +72,7 @@ class EgressClient:
         self.workers_started = 0
 
     async def call(self, op: str, request: BaseModel, reply_model: type[ReplyT]) -> ReplyT:
-        payload = request.model_dump(mode="json")
+        payload = request.model_dump(mode="json", context=WIRE_CONTEXT)
         if self.mode == "inprocess":
             token = egress_budget.CURRENT.set(self.budget)
             try:

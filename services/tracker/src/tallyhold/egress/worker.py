@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from tallyhold.egress import budget
+from tallyhold.egress import budget, ccxt_packages
 from tallyhold.egress.dispatch import dispatch
 from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.logging import configure_logging
@@ -93,6 +93,7 @@ WORKER_NICENESS = 10
 def main() -> None:
     idle = float(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_IDLE_SECONDS
     os.nice(WORKER_NICENESS)
+    ccxt_packages.install()  # before anything imports ccxt: only the venues asked for get imported
     asyncio.run(_main(idle))
 
 

@@ -39,7 +39,7 @@ from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import denied
 from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, decode_body, retry_after_seconds
 from tallyhold.exchanges.guard import ForbiddenRequest, TransportGuard, endpoints_of, request_cost
-from tallyhold.exchanges.schemas import WireKey
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.venues.base import Adapter
 from tallyhold.logging import pin_third_party_loggers
 
@@ -106,7 +106,7 @@ class ForbiddenCall(Exception):
 
 
 class VenueApi:
-    def __init__(self, adapter: Adapter, exchange: Any, key: WireKey, policy: CallPolicy) -> None:
+    def __init__(self, adapter: Adapter, exchange: Any, key: ExchangeKey, policy: CallPolicy) -> None:
         self.venue = adapter.info.id
         self._adapter = adapter
         self._exchange = exchange
@@ -234,11 +234,10 @@ def exchange_class(venue: str) -> type[Any]:
 
 @asynccontextmanager
 async def open_session(
-    adapter: Adapter, key: WireKey, config: EgressConfig, policy: CallPolicy | None = None
+    adapter: Adapter, key: ExchangeKey, config: EgressConfig, policy: CallPolicy | None = None
 ) -> AsyncIterator[VenueApi]:
     policy = policy or CallPolicy.from_config(config)
     venue = adapter.info.id
-    key.register()
     # ccxt logs request headers (API keys) and bodies at DEBUG: keep its loggers at WARNING whatever the root
     # level, here too, not only where the process configured its logging.
     pin_third_party_loggers()
