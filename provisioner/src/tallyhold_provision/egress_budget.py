@@ -69,6 +69,55 @@ CREATE TABLE IF NOT EXISTS egress_budget.spend (
 );
 """
 
+# Both functions serialise on their pool's row for the rest of the caller's transaction, and a tenant may keep its
+# transaction open as long as it likes (its statement and idle timeouts are its own to change). So whoever is seen
+# holding it at two LOCK_WAIT timeouts in a row is cut off. The row is reached under a transaction-level advisory
+# lock on the pool, which pg_locks (readable by everyone) names with its holder's backend; the owner role may end a
+# sharer's backend (pg_signal_backend; never a superuser's). An instance holds it for one statement and its commit.
+# The lock is the pool's, not the (pool, venue)'s: pg_locks would otherwise tell every role which venue another
+# customer's backend is calling.
+LOCK_WAIT = "2s"
+ADVISORY_NAMESPACE = 0x7E6B  # the first key of this schema's advisory locks; the second is the pool's hash
+_LOCK_WINDOW = """
+CREATE OR REPLACE FUNCTION egress_budget.lock_window(p_pool text, p_venue text)
+RETURNS egress_budget.venue_window
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '%(lock_wait)s' AS $fn$
+DECLARE
+    w egress_budget.venue_window%ROWTYPE;
+    v_key integer := hashtext(p_pool);
+    v_locked boolean := false;
+    v_holders integer[] := '{}';
+    v_holders_now integer[];
+BEGIN
+    -- Cut off is a holder seen at two timeouts in a row, not one that happens to hold it (for milliseconds) when
+    -- a caller's wait ends: many callers queued behind a hostile holder time out while the queue drains.
+    FOR attempt IN 1..3 LOOP
+        BEGIN
+            PERFORM pg_advisory_xact_lock(%(namespace)s, v_key);
+            v_locked := true;
+            EXIT;
+        EXCEPTION WHEN lock_not_available THEN
+            SELECT coalesce(array_agg(l.pid), '{}') INTO v_holders_now
+                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+                  AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                  AND l.classid = %(namespace)s::oid AND l.objid = (v_key::bigint & 4294967295)::oid AND l.objsubid = 2
+                  AND a.usename IN (SELECT s.role_name FROM egress_budget.sharer s);
+            PERFORM pg_terminate_backend(h, 2000) FROM unnest(v_holders_now) h WHERE h = ANY(v_holders);
+            v_holders := v_holders_now;
+        END;
+    END LOOP;
+    IF NOT v_locked THEN
+        RAISE EXCEPTION 'egress_budget_busy' USING ERRCODE = '55P03';
+    END IF;
+    INSERT INTO egress_budget.venue_window (pool, venue, window_start) VALUES (p_pool, p_venue, '-infinity')
+        ON CONFLICT (pool, venue) DO NOTHING;
+    SELECT * INTO w FROM egress_budget.venue_window t WHERE t.pool = p_pool AND t.venue = p_venue FOR UPDATE;
+    RETURN w;
+END
+$fn$;
+"""
+
 # Windows are fixed and aligned to the clock, as Binance's minutes are. A request granted in the last moments of a
 # window may reach the venue in the next one (the worker's pipe, the database, the network, clock skew): what is
 # granted in the window's last GUARD seconds (a quarter of the window, at most one second) is counted again in the
@@ -97,9 +146,7 @@ BEGIN
     END IF;
     v_start := to_timestamp(floor(extract(epoch FROM v_now) / v_window) * v_window);
     v_end := v_start + make_interval(secs => v_window);
-    INSERT INTO egress_budget.venue_window (pool, venue, window_start) VALUES (v_pool, p_venue, v_start)
-        ON CONFLICT (pool, venue) DO NOTHING;
-    SELECT * INTO w FROM egress_budget.venue_window t WHERE t.pool = v_pool AND t.venue = p_venue FOR UPDATE;
+    w := egress_budget.lock_window(v_pool, p_venue);
     IF w.banned_until IS NOT NULL AND w.banned_until > v_now THEN
         wait_seconds := extract(epoch FROM w.banned_until - v_now);
         hold := CASE WHEN w.held_for_ban THEN 'banned' ELSE 'rate_limited' END;
@@ -113,26 +160,30 @@ BEGIN
         DELETE FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue
             AND sp.window_start < v_start - make_interval(secs => v_window);
     END IF;
-    IF w.used + p_weight > v_budget THEN
+    -- An even share per sharer active (granted, or refused) in this window or the last one. Beyond its share a
+    -- sharer only gets what leaves every other active sharer its own share; its first request of a window always
+    -- fits unless heavy.
+    v_reserve := 0;
+    IF w.used + p_weight <= v_budget THEN
+        SELECT count(DISTINCT sp.sharer) FILTER (WHERE sp.sharer <> v_sharer),
+               coalesce(sum(sp.used) FILTER (WHERE sp.sharer = v_sharer AND sp.window_start = v_start), 0)
+            INTO v_others, v_mine
+            FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue;
+        v_fair := v_budget::double precision / (v_others + 1);
+        IF v_mine + p_weight > v_fair AND (v_mine > 0 OR p_weight > v_budget / 10) THEN
+            SELECT coalesce(sum(greatest(0, v_fair - o.current_used)), 0) INTO v_reserve FROM (
+                SELECT coalesce(sum(sp.used) FILTER (WHERE sp.window_start = v_start), 0) AS current_used
+                FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer <> v_sharer
+                GROUP BY sp.sharer) o;
+        END IF;
+    END IF;
+    IF w.used + p_weight + v_reserve > v_budget THEN
+        -- A refused sharer wants its share: counted (with nothing used, and no grant a ban report could follow),
+        -- so that a sharer grabbing each window as it opens cannot keep it from ever being granted one.
+        INSERT INTO egress_budget.spend (pool, venue, sharer, window_start, used, last_grant)
+            VALUES (v_pool, p_venue, v_sharer, v_start, 0, '-infinity') ON CONFLICT DO NOTHING;
         wait_seconds := extract(epoch FROM v_end - v_now);
         RETURN;
-    END IF;
-    -- An even share per sharer active in this window or the last one. Beyond its share a sharer only gets what
-    -- leaves every other active sharer its own share; its first request of a window always fits unless heavy.
-    SELECT count(DISTINCT sp.sharer) FILTER (WHERE sp.sharer <> v_sharer),
-           coalesce(sum(sp.used) FILTER (WHERE sp.sharer = v_sharer AND sp.window_start = v_start), 0)
-        INTO v_others, v_mine
-        FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue;
-    v_fair := v_budget::double precision / (v_others + 1);
-    IF v_mine + p_weight > v_fair AND (v_mine > 0 OR p_weight > v_budget / 10) THEN
-        SELECT coalesce(sum(greatest(0, v_fair - o.current_used)), 0) INTO v_reserve FROM (
-            SELECT coalesce(sum(sp.used) FILTER (WHERE sp.window_start = v_start), 0) AS current_used
-            FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer <> v_sharer
-            GROUP BY sp.sharer) o;
-        IF w.used + p_weight + v_reserve > v_budget THEN
-            wait_seconds := extract(epoch FROM v_end - v_now);
-            RETURN;
-        END IF;
     END IF;
     v_guard := least(1.0, v_window / 4.0);
     UPDATE egress_budget.venue_window t
@@ -166,10 +217,7 @@ BEGIN
         RAISE EXCEPTION 'egress_budget_bad_seconds' USING ERRCODE = '22023';
     END IF;
     v_seconds := least(greatest(p_seconds, 1), %(max_ban)s);
-    INSERT INTO egress_budget.venue_window (pool, venue, window_start) VALUES (v_pool, p_venue, v_now)
-        ON CONFLICT (pool, venue) DO NOTHING;
-    SELECT t.banned_until INTO v_until FROM egress_budget.venue_window t
-        WHERE t.pool = v_pool AND t.venue = p_venue FOR UPDATE;
+    v_until := (egress_budget.lock_window(v_pool, p_venue)).banned_until;
     -- Only a request granted since the last ban ended can have been answered with a new ban.
     IF NOT EXISTS (SELECT 1 FROM egress_budget.spend sp
                    WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer = v_sharer
@@ -187,6 +235,8 @@ $fn$;
 """
 
 FUNCTIONS = ("acquire(text, integer)", "report_ban(text, double precision, boolean)")
+# Called by the two functions only, as their owner: no tenant may execute it.
+INTERNAL_FUNCTIONS = ("lock_window(text, text)",)
 # Signatures of earlier releases, dropped when the schema is updated (a tenant could otherwise still call them).
 RETIRED_FUNCTIONS = ("report_ban(text, double precision)",)
 # acquire's first release returned (wait_seconds, banned boolean); a result type cannot be replaced in place.
@@ -213,6 +263,7 @@ def ensure_schema(admin: Conn) -> None:
         admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
     admin.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS").format(owner))
     admin.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(owner))
+    admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(owner))  # cuts off a sharer holding a pool row
     admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(sql.Identifier(SCHEMA), owner))
     admin.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(SCHEMA)))
     admin.execute(sql.SQL("SET ROLE {}").format(owner))
@@ -227,9 +278,12 @@ def ensure_schema(admin: Conn) -> None:
         ).fetchone()
         if result is not None and _ACQUIRE_RESULT not in str(result[0]):
             admin.execute(sql.SQL(f"DROP FUNCTION {SCHEMA}.acquire(text, integer)"))
+        admin.execute(
+            _LOCK_WINDOW.replace("%(lock_wait)s", LOCK_WAIT).replace("%(namespace)s", str(ADVISORY_NAMESPACE))
+        )
         admin.execute(_ACQUIRE)
         admin.execute(_REPORT_BAN.replace("%(max_ban)s", str(MAX_BAN_SECONDS)))
-        for function in FUNCTIONS:
+        for function in FUNCTIONS + INTERNAL_FUNCTIONS:
             admin.execute(sql.SQL(f"REVOKE ALL ON FUNCTION {SCHEMA}.{function} FROM PUBLIC"))
         # A function made anew (above) has no grants yet: every enrolled role gets them back.
         for (role,) in admin.execute("SELECT role_name FROM egress_budget.sharer").fetchall():
@@ -268,4 +322,11 @@ def enroll(admin: Conn, app_role: str, pool: str) -> None:
 
 def withdraw(admin: Conn, app_role: str) -> None:
     if admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,)).fetchone() is not None:
+        # Its spend too: the counts and times of a customer that is gone are not kept for the pool. A row another
+        # sharer's open transaction holds (it is deleting it as old) is left to that, or to the pool's next window.
+        admin.execute(
+            "DELETE FROM egress_budget.spend WHERE ctid IN (SELECT sp.ctid FROM egress_budget.spend sp "
+            "JOIN egress_budget.sharer s ON sp.sharer = s.id WHERE s.role_name = %s FOR UPDATE OF sp SKIP LOCKED)",
+            (app_role,),
+        )
         admin.execute("DELETE FROM egress_budget.sharer WHERE role_name = %s", (app_role,))
