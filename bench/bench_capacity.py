@@ -40,7 +40,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.bench_api import percentile
-from bench.world import SOURCES_PER_CUSTOMER, World, temporary_folder
+from bench.world import SOURCES_PER_CUSTOMER, World, remove_platform, temporary_folder
 from tallyhold.settings import SyncSettings
 from tallyhold_provision.config import ProvisionerSettings
 from tallyhold_provision.factory import build
@@ -310,13 +310,7 @@ def main() -> None:
             print(f"customers per host with every limit held: {held_at} (goal ≥ {GOAL_CUSTOMERS}: {verdict})")
         finally:
             started = time.perf_counter()
-            if provisioner is not None:
-                for customer in provisioner.customers():
-                    provisioner.destroy(customer.slug)
-                provisioner.close()
-            platform.supervisor.shutdown()
-            platform.openbao.stop()
-            platform.postgres.stop()
+            remove_platform(provisioner, platform)
             world.stop()
             print(f"(everything removed in {time.perf_counter() - started:.0f} s)")
 

@@ -25,6 +25,7 @@ from bench.sandbox import start_sandbox
 from tallyhold.chains.tokenlist import curated_tokens
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.demo import place_tokens
+from tallyhold_provision.local.platform import LocalPlatform
 from tallyhold_sandbox import RemoteControl
 from tallyhold_sandbox.credentials import generate
 from tests.fixtures.chain import Anvil
@@ -154,3 +155,14 @@ class World:
 
 def temporary_folder() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="th-bench-capacity-")
+
+
+def remove_platform(provisioner: Any, platform: LocalPlatform) -> None:
+    """Destroys every customer `provisioner` made (when it was built), then stops the platform's daemons."""
+    if provisioner is not None:
+        for customer in provisioner.customers():
+            provisioner.destroy(customer.slug)
+        provisioner.close()
+    platform.supervisor.shutdown()
+    platform.openbao.stop()
+    platform.postgres.stop()

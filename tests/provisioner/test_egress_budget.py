@@ -4,13 +4,21 @@ forged ban is capped; a greedy sharer leaves every other active sharer its even 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg import errors
 
-from tallyhold_provision.egress_budget import MAX_BAN_SECONDS, ensure_schema, set_venue_limit
+from tallyhold_provision.tenant_database import TenantDatabase
+from tallyhold_provision.egress_budget import (
+    ADVISORY_NAMESPACE,
+    MAX_BAN_SECONDS,
+    OWNER_ROLE,
+    ensure_schema,
+    set_venue_limit,
+)
 from tallyhold_provision.local.postgres import LocalPostgres
 from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant
 from tests.tracker.egress.budget_fixtures import new_pool
@@ -38,14 +46,19 @@ def login(tenant: Tenant) -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(tenant.app_url, autocommit=True)
 
 
-def acquire(conn: psycopg.Connection[tuple[object, ...]], weight: int, venue: str = "binance") -> tuple[float, bool]:
+def acquire(
+    conn: psycopg.Connection[tuple[object, ...]], weight: int, venue: str = "binance"
+) -> tuple[float, str | None]:
+    """(wait, hold): hold is None for a grant or a spent window, else "rate_limited" / "banned"."""
     row = conn.execute("SELECT * FROM egress_budget.acquire(%s, %s)", (venue, weight)).fetchone()
     assert row is not None
-    return float(row[0]), bool(row[1])  # type: ignore[arg-type]  # a float and a boolean column
+    return float(row[0]), None if row[1] is None else str(row[1])  # type: ignore[arg-type]  # a float column
 
 
-def report(conn: psycopg.Connection[tuple[object, ...]], seconds: float | str) -> float:
-    row = conn.execute("SELECT egress_budget.report_ban('binance', %s::double precision)", (seconds,)).fetchone()
+def report(conn: psycopg.Connection[tuple[object, ...]], seconds: float | str, *, banned: bool = True) -> float:
+    row = conn.execute(
+        "SELECT egress_budget.report_ban('binance', %s::double precision, %s)", (seconds, banned)
+    ).fetchone()
     assert row is not None
     return float(row[0])  # type: ignore[arg-type]  # a double precision column
 
@@ -68,7 +81,7 @@ def test_the_functions_answer_a_wait_and_nothing_else(pool_of_three: list[Tenant
     with login(first) as a, login(second) as b:
         acquire(a, 300)
         cursor = b.execute("SELECT * FROM egress_budget.acquire('binance', 20)")
-        assert [column.name for column in cursor.description or []] == ["wait_seconds", "banned"]
+        assert [column.name for column in cursor.description or []] == ["wait_seconds", "hold"]
         # the catalogue shows the functions' text to whoever can see them, and it names no customer
         source = b.execute("SELECT string_agg(prosrc, '') FROM pg_proc WHERE proname IN ('acquire', 'report_ban')")
         row = source.fetchone()
@@ -80,11 +93,11 @@ def test_a_forged_huge_ban_is_capped_and_cannot_be_stacked(pool_of_three: list[T
     hostile, victim, bystander = pool_of_three
     with login(hostile) as h, login(victim) as v, login(bystander) as b:
         assert report(h, 1e12) == 0  # no request granted to it yet: nothing it could have seen
-        assert acquire(v, 1) == (0.0, False)
-        assert acquire(h, 1) == (0.0, False)
+        assert acquire(v, 1) == (0.0, None)
+        assert acquire(h, 1) == (0.0, None)
         assert report(h, 1e12) == MAX_BAN_SECONDS
-        wait, banned = acquire(v, 1)
-        assert banned
+        wait, hold = acquire(v, 1)
+        assert hold == "banned"
         assert 0 < wait <= MAX_BAN_SECONDS
         assert report(h, "Infinity") == 0  # during the ban it reported: no request of its own since
         assert report(b, 1e12) == 0  # nor from a sharer that was granted nothing since the ban began
@@ -92,6 +105,19 @@ def test_a_forged_huge_ban_is_capped_and_cannot_be_stacked(pool_of_three: list[T
         assert wait_after <= wait
         with pytest.raises(errors.InvalidParameterValue):
             report(h, "NaN")
+
+
+def test_sharers_are_told_whether_a_429_or_a_ban_holds_the_pool_back(pool_of_three: list[Tenant]) -> None:
+    limited, sharer, _ = pool_of_three
+    with login(limited) as a, login(sharer) as b:
+        assert acquire(a, 1) == (0.0, None)
+        assert report(a, 30, banned=False) == 30  # a 429 with Retry-After: 30
+        wait, hold = acquire(b, 1)
+        assert hold == "rate_limited"
+        assert 0 < wait <= 30
+        assert acquire(a, 1)[1] == "rate_limited"  # nothing granted during the hold: a later report is refused
+        assert report(a, 600) == 0
+        assert acquire(b, 1)[1] == "rate_limited"
 
 
 def test_refusals(pool_of_three: list[Tenant], postgres: LocalPostgres) -> None:
@@ -112,9 +138,118 @@ def test_refusals(pool_of_three: list[Tenant], postgres: LocalPostgres) -> None:
 def test_a_greedy_sharer_leaves_the_others_their_share(pool_of_three: list[Tenant]) -> None:
     greedy, modest, _ = pool_of_three
     with login(greedy) as g, login(modest) as m:
-        assert acquire(m, 1) == (0.0, False)  # the modest sharer is active in this window
+        assert acquire(m, 1) == (0.0, None)  # the modest sharer is active in this window
         taken = 0
         while acquire(g, 50)[0] == 0:
             taken += 50
         assert taken <= BUDGET // 2  # two active sharers: an even share each
-        assert acquire(m, BUDGET // 2 - 1) == (0.0, False)  # the rest of its share is still there
+        assert acquire(m, BUDGET // 2 - 1) == (0.0, None)  # the rest of its share is still there
+
+
+def grab_a_window(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Asks for a whole window until granted, then until granted again: the second grant is at the very start of
+    a window (never in its last moments, whose grants count in the next one too)."""
+    for _ in range(2):
+        while acquire(conn, BUDGET)[0] > 0:
+            time.sleep(0.01)
+
+
+def test_a_sharer_refused_a_whole_window_is_kept_its_share_of_the_next(pool_of_three: list[Tenant]) -> None:
+    """A greedy sharer that grabs each window as it opens must not starve one that was refused: being refused
+    is wanting a share, even if it was never granted anything."""
+    greedy, starved, _ = pool_of_three
+    with pool_of_three[0].postgres.connect(DATABASE) as admin:
+        set_venue_limit(admin, "binance", BUDGET, 1)  # windows of a second
+    with login(greedy) as g, login(starved) as s:
+        grab_a_window(g)
+        assert acquire(s, BUDGET // 2)[0] > 0  # the window is the greedy one's
+        previous = acquire(g, BUDGET)[0]
+        while (wait := acquire(g, BUDGET)[0]) > 0 and wait <= previous:  # until granted, or the window turns
+            previous = wait
+            time.sleep(0.01)
+        assert wait > 0, "the greedy sharer took the next window whole again"
+        assert acquire(s, BUDGET // 2) == (0.0, None)
+
+
+@pytest.mark.parametrize("hold", ["acquire", "report_ban", "session_lock"])
+def test_a_sharer_holding_the_pool_row_in_an_open_transaction_is_cut_off(
+    pool_of_three: list[Tenant], hold: str
+) -> None:
+    """The functions lock the pool's row; a hostile sharer that keeps its transaction open (its own timeouts
+    turned off: they are its to set) would hold every other sharer of the pool back for good. It is cut off."""
+    hostile, victim, _ = pool_of_three
+    with pool_of_three[0].postgres.connect(DATABASE) as admin:
+        row = admin.execute("SELECT pool FROM egress_budget.sharer WHERE role_name = %s", (hostile.names.app_role,))
+        hostile_pool = str((row.fetchone() or ("",))[0])
+    with psycopg.connect(hostile.app_url) as h, login(victim) as v:
+        h.execute("SET idle_in_transaction_session_timeout = 0")
+        h.execute("SET statement_timeout = 0")
+        acquire(h, 1)
+        if hold == "report_ban":
+            h.execute("SELECT egress_budget.report_ban('binance', 1, true)")
+        if hold == "session_lock":  # the same lock the functions take, by hand, held beyond the transaction
+            h.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (ADVISORY_NAMESPACE, hostile_pool))
+        h.execute("SAVEPOINT held")  # and then nothing: the transaction stays open
+        v.execute("SET statement_timeout = '12s'")  # the role's own is 15 s: fail sooner on the unfixed code
+        assert acquire(v, 1)[0] >= 0
+        with pytest.raises(psycopg.OperationalError):
+            h.execute("SELECT 1")
+
+
+def test_destroy_leaves_nothing_of_the_customer_in_the_shared_schema(postgres: LocalPostgres) -> None:
+    tenant = create_tenant(postgres, migrate=False, egress_pool=new_pool())
+    with postgres.connect(DATABASE) as admin:
+        row = admin.execute("SELECT id FROM egress_budget.sharer WHERE role_name = %s", (tenant.names.app_role,))
+        sharer = (row.fetchone() or (None,))[0]
+    with login(tenant) as conn:
+        acquire(conn, 1)
+    drop_tenant(tenant)
+    with postgres.connect(DATABASE) as admin:
+        left = admin.execute(
+            "SELECT (SELECT count(*) FROM egress_budget.spend WHERE sharer = %s),"
+            " (SELECT count(*) FROM egress_budget.sharer WHERE role_name = %s)",
+            (sharer, tenant.names.app_role),
+        )
+        assert left.fetchone() == (0, 0)
+
+
+def test_destroy_is_not_held_up_by_another_sharer_s_open_transaction(pool_of_three: list[Tenant]) -> None:
+    """A sharer's grant clears the pool's old spend rows (another customer's too) and may keep them locked in an
+    open transaction; destroying that other customer must not wait for it (the provisioner holds its DDL lock)."""
+    leaving, hostile, _ = pool_of_three
+    postgres = leaving.postgres
+    with postgres.connect(DATABASE) as admin:
+        set_venue_limit(admin, "binance", BUDGET, 1)  # windows of a second
+        row = admin.execute("SELECT id FROM egress_budget.sharer WHERE role_name = %s", (leaving.names.app_role,))
+        sharer = (row.fetchone() or (None,))[0]
+    with login(leaving) as conn:
+        acquire(conn, 1)
+    locked = (  # its rows, and how many of them someone else holds
+        "SELECT count(*), count(*) - (SELECT count(*) FROM (SELECT 1 FROM egress_budget.spend WHERE sharer = %s"
+        " FOR UPDATE SKIP LOCKED) free) FROM egress_budget.spend WHERE sharer = %s"
+    )
+    with psycopg.connect(hostile.app_url) as h, postgres.connect(DATABASE) as admin:
+        h.execute("SET idle_in_transaction_session_timeout = 0")
+        for _ in range(50):  # two windows on, the leaving customer's row is old: a grant deletes it, in the open
+            acquire(h, 1)
+            if admin.execute(locked, (sharer, sharer)).fetchone() == (1, 1):
+                break
+            h.rollback()
+            time.sleep(0.1)
+        else:
+            pytest.fail("the hostile sharer never held the leaving customer's row")
+        admin.execute("SET statement_timeout = '10s'")
+        TenantDatabase(leaving.names, DATABASE).drop(admin)
+
+
+def test_a_tenant_cannot_reach_the_owner_or_the_internal_function(pool_of_three: list[Tenant]) -> None:
+    with login(pool_of_three[0]) as conn:
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("SELECT egress_budget.lock_window('any', 'binance')")
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute(f"SET ROLE {OWNER_ROLE}")
+        row = conn.execute(
+            "SELECT r.rolcanlogin, pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_roles r WHERE r.rolname = %s",
+            (OWNER_ROLE,),
+        ).fetchone()
+        assert row == (False, False)

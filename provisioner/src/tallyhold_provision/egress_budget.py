@@ -5,10 +5,12 @@ NAT gateway on Kubernetes) spends the same budget. Each instance's role is enrol
 instances that leave through one IP); per (pool, venue) the schema keeps a window counter and a ban-until.
 
 Tenant roles reach it only through two SECURITY DEFINER functions and never read a table:
-- `acquire(venue, weight)` → (wait_seconds, banned): 0 means granted and counted; otherwise nothing is counted
-  and the caller waits that long (the window's end, the ban's end) before asking again;
-- `report_ban(venue, seconds)`: a 418/ban seen by one instance holds back every instance of its pool, for at
-  most `MAX_BAN_SECONDS`, and only from a role that was granted a request since the last ban ended.
+- `acquire(venue, weight)` → (wait_seconds, hold): 0 means granted and counted; otherwise nothing is counted
+  and the caller waits that long before asking again: `hold` is NULL when the window is spent (wait for its
+  end), or 'rate_limited' / 'banned' while the pool is held back (a venue answered 429 / 418);
+- `report_ban(venue, seconds, banned)`: a 418 (banned) or a 429 with Retry-After seen by one instance holds back
+  every instance of its pool, for at most `MAX_BAN_SECONDS`, and only from a role that was granted a request
+  since the last ban ended.
 Only counts and venue names are stored against a pool; a role's own row (its pool and an opaque number) is read
 by the functions alone. The venue limits come from the adapters' `ip_limit` (never from the caller), and no
 sharer takes more than an even share of a window while another sharer of the pool still wants its own.
@@ -53,6 +55,9 @@ CREATE TABLE IF NOT EXISTS egress_budget.venue_window (
     banned_until timestamptz,
     PRIMARY KEY (pool, venue)
 );
+-- true: the hold is a ban (418); false: a rate limit (429 with Retry-After). Added after the first release of
+-- this schema, hence ALTER: existing schemas get it on the next provisioning run.
+ALTER TABLE egress_budget.venue_window ADD COLUMN IF NOT EXISTS held_for_ban boolean NOT NULL DEFAULT true;
 CREATE TABLE IF NOT EXISTS egress_budget.spend (
     pool text NOT NULL,
     venue text NOT NULL,
@@ -64,13 +69,62 @@ CREATE TABLE IF NOT EXISTS egress_budget.spend (
 );
 """
 
+# Both functions serialise on their pool's row for the rest of the caller's transaction, and a tenant may keep its
+# transaction open as long as it likes (its statement and idle timeouts are its own to change). So whoever is seen
+# holding it at two LOCK_WAIT timeouts in a row is cut off. The row is reached under a transaction-level advisory
+# lock on the pool, which pg_locks (readable by everyone) names with its holder's backend; the owner role may end a
+# sharer's backend (pg_signal_backend; never a superuser's). An instance holds it for one statement and its commit.
+# The lock is the pool's, not the (pool, venue)'s: pg_locks would otherwise tell every role which venue another
+# customer's backend is calling.
+LOCK_WAIT = "2s"
+ADVISORY_NAMESPACE = 0x7E6B  # the first key of this schema's advisory locks; the second is the pool's hash
+_LOCK_WINDOW = """
+CREATE OR REPLACE FUNCTION egress_budget.lock_window(p_pool text, p_venue text)
+RETURNS egress_budget.venue_window
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '%(lock_wait)s' AS $fn$
+DECLARE
+    w egress_budget.venue_window%ROWTYPE;
+    v_key integer := hashtext(p_pool);
+    v_locked boolean := false;
+    v_holders integer[] := '{}';
+    v_holders_now integer[];
+BEGIN
+    -- Cut off is a holder seen at two timeouts in a row, not one that happens to hold it (for milliseconds) when
+    -- a caller's wait ends: many callers queued behind a hostile holder time out while the queue drains.
+    FOR attempt IN 1..3 LOOP
+        BEGIN
+            PERFORM pg_advisory_xact_lock(%(namespace)s, v_key);
+            v_locked := true;
+            EXIT;
+        EXCEPTION WHEN lock_not_available THEN
+            SELECT coalesce(array_agg(l.pid), '{}') INTO v_holders_now
+                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND l.granted AND l.pid <> pg_backend_pid()
+                  AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                  AND l.classid = %(namespace)s::oid AND l.objid = (v_key::bigint & 4294967295)::oid AND l.objsubid = 2
+                  AND a.usename IN (SELECT s.role_name FROM egress_budget.sharer s);
+            PERFORM pg_terminate_backend(h, 2000) FROM unnest(v_holders_now) h WHERE h = ANY(v_holders);
+            v_holders := v_holders_now;
+        END;
+    END LOOP;
+    IF NOT v_locked THEN
+        RAISE EXCEPTION 'egress_budget_busy' USING ERRCODE = '55P03';
+    END IF;
+    INSERT INTO egress_budget.venue_window (pool, venue, window_start) VALUES (p_pool, p_venue, '-infinity')
+        ON CONFLICT (pool, venue) DO NOTHING;
+    SELECT * INTO w FROM egress_budget.venue_window t WHERE t.pool = p_pool AND t.venue = p_venue FOR UPDATE;
+    RETURN w;
+END
+$fn$;
+"""
+
 # Windows are fixed and aligned to the clock, as Binance's minutes are. A request granted in the last moments of a
 # window may reach the venue in the next one (the worker's pipe, the database, the network, clock skew): what is
 # granted in the window's last GUARD seconds (a quarter of the window, at most one second) is counted again in the
 # next window, so that no window of the venue sees more than the budget even then.
 _ACQUIRE = """
 CREATE OR REPLACE FUNCTION egress_budget.acquire(p_venue text, p_weight integer,
-    OUT wait_seconds double precision, OUT banned boolean)
+    OUT wait_seconds double precision, OUT hold text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     v_now timestamptz := clock_timestamp();
@@ -92,15 +146,13 @@ BEGIN
     END IF;
     v_start := to_timestamp(floor(extract(epoch FROM v_now) / v_window) * v_window);
     v_end := v_start + make_interval(secs => v_window);
-    INSERT INTO egress_budget.venue_window (pool, venue, window_start) VALUES (v_pool, p_venue, v_start)
-        ON CONFLICT (pool, venue) DO NOTHING;
-    SELECT * INTO w FROM egress_budget.venue_window t WHERE t.pool = v_pool AND t.venue = p_venue FOR UPDATE;
+    w := egress_budget.lock_window(v_pool, p_venue);
     IF w.banned_until IS NOT NULL AND w.banned_until > v_now THEN
         wait_seconds := extract(epoch FROM w.banned_until - v_now);
-        banned := true;
+        hold := CASE WHEN w.held_for_ban THEN 'banned' ELSE 'rate_limited' END;
         RETURN;
     END IF;
-    banned := false;
+    hold := NULL;
     IF w.window_start < v_start THEN
         w.used := CASE WHEN w.window_start = v_start - make_interval(secs => v_window) THEN w.carried ELSE 0 END;
         UPDATE egress_budget.venue_window t SET window_start = v_start, used = w.used, carried = 0
@@ -108,26 +160,30 @@ BEGIN
         DELETE FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue
             AND sp.window_start < v_start - make_interval(secs => v_window);
     END IF;
-    IF w.used + p_weight > v_budget THEN
+    -- An even share per sharer active (granted, or refused) in this window or the last one. Beyond its share a
+    -- sharer only gets what leaves every other active sharer its own share; its first request of a window always
+    -- fits unless heavy.
+    v_reserve := 0;
+    IF w.used + p_weight <= v_budget THEN
+        SELECT count(DISTINCT sp.sharer) FILTER (WHERE sp.sharer <> v_sharer),
+               coalesce(sum(sp.used) FILTER (WHERE sp.sharer = v_sharer AND sp.window_start = v_start), 0)
+            INTO v_others, v_mine
+            FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue;
+        v_fair := v_budget::double precision / (v_others + 1);
+        IF v_mine + p_weight > v_fair AND (v_mine > 0 OR p_weight > v_budget / 10) THEN
+            SELECT coalesce(sum(greatest(0, v_fair - o.current_used)), 0) INTO v_reserve FROM (
+                SELECT coalesce(sum(sp.used) FILTER (WHERE sp.window_start = v_start), 0) AS current_used
+                FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer <> v_sharer
+                GROUP BY sp.sharer) o;
+        END IF;
+    END IF;
+    IF w.used + p_weight + v_reserve > v_budget THEN
+        -- A refused sharer wants its share: counted (with nothing used, and no grant a ban report could follow),
+        -- so that a sharer grabbing each window as it opens cannot keep it from ever being granted one.
+        INSERT INTO egress_budget.spend (pool, venue, sharer, window_start, used, last_grant)
+            VALUES (v_pool, p_venue, v_sharer, v_start, 0, '-infinity') ON CONFLICT DO NOTHING;
         wait_seconds := extract(epoch FROM v_end - v_now);
         RETURN;
-    END IF;
-    -- An even share per sharer active in this window or the last one. Beyond its share a sharer only gets what
-    -- leaves every other active sharer its own share; its first request of a window always fits unless heavy.
-    SELECT count(DISTINCT sp.sharer) FILTER (WHERE sp.sharer <> v_sharer),
-           coalesce(sum(sp.used) FILTER (WHERE sp.sharer = v_sharer AND sp.window_start = v_start), 0)
-        INTO v_others, v_mine
-        FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue;
-    v_fair := v_budget::double precision / (v_others + 1);
-    IF v_mine + p_weight > v_fair AND (v_mine > 0 OR p_weight > v_budget / 10) THEN
-        SELECT coalesce(sum(greatest(0, v_fair - o.current_used)), 0) INTO v_reserve FROM (
-            SELECT coalesce(sum(sp.used) FILTER (WHERE sp.window_start = v_start), 0) AS current_used
-            FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer <> v_sharer
-            GROUP BY sp.sharer) o;
-        IF w.used + p_weight + v_reserve > v_budget THEN
-            wait_seconds := extract(epoch FROM v_end - v_now);
-            RETURN;
-        END IF;
     END IF;
     v_guard := least(1.0, v_window / 4.0);
     UPDATE egress_budget.venue_window t
@@ -143,7 +199,7 @@ $fn$;
 """
 
 _REPORT_BAN = """
-CREATE OR REPLACE FUNCTION egress_budget.report_ban(p_venue text, p_seconds double precision)
+CREATE OR REPLACE FUNCTION egress_budget.report_ban(p_venue text, p_seconds double precision, p_banned boolean)
 RETURNS double precision
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
@@ -157,14 +213,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM egress_budget.venue_limit l WHERE l.venue = p_venue) THEN
         RAISE EXCEPTION 'egress_budget_unknown_venue' USING ERRCODE = '22023';
     END IF;
-    IF p_seconds IS NULL OR p_seconds = 'NaN'::double precision THEN
+    IF p_seconds IS NULL OR p_seconds = 'NaN'::double precision OR p_banned IS NULL THEN
         RAISE EXCEPTION 'egress_budget_bad_seconds' USING ERRCODE = '22023';
     END IF;
     v_seconds := least(greatest(p_seconds, 1), %(max_ban)s);
-    INSERT INTO egress_budget.venue_window (pool, venue, window_start) VALUES (v_pool, p_venue, v_now)
-        ON CONFLICT (pool, venue) DO NOTHING;
-    SELECT t.banned_until INTO v_until FROM egress_budget.venue_window t
-        WHERE t.pool = v_pool AND t.venue = p_venue FOR UPDATE;
+    v_until := (egress_budget.lock_window(v_pool, p_venue)).banned_until;
     -- Only a request granted since the last ban ended can have been answered with a new ban.
     IF NOT EXISTS (SELECT 1 FROM egress_budget.spend sp
                    WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer = v_sharer
@@ -173,14 +226,21 @@ BEGIN
         RETURN 0;
     END IF;
     UPDATE egress_budget.venue_window t
-        SET banned_until = greatest(coalesce(t.banned_until, v_now), v_now + make_interval(secs => v_seconds))
+        SET banned_until = greatest(coalesce(t.banned_until, v_now), v_now + make_interval(secs => v_seconds)),
+            held_for_ban = CASE WHEN t.banned_until > v_now THEN t.held_for_ban OR p_banned ELSE p_banned END
         WHERE t.pool = v_pool AND t.venue = p_venue;
     RETURN v_seconds;
 END
 $fn$;
 """
 
-FUNCTIONS = ("acquire(text, integer)", "report_ban(text, double precision)")
+FUNCTIONS = ("acquire(text, integer)", "report_ban(text, double precision, boolean)")
+# Called by the two functions only, as their owner: no tenant may execute it.
+INTERNAL_FUNCTIONS = ("lock_window(text, text)",)
+# Signatures of earlier releases, dropped when the schema is updated (a tenant could otherwise still call them).
+RETIRED_FUNCTIONS = ("report_ban(text, double precision)",)
+# acquire's first release returned (wait_seconds, banned boolean); a result type cannot be replaced in place.
+_ACQUIRE_RESULT = "wait_seconds double precision, hold text"
 
 
 def default_pool() -> str:
@@ -203,15 +263,34 @@ def ensure_schema(admin: Conn) -> None:
         admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
     admin.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS").format(owner))
     admin.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(owner))
+    admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(owner))  # cuts off a sharer holding a pool row
     admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(sql.Identifier(SCHEMA), owner))
     admin.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(SCHEMA)))
     admin.execute(sql.SQL("SET ROLE {}").format(owner))
     try:
         admin.execute(_TABLES)
+        for retired in RETIRED_FUNCTIONS:
+            admin.execute(sql.SQL(f"DROP FUNCTION IF EXISTS {SCHEMA}.{retired}"))
+        result = admin.execute(
+            "SELECT pg_get_function_result(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = %s AND p.proname = 'acquire'",
+            (SCHEMA,),
+        ).fetchone()
+        if result is not None and _ACQUIRE_RESULT not in str(result[0]):
+            admin.execute(sql.SQL(f"DROP FUNCTION {SCHEMA}.acquire(text, integer)"))
+        admin.execute(
+            _LOCK_WINDOW.replace("%(lock_wait)s", LOCK_WAIT).replace("%(namespace)s", str(ADVISORY_NAMESPACE))
+        )
         admin.execute(_ACQUIRE)
         admin.execute(_REPORT_BAN.replace("%(max_ban)s", str(MAX_BAN_SECONDS)))
-        for function in FUNCTIONS:
+        for function in FUNCTIONS + INTERNAL_FUNCTIONS:
             admin.execute(sql.SQL(f"REVOKE ALL ON FUNCTION {SCHEMA}.{function} FROM PUBLIC"))
+        # A function made anew (above) has no grants yet: every enrolled role gets them back.
+        for (role,) in admin.execute("SELECT role_name FROM egress_budget.sharer").fetchall():
+            for function in FUNCTIONS:
+                admin.execute(
+                    sql.SQL(f"GRANT EXECUTE ON FUNCTION {SCHEMA}.{function} TO {{}}").format(sql.Identifier(str(role)))
+                )
         for venue, adapter in sorted(ADAPTERS.items()):
             if adapter.ip_limit is not None:
                 set_venue_limit(admin, venue, adapter.ip_limit.budget, adapter.ip_limit.window_seconds)
@@ -243,4 +322,11 @@ def enroll(admin: Conn, app_role: str, pool: str) -> None:
 
 def withdraw(admin: Conn, app_role: str) -> None:
     if admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,)).fetchone() is not None:
+        # Its spend too: the counts and times of a customer that is gone are not kept for the pool. A row another
+        # sharer's open transaction holds (it is deleting it as old) is left to that, or to the pool's next window.
+        admin.execute(
+            "DELETE FROM egress_budget.spend WHERE ctid IN (SELECT sp.ctid FROM egress_budget.spend sp "
+            "JOIN egress_budget.sharer s ON sp.sharer = s.id WHERE s.role_name = %s FOR UPDATE OF sp SKIP LOCKED)",
+            (app_role,),
+        )
         admin.execute("DELETE FROM egress_budget.sharer WHERE role_name = %s", (app_role,))

@@ -23,6 +23,34 @@ Conn = psycopg.Connection[tuple[object, ...]]
 # GRANT/REVOKE on one database object from two sessions at once fails with "tuple concurrently updated":
 # the per-customer database step is serialised across customers with this lock.
 DDL_LOCK = "tallyhold.provision.ddl"
+# An advisory lock needs no privilege: any customer's login could take this one and stall every create and destroy
+# for good. Whoever holds it and is not a provisioner (the admin role) is cut off after this wait.
+_DDL_LOCK_WAIT = "2s"
+_CUT_OFF_FOREIGN_HOLDERS = """
+SELECT pg_terminate_backend(l.pid, 5000)
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND a.usename <> current_user
+  AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+  AND l.classid = ((hashtext(%(key)s)::bigint >> 32) & 4294967295)::oid
+  AND l.objid = (hashtext(%(key)s)::bigint & 4294967295)::oid
+"""
+
+
+@contextmanager
+def ddl_locked(conn: Conn) -> Iterator[None]:
+    """One provisioner at a time changes roles and grants in the tenant database."""
+    conn.execute(f"SET lock_timeout = '{_DDL_LOCK_WAIT}'")
+    while True:
+        try:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (DDL_LOCK,))
+            break
+        except errors.LockNotAvailable:
+            conn.execute(_CUT_OFF_FOREIGN_HOLDERS, {"key": DDL_LOCK})  # another provisioner's lock is waited for
+    conn.execute("RESET lock_timeout")
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (DDL_LOCK,))
 
 
 @dataclass(frozen=True)
@@ -73,23 +101,15 @@ class Databases:
 
     def converge_tenant(self, names: TenantNames, password: str) -> None:
         self.ensure_tenant_database()
-        with self.connect_tenant_db() as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (DDL_LOCK,))
-            try:
-                TenantDatabase(names, self.tenant_database, self.egress_pool or default_pool()).create(conn, password)
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (DDL_LOCK,))
+        with self.connect_tenant_db() as conn, ddl_locked(conn):
+            TenantDatabase(names, self.tenant_database, self.egress_pool or default_pool()).create(conn, password)
 
     def drop_tenant(self, names: TenantNames) -> None:
         with self.connect_admin() as admin:
             exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.tenant_database,)).fetchone()
         if exists:
-            with self.connect_tenant_db() as conn:
-                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (DDL_LOCK,))
-                try:
-                    TenantDatabase(names, self.tenant_database).drop(conn)
-                finally:
-                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (DDL_LOCK,))
+            with self.connect_tenant_db() as conn, ddl_locked(conn):
+                TenantDatabase(names, self.tenant_database).drop(conn)
                 return
         # No tenant database: only the roles (cluster-wide) can remain.
         with self.connect_admin() as admin:

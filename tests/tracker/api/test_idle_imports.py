@@ -1,6 +1,7 @@
 """What an idle instance holds: `tallyhold serve`'s app and server, built as serve builds them, import neither
-Jinja2 (the web pages load it at their first page) nor the websockets package (no WebSocket route). Each is a
-few MiB of every idle instance on a host of many customers. Run in a fresh interpreter: the test process has
+Jinja2 (the web pages load it at their first page), nor the websockets package (no WebSocket route), nor a
+character-set detector for requests (`credentials/lean_requests.py`). Each is a few MiB of every idle instance on
+a host of many customers. Run in a fresh interpreter: the test process has
 imported both already."""
 
 from __future__ import annotations
@@ -20,16 +21,21 @@ settings = Settings(
 )
 config = uvicorn_config(create_app(settings), settings)
 config.load()  # what uvicorn does before it serves: picks the protocol classes
-idle = [m for m in ("jinja2", "websockets") if m in sys.modules]
+idle = [m for m in ("jinja2", "websockets", "charset_normalizer", "chardet") if m in sys.modules]
 from tallyhold.web.rendering import render
 page = render("error.html", {"title": "Not found"}, status_code=404)
-print(json.dumps({"idle": idle, "page": page.status_code, "jinja2_after_page": "jinja2" in sys.modules}))
+import requests.models
+answer = requests.models.Response()
+answer._content = "déjà".encode()  # no charset declared: requests falls back to UTF-8 without a detector
+after_page = "jinja2" in sys.modules
+print(json.dumps({"idle": idle, "page": page.status_code, "jinja2_after_page": after_page, "text": answer.text}))
 """
 
 
-def test_an_idle_instance_imports_neither_jinja2_nor_websockets() -> None:
+def test_an_idle_instance_imports_neither_jinja2_nor_websockets_nor_a_charset_detector() -> None:
     done = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True)
     found = json.loads(done.stdout)
     assert found["idle"] == []
     assert found["page"] == 404
     assert found["jinja2_after_page"]
+    assert found["text"] == "déjà"

@@ -35,6 +35,8 @@ class Failure:
     code: str
     transient: bool
     retry_after: float | None = None
+    # False when the call was never sent (the shared egress pool is held back): no hold of the source's own.
+    from_venue: bool = True
 
     @property
     def verdict(self) -> Verdict:

@@ -33,3 +33,8 @@ For the sync engine (and anything else that uses a stored key):
   probes every 2 s) lets a scheduler skip exchange sources without trying; `tallyhold_vault_up` and
   `/readyz` carry the same signal outside the process.
 """
+
+from tallyhold.credentials.lean_requests import import_requests_without_detector
+
+# Before any module of this package imports hvac, which imports requests.
+import_requests_without_detector()

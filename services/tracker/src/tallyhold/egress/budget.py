@@ -24,10 +24,18 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Grant:
-    """0 s: granted (and counted). Otherwise nothing was counted; ask again after `wait` seconds."""
+    """0 s: granted (and counted). Otherwise nothing was counted; ask again after `wait` seconds. `hold`: None
+    when the window's budget is spent, else why the pool is held back ("rate_limited": a venue answered 429;
+    "banned": 418), which the call reports as its own failure instead of waiting."""
 
     wait: float
-    banned: bool = False
+    hold: str | None = None
+
+
+HOLDS = frozenset({"rate_limited", "banned"})
+# A call refused before it was sent, because the pool is held back (another instance's 429 or ban): the venue
+# said nothing about this source, so the source gets no hold of its own; the venue's breaker holds it back.
+POOL_HOLD = "pool_hold"
 
 
 class BudgetUnavailable(Exception):
@@ -39,7 +47,8 @@ class BudgetUnavailable(Exception):
 class Budget(Protocol):
     async def acquire(self, venue: str, weight: int) -> Grant: ...
 
-    async def hold_back(self, venue: str, seconds: float) -> None: ...
+    async def hold_back(self, venue: str, seconds: float, *, banned: bool) -> None:
+        """Every sharer holds back `seconds`; `banned`: a ban (418), else a rate limit (429 with Retry-After)."""
 
 
 CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("tallyhold_egress_budget", default=None)
@@ -49,8 +58,8 @@ class PipeBudget:
     """The worker's side: asks the API process, which owns the database session, over the egress pipe.
 
     worker → parent  {"budget": {"n": 3, "venue": "binance", "weight": 20}}
-    worker → parent  {"budget": {"n": 4, "venue": "binance", "hold_back": 120.0}}
-    parent → worker  {"budget_reply": 3, "wait": 0.0, "banned": false}   or   {"budget_reply": 3, "error": "..."}
+    worker → parent  {"budget": {"n": 4, "venue": "binance", "hold_back": 120.0, "banned": true}}
+    parent → worker  {"budget_reply": 3, "wait": 0.0, "hold": null}   or   {"budget_reply": 3, "error": "..."}
     """
 
     def __init__(self, write: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
@@ -61,10 +70,11 @@ class PipeBudget:
 
     async def acquire(self, venue: str, weight: int) -> Grant:
         reply = await self._ask({"venue": venue, "weight": weight})
-        return Grant(wait=float(reply.get("wait") or 0.0), banned=bool(reply.get("banned")))
+        hold = reply.get("hold")
+        return Grant(wait=float(reply.get("wait") or 0.0), hold=hold if hold in HOLDS else None)
 
-    async def hold_back(self, venue: str, seconds: float) -> None:
-        await self._ask({"venue": venue, "hold_back": seconds})
+    async def hold_back(self, venue: str, seconds: float, *, banned: bool) -> None:
+        await self._ask({"venue": venue, "hold_back": seconds, "banned": banned})
 
     async def _ask(self, question: dict[str, Any]) -> dict[str, Any]:
         if self._closed:

@@ -161,11 +161,12 @@ class EgressClient:
             venue, weight, hold = question.get("venue"), question.get("weight"), question.get("hold_back")
             if not isinstance(venue, str):
                 raise egress_budget.BudgetUnavailable(egress_budget.BudgetUnavailable.code)
-            if isinstance(hold, int | float):
-                await self.budget.hold_back(venue, float(hold))
+            banned = question.get("banned")
+            if isinstance(hold, int | float) and isinstance(banned, bool):
+                await self.budget.hold_back(venue, float(hold), banned=banned)
             elif isinstance(weight, int):
                 grant = await self.budget.acquire(venue, weight)
-                reply.update(wait=grant.wait, banned=grant.banned)
+                reply.update(wait=grant.wait, hold=grant.hold)
             else:
                 raise egress_budget.BudgetUnavailable(egress_budget.BudgetUnavailable.code)
         except egress_budget.BudgetUnavailable:

@@ -6,17 +6,18 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_ACQUIRE = text("SELECT wait_seconds, banned FROM egress_budget.acquire(:venue, :weight)")
-_REPORT_BAN = text("SELECT egress_budget.report_ban(:venue, :seconds)")
+_ACQUIRE = text("SELECT wait_seconds, hold FROM egress_budget.acquire(:venue, :weight)")
+_REPORT_BAN = text("SELECT egress_budget.report_ban(:venue, :seconds, :banned)")
 
 
 class BudgetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def acquire(self, venue: str, weight: int) -> tuple[float, bool]:
+    async def acquire(self, venue: str, weight: int) -> tuple[float, str | None]:
         row = (await self.session.execute(_ACQUIRE, {"venue": venue, "weight": weight})).one()
-        return float(row.wait_seconds), bool(row.banned)
+        return float(row.wait_seconds), row.hold
 
-    async def report_ban(self, venue: str, seconds: float) -> float:
-        return float((await self.session.execute(_REPORT_BAN, {"venue": venue, "seconds": seconds})).scalar_one())
+    async def report_ban(self, venue: str, seconds: float, *, banned: bool) -> float:
+        result = await self.session.execute(_REPORT_BAN, {"venue": venue, "seconds": seconds, "banned": banned})
+        return float(result.scalar_one())

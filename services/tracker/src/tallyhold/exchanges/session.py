@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from tallyhold.egress.budget import CURRENT as CURRENT_BUDGET
-from tallyhold.egress.budget import Budget, BudgetUnavailable
+from tallyhold.egress.budget import POOL_HOLD, Budget, BudgetUnavailable
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import denied
 from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, decode_body, retry_after_seconds
@@ -166,8 +166,10 @@ class VenueApi:
                 raise CallFailure(BudgetUnavailable.code, True) from None
             if grant.wait <= 0:
                 return
-            if grant.banned or grant.wait > self._policy.budget_wait_max:
-                raise CallFailure("banned" if grant.banned else "rate_limited", True, grant.wait)
+            if grant.hold is not None or grant.wait > self._policy.budget_wait_max:
+                # A held pool is the venue's own verdict (a 429's Retry-After, a ban), reported as such so the
+                # engine holds the venue's other sources back too; a spent window is only waited out.
+                raise CallFailure(grant.hold or "rate_limited", True, grant.wait, error_class=POOL_HOLD)
             # a little spread, so that the sharers told to wait for the same moment do not all ask at once
             await asyncio.sleep(grant.wait + random.uniform(0, min(1.0, grant.wait / 10)))
 
@@ -181,7 +183,7 @@ class VenueApi:
         # The venue's own answer stays the call's failure; if the budget is unreachable, the next request this
         # worker would send is refused anyway (fail closed in _spend).
         with contextlib.suppress(BudgetUnavailable):
-            await budget.hold_back(self.venue, failure.retry_after or 0.0)
+            await budget.hold_back(self.venue, failure.retry_after or 0.0, banned=failure.code == "banned")
 
     def _retry_wait(self, failure: CallFailure, attempt: int) -> float | None:
         if failure.code not in INLINE_RETRY or attempt >= self._policy.attempts:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold.db import transaction
-from tallyhold.egress.budget import BudgetUnavailable, Grant
+from tallyhold.egress.budget import HOLDS, BudgetUnavailable, Grant
 from tallyhold.exchanges.budget_repository import BudgetRepository
 from tallyhold.exchanges.registry import ADAPTERS
 from tallyhold.metrics import EGRESS_BUDGET_HOLD_BACKS, EGRESS_BUDGET_WAIT
@@ -39,20 +39,20 @@ class SharedBudget:
         venue = shared_venue(venue)
         try:
             async with transaction(self._sessions) as session:
-                wait, banned = await BudgetRepository(session).acquire(venue, int(weight))
+                wait, hold = await BudgetRepository(session).acquire(venue, int(weight))
         except SQLAlchemyError as error:
             logger.error("egress budget unavailable", extra={"venue": venue, "error": type(error).__name__})
             raise BudgetUnavailable(BudgetUnavailable.code) from None
         if wait > 0:
-            EGRESS_BUDGET_WAIT.labels(venue, "banned" if banned else "window").inc(wait)
-        return Grant(wait=wait, banned=banned)
+            EGRESS_BUDGET_WAIT.labels(venue, hold or "window").inc(wait)
+        return Grant(wait=wait, hold=hold if hold in HOLDS else None)
 
-    async def hold_back(self, venue: str, seconds: float) -> None:
+    async def hold_back(self, venue: str, seconds: float, *, banned: bool) -> None:
         venue = shared_venue(venue)
         seconds = min(max(float(seconds), 1.0), MAX_HOLD_BACK_SECONDS)
         try:
             async with transaction(self._sessions) as session:
-                applied = await BudgetRepository(session).report_ban(venue, seconds)
+                applied = await BudgetRepository(session).report_ban(venue, seconds, banned=banned)
         except SQLAlchemyError as error:
             logger.error("egress budget unavailable", extra={"venue": venue, "error": type(error).__name__})
             raise BudgetUnavailable(BudgetUnavailable.code) from None

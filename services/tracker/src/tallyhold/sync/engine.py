@@ -27,6 +27,7 @@ from tallyhold import metrics
 from tallyhold.breakers.policy import VENUE_CODES, Breakers, Failure
 from tallyhold.breakers.repository import BreakerRepository
 from tallyhold.db import transaction
+from tallyhold.egress.budget import POOL_HOLD
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
 from tallyhold.errors import TallyholdError
@@ -256,6 +257,8 @@ class SyncEngine:
                 return self._skipped(connection_id, kind, "breaker_open")
             async with self._venue_limit(call.venue):
                 reply = await self._call(call)
+            if isinstance(reply, Failure) and not reply.from_venue:
+                return await self._held_by_pool(claimed, reply, venue=call.venue)
             if isinstance(reply, Failure):
                 return await self._failed(claimed, reply, started, venue=call.venue)
             return await self._succeeded(claimed, reply, started, venue=call.venue, point=point)
@@ -296,7 +299,8 @@ class SyncEngine:
         except TimeoutError:
             return Failure("timeout", transient=True)
         except EgressError as exc:
-            return Failure(exc.code[:MAX_CODE_LENGTH], exc.transient, exc.failure.retry_after)
+            from_venue = exc.failure.details.get("held_by") != POOL_HOLD
+            return Failure(exc.code[:MAX_CODE_LENGTH], exc.transient, exc.failure.retry_after, from_venue)
         # Owned and owed lines land in String(32) columns: a blank or overlong one is a malformed answer, never
         # a database error escaping the sync.
         lines = [(b.asset, b.location) for b in reply.balances] + [(d.asset, d.location) for d in reply.liabilities]
@@ -374,6 +378,20 @@ class SyncEngine:
             extra={"connection_id": str(claimed.connection_id), "code": failure.code, "outcome": applied.outcome},
         )
         return SyncResult(claimed.connection_id, applied.outcome, failure.code, applied.next_attempt_at)
+
+    async def _held_by_pool(self, claimed: Claim, failure: Failure, *, venue: str) -> SyncResult:
+        """The shared egress pool refused the call before it was sent (another instance's 429 or ban): nothing
+        happened to this source, so it is skipped like any source of a venue whose breaker is open, and the
+        venue's breaker opens for the pool's hold."""
+        now = self.clock()
+        opened = self.breakers.failure(venue, failure, now)
+        async with transaction(self.session_maker) as session:
+            await SyncRepository(session).release_lease(claimed.connection_id, claimed.lease_until)
+            if opened is not None:
+                reason = self.breakers.reason(venue) or failure.code
+                await BreakerRepository(session).open_breaker(venue, reason, now, opened)
+        self._publish_breakers(now)
+        return self._skipped(claimed.connection_id, claimed.kind, "breaker_open")
 
     async def _release(self, claimed: Claim) -> None:
         async with transaction(self.session_maker) as session:

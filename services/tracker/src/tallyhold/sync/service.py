@@ -260,7 +260,8 @@ async def fail(
     if connection.status == "quarantined":
         return Applied(Outcome.superseded, detail="quarantined")
     connection.last_error = failure.code
-    hold = failure.hold_seconds()
+    # The source's own hold comes from its venue's answer; a call the shared pool never let out has none.
+    hold = failure.hold_seconds() if failure.from_venue else None
     if hold is not None:
         connection.hold_until = now + timedelta(seconds=hold)
     verdict = failure.verdict
