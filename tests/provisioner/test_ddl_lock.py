@@ -8,9 +8,9 @@ import secrets
 import psycopg
 import pytest
 
-from tallyhold_provision.postgres import DDL_LOCK, Databases
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.naming import TenantNames, new_customer_id
+from tallyhold_provision.postgres import DDL_LOCK, Databases
 from tests.fixtures.platform import DATABASE, create_tenant, drop_tenant
 
 

@@ -11,7 +11,6 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from tallyhold_provision.tenant_database import TenantDatabase
 from tallyhold_provision.egress_budget import (
     ADVISORY_NAMESPACE,
     MAX_BAN_SECONDS,
@@ -20,6 +19,7 @@ from tallyhold_provision.egress_budget import (
     set_venue_limit,
 )
 from tallyhold_provision.local.postgres import LocalPostgres
+from tallyhold_provision.tenant_database import TenantDatabase
 from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant
 from tests.tracker.egress.budget_fixtures import new_pool
 
