@@ -16,7 +16,7 @@ from tallyhold.credentials.context import b64encode
 from tallyhold.credentials.lifecycle import TENANT_POLICY, TenantVault
 from tallyhold_provision.naming import TenantNames, new_customer_id
 from tests.fixtures.provisioner import ControlPlane
-from tests.tracker.credentials.test_kubernetes_login import TokenReviewApi
+from tests.fixtures.token_review import TokenReviewApi
 
 
 @pytest.fixture(scope="module")
