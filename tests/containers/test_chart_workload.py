@@ -23,14 +23,14 @@ import httpx
 import pytest
 import yaml
 
-from tallyhold.credentials import lifecycle
-from tallyhold.credentials.lifecycle import TenantVault
 from tallyhold.settings import Settings
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.backends.kubernetes import CHART_SETTINGS
 from tallyhold_provision.kube.render import render_chart
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.podman.engine import podman
+from tallyhold_provision.tenant_vault import TenantVault
 from tallyhold_sandbox import Sandbox
 from tests.deploy.charts import CHART, one
 from tests.fixtures.instance import FAST_EGRESS, instance_settings, issue_token, settings_env, wait_idle
@@ -55,17 +55,17 @@ def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TokenReviewA
 def k8s_vault(vault_admin: Any, apiserver: TokenReviewApi, tenant: Tenant) -> Iterator[TenantVault]:
     """The tenant in Vault as the provisioner makes a Kubernetes customer: key named like its namespace, role named
     after its id bound to the ServiceAccount `tallyhold` there, under the one shared templated policy."""
-    lifecycle.ensure_kubernetes_auth(
+    tenant_vault.ensure_kubernetes_auth(
         vault_admin, kubernetes_host=apiserver.host, kubernetes_ca_cert=apiserver.cert.read_text()
     )
     names = TenantVault.for_kubernetes(tenant.customer_id)
     install_tenant_policy(vault_admin, names)
-    lifecycle.ensure_key(vault_admin, names)
-    lifecycle.ensure_kubernetes_role(vault_admin, names, namespace=names.key)
+    tenant_vault.ensure_key(vault_admin, names)
+    tenant_vault.ensure_kubernetes_role(vault_admin, names, namespace=names.key)
     try:
         yield names
     finally:
-        lifecycle.destroy(vault_admin, names)
+        tenant_vault.destroy(vault_admin, names)
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from tallyhold.credentials import lifecycle
 from tallyhold.credentials.context import b64encode, derivation_context
-from tallyhold.credentials.lifecycle import TenantVault
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.errors import ProvisionError
 from tallyhold_provision.local.osuser import instance_user_name
 from tallyhold_provision.registry import Customer, State
+from tallyhold_provision.tenant_vault import TenantVault
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
 
 CREATE_STEPS = ("registry", "database", "migrations", "vault", "instance", "first_token", "finish")
@@ -35,14 +35,14 @@ def _vault_objects(plane: ControlPlane, customer_id: str) -> dict[str, bool]:
     roles = admin.list("auth/approle/role") or {"data": {"keys": []}}
     policies = admin.sys.list_acl_policies()["data"]["keys"]
     names = TenantVault.for_customer(customer_id)
-    entities = lifecycle.tenant_entities(admin, names)
+    entities = tenant_vault.tenant_entities(admin, names)
     return {
         "key": customer_id in key,
         "role": customer_id in roles["data"]["keys"],
         "policy": any(customer_id in policy for policy in policies),
         # Its instance's logins: the identity entity and alias they made, and live tokens.
         "identity": bool(entities),
-        "tokens": bool(lifecycle.tenant_token_accessors(admin, names, entities)),
+        "tokens": bool(tenant_vault.tenant_token_accessors(admin, names, entities)),
     }
 
 
@@ -328,7 +328,7 @@ def test_a_secret_id_minted_with_the_provisioners_login_shows_in_status_and_conv
             # What a stolen provisioner login allows: a wrapped secret id of the tenant's role, unwrapped by the
             # provisioner itself, logging in as the tenant from the instances' address.
             vault = control_plane.vault()
-            extra = lifecycle.wrapped_secret_id(vault.client, TenantVault.for_customer(customer.id))
+            extra = tenant_vault.wrapped_secret_id(vault.client, TenantVault.for_customer(customer.id))
             stolen = str(vault.client.sys.unwrap(token=extra.wrapping_token)["data"]["secret_id"])
             hvac.Client(url=addr, token="").auth.approle.login(customer.id, stolen)
 

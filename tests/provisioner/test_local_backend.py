@@ -17,6 +17,7 @@ from tallyhold_provision.config import config_table
 from tallyhold_provision.instance_env import PROTECTED, instance_environment, passthrough
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.launch import child_environment
+from tallyhold_provision.local.postgres import MAX_CONNECTIONS
 from tallyhold_provision.local.supervisor import Program
 from tallyhold_provision.naming import TenantNames
 from tallyhold_provision.registry import Customer
@@ -125,7 +126,14 @@ def test_the_launcher_drops_inherited_tallyhold_variables(tmp_path) -> None:
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps({"TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef"}))
     child = child_environment(env_file, {"PATH": "/bin", "TALLYHOLD_VAULT_TOKEN": "inherited"})
-    assert child == {"PATH": "/bin", "TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef"}
+    assert child == {"PATH": "/bin", "TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef", "MALLOC_ARENA_MAX": "2"}
+
+
+def test_the_launcher_caps_malloc_arenas_unless_the_operator_chose(tmp_path) -> None:
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef"}))
+    assert child_environment(env_file, {})["MALLOC_ARENA_MAX"] == "2"
+    assert child_environment(env_file, {"MALLOC_ARENA_MAX": "4"})["MALLOC_ARENA_MAX"] == "4"
 
 
 def test_supervisor_values_are_escaped(tmp_path) -> None:
@@ -143,3 +151,16 @@ def test_readme_operator_configuration_table_matches_settings() -> None:
     match = re.search(pattern, readme, re.S)
     assert match, "README.md lost its operator configuration table markers"
     assert match.group(1) == config_table(), "regenerate it: tallyhold-provision config-table"
+
+
+def test_the_platform_is_sized_for_hundreds_of_customers(
+    local: tuple[Customer, str], control_plane: ControlPlane
+) -> None:
+    """Postgres's connection slots and supervisord's file descriptors are what run out first on a host of many
+    customers (bench/bench_capacity.py); both are set by the platform, whatever the cluster's old config says."""
+    with control_plane.postgres.connect() as connection:
+        found = connection.execute("SHOW max_connections").fetchone()
+    assert found is not None
+    assert int(str(found[0])) == MAX_CONNECTIONS
+    # supervisord raises its own soft limit to `minfds` at start (this machine's is higher already).
+    assert "minfds=8192" in control_plane.supervisor.conf_file.read_text().splitlines()

@@ -11,10 +11,10 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from tallyhold.credentials import lifecycle
 from tallyhold.credentials.context import b64encode
-from tallyhold.credentials.lifecycle import TENANT_POLICY, TenantVault
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.naming import TenantNames, new_customer_id
+from tallyhold_provision.tenant_vault import TENANT_POLICY, TenantVault
 from tests.fixtures.provisioner import ControlPlane
 from tests.fixtures.token_review import TokenReviewApi
 
@@ -22,7 +22,7 @@ from tests.fixtures.token_review import TokenReviewApi
 @pytest.fixture(scope="module")
 def apiserver(tmp_path_factory: pytest.TempPathFactory, control_plane: ControlPlane) -> Iterator[TokenReviewApi]:
     api = TokenReviewApi(tmp_path_factory.mktemp("k8s-provisioner"))
-    lifecycle.ensure_kubernetes_auth(
+    tenant_vault.ensure_kubernetes_auth(
         control_plane.openbao.admin_client(), kubernetes_host=api.host, kubernetes_ca_cert=api.cert.read_text()
     )
     yield api
@@ -49,12 +49,14 @@ def test_a_kubernetes_customer_from_creation_to_destroy(control_plane: ControlPl
     encrypted = pod.secrets.transit.encrypt_data(name=names.namespace, plaintext=b64encode(b"k"), context=context)
     assert encrypted["data"]["ciphertext"].startswith("vault:v1:")
     tenant = TenantVault.for_kubernetes(names.customer_id)
-    assert lifecycle.rotate_key(vault.client, tenant).latest_version == 2  # rotation's first step, as the provisioner
+    assert (
+        tenant_vault.rotate_key(vault.client, tenant).latest_version == 2
+    )  # rotation's first step, as the provisioner
 
-    assert lifecycle.exists(admin, tenant)["identity"] is True
+    assert tenant_vault.exists(admin, tenant)["identity"] is True
     vault.destroy_tenant(names)
     vault.destroy_tenant(names)  # idempotent
-    assert lifecycle.exists(admin, tenant) == dict.fromkeys(
+    assert tenant_vault.exists(admin, tenant) == dict.fromkeys(
         ("key", "approle_role", "kubernetes_role", "identity", "tokens"), False
     )
     with pytest.raises(hvac.exceptions.Forbidden):  # its token was revoked

@@ -11,9 +11,10 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from tallyhold.credentials import lifecycle, transit
+from tallyhold.credentials import transit
 from tallyhold.credentials.context import derivation_context
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem, VaultForbidden
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tallyhold_provision.naming import TenantNames, new_customer_id
 from tallyhold_provision.vault import Vault, VaultLayout, bootstrap, login, provisioner_policy_text, tenant_policy_text
@@ -58,7 +59,7 @@ def test_a_tenant_works_on_non_default_mounts(bao: LocalOpenBao) -> None:
     with pytest.raises(VaultForbidden):
         transit.encrypt(tenant, MOUNTS["transit_mount"], other.transit_key, [EncryptItem("x", context, b"v")])
 
-    assert lifecycle.transit_upsert_disabled(admin, transit_mount=MOUNTS["transit_mount"])
+    assert tenant_vault.transit_upsert_disabled(admin, transit_mount=MOUNTS["transit_mount"])
     with pytest.raises(hvac.exceptions.InvalidPath):  # the key lives on the configured mount only
         admin.secrets.transit.read_key(name=mine.transit_key, mount_point="transit")
     for names in (mine, other):

@@ -16,10 +16,10 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from tallyhold.credentials import lifecycle
 from tallyhold.credentials.context import b64encode, derivation_context
-from tallyhold.credentials.lifecycle import TENANT_POLICY, TenantVault
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.naming import TenantNames, new_customer_id
+from tallyhold_provision.tenant_vault import TENANT_POLICY, TenantVault
 from tallyhold_provision.vault import Vault
 from tests.fixtures.provisioner import ControlPlane
 from tests.fixtures.vault import unwrap_secret_id
@@ -67,7 +67,7 @@ def test_the_provisioner_can_do_its_job(control_plane: ControlPlane, tenant: Ten
     lookup = control_plane.openbao.admin_client().write_data(
         f"auth/approle/role/{tenant.vault_role}/secret-id/lookup", data={"secret_id": secret_id}
     )["data"]
-    assert lookup["secret_id_num_uses"] == int(lifecycle.SECRET_ID_NUM_USES) - 1
+    assert lookup["secret_id_num_uses"] == int(tenant_vault.SECRET_ID_NUM_USES) - 1
     assert lookup["cidr_list"] in ([], None) or lookup["cidr_list"] == ["127.0.0.1/32"]
     role = control_plane.openbao.admin_client().read(f"auth/approle/role/{tenant.vault_role}")["data"]
     assert role["secret_id_bound_cidrs"] == ["127.0.0.1/32"]
@@ -108,7 +108,7 @@ def test_a_secret_id_the_provisioner_minted_for_itself_is_reported_and_retired(
     assert vault.health(tenant, secret_id_accessor=instance.accessor).healthy
     # A compromised provisioner's login: a wrapped secret id of the tenant's role, which it unwraps itself and
     # logs in with as the tenant from the instances' address. The instance's own secret id keeps working.
-    extra = lifecycle.wrapped_secret_id(vault.client, TenantVault.for_customer(tenant.customer_id))
+    extra = tenant_vault.wrapped_secret_id(vault.client, TenantVault.for_customer(tenant.customer_id))
     stolen = str(vault.client.sys.unwrap(token=extra.wrapping_token)["data"]["secret_id"])
     hvac.Client(url=addr, token="").auth.approle.login(tenant.customer_id, stolen)
 
@@ -137,12 +137,12 @@ def test_a_role_changed_by_hand_is_reported_and_repaired(control_plane: ControlP
 
 
 def _approle(tenant: TenantNames, **changed: Any) -> dict[str, Any]:
-    return {**lifecycle.approle_role(TenantVault.for_customer(tenant.customer_id), cidrs="127.0.0.1/32"), **changed}
+    return {**tenant_vault.approle_role(TenantVault.for_customer(tenant.customer_id), cidrs="127.0.0.1/32"), **changed}
 
 
 def _kubernetes(tenant: TenantNames, **changed: Any) -> dict[str, Any]:
     names = TenantVault.for_kubernetes(tenant.customer_id)
-    return {**lifecycle.kubernetes_role(names, namespace=tenant.namespace), **changed}
+    return {**tenant_vault.kubernetes_role(names, namespace=tenant.namespace), **changed}
 
 
 # (parameter, refused values in every form): each is sent inside the otherwise exact request the provisioner

@@ -11,6 +11,8 @@ runtime stage: what the running tracker never loads goes, what it loads is kept 
   worker, at each start, would recompile ccxt's hundred exchanges); a source beside its bytecode would ship every
   module twice. Tracebacks through third-party code keep file and line, without the line's text. The tracker's
   own package is not touched here (it is installed later, with its sources and their bytecode).
+- ccxt's two package `__init__` sources stay: the egress worker reads them to load ccxt without its hundred
+  exchanges (tallyhold/egress/ccxt_packages.py), so they are data it parses, not only modules it imports.
 
 Run with the virtualenv's Python (the version the bytecode is for):  python slim_venv.py SITE_PACKAGES
 """
@@ -27,6 +29,7 @@ UNUSED_FOLDERS = frozenset({"tests", "test", "SelfTest"})
 UNUSED_PACKAGES = ("ccxt/pro",)
 UNUSED_SUFFIXES = frozenset({".c", ".cpp", ".h", ".pyx", ".pxd", ".pyi"})
 ELF_MAGIC = b"\x7fELF"
+KEPT_SOURCES = frozenset({"ccxt/__init__.py", "ccxt/async_support/__init__.py"})
 
 
 def remove_unused(site: Path) -> None:
@@ -64,7 +67,8 @@ def compile_in_place(site: Path) -> None:
     if not compileall.compile_dir(site, quiet=1, legacy=True, workers=0):
         sys.exit("slim_venv: a module failed to compile")
     for source in site.rglob("*.py"):
-        if source.is_file() and source.with_suffix(".pyc").is_file():
+        kept = source.relative_to(site).as_posix() in KEPT_SOURCES
+        if source.is_file() and source.with_suffix(".pyc").is_file() and not kept:
             source.unlink()
 
 

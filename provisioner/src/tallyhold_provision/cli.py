@@ -84,10 +84,11 @@ def _describe(exc: Exception) -> str:
     import hvac.exceptions
     import psycopg
 
-    from tallyhold.credentials.errors import KeyMisconfigured, RewrapIncomplete
     from tallyhold_provision.local.openbao import OpenBaoError
     from tallyhold_provision.local.postgres import PostgresError
     from tallyhold_provision.local.supervisor import SupervisorError
+    from tallyhold_provision.rotation import RewrapIncomplete
+    from tallyhold_provision.tenant_vault import KeyMisconfigured
 
     # Our own messages: paths, names, counts and the local servers' own start-up errors, never a secret.
     if isinstance(exc, KeyMisconfigured | RewrapIncomplete | OpenBaoError | PostgresError | SupervisorError):

@@ -65,6 +65,13 @@ class ProvisionerSettings(BaseSettings):
     INSTANCE_DATABASE_HOST: str | None = Field(
         None, description="Host the instances use to reach Postgres. Defaults to the admin URL's host."
     )
+    EGRESS_POOL: str | None = Field(
+        None,
+        description="Egress pool of the customers created: the instances that reach exchanges from one IP, which "
+        "share each venue's per-IP request budget. Unset: one pool per host (its host name). On Kubernetes, one "
+        "pool per NAT gateway (the same name for every customer whose pods leave through it).",
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
+    )
     VAULT_ADDR: AnyHttpUrl | None = Field(
         None, description="Vault/OpenBao address. Unset: the local OpenBao in the state folder."
     )

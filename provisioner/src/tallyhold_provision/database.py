@@ -5,11 +5,12 @@ Every statement is idempotent, so `create` converges whatever state a crash left
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
+from tallyhold_provision import egress_budget
 from tallyhold_provision.naming import TenantNames
 
 APP_CONNECTION_LIMIT = 20
@@ -22,6 +23,8 @@ APPEND_ONLY_TABLES = ("audit_events",)
 class TenantDatabase:
     names: TenantNames
     database: str
+    # The instances that leave through one egress IP share each venue's per-IP budget (egress_budget.py).
+    egress_pool: str = field(default_factory=egress_budget.default_pool)
 
     def harden_database(self, admin: psycopg.Connection[tuple[object, ...]]) -> None:
         """Nobody connects to any database of the cluster, creates in it or makes temp tables unless granted.
@@ -82,6 +85,8 @@ class TenantDatabase:
                         sql.Identifier(n.schema, table), app
                     )
                 )
+        egress_budget.ensure_schema(admin)
+        egress_budget.enroll(admin, n.app_role, self.egress_pool)
         admin.execute(sql.SQL("ALTER ROLE {} SET search_path = {}").format(app, schema))
         admin.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '15s'").format(app))
         admin.execute(sql.SQL("ALTER ROLE {} SET idle_in_transaction_session_timeout = '60s'").format(app))
@@ -92,6 +97,7 @@ class TenantDatabase:
         if _role_exists(admin, n.app_role):
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (n.app_role,))
         admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+        egress_budget.withdraw(admin, n.app_role)
         for role_name, role in ((n.app_role, app), (n.owner_role, owner)):
             if _role_exists(admin, role_name):
                 admin.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(role))

@@ -16,6 +16,7 @@ from psycopg import errors, sql
 from sqlalchemy.engine import URL, make_url
 
 from tallyhold_provision.database import TenantDatabase
+from tallyhold_provision.egress_budget import default_pool
 from tallyhold_provision.naming import TenantNames
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -29,6 +30,7 @@ class Databases:
     admin_url: str
     tenant_database: str
     instance_host: str | None = None
+    egress_pool: str | None = None  # None: one pool per host (egress_budget.default_pool)
 
     def _url(self, **changes: object) -> URL:
         return make_url(self.admin_url).set(drivername="postgresql", **changes)  # type: ignore[arg-type]  # keyword names are URL fields
@@ -74,7 +76,7 @@ class Databases:
         with self.connect_tenant_db() as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (DDL_LOCK,))
             try:
-                TenantDatabase(names, self.tenant_database).create(conn, password)
+                TenantDatabase(names, self.tenant_database, self.egress_pool or default_pool()).create(conn, password)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (DDL_LOCK,))
 

@@ -97,7 +97,7 @@ def build(
         platform.ensure_postgres()
         admin_url = platform.postgres.url()
     return Provisioner(
-        databases=Databases(admin_url, settings.TENANT_DATABASE, settings.INSTANCE_DATABASE_HOST),
+        databases=Databases(admin_url, settings.TENANT_DATABASE, settings.INSTANCE_DATABASE_HOST, settings.EGRESS_POOL),
         vault=vault_factory(settings, platform),
         backends=backends(settings),
         environ=environ,

@@ -1,4 +1,4 @@
-"""The provisioner's side of Vault, over the credentials library (`tallyhold.credentials.lifecycle`).
+"""The provisioner's side of Vault, over the credentials library (`tallyhold_provision.tenant_vault`).
 
 The provisioner logs in with its own identity, whose policy is `deploy/vault/provisioner.hcl.tmpl`: tenant keys
 (`t_*`) and tenant AppRoles only, never a policy. So tenants do not get a policy each: every tenant role gets
@@ -23,12 +23,12 @@ import hvac.exceptions
 import psycopg
 from psycopg import sql
 
-from tallyhold.credentials import lifecycle
-from tallyhold.credentials.lifecycle import TENANT_POLICY, TenantVault
-from tallyhold.credentials.rotation import rotate_and_rewrap
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.backends.base import Health
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.naming import TenantNames
+from tallyhold_provision.rotation import rotate_and_rewrap
+from tallyhold_provision.tenant_vault import TENANT_POLICY, TenantVault
 from tallyhold_provision.vault_plane import SecretIdRecord
 
 PROVISIONER_POLICY = "tallyhold-provisioner"
@@ -104,11 +104,11 @@ def provisioner_policy_text(layout: VaultLayout, *, approle_accessor: str, kuber
         **asdict(layout),  # its fields are the template's placeholders
         approle_accessor=approle_accessor,
         kubernetes_accessor=kubernetes_accessor,
-        token_ttl=lifecycle.TOKEN_TTL,
-        token_max_ttl=lifecycle.TOKEN_MAX_TTL,
-        secret_id_ttl=lifecycle.SECRET_ID_TTL,
-        secret_id_num_uses=lifecycle.SECRET_ID_NUM_USES,
-        wrap_ttl=lifecycle.WRAP_TTL,
+        token_ttl=tenant_vault.TOKEN_TTL,
+        token_max_ttl=tenant_vault.TOKEN_MAX_TTL,
+        secret_id_ttl=tenant_vault.SECRET_ID_TTL,
+        secret_id_num_uses=tenant_vault.SECRET_ID_NUM_USES,
+        wrap_ttl=tenant_vault.WRAP_TTL,
     )
 
 
@@ -146,36 +146,36 @@ class Vault:
 
     def ensure_tenant(self, names: TenantNames, auth: str = "approle") -> None:
         tenant = self._tenant(names, auth)
-        lifecycle.ensure_key(self.client, tenant)
+        tenant_vault.ensure_key(self.client, tenant)
         if auth == "kubernetes":
-            lifecycle.ensure_kubernetes_role(
+            tenant_vault.ensure_kubernetes_role(
                 self.client, tenant, namespace=names.namespace, audience=self.layout.kubernetes_audience
             )
         else:
-            lifecycle.ensure_approle_role(self.client, tenant, cidrs=self.layout.instance_cidrs)
+            tenant_vault.ensure_approle_role(self.client, tenant, cidrs=self.layout.instance_cidrs)
 
     def ensure_secret_id(self, names: TenantNames, current: SecretIdRecord | None) -> SecretIdRecord:
         """`current` while it will keep its instance logging in, else a new response-wrapped secret id. Replaced
         when it is gone, has used half its lifetime or logins, or was never unwrapped and can no longer be."""
         if current is not None and self._secret_id_fresh(names, current):
             return current
-        wrapped = lifecycle.wrapped_secret_id(self.client, self._tenant(names))
+        wrapped = tenant_vault.wrapped_secret_id(self.client, self._tenant(names))
         return SecretIdRecord(wrapped.wrapping_token, wrapped.accessor)
 
     def _secret_id_fresh(self, names: TenantNames, current: SecretIdRecord) -> bool:
         path = f"auth/{self.approle_mount}/role/{names.vault_role}/secret-id-accessor/lookup"
         try:
-            data = lifecycle.read_wrapped(
+            data = tenant_vault.read_wrapped(
                 self.client, path, method="POST", data={"secret_id_accessor": current.accessor}
             )
         except hvac.exceptions.InvalidRequest:
             return False  # no such accessor: destroyed or expired
         if not data:
             return False
-        full_uses = int(lifecycle.SECRET_ID_NUM_USES)
+        full_uses = int(tenant_vault.SECRET_ID_NUM_USES)
         uses_left = int(data.get("secret_id_num_uses") or 0)
         expires = datetime.fromisoformat(str(data["expiration_time"]).replace("Z", "+00:00"))
-        half_life = timedelta(seconds=_seconds(lifecycle.SECRET_ID_TTL) / 2)
+        half_life = timedelta(seconds=_seconds(tenant_vault.SECRET_ID_TTL) / 2)
         if uses_left < full_uses / 2 or expires - datetime.now(UTC) < half_life:
             return False
         # Never used and no longer unwrappable: the instance never got it (it was stopped while the wrapping
@@ -192,7 +192,7 @@ class Vault:
     def secret_id_accessors(self, names: TenantNames) -> list[str]:
         """The accessors of every live secret id of the tenant's AppRole."""
         path = f"auth/{self.approle_mount}/role/{names.vault_role}/secret-id"
-        listed = lifecycle.read_wrapped(self.client, path, method="LIST") or {}
+        listed = tenant_vault.read_wrapped(self.client, path, method="LIST") or {}
         return [str(accessor) for accessor in listed.get("keys") or []]
 
     def retire_secret_ids(self, names: TenantNames, keep: str) -> int:
@@ -205,7 +205,7 @@ class Vault:
                 self.client.write_data(
                     f"{role}/secret-id-accessor/destroy",
                     data={"secret_id_accessor": accessor},
-                    wrap_ttl=lifecycle.WRAP_TTL,
+                    wrap_ttl=tenant_vault.WRAP_TTL,
                 )
                 retired += 1
         return retired
@@ -219,26 +219,26 @@ class Vault:
 
     def destroy_tenant(self, names: TenantNames) -> None:
         """Both kinds of tenant (AppRole and Kubernetes): roles, tokens, identities, keys."""
-        lifecycle.destroy(self.client, self._tenant(names, "approle"))
+        tenant_vault.destroy(self.client, self._tenant(names, "approle"))
         kubernetes = self._tenant(names, "kubernetes")
-        lifecycle.destroy(self.client, kubernetes)
+        tenant_vault.destroy(self.client, kubernetes)
 
     def _role(self, names: TenantNames, auth: str) -> dict[str, Any] | None:
         if auth == "kubernetes":
             response = self.client.read(f"auth/{self.layout.kubernetes_mount}/role/{names.vault_role}")
             return response["data"] if isinstance(response, dict) else None
-        data = lifecycle.read_wrapped(self.client, f"auth/{self.approle_mount}/role/{names.vault_role}")
+        data = tenant_vault.read_wrapped(self.client, f"auth/{self.approle_mount}/role/{names.vault_role}")
         return data if isinstance(data, dict) else None
 
     def exists(self, names: TenantNames, auth: str = "approle") -> bool:
         return (
-            lifecycle.read_key(self.client, self._tenant(names, auth)) is not None
+            tenant_vault.read_key(self.client, self._tenant(names, auth)) is not None
             or self._role(names, auth) is not None
         )
 
     def health(self, names: TenantNames, auth: str = "approle", secret_id_accessor: str | None = None) -> Health:
         try:
-            key = lifecycle.read_key(self.client, self._tenant(names, auth))
+            key = tenant_vault.read_key(self.client, self._tenant(names, auth))
             role = self._role(names, auth)
             accessors = self.secret_id_accessors(names) if auth == "approle" and role is not None else []
         except hvac.exceptions.VaultError:
@@ -247,7 +247,7 @@ class Vault:
             return Health(False, "unreachable", "Vault does not answer")
         if key is None:
             return Health(False, "missing", "no transit key")
-        wrong = [k for k, v in lifecycle.REQUIRED_KEY_SETTINGS.items() if getattr(key, k) != v]
+        wrong = [k for k, v in tenant_vault.REQUIRED_KEY_SETTINGS.items() if getattr(key, k) != v]
         if wrong or key.deletion_allowed:
             return Health(False, "misconfigured", f"key settings: {', '.join(wrong) or 'deletion_allowed'}")
         if role is None:
@@ -269,15 +269,15 @@ class Vault:
             "token_no_default_policy": True,
             "token_period": 0,
             "token_num_uses": 0,
-            "token_ttl": _seconds(lifecycle.TOKEN_TTL),
-            "token_max_ttl": _seconds(lifecycle.TOKEN_MAX_TTL),
+            "token_ttl": _seconds(tenant_vault.TOKEN_TTL),
+            "token_max_ttl": _seconds(tenant_vault.TOKEN_MAX_TTL),
         }
         if auth == "approle":
             cidrs = self.layout.instance_cidrs.split(",")
             wanted |= {
                 "bind_secret_id": True,
-                "secret_id_ttl": _seconds(lifecycle.SECRET_ID_TTL),
-                "secret_id_num_uses": int(lifecycle.SECRET_ID_NUM_USES),
+                "secret_id_ttl": _seconds(tenant_vault.SECRET_ID_TTL),
+                "secret_id_num_uses": int(tenant_vault.SECRET_ID_NUM_USES),
                 "secret_id_bound_cidrs": cidrs,
                 # Vault shows a single-address token binding without its /32 (or /128).
                 "token_bound_cidrs": [cidr.removesuffix("/32").removesuffix("/128") for cidr in cidrs],
@@ -304,7 +304,12 @@ def bootstrap_fingerprint(layout: VaultLayout) -> str:
     for template in ("tenant.hcl.tmpl", "provisioner.hcl.tmpl"):
         digest.update((policy_dir() / template).read_bytes())
     digest.update(repr(layout).encode())
-    lifetimes = (lifecycle.TOKEN_TTL, lifecycle.TOKEN_MAX_TTL, lifecycle.SECRET_ID_TTL, lifecycle.SECRET_ID_NUM_USES)
+    lifetimes = (
+        tenant_vault.TOKEN_TTL,
+        tenant_vault.TOKEN_MAX_TTL,
+        tenant_vault.SECRET_ID_TTL,
+        tenant_vault.SECRET_ID_NUM_USES,
+    )
     digest.update(repr(lifetimes).encode())
     return digest.hexdigest()
 
@@ -314,15 +319,15 @@ def bootstrap(admin: hvac.Client, previous: AppRoleLogin | None, layout: VaultLa
     layout, and the provisioner's own AppRole. Returns its login, reusing `previous` while it still works."""
     layout = layout or VaultLayout()
     approle_mount = layout.approle_mount
-    lifecycle.ensure_engines(
+    tenant_vault.ensure_engines(
         admin,
         transit_mount=layout.transit_mount,
         approle_mount=approle_mount,
         kubernetes_mount=layout.kubernetes_mount,
     )
     accessors = {
-        "approle_accessor": str(lifecycle.auth_accessor(admin, approle_mount)),
-        "kubernetes_accessor": str(lifecycle.auth_accessor(admin, layout.kubernetes_mount)),
+        "approle_accessor": str(tenant_vault.auth_accessor(admin, approle_mount)),
+        "kubernetes_accessor": str(tenant_vault.auth_accessor(admin, layout.kubernetes_mount)),
     }
     admin.sys.create_or_update_policy(
         name=layout.tenant_policy, policy=tenant_policy_text(**accessors, transit_mount=layout.transit_mount)

@@ -28,8 +28,8 @@ import pytest_asyncio
 from prometheus_client import REGISTRY, generate_latest
 from psycopg import sql
 
-from tallyhold.credentials import rotation
 from tallyhold.logging import JsonStderrHandler, configure_logging
+from tallyhold_provision import rotation
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tests.fixtures.encodings import variants
 from tests.fixtures.instance import instance_settings, issue_token

@@ -14,13 +14,13 @@ from sqlalchemy import select, text
 
 from tallyhold.credentials import service as credentials
 from tallyhold.credentials.errors import CredentialsUnreadable
-from tallyhold.credentials.secret import SecretClosed
 from tallyhold.credentials.transit import MAX_BATCH_ITEMS, CiphertextItem, EncryptItem
 from tallyhold.db import create_engine, create_session_maker, transaction
+from tallyhold.egress.protocol import WIRE_CONTEXT
 from tallyhold.logging import SecretRegistry
 from tallyhold.models import Connection
-from tests.tracker.credentials.conftest import start_cipher
-from tests.tracker.credentials.stored import exchange_key, store_exchange_connection
+from tests.fixtures.stored_connection import exchange_key, store_exchange_connection
+from tests.fixtures.vault import start_cipher
 
 
 def _metric(name: str, **labels: str) -> float:
@@ -34,7 +34,7 @@ async def sessions(settings, clean_tenant):
     await engine.dispose()
 
 
-async def test_fields_round_trip_inside_the_scope_only(cipher, sessions, settings):
+async def test_every_part_round_trips_and_stays_masked_outside_the_wire(cipher, sessions, settings):
     key = exchange_key("AKIA-canary-key-1234", "s3cr3t/+=value", passphrase="pass phrase é", uid="uid-42")
     async with transaction(sessions) as session:
         connection_id = await store_exchange_connection(session, cipher, settings.database.schema_name, key)
@@ -43,17 +43,11 @@ async def test_fields_round_trip_inside_the_scope_only(cipher, sessions, setting
         assert row.key_hint == "1234"
         for column in ("api_key_ct", "api_secret_ct", "passphrase_ct", "uid_ct"):
             assert getattr(row, column).startswith("vault:v1:")
-        async with credentials.open_credentials(session, cipher, connection_id) as opened:
-            assert opened.api_key.reveal() == "AKIA-canary-key-1234"
-            assert opened.api_secret.reveal() == "s3cr3t/+=value"
-            assert opened.passphrase is not None
-            assert opened.passphrase.reveal() == "pass phrase é"
-            assert opened.uid is not None
-            assert opened.uid.reveal() == "uid-42"
-            assert "AKIA" not in repr(opened)
-            assert "s3cr3t" not in str(opened.api_secret)
-        with pytest.raises(SecretClosed):
-            opened.api_secret.reveal()
+        opened = await credentials.open_key(session, cipher, connection_id)
+    assert opened == key
+    assert "AKIA" not in repr(opened)
+    assert "s3cr3t" not in str(opened.api_secret) + opened.model_dump_json()
+    assert "s3cr3t/+=value" in opened.model_dump_json(context=WIRE_CONTEXT)
 
 
 async def test_same_plaintext_twice_gives_different_ciphertexts(cipher):
@@ -85,8 +79,7 @@ async def test_a_swapped_ciphertext_never_decrypts(cipher, sessions, settings, s
 
     async with transaction(sessions) as session:
         with pytest.raises(CredentialsUnreadable) as refused:
-            async with credentials.open_credentials(session, cipher, b):
-                pytest.fail("a swapped ciphertext decrypted")
+            await credentials.open_key(session, cipher, b)
 
     assert refused.value.reasons == {"api_secret": "authentication_failed"}
     body = refused.value.body()

@@ -16,15 +16,14 @@ import hvac.exceptions
 import pytest
 from prometheus_client import REGISTRY
 
-from tallyhold.credentials import lifecycle
 from tallyhold.credentials.context import b64encode
-from tallyhold.credentials.lifecycle import TenantVault
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.naming import new_customer_id
+from tallyhold_provision.tenant_vault import TenantVault
 from tests.fixtures.instance import instance_settings
 from tests.fixtures.token_review import TokenReviewApi
-from tests.fixtures.vault import install_tenant_policy
-from tests.tracker.credentials.conftest import start_cipher
+from tests.fixtures.vault import install_tenant_policy, start_cipher
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +38,20 @@ def _kubernetes_tenant(admin: hvac.Client) -> TenantVault:
     bound to the ServiceAccount `tallyhold` there, under the one shared templated policy."""
     names = TenantVault.for_kubernetes(new_customer_id())
     install_tenant_policy(admin, names)
-    lifecycle.ensure_key(admin, names)
-    lifecycle.ensure_kubernetes_role(admin, names, namespace=names.key)
+    tenant_vault.ensure_key(admin, names)
+    tenant_vault.ensure_kubernetes_role(admin, names, namespace=names.key)
     return names
 
 
 @pytest.fixture(scope="module")
 def k8s_tenants(vault_admin, apiserver):
-    lifecycle.ensure_kubernetes_auth(
+    tenant_vault.ensure_kubernetes_auth(
         vault_admin, kubernetes_host=apiserver.host, kubernetes_ca_cert=apiserver.cert.read_text()
     )
     pair = (_kubernetes_tenant(vault_admin), _kubernetes_tenant(vault_admin))
     yield pair
     for names in pair:
-        lifecycle.destroy(vault_admin, names)
+        tenant_vault.destroy(vault_admin, names)
 
 
 @pytest.fixture(scope="module")

@@ -97,8 +97,8 @@ async def test_create_stores_only_ciphertext_and_the_hint(client, binance, sessi
     assert (stored.passphrase_ct, stored.uid_ct) == (None, None)
     async with transaction(sessions) as session:
         cipher = app.state.instance.services["cipher"]
-        async with credentials.open_credentials(session, cipher, stored.id) as opened:
-            assert (opened.api_key.reveal(), opened.api_secret.reveal()) == (api_key, secret)
+        opened = await credentials.open_key(session, cipher, stored.id)
+        assert (opened.api_key.get_secret_value(), opened.api_secret.get_secret_value()) == (api_key, secret)
 
 
 async def test_a_key_that_can_trade_is_refused_before_any_encrypt(client, binance) -> None:

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from tallyhold.connections.schemas import CredentialsReplace, ExchangeConnectionCreate
-from tallyhold.credentials.secret import MASK, ExchangeCredentials, Secret, SecretClosed
+from tallyhold.credentials.secret import MASK, Secret, SecretClosed
 from tallyhold.logging import JsonFormatter, RedactionFilter, SecretRegistry
 from tallyhold.settings import Settings
 
@@ -59,14 +59,12 @@ def test_secret_in_pydantic_models_is_masked_everywhere() -> None:
 
 
 def test_closed_scope_drops_the_value() -> None:
-    credentials = ExchangeCredentials(
-        api_key=Secret(CANARY + "k", registry=SecretRegistry()), api_secret=Secret(CANARY, registry=SecretRegistry())
-    )
-    assert CANARY not in repr(credentials)
-    credentials.close()
+    secret = Secret(CANARY, registry=SecretRegistry())
+    assert CANARY not in repr(secret)
+    secret.close()
     with pytest.raises(SecretClosed):
-        credentials.api_secret.reveal()
-    assert credentials.api_key.closed
+        secret.reveal()
+    assert secret.closed
 
 
 def test_secrets_register_with_the_redaction_filter_on_creation() -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tallyhold.credentials import lifecycle
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.naming import new_customer_id
 from tests.fixtures.instance import instance_settings
-from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant, unwrap_secret_id
-from tests.tracker.credentials.conftest import start_cipher
+from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant, start_cipher, unwrap_secret_id
 from tests.tracker.credentials.test_vault_session import round_trip
 
 
@@ -30,7 +29,7 @@ def _wrapped_settings(tenant, created, wrapping_token: str, store: Path):
 async def test_unwrapped_once_kept_and_reused_across_restarts(openbao, vault_admin, tenant, tmp_path):
     created = provision_vault_tenant(openbao, new_customer_id())
     try:
-        wrapped = lifecycle.wrapped_secret_id(vault_admin, created.names)
+        wrapped = tenant_vault.wrapped_secret_id(vault_admin, created.names)
         store = tmp_path / "vault-secret-id.json"
         settings = _wrapped_settings(tenant, created, wrapped.wrapping_token, store)
         for _ in range(2):  # a start, then a restart with the same wrapping token
@@ -48,7 +47,7 @@ async def test_unwrapped_once_kept_and_reused_across_restarts(openbao, vault_adm
         )["data"]
         assert lookup["secret_id_accessor"] == wrapped.accessor
         # A new wrapping token (the provisioner renewed the secret id) is unwrapped at the next start.
-        renewed = lifecycle.wrapped_secret_id(vault_admin, created.names)
+        renewed = tenant_vault.wrapped_secret_id(vault_admin, created.names)
         vault, cipher = await start_cipher(_wrapped_settings(tenant, created, renewed.wrapping_token, store))
         try:
             await round_trip(cipher)
@@ -64,11 +63,11 @@ async def test_a_wrapping_token_unwrapped_by_someone_else_leaves_the_instance_de
 ):
     created = provision_vault_tenant(openbao, new_customer_id())
     try:
-        intercepted = lifecycle.wrapped_secret_id(vault_admin, created.names)
+        intercepted = tenant_vault.wrapped_secret_id(vault_admin, created.names)
         unwrap_secret_id(openbao.addr, intercepted.wrapping_token)  # the interceptor got there first
         # And a wrapping token of something else than this role's secret id (here: another role's).
         other = provision_vault_tenant(openbao, new_customer_id())
-        foreign = lifecycle.wrapped_secret_id(vault_admin, other.names)
+        foreign = tenant_vault.wrapped_secret_id(vault_admin, other.names)
         try:
             for token in (intercepted.wrapping_token, foreign.wrapping_token):
                 store = tmp_path / f"{token[-6:]}.json"

@@ -123,11 +123,9 @@ async def test_vault_outage_and_recovery(api, app, bao, sandbox, settings, outag
         sessions = app.state.instance.session_maker
         while not stop.is_set():
             try:
-                async with (
-                    transaction(sessions) as session,
-                    credentials.open_credentials(session, cipher, created.json()["id"]) as opened,
-                ):
-                    assert opened.api_key.reveal() == api_key
+                async with transaction(sessions) as session:
+                    opened = await credentials.open_key(session, cipher, created.json()["id"])
+                    assert opened.api_key.get_secret_value() == api_key
                 outcomes.append("ok")
             except VaultUnavailable:
                 outcomes.append("vault_unavailable")

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig, EgressError
-from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest, WireKey
+from tallyhold.exchanges.key import ExchangeKey
+from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest
 from tallyhold.sources.models import SourceBalances
 from tallyhold_sandbox import Sandbox
 from tallyhold_sandbox.credentials import generate
@@ -67,31 +68,31 @@ class Venue:
         self.control = sandbox.control(name)
         self.egress = egress
 
-    def key(self, permissions: tuple[str, ...] = ("read",), **options: Any) -> WireKey:
+    def key(self, permissions: tuple[str, ...] = ("read",), **options: Any) -> ExchangeKey:
         """A fresh key in the venue's own format (Kraken base64 secrets, OKX passphrases, Coinbase CDP keys)."""
         credentials = generate(self.name)
         passphrase = options.pop("passphrase", None) or credentials.passphrase
         self.control.add_key(
             credentials.api_key, credentials.secret, permissions=permissions, passphrase=passphrase, **options
         )
-        return WireKey(api_key=credentials.api_key, api_secret=credentials.secret, passphrase=passphrase)
+        return ExchangeKey(api_key=credentials.api_key, api_secret=credentials.secret, passphrase=passphrase)
 
-    async def verify(self, key: WireKey) -> VerifyReply:
+    async def verify(self, key: ExchangeKey) -> VerifyReply:
         return await self.egress.call(
             "exchange.verify", VerifyRequest(exchange=self.name, key=key, acknowledge_unverifiable=True), VerifyReply
         )
 
-    async def balances(self, key: WireKey, *, check: bool = True) -> SourceBalances:
+    async def balances(self, key: ExchangeKey, *, check: bool = True) -> SourceBalances:
         request = BalancesRequest(exchange=self.name, key=key, check_permissions=check)
         return await self.egress.call("exchange.balances", request, SourceBalances)
 
-    async def refusal(self, key: WireKey, op: str = "verify") -> EgressError:
+    async def refusal(self, key: ExchangeKey, op: str = "verify") -> EgressError:
         call = self.verify(key) if op == "verify" else self.balances(key)
         with pytest.raises(EgressError) as caught:
             await call
         return caught.value
 
-    def paths(self, key: WireKey, since: int = 0) -> list[str]:
+    def paths(self, key: ExchangeKey, since: int = 0) -> list[str]:
         hint = key.api_key.get_secret_value()[-4:]
         return [f"{e['method']} {e['path']}" for e in self.control.requests(since) if e["key_hint"] == hint]
 

@@ -16,8 +16,8 @@ from aiohttp import web
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import CANCEL_ALL, KEY_CHANGING, denied
 from tallyhold.exchanges.guard import Endpoint, ForbiddenRequest, TransportGuard, endpoints_of
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.registry import ADAPTERS
-from tallyhold.exchanges.schemas import WireKey
 from tallyhold.exchanges.session import ForbiddenCall, exchange_class, open_session
 
 VENUES = sorted(
@@ -148,10 +148,10 @@ async def listener() -> AsyncIterator[tuple[str, list[str]]]:
         await runner.cleanup()
 
 
-def wire_key(venue: str) -> WireKey:
+def wire_key(venue: str) -> ExchangeKey:
     secret = KRAKEN_SECRET if venue == "kraken" else "s3cr3t-" + "a" * 40
     api_key = "account-" + "b" * 20 if venue == "gemini" else "k3y-" + "b" * 40  # Gemini account keys say so
-    return WireKey(api_key=api_key, api_secret=secret, passphrase="pa55phrase", uid="12345678")
+    return ExchangeKey(api_key=api_key, api_secret=secret, passphrase="pa55phrase", uid="12345678")
 
 
 @pytest.mark.parametrize("venue", sorted(ADAPTERS))

@@ -10,8 +10,9 @@ import pytest
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig, EgressError
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.registry import ADAPTERS
-from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest, WireKey
+from tallyhold.exchanges.schemas import BalancesRequest, VerifyReply, VerifyRequest
 from tallyhold.sources.models import SourceBalances
 from tests.tracker.exchanges.canned import Canned
 from tests.tracker.exchanges.conftest import FAST, totals
@@ -24,9 +25,9 @@ def client(canned: Canned, venue: str, **tuning: Any) -> EgressClient:
     return EgressClient(config, mode="inprocess")
 
 
-def key(venue: str) -> WireKey:
+def key(venue: str) -> ExchangeKey:
     api_key = ("account-" if venue == "gemini" else "") + secrets.token_hex(12)
-    return WireKey(api_key=api_key, api_secret=secrets.token_hex(24), passphrase="pass-" + venue)
+    return ExchangeKey(api_key=api_key, api_secret=secrets.token_hex(24), passphrase="pass-" + venue)
 
 
 def serve(canned: Canned, answers: dict[tuple[str, str], Any], api_key: str = "") -> None:
@@ -41,12 +42,12 @@ def _fill(row: Any, api_key: str) -> Any:
     return {k: (api_key if v == "{key}" else v) for k, v in row.items()} if isinstance(row, dict) else row
 
 
-async def verify(canned: Canned, venue: str, wire: WireKey, *, acknowledge: bool = False) -> VerifyReply:
+async def verify(canned: Canned, venue: str, wire: ExchangeKey, *, acknowledge: bool = False) -> VerifyReply:
     request = VerifyRequest(exchange=venue, key=wire, acknowledge_unverifiable=acknowledge)
     return await client(canned, venue).call("exchange.verify", request, VerifyReply)
 
 
-async def balances(canned: Canned, venue: str, wire: WireKey, *, check: bool) -> SourceBalances:
+async def balances(canned: Canned, venue: str, wire: ExchangeKey, *, check: bool) -> SourceBalances:
     request = BalancesRequest(exchange=venue, key=wire, check_permissions=check)
     return await client(canned, venue).call("exchange.balances", request, SourceBalances)
 

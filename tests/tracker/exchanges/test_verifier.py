@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from tallyhold.egress.client import EgressClient
 from tallyhold.errors import TallyholdError
-from tallyhold.exchanges.verification import ExchangeKey
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold_sandbox import Sandbox
 from tests.fixtures.instance import offline_settings

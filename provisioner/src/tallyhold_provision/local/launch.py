@@ -33,12 +33,19 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 
 PR_SET_NO_NEW_PRIVS = 38
 
 
+# glibc gives each thread that allocates an arena of its own (up to 8 per core), and each arena keeps what was
+# freed in it. The instance's threads (Vault calls, the metrics server, anyio's and libuv's pools) allocate in
+# bursts during syncs; two arenas bound what those bursts leave behind, on a host of many instances. The
+# container image sets the same (Containerfile). The operator's own value, when set, wins.
+MALLOC_DEFAULTS = {"MALLOC_ARENA_MAX": "2"}
+
+
 def child_environment(env_file: Path, inherited: dict[str, str]) -> dict[str, str]:
     settings = read_json(env_file)
     if settings is None:
         raise SystemExit(f"error: {env_file} is missing")
     base = {k: v for k, v in inherited.items() if not k.startswith("TALLYHOLD_")}
-    return {**base, **{str(k): str(v) for k, v in settings.items()}}
+    return {**MALLOC_DEFAULTS, **base, **{str(k): str(v) for k, v in settings.items()}}
 
 
 def needed_paths(env_file: Path) -> list[Path]:

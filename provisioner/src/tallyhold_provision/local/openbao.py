@@ -39,9 +39,9 @@ import httpx
 import hvac
 import hvac.exceptions
 
-from tallyhold.credentials.lifecycle import ensure_engines
 from tallyhold_provision.local.files import write_private
 from tallyhold_provision.local.ports import free_port
+from tallyhold_provision.tenant_vault import ensure_engines
 
 START_TIMEOUT_SECONDS = 30.0
 

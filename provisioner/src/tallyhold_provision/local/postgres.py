@@ -41,6 +41,11 @@ POSTGRES_BIN_PATH = _bundled_bin()
 # With `listen_all`, clients on networks the host is directly attached to (podman's pod networks) may log in
 # too, with a password (scram), never trust.
 SAMENET_RULE = "host all all samenet scram-sha-256"
+# Sized for a host of several hundred customers (bench/bench_capacity.py): an instance holds one connection of
+# its scheduler's pool while idle and up to its two pools' sizes while it syncs and answers (DB_POOL_SIZE and
+# SYNC_DB_POOL_SIZE, each with as many again in overflow). An idle connection costs its backend process (a few
+# MiB); an unused slot costs a few KiB of shared memory. Passed at every start, so an existing cluster gets it too.
+MAX_CONNECTIONS = 2000
 
 
 @dataclass
@@ -89,7 +94,7 @@ class LocalPostgres:
         self.runas.chown(self.log)
         if self.listen_all:
             self._allow_samenet()
-        options = f"-h {self._listen} -p {self.port} -k {self.data}"
+        options = self._options()
         self._run("pg_ctl", "-D", str(self.data), "-w", "-t", "60", "-l", str(self.log), "-o", options, "start")
         self._wait_ready()
 
@@ -110,6 +115,9 @@ class LocalPostgres:
         # Not `*`: pg_ctl hands the options to a shell, which would expand it.
         return "0.0.0.0" if self.listen_all else "127.0.0.1"  # noqa: S104 - opt-in, for the podman backend's pods
 
+    def _options(self) -> str:
+        return f"-h {self._listen} -p {self.port} -k {self.data} -c max_connections={MAX_CONNECTIONS}"
+
     def _allow_samenet(self) -> None:
         hba = self.data / "pg_hba.conf"
         lines = hba.read_text().splitlines()
@@ -117,7 +125,7 @@ class LocalPostgres:
             hba.write_text("\n".join([*lines, SAMENET_RULE]) + "\n")
 
     def restart_same_port(self) -> None:
-        options = f"-h {self._listen} -p {self.port} -k {self.data}"
+        options = self._options()
         self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.log), "-o", options, "start")
         self._wait_ready()
 
@@ -164,7 +172,7 @@ class LocalPostgres:
             pwfile.unlink()
         # Log connections and statements' errors, never statement text with parameters.
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write("\nlog_min_error_statement = panic\nmax_connections = 300\nfsync = on\n")
+            conf.write("\nlog_min_error_statement = panic\nfsync = on\n")
 
     def _running(self) -> bool:
         result = subprocess.run(  # noqa: S603 - our own binary, arguments from our code

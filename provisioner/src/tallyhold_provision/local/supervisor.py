@@ -214,6 +214,9 @@ class Supervisor:
             f"directory={_escape(str(self.root))}\n"
             f"childlogdir={_escape(str(self.root))}\n"
             "umask=077\n"
+            # Each program holds a few descriptors in supervisord (its output pipes and log file): the default
+            # floor (1024) would be reached near 250 customers on a host whose soft limit is that low.
+            "minfds=8192\n"
             "identifier=tallyhold\n"
             f"{user}\n"
             "[rpcinterface:supervisor]\n"

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from tallyhold_sandbox.iplimit import IpWeightLimit
 from tallyhold_sandbox.state import VenueState
 
 CONTROL_PREFIX = "/__sandbox"
@@ -115,6 +116,17 @@ class VenueControl:
 
     def clear_requests(self) -> None:
         self.state.clear_requests()
+
+    def limit_ip_weight(self, limit: int | None, *, window_seconds: float = 60.0, ban_seconds: int = 120) -> None:
+        """Enforce a per-IP request-weight limit (iplimit.py) from now on, with fresh counters; None lifts it."""
+        self.state.ip_limit = None if limit is None else IpWeightLimit(limit, window_seconds, ban_seconds)
+
+    def ip_weight_stats(self) -> dict[str, int]:
+        """What the per-IP limit saw: its limit, the highest weight one IP used in a window, 429s and 418s."""
+        limit = self.state.ip_limit
+        if limit is None:
+            raise RuntimeError(f"{self.venue} has no per-IP weight limit")
+        return limit.stats()
 
     def reset(self) -> None:
         self.state.reset()

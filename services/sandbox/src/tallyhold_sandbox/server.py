@@ -18,6 +18,7 @@ from aiohttp import web
 from tallyhold_sandbox.control import CONTROL_PREFIX, VenueControl
 from tallyhold_sandbox.control_api import add_control_routes
 from tallyhold_sandbox.faults import BODY_KINDS, Fault, encode_answer
+from tallyhold_sandbox.iplimit import USED_WEIGHT_HEADER, Verdict
 from tallyhold_sandbox.state import VenueState
 from tallyhold_sandbox.venues import VENUES
 from tallyhold_sandbox.venues.base import Reject, Venue
@@ -86,6 +87,14 @@ def _mutated(response: web.Response, fault: Fault) -> web.Response:
     )
 
 
+def _weigh(venue: Venue, request: web.Request) -> Verdict | None:
+    """The per-IP weight limit's verdict on this request (None when the venue has no limit on)."""
+    limit = venue.state.ip_limit
+    if limit is None:
+        return None
+    return limit.admit(request.remote or "", venue.request_weight(request.method, request.path))
+
+
 def build_app(venue: Venue) -> web.Application:
     state = venue.state
 
@@ -97,9 +106,13 @@ def build_app(venue: Venue) -> web.Application:
         api_key = venue.api_key_of(request)
         fault = state.take_fault(request.method, request.path, api_key)
         status = CLIENT_GONE
+        verdict = _weigh(venue, request)
         try:
             answer = None
-            if fault is not None and fault.kind not in BODY_KINDS:
+            if verdict is not None and verdict.status != 200:
+                refusal = venue.rate_limited if verdict.status == 429 else venue.banned
+                answer = _with_retry_after(refusal(verdict.retry_after), verdict.retry_after)
+            elif fault is not None and fault.kind not in BODY_KINDS:
                 answer = await _fault_response(venue, fault)
             if answer is None:
                 try:
@@ -113,6 +126,8 @@ def build_app(venue: Venue) -> web.Application:
                 if fault is not None and fault.kind in BODY_KINDS and isinstance(answer, web.Response):
                     answer = _mutated(answer, fault)
             status = answer.status
+            if verdict is not None:
+                answer.headers[USED_WEIGHT_HEADER] = str(verdict.used)
             return answer
         finally:
             state.record(

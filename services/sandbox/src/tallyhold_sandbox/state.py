@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tallyhold_sandbox.faults import Fault
+from tallyhold_sandbox.iplimit import IpWeightLimit
 
 # The venue-neutral permission vocabulary; each venue maps it onto its own field names (README table).
 PERMISSIONS = frozenset({"read", "trade", "margin", "futures", "options", "withdraw", "transfer", "unknown"})
@@ -259,6 +260,8 @@ class VenueState:
         self.faults: list[Fault] = []
         self.holds: dict[int, Fault] = {}  # `hold` faults by id, until removed (see `release`)
         self.log: list[LogEntry] = []
+        # A per-IP request-weight limit (iplimit.py), off until a test or the demo sets one.
+        self.ip_limit: IpWeightLimit | None = None
         self._seq = 0
         self._fault_seq = 0
         self.seed: Mapping[str, Any] = {}
@@ -485,6 +488,7 @@ class VenueState:
             self.tickers = {s: dict(t) for s, t in self.default_tickers.items()}
             self.remove_fault()
             self.log = []
+            self.ip_limit = None
             self.load(self.seed)
 
     def view(self) -> dict[str, Any]:

@@ -19,9 +19,11 @@ from tallyhold.connections.endpoints import router as connections_router
 from tallyhold.credentials import runtime as credentials_runtime
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
+from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.endpoints import database_check
 from tallyhold.health.endpoints import router as health_router
+from tallyhold.memory import release_free_heap
 from tallyhold.metrics import INSTANCE_INFO
 from tallyhold.portfolio.endpoints import router as portfolio_router
 from tallyhold.runtime import egress_config
@@ -69,6 +71,8 @@ def create_app(settings: Settings) -> FastAPI:
         # Background work (syncs, prices, retention) gets its own small pool: a bulkhead for API latency.
         background_db = create_engine(settings, process="scheduler", pool_size=settings.database.sync_pool_size)
         background_sessions = create_session_maker(background_db)
+        # The worker's questions to the exchange budget shared per egress IP go to Postgres on the background pool.
+        egress.budget = SharedBudget(background_sessions)
         sync_engine = SyncEngine(settings, background_sessions, egress, state.services)
         state.services[sync_endpoints.ENGINE] = sync_engine
         scheduler = SyncScheduler(settings, background_sessions, sync_engine) if settings.sync.scheduler else None
@@ -83,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
         # the cyclic collector's full passes, which otherwise stall the event loop for ~100 ms now and then
         # (bench/bench_api.py, event-loop lag while syncs run).
         gc.freeze()
+        release_free_heap()
         try:
             yield
         finally:

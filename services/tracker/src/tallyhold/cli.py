@@ -161,8 +161,8 @@ def sync(
     if not once:
         typer.echo("error: only `tallyhold sync --once` exists; `tallyhold serve` runs the scheduler", err=True)
         raise typer.Exit(2)
+    from tallyhold.runtime import standalone_engine
     from tallyhold.sync.engine import SyncReport
-    from tallyhold.sync.runtime import standalone_engine
     from tallyhold.sync.service import Trigger
 
     settings = _settings()

@@ -121,6 +121,17 @@ RATE_LIMITED = Counter(
     "Answers that told us to slow down, by venue and code (rate_limited = 429, banned = 418).",
     ["venue", "code"],
 )
+EGRESS_BUDGET_WAIT = Counter(
+    "tallyhold_egress_budget_wait_seconds_total",
+    "Seconds the exchange budget shared by the instances of one egress IP told this instance's calls to wait, by "
+    "venue and reason (window = the pool's budget for the window is spent, banned = the pool is held back).",
+    ["venue", "reason"],
+)
+EGRESS_BUDGET_HOLD_BACKS = Counter(
+    "tallyhold_egress_budget_hold_backs_total",
+    "Bans and 429s this instance reported to its egress pool, which then holds every instance back, by venue.",
+    ["venue"],
+)
 
 # Scheduler ---------------------------------------------------------------------------------------------------
 SCHEDULER_LAG = Histogram(

@@ -468,6 +468,13 @@ class ExchangeSettings(_Group):
         description="Seconds between two checks of an exchange key's permissions by the exchange (0 = before "
         "every sync; at most daily). Venues without a permission endpoint are probed daily.",
     )
+    shared_budget: bool = Field(
+        True,
+        alias="EXCHANGE_SHARED_BUDGET",
+        description="Share each venue's per-IP request budget (Binance, Bybit) with every instance of the same egress "
+        "pool, through the `egress_budget` schema the provisioner creates; a call waits when the pool's budget is "
+        "spent or the pool is banned, and fails (`egress_budget_unavailable`) when the budget cannot be reached.",
+    )
 
     @field_validator("api_overrides", mode="before")
     @classmethod

@@ -107,6 +107,10 @@ class Venue(abc.ABC):
     def auth_error(self, reason: AuthReason) -> web.Response:
         """The venue's answer to a refused private request."""
 
+    def request_weight(self, method: str, path: str) -> int:
+        """What one request costs against a per-IP weight limit (iplimit.py); venues with weights override."""
+        return 1
+
     @abc.abstractmethod
     def rate_limited(self, retry_after: int) -> web.Response:
         """The venue's "too many requests" answer."""

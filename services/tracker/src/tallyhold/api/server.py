@@ -160,6 +160,7 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         host=settings.http.host,
         port=settings.http.port,
         http=guarded_protocol(settings),
+        ws="none",  # no WebSocket route: uvicorn's default would import the websockets package for nothing
         timeout_keep_alive=int(settings.http.keepalive_seconds),
         ssl_certfile=settings.http.tls_cert_file,
         ssl_keyfile=settings.http.tls_key_file,

@@ -3,11 +3,12 @@ settings by `from_settings`, then `TALLYHOLD_EGRESS_OPTIONS` on top)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tallyhold.settings import ChainSettings
+if TYPE_CHECKING:  # the egress worker imports this module, and never the settings (nor SQLAlchemy through them)
+    from tallyhold.settings import ChainSettings
 
 
 class ChainOptions(BaseModel):

@@ -4,8 +4,9 @@ The exchange round-trip happens with no database transaction open (no connection
 lock, no token row touched), so a slow or hanging exchange never holds up other writers:
     1. the key's characters must be ones an exchange can accept (422 `invalid_key_format`, exchanges.keyformat);
        Vault must be usable (503 `vault_unavailable` otherwise: there is no other place a key may go);
-    2. `verify`: the key's fields are registered with the log redaction, then the verifier asks the exchange
-       what the key may do and refuses anything but read-only (400/422/502/504, see `exchanges.verification`);
+    2. `verify`: the verifier asks the exchange what the key may do and refuses anything but read-only
+       (400/422/502/504, see `exchanges.verification`); the key's parts were registered with the log redaction
+       when the body was read (exchanges/key.py);
     3. only then, in the route's one transaction, `store_new` / `store_replacement`: the credential lock, the
        encryption (bound to the connection's id), the row, the audit event. Nothing is stored unless 201/200.
 """
@@ -24,10 +25,10 @@ from tallyhold.connections.schemas import ConnectionOut, ExchangeConnectionCreat
 from tallyhold.connections.service import get
 from tallyhold.credentials import service as credentials
 from tallyhold.credentials.cipher import CredentialCipher
-from tallyhold.credentials.errors import VaultUnavailable
 from tallyhold.errors import NotFound, Unprocessable
 from tallyhold.exchanges import keyformat
-from tallyhold.exchanges.verification import CredentialVerifier, ExchangeKey, KeyVerification
+from tallyhold.exchanges.key import ExchangeKey
+from tallyhold.exchanges.verification import CredentialVerifier, KeyVerification
 from tallyhold.models import Connection
 
 
@@ -41,28 +42,14 @@ class VerifiedKey:
     cipher: CredentialCipher
 
 
-def _key(body: ExchangeKeyInput) -> ExchangeKey:
-    return ExchangeKey(api_key=body.api_key, api_secret=body.api_secret, passphrase=body.passphrase, uid=body.uid)
-
-
-def _require_vault(cipher: CredentialCipher | None) -> CredentialCipher:
-    if cipher is None:
-        raise VaultUnavailable("not_configured")
-    if not cipher.available:
-        raise VaultUnavailable(cipher.vault.reason)
-    return cipher
-
-
 async def verify(
     exchange: str, body: ExchangeKeyInput, *, cipher: CredentialCipher | None, verifier: CredentialVerifier
 ) -> VerifiedKey:
     """Steps 1 and 2. Call it with no transaction open: it waits on the exchange."""
-    key = _key(body)
-    credentials.register(key)
-    keyformat.check(exchange, key)  # bad input: refused before Vault or the exchange is asked
-    usable = _require_vault(cipher)
-    verification = await verifier.verify(exchange, key, acknowledge_unverifiable=body.acknowledge_unverifiable)
-    return VerifiedKey(exchange, key, verification, usable)
+    keyformat.check(exchange, body)  # bad input: refused before Vault or the exchange is asked
+    usable = credentials.usable_cipher(cipher)
+    verification = await verifier.verify(exchange, body, acknowledge_unverifiable=body.acknowledge_unverifiable)
+    return VerifiedKey(exchange, body, verification, usable)
 
 
 async def exchange_of(session: AsyncSession, connection_id: uuid.UUID) -> str:
@@ -116,7 +103,7 @@ async def store_new(
 async def store_replacement(
     session: AsyncSession, connection_id: uuid.UUID, verified: VerifiedKey, *, schema: str, actor: str
 ) -> ConnectionOut:
-    # Lock order as in a key rotation (credentials/rotation.py): the credential lock (taken by `seal`) before
+    # Lock order as in a key rotation (tallyhold_provision/rotation.py): the credential lock (taken by `seal`) before
     # the connection's row, so the two never deadlock; and the row is not held while Vault encrypts.
     # `verified.exchange` is the connection's own (read by `exchange_of`; no route changes it after creation).
     sealed = await credentials.seal(session, verified.cipher, schema, connection_id, verified.key)

@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, StrictBool, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from tallyhold.exchanges import keyformat
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.verification import Permissions
 from tallyhold.types import AmountIn, AssetCode, Label, Money
 
@@ -34,61 +34,14 @@ class ManualConnectionCreate(StrictInput):
 ExchangeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{2,32}$")]
 
 
-def _documented(min_length: int, max_length: int, pattern: str) -> dict[str, JsonValue]:
-    """OpenAPI for a key field whose checks run in code (`_length` below, `exchanges.keyformat` with its own
-    error code): the document states them, so clients and fuzzers know what is accepted."""
-    return {"minLength": min_length, "maxLength": max_length, "pattern": pattern}
+class ExchangeKeyInput(ExchangeKey, StrictInput):
+    """An exchange API key as pasted (`ExchangeKey`: SecretStr parts, masked in repr, str, logs and JSON, and
+    documented in OpenAPI as write-only password fields), and whether an unverifiable key is accepted."""
 
-
-class ExchangeKeyInput(StrictInput):
-    """An exchange API key as pasted. Every field is a SecretStr: masked in repr, str, logs and JSON, and
-    documented in OpenAPI as a write-only password field without example. Surrounding whitespace (a pasted
-    newline) is dropped. Short values are refused: they could not be told apart from ordinary text when
-    masking logs, and no exchange issues them."""
-
-    api_key: SecretStr = Field(
-        description="The API key (its last 4 characters become `key_hint`).",
-        json_schema_extra=_documented(6, 4096, keyformat.VISIBLE_ASCII),
-    )
-    api_secret: SecretStr = Field(
-        description="The API secret or private key (a PEM key may span lines).",
-        json_schema_extra=_documented(6, 4096, keyformat.TEXT_LINES),
-    )
-    passphrase: SecretStr | None = Field(
-        None,
-        description="The key's passphrase, where the exchange has one.",
-        json_schema_extra=_documented(6, 4096, keyformat.PRINTABLE_ASCII),
-    )
-    uid: SecretStr | None = Field(
-        None,
-        description="The account or key id, where the exchange needs one.",
-        json_schema_extra=_documented(1, 256, keyformat.VISIBLE_ASCII),
-    )
     acknowledge_unverifiable: StrictBool = Field(
         False,
         description="Accept a key whose permissions the exchange cannot report (labelled unverifiable).",
     )
-
-    @field_validator("api_key", "api_secret", "passphrase", "uid", mode="before")
-    @classmethod
-    def _strip(cls, value: object) -> object:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return value.strip() if isinstance(value, str) else value
-
-    @field_validator("api_key", "api_secret", "passphrase")
-    @classmethod
-    def _length(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not 6 <= len(value.get_secret_value()) <= 4096:
-            raise ValueError("must be between 6 and 4096 characters")
-        return value
-
-    @field_validator("uid")
-    @classmethod
-    def _uid_length(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not 1 <= len(value.get_secret_value()) <= 256:
-            raise ValueError("must be between 1 and 256 characters")
-        return value
 
 
 class ExchangeConnectionCreate(ExchangeKeyInput):

@@ -5,19 +5,22 @@
     context.py     the derivation context `v1|<customer>|<connection id>|<field>` binding a ciphertext to its cell
     vault.py       the instance's Vault session: login (token, AppRole, Kubernetes), renewal, re-login, metrics
     cipher.py      CredentialCipher: the tenant's key as the instance uses it, off the event loop
-    service.py     seal a key before its row is written; open it to use it (marks unreadable rows `error`)
+    service.py     seal a key before its row is written; open it to use it (marks unreadable rows `error`);
+                   `usable_cipher`, the one "can Vault be used now" check before a key is stored
     repository.py  the credential write lock, fresh ciphertext reads, error marking
     runtime.py     wiring into InstanceState: services["cipher"], services["exchange_keys"], readiness["vault"]
-    lifecycle.py   the provisioner's library: key, disable_upsert, AppRole/Kubernetes roles (shared policy), destroy
-    rotation.py    rotate + rewrap every ciphertext of the tenant + raise min_decryption_version
     locks.py       the advisory lock that orders credential writes against the end of a rotation
+
+The provisioner's side (the tenant's key and roles, rotation and rewrap) is in tallyhold_provision: tenant_vault.py,
+rotation.py and its SQL, ciphertexts.py.
     errors.py      VaultUnavailable (503 vault_unavailable), CredentialsUnreadable (409), ...
 
 There is no plaintext or local-key fallback anywhere: without Vault, credentials can be neither stored nor used.
 
 For the sync engine (and anything else that uses a stored key):
 
-- `services["exchange_keys"].exchange_key(session, connection)` (or `service.open_credentials`) gives the key.
+- `services["exchange_keys"].exchange_key(session, connection)` (or `service.open_key`) gives the key, an
+  `exchanges.key.ExchangeKey` (SecretStr parts, registered with the log redaction).
 - `VaultUnavailable` (a TallyholdError, status 503, code `vault_unavailable`) means Vault cannot be used right
   now (unreachable, sealed, timed out, identity refused). It is about our side, never about the key: pause the
   source (keep its last balances, flagged stale), do not count it against the key or the venue, retry later.

@@ -9,9 +9,7 @@ CredentialsUnreadable  500 credentials_unreadable  a stored ciphertext did not d
                                                  key is replaced.
 TransitRejected        500 internal_error        Vault refused a whole request (a bug or a misconfiguration
                                                  on our side: unknown key, malformed batch).
-KeyMisconfigured       RuntimeError              a tenant key exists with settings we cannot accept.
-RewrapIncomplete       RuntimeError              rotation could not rewrap some ciphertexts (listed by
-                                                 reference); min_decryption_version was left alone.
+(The provisioner's own, KeyMisconfigured and RewrapIncomplete, live with their callers in tallyhold_provision.)
 """
 
 from __future__ import annotations
@@ -54,13 +52,3 @@ class TransitRejected(TallyholdError):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
-
-
-class KeyMisconfigured(RuntimeError):
-    """A tenant's transit key exists with immutable settings we do not accept (type, derivation, export)."""
-
-
-class RewrapIncomplete(RuntimeError):
-    def __init__(self, failed: dict[str, str]) -> None:
-        self.failed = failed  # reference ("<connection id>:<field>") -> reason code
-        super().__init__(f"{len(failed)} ciphertext(s) could not be rewrapped: {sorted(failed)[:20]}")

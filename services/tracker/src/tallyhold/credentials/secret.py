@@ -1,4 +1,4 @@
-"""`Secret`: a secret string that never shows itself, and the decrypted credentials of one connection.
+"""`Secret`: a decrypted value that never shows itself, alive only inside the scope that decrypted it.
 
 repr, str, format and pydantic serialisation all give `**********`; `pickle` and `copy` refuse. `reveal()` is the
 one way to the value, so every use can be found with a grep, and it fails once the scope that decrypted the
@@ -8,7 +8,6 @@ value has closed (`CredentialCipher.open`). Every value is registered with the l
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -85,18 +84,3 @@ class Secret:
     @classmethod
     def _coerce(cls, value: Secret | str) -> Secret:
         return value if isinstance(value, Secret) else cls(value)
-
-
-@dataclass(frozen=True)
-class ExchangeCredentials:
-    """One connection's decrypted key, alive only inside `CredentialCipher.open(...)`."""
-
-    api_key: Secret
-    api_secret: Secret
-    passphrase: Secret | None = None
-    uid: Secret | None = None
-
-    def close(self) -> None:
-        for value in (self.api_key, self.api_secret, self.passphrase, self.uid):
-            if value is not None:
-                value.close()

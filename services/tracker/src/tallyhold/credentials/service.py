@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -18,13 +16,11 @@ from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.context import COLUMNS
 from tallyhold.credentials.errors import CredentialsUnreadable, VaultUnavailable
 from tallyhold.credentials.repository import CredentialRepository, StoredKey
-from tallyhold.credentials.secret import ExchangeCredentials, Secret
-from tallyhold.exchanges.verification import ExchangeKey
-from tallyhold.logging import secrets
+from tallyhold.credentials.secret import Secret
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.models import Connection
 
 logger = logging.getLogger("tallyhold.credentials")
-KEY_HINT_LENGTH = 4
 
 
 @dataclass(frozen=True)
@@ -35,41 +31,34 @@ class SealedKey:
     key_hint: str
 
 
-def register(key: ExchangeKey) -> None:
-    """Make the log redaction filter mask every field of `key` from now on (before anything else sees it)."""
-    for value in (key.api_key, key.api_secret, key.passphrase, key.uid):
-        if value is not None:
-            secrets.add(value.get_secret_value())
-
-
-def key_hint(key: ExchangeKey) -> str:
-    return key.api_key.get_secret_value()[-KEY_HINT_LENGTH:]
+def usable_cipher(cipher: CredentialCipher | None) -> CredentialCipher:
+    """The cipher, when Vault can be used right now; VaultUnavailable (503) otherwise: there is no other place a
+    key may go, and no other way to read one."""
+    if cipher is None:
+        raise VaultUnavailable("not_configured")
+    if not cipher.available:
+        raise VaultUnavailable(cipher.vault.reason)
+    return cipher
 
 
 async def seal(
     session: AsyncSession, cipher: CredentialCipher | None, schema: str, connection_id: uuid.UUID, key: ExchangeKey
 ) -> SealedKey:
-    """Encrypt every field of `key` bound to `connection_id`, holding the credential write lock until the
+    """Encrypt every part of `key` bound to `connection_id`, holding the credential write lock until the
     caller's transaction ends. Raises VaultUnavailable (503) without Vault: there is no other way to store."""
-    if cipher is None:
-        raise VaultUnavailable("not_configured")
-    if not cipher.available:
-        raise VaultUnavailable(cipher.vault.reason)
-    register(key)
+    usable = usable_cipher(cipher)
     await CredentialRepository(session).lock_for_write(schema)
-    values = {"api_key": key.api_key, "api_secret": key.api_secret, "passphrase": key.passphrase, "uid": key.uid}
-    present = {name: value.get_secret_value() for name, value in values.items() if value is not None}
-    ciphertexts = await cipher.encrypt_fields(connection_id, present)
-    return SealedKey({COLUMNS[name]: ciphertexts.get(name) for name in values}, key_hint(key))
+    parts = key.parts()
+    present = {name: value.get_secret_value() for name, value in parts.items() if value is not None}
+    ciphertexts = await usable.encrypt_fields(connection_id, present)
+    return SealedKey({COLUMNS[name]: ciphertexts.get(name) for name in parts}, key.hint)
 
 
-@asynccontextmanager
-async def open_credentials(
-    session: AsyncSession, cipher: CredentialCipher | None, connection_id: uuid.UUID
-) -> AsyncIterator[ExchangeCredentials]:
-    """Decrypt a connection's key for the duration of the `async with` block (the plaintext is dropped when it
-    ends). The ciphertexts are read fresh, and a ciphertext retired by a rotation that finished meanwhile is
-    read and tried once more, so a sync never fails because a rotation ran under it.
+async def open_key(session: AsyncSession, cipher: CredentialCipher | None, connection_id: uuid.UUID) -> ExchangeKey:
+    """Decrypt a connection's key. The ciphertexts are read fresh, and a ciphertext retired by a rotation that
+    finished meanwhile is read and tried once more, so a sync never fails because a rotation ran under it. The
+    decrypted values are closed as soon as the key is built: the key (registered with the log redaction, masked
+    everywhere but the egress request line) is the only copy, and lives as long as the request that uses it.
 
     Raises VaultUnavailable when Vault cannot be used (pause; nothing is marked), and CredentialsUnreadable
     when a ciphertext does not decrypt: the connection has then been marked `error` /
@@ -104,22 +93,24 @@ async def open_credentials(
             extra={"connection_id": str(connection_id), "reasons": sorted(set(failure.reasons.values()))},
         )
         raise failure
-    credentials = ExchangeCredentials(
-        api_key=opened["api_key"],
-        api_secret=opened["api_secret"],
-        passphrase=opened.get("passphrase"),
-        uid=opened.get("uid"),
-    )
     try:
-        yield credentials
+        # Not validated again: these values passed the key's checks when they were pasted, and a rule added since
+        # must not make a stored key unusable. Construction registers them with the log redaction all the same.
+        passphrase, uid = opened.get("passphrase"), opened.get("uid")
+        return ExchangeKey.model_construct(
+            api_key=SecretStr(opened["api_key"].reveal()),
+            api_secret=SecretStr(opened["api_secret"].reveal()),
+            passphrase=SecretStr(passphrase.reveal()) if passphrase is not None else None,
+            uid=SecretStr(uid.reveal()) if uid is not None else None,
+        )
     finally:
-        credentials.close()
+        for secret in opened.values():
+            secret.close()
 
 
 class CipherKeySource:
     """`exchanges.sync.ExchangeKeySource` over the cipher: what the exchange sync's request builder calls to get
-    a connection's key. The returned ExchangeKey (SecretStr fields, registered with the redaction) lives as long
-    as the egress request built from it: that request is this decrypt's scope of use.
+    a connection's key (`open_key`).
 
     Raises VaultUnavailable (503, transient: pause the sync, keep balances flagged stale) or
     CredentialsUnreadable (the connection was marked `error` in `session`; commit that).
@@ -129,10 +120,4 @@ class CipherKeySource:
         self.cipher = cipher
 
     async def exchange_key(self, session: AsyncSession, connection: Connection) -> ExchangeKey:
-        async with open_credentials(session, self.cipher, connection.id) as opened:
-            return ExchangeKey(
-                api_key=SecretStr(opened.api_key.reveal()),
-                api_secret=SecretStr(opened.api_secret.reveal()),
-                passphrase=SecretStr(opened.passphrase.reveal()) if opened.passphrase else None,
-                uid=SecretStr(opened.uid.reveal()) if opened.uid else None,
-            )
+        return await open_key(session, self.cipher, connection.id)

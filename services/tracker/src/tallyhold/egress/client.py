@@ -19,8 +19,9 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
+from tallyhold.egress import budget as egress_budget
 from tallyhold.egress.dispatch import dispatch
-from tallyhold.egress.protocol import EgressConfig, EgressError, EgressFailure
+from tallyhold.egress.protocol import WIRE_CONTEXT, EgressConfig, EgressError, EgressFailure
 from tallyhold.egress.worker import DEFAULT_IDLE_SECONDS
 
 logger = logging.getLogger("tallyhold.egress")
@@ -50,8 +51,12 @@ class EgressClient:
         mode: Literal["subprocess", "inprocess"] = "subprocess",
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         call_timeout: float = 120.0,
+        budget: egress_budget.Budget | None = None,
     ) -> None:
         self.config = config
+        # The exchange budget shared with the other instances of this egress IP (exchanges/shared_budget.py); the worker
+        # asks for it over the pipe. None: a call that needs it fails (egress_budget_unavailable).
+        self.budget = budget
         self.mode = mode
         self.idle_seconds = idle_seconds
         self.call_timeout = call_timeout
@@ -62,12 +67,18 @@ class EgressClient:
         self._ids = itertools.count(1)
         self._start_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
+        self._retired: set[asyncio.subprocess.Process] = set()
+        self._budget_answers: set[asyncio.Task[None]] = set()
         self.workers_started = 0
 
     async def call(self, op: str, request: BaseModel, reply_model: type[ReplyT]) -> ReplyT:
-        payload = request.model_dump(mode="json")
+        payload = request.model_dump(mode="json", context=WIRE_CONTEXT)
         if self.mode == "inprocess":
-            return reply_model.model_validate(await dispatch(op, payload, self.config))
+            token = egress_budget.CURRENT.set(self.budget)
+            try:
+                return reply_model.model_validate(await dispatch(op, payload, self.config))
+            finally:
+                egress_budget.CURRENT.reset(token)
         message = await self._roundtrip(op, payload)
         if message.get("ok"):
             return reply_model.model_validate(message.get("result"))
@@ -107,7 +118,9 @@ class EgressClient:
             raise EgressError.of("egress_timeout", "the egress worker did not answer in time", transient=True) from None
         finally:
             self._pending.pop(request_id, None)
-            self._sent_to.pop(request_id, None)
+            process = self._sent_to.pop(request_id, None)
+            if process is not None and process in self._retired:
+                await self._close_when_answered(process)
 
     async def _send(self, request_id: int, line: bytes) -> None:
         """Writes to the current worker; one that retired meanwhile is skipped for its successor."""
@@ -123,13 +136,46 @@ class EgressClient:
                 return
 
     async def _retire(self, process: asyncio.subprocess.Process) -> None:
-        """The worker asked to go: nothing more is sent to it, and its stdin is closed so it exits once it has
-        answered what it was sent (the reader keeps collecting those answers)."""
+        """The worker asked to go: nothing more is sent to it, and once it has answered what it was sent its
+        stdin is closed so it exits (until then it may still ask for budget, answered on that stdin)."""
         async with self._write_lock:
             if self._process is process:
                 self._process = None
+            self._retired.add(process)
+        await self._close_when_answered(process)
+
+    async def _close_when_answered(self, process: asyncio.subprocess.Process) -> None:
+        async with self._write_lock:
+            if any(sent is process for sent in self._sent_to.values()):
+                return
+            self._retired.discard(process)
             if process.stdin is not None:
                 process.stdin.close()
+
+    async def _answer_budget(self, process: asyncio.subprocess.Process, question: dict[str, object]) -> None:
+        """A worker's question to the shared budget (egress/budget.py PipeBudget), answered on its stdin."""
+        reply: dict[str, object] = {"budget_reply": question.get("n")}
+        try:
+            if self.budget is None:
+                raise egress_budget.BudgetUnavailable(egress_budget.BudgetUnavailable.code)
+            venue, weight, hold = question.get("venue"), question.get("weight"), question.get("hold_back")
+            if not isinstance(venue, str):
+                raise egress_budget.BudgetUnavailable(egress_budget.BudgetUnavailable.code)
+            if isinstance(hold, int | float):
+                await self.budget.hold_back(venue, float(hold))
+            elif isinstance(weight, int):
+                grant = await self.budget.acquire(venue, weight)
+                reply.update(wait=grant.wait, banned=grant.banned)
+            else:
+                raise egress_budget.BudgetUnavailable(egress_budget.BudgetUnavailable.code)
+        except egress_budget.BudgetUnavailable:
+            reply["error"] = egress_budget.BudgetUnavailable.code
+        async with self._write_lock:
+            if process.stdin is None or process.stdin.is_closing():
+                return
+            process.stdin.write((json.dumps(reply) + "\n").encode())
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await process.stdin.drain()
 
     async def _ensure_worker(self) -> asyncio.subprocess.Process:
         async with self._start_lock:
@@ -169,10 +215,16 @@ class EgressClient:
                 if message.get("retiring"):
                     await self._retire(process)
                     continue
+                if isinstance(message.get("budget"), dict):
+                    task = asyncio.create_task(self._answer_budget(process, message["budget"]))
+                    self._budget_answers.add(task)
+                    task.add_done_callback(self._budget_answers.discard)
+                    continue
                 future = self._pending.get(message.get("id"))
                 if future is not None and not future.done():
                     future.set_result(message)
         await process.wait()
+        self._retired.discard(process)
         # Whatever this worker was sent and did not answer never will be (a crash: a retiring worker answers
         # everything first). Requests not sent yet go to its successor.
         gone = EgressError.of("egress_worker_unavailable", "the egress worker exited", transient=True)

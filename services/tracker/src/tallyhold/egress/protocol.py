@@ -12,6 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The serialisation context of a request line: a model that holds secrets (an exchange key) writes their values
+# only under it, and masks them in every other dump. `EgressClient.call` is the one place that passes it.
+WIRE_CONTEXT: dict[str, Any] = {"egress_wire": True}
+
+
+def reveals_secrets(context: Any) -> bool:
+    """Whether a serialiser runs for the worker's stdin pipe (see WIRE_CONTEXT)."""
+    return isinstance(context, dict) and context.get("egress_wire") is True
+
 
 class EgressConfig(BaseModel):
     """What the worker may know of the instance's settings: venue addresses and tuning, never credentials."""

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from tallyhold.egress import budget, ccxt_packages
 from tallyhold.egress.dispatch import dispatch
 from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.logging import configure_logging
@@ -27,8 +28,10 @@ class Worker:
         self.idle_seconds = idle_seconds
         self.in_flight: set[asyncio.Task[None]] = set()
         self.write_lock = asyncio.Lock()
+        self.budget = budget.PipeBudget(self._write)
 
     async def serve(self, reader: asyncio.StreamReader) -> None:
+        budget.CURRENT.set(self.budget)  # every request's task starts from this context
         read = asyncio.ensure_future(reader.readline())
         retiring = False
         while True:
@@ -41,10 +44,15 @@ class Worker:
             line = read.result()
             if not line:
                 break
-            task = asyncio.create_task(self._answer(json.loads(line)))
+            message = json.loads(line)
+            read = asyncio.ensure_future(reader.readline())
+            if "budget_reply" in message:
+                self.budget.answer(message)
+                continue
+            task = asyncio.create_task(self._answer(message))
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)
-            read = asyncio.ensure_future(reader.readline())
+        self.budget.close()
         if self.in_flight:
             await asyncio.gather(*self.in_flight)
 
@@ -85,6 +93,7 @@ WORKER_NICENESS = 10
 def main() -> None:
     idle = float(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_IDLE_SECONDS
     os.nice(WORKER_NICENESS)
+    ccxt_packages.install()  # before anything imports ccxt: only the venues asked for get imported
     asyncio.run(_main(idle))
 
 

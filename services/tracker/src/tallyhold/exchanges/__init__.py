@@ -1,5 +1,6 @@
 """Exchange connectors: read-only keys proven by the exchange itself, complete balances, safe failure.
 
+Both processes: key.py (ExchangeKey, the one key model; its JSON under WIRE_CONTEXT is the wire format)
 API process (never imports ccxt):
     verification.py  the CredentialVerifier contract, Permissions, KeyVerification, RefuseAllVerifier
     keyformat.py  characters no exchange accepts in a key, refused before any outbound call

@@ -19,6 +19,7 @@ from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.exchanges import assets
 from tallyhold.exchanges.errors import CallFailure
 from tallyhold.exchanges.guard import ForbiddenRequest
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.model import Holding, KeyReport
 from tallyhold.exchanges.parse import Malformed
 from tallyhold.exchanges.registry import adapter_for
@@ -29,7 +30,6 @@ from tallyhold.exchanges.schemas import (
     LedgerRequest,
     VerifyReply,
     VerifyRequest,
-    WireKey,
 )
 from tallyhold.exchanges.session import ForbiddenCall, VenueApi, open_session
 from tallyhold.exchanges.venues.base import Adapter, ProbeInconclusive
@@ -143,7 +143,7 @@ def _aggregate(adapter: Adapter, holdings: list[Holding], common: dict[str, str]
 
 
 @asynccontextmanager
-async def _session(adapter: Adapter, key: WireKey, config: EgressConfig) -> AsyncIterator[VenueApi]:
+async def _session(adapter: Adapter, key: ExchangeKey, config: EgressConfig) -> AsyncIterator[VenueApi]:
     """One ccxt session, with every failure inside it translated to an EgressError and an overall deadline."""
     deadline = float((config.options.get("exchanges") or {}).get("deadline", DEFAULT_DEADLINE_SECONDS))
     try:
@@ -181,6 +181,7 @@ async def _session(adapter: Adapter, key: WireKey, config: EgressConfig) -> Asyn
 
 
 _MESSAGES = {
+    "egress_budget_unavailable": "the exchange budget shared by this host's instances could not be reached",
     "banned": "the exchange has banned requests from this address for a while",
     "rate_limited": "the exchange asked us to slow down",
     "timeout": "the exchange did not answer in time",

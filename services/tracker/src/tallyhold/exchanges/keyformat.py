@@ -22,8 +22,8 @@ from pydantic import SecretStr
 
 from tallyhold.errors import Unprocessable
 
-if TYPE_CHECKING:  # the request schemas import the patterns below; verification imports those schemas
-    from tallyhold.exchanges.verification import ExchangeKey
+if TYPE_CHECKING:  # the key model documents its parts with the patterns below
+    from tallyhold.exchanges.key import ExchangeKey
 
 VISIBLE_ASCII = r"^[!-~]+$"
 PRINTABLE_ASCII = r"^[ -~]+$"

@@ -23,6 +23,24 @@ class Wallet:
 
 
 @dataclass(frozen=True)
+class IpLimit:
+    """A venue's documented request-weight limit per IP: `weight` per `window_seconds`. Every instance behind one
+    egress IP spends from it, so it is shared through the egress budget (the provisioner stores it, egress/budget.py
+    spends from it)."""
+
+    weight: int
+    window_seconds: int
+
+    # The share of the limit the instances plan to use: the rest is headroom for what the budget does not see
+    # (clock skew between our window and the venue's, requests in flight when a window turns).
+    PLANNED_SHARE = 0.8
+
+    @property
+    def budget(self) -> int:
+        return int(self.weight * self.PLANNED_SHARE)
+
+
+@dataclass(frozen=True)
 class VenueInfo:
     id: str  # the ccxt id
     name: str

@@ -20,6 +20,7 @@ so a ban, a rate limit or a Retry-After means one thing whatever the call was fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import importlib
 import json
@@ -32,11 +33,13 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from tallyhold.egress.budget import CURRENT as CURRENT_BUDGET
+from tallyhold.egress.budget import Budget, BudgetUnavailable
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import denied
 from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, decode_body, retry_after_seconds
 from tallyhold.exchanges.guard import ForbiddenRequest, TransportGuard, endpoints_of, request_cost
-from tallyhold.exchanges.schemas import WireKey
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.venues.base import Adapter
 from tallyhold.logging import pin_third_party_loggers
 
@@ -59,19 +62,27 @@ class CallPolicy:
     # cost): one sync goes out at once, like any client's first requests inside the venue's window, and only
     # what goes beyond it (paging, retries) waits for the bucket to refill.
     burst_syncs: float = 1.0
+    # The budget shared by every instance behind one egress IP (egress/budget.py), for venues with a per-IP
+    # limit. The instance's settings turn it on (EXCHANGE_SHARED_BUDGET); a bare EgressConfig (tests) has it off.
+    shared_budget: bool = False
+    # A shared-budget wait longer than this (a ban, a full window of a slow venue) is not waited out inside the
+    # call: it fails as rate_limited/banned with that Retry-After, and the engine comes back then.
+    budget_wait_max: float = 30.0
 
     @classmethod
     def from_config(cls, config: EgressConfig) -> CallPolicy:
         """Defaults, tuned by `config.options["exchanges"]` (tests and benches shorten the waits)."""
         tuning = config.options.get("exchanges") or {}
         policy = cls()
-        for name in ("backoff_base", "backoff_cap", "inline_retry_after", "timeout", "burst_syncs"):
+        for name in ("backoff_base", "backoff_cap", "inline_retry_after", "timeout", "burst_syncs", "budget_wait_max"):
             if name in tuning:
                 setattr(policy, name, float(tuning[name]))
         if "attempts" in tuning:
             policy.attempts = max(1, int(tuning["attempts"]))
         if "rate_limit" in tuning:
             policy.rate_limit = bool(tuning["rate_limit"])
+        if "shared_budget" in tuning:
+            policy.shared_budget = bool(tuning["shared_budget"])
         return policy
 
     def backoff(self, attempt: int) -> float:
@@ -95,7 +106,7 @@ class ForbiddenCall(Exception):
 
 
 class VenueApi:
-    def __init__(self, adapter: Adapter, exchange: Any, key: WireKey, policy: CallPolicy) -> None:
+    def __init__(self, adapter: Adapter, exchange: Any, key: ExchangeKey, policy: CallPolicy) -> None:
         self.venue = adapter.info.id
         self._adapter = adapter
         self._exchange = exchange
@@ -121,15 +132,56 @@ class VenueApi:
         attempt = 0
         while True:
             try:
+                await self._spend(method)
                 self.requests += 1
                 return await translated(function(dict(params or {})))
             except CallFailure as exc:
                 failure = exc
+            await self._hold_back_sharers(failure)
             attempt += 1
             wait = self._retry_wait(failure, attempt)
             if wait is None:
                 raise failure
             await asyncio.sleep(wait)
+
+    def _budget(self) -> Budget | None:
+        """The shared budget when this venue has a per-IP limit and the instance shares it; else None."""
+        if self._adapter.ip_limit is None or not self._policy.shared_budget:
+            return None
+        budget = CURRENT_BUDGET.get()
+        if budget is None:
+            raise CallFailure(BudgetUnavailable.code, True)
+        return budget
+
+    async def _spend(self, method: str) -> None:
+        """Waits until the shared budget grants this request's weight (fail closed: no budget, no request)."""
+        budget = self._budget()
+        if budget is None:
+            return
+        weight = self._adapter.weight(method)
+        while True:
+            try:
+                grant = await budget.acquire(self.venue, weight)
+            except BudgetUnavailable:
+                raise CallFailure(BudgetUnavailable.code, True) from None
+            if grant.wait <= 0:
+                return
+            if grant.banned or grant.wait > self._policy.budget_wait_max:
+                raise CallFailure("banned" if grant.banned else "rate_limited", True, grant.wait)
+            # a little spread, so that the sharers told to wait for the same moment do not all ask at once
+            await asyncio.sleep(grant.wait + random.uniform(0, min(1.0, grant.wait / 10)))
+
+    async def _hold_back_sharers(self, failure: CallFailure) -> None:
+        """A ban or a 429 from a venue with a per-IP limit concerns every instance on this IP: tell the budget."""
+        if failure.code not in {"banned", "rate_limited"} or failure.status not in {418, 429}:
+            return
+        budget = self._budget()
+        if budget is None:
+            return
+        # The venue's own answer stays the call's failure; if the budget is unreachable, the next request this
+        # worker would send is refused anyway (fail closed in _spend).
+        with contextlib.suppress(BudgetUnavailable):
+            await budget.hold_back(self.venue, failure.retry_after or 0.0)
 
     def _retry_wait(self, failure: CallFailure, attempt: int) -> float | None:
         if failure.code not in INLINE_RETRY or attempt >= self._policy.attempts:
@@ -182,11 +234,10 @@ def exchange_class(venue: str) -> type[Any]:
 
 @asynccontextmanager
 async def open_session(
-    adapter: Adapter, key: WireKey, config: EgressConfig, policy: CallPolicy | None = None
+    adapter: Adapter, key: ExchangeKey, config: EgressConfig, policy: CallPolicy | None = None
 ) -> AsyncIterator[VenueApi]:
     policy = policy or CallPolicy.from_config(config)
     venue = adapter.info.id
-    key.register()
     # ccxt logs request headers (API keys) and bodies at DEBUG: keep its loggers at WARNING whatever the root
     # level, here too, not only where the process configured its logging.
     pin_third_party_loggers()

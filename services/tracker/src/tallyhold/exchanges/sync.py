@@ -13,10 +13,10 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tallyhold.egress.protocol import EgressError
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.model import VenueInfo
 from tallyhold.exchanges.registry import venue_info
-from tallyhold.exchanges.schemas import BalancesRequest, WireKey
-from tallyhold.exchanges.verification import ExchangeKey
+from tallyhold.exchanges.schemas import BalancesRequest
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceContext
@@ -42,11 +42,9 @@ async def build_request(connection: Connection, context: SourceContext) -> Egres
     if source is None:
         raise EgressError.of("credentials_unavailable", "no credential cipher is configured", transient=True)
     key = await source.exchange_key(context.session, connection)
-    wire = WireKey(api_key=key.api_key, api_secret=key.api_secret, passphrase=key.passphrase, uid=key.uid)
-    wire.register()
     request = BalancesRequest(
         exchange=info.id,
-        key=wire,
+        key=key,
         check_permissions=permissions_due(connection, info, context.settings, datetime.now(UTC)),
     )
     return EgressCall(op="exchange.balances", request=request, venue=info.id)

@@ -18,9 +18,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 
 from tallyhold.errors import BadRequest
+from tallyhold.exchanges.key import ExchangeKey
 
 
 class Permissions(BaseModel):
@@ -32,15 +33,6 @@ class Permissions(BaseModel):
     withdraw: bool | None
     transfer: bool | None
     verified_by: Literal["exchange", "probe", "unverifiable"]
-
-
-class ExchangeKey(BaseModel):
-    """A key as the customer pasted it. Every field is a SecretStr: masked in repr, str and JSON."""
-
-    api_key: SecretStr
-    api_secret: SecretStr
-    passphrase: SecretStr | None = None
-    uid: SecretStr | None = None
 
 
 class KeyVerification(BaseModel):

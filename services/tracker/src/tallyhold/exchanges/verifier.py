@@ -20,9 +20,10 @@ from typing import Any
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
 from tallyhold.errors import BadRequest, TallyholdError, Unprocessable, UpstreamError
+from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.registry import venue_info
-from tallyhold.exchanges.schemas import VerifyReply, VerifyRequest, WireKey
-from tallyhold.exchanges.verification import ExchangeKey, KeyVerification, Permissions
+from tallyhold.exchanges.schemas import VerifyReply, VerifyRequest
+from tallyhold.exchanges.verification import KeyVerification, Permissions
 from tallyhold.metrics import CREDENTIALS_REJECTED
 from tallyhold.settings import Settings
 
@@ -66,14 +67,9 @@ class ExchangeCredentialVerifier:
                 "`acknowledge_unverifiable: true`; the connection will be labelled unverifiable.",
                 code="unverifiable_permissions",
             )
-        wire = WireKey(
-            api_key=key.api_key,
-            api_secret=key.api_secret,
-            passphrase=key.passphrase if "passphrase" in info.credentials else None,
-            uid=key.uid if "uid" in info.credentials else None,
+        request = VerifyRequest(
+            exchange=exchange, key=key.for_venue(info.credentials), acknowledge_unverifiable=acknowledge_unverifiable
         )
-        wire.register()
-        request = VerifyRequest(exchange=exchange, key=wire, acknowledge_unverifiable=acknowledge_unverifiable)
         try:
             reply = await self._egress.call("exchange.verify", request, VerifyReply)
         except EgressError as failure:

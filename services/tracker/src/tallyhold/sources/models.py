@@ -3,12 +3,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.settings import Settings
+if TYPE_CHECKING:  # the egress worker imports this module too, and has no database: SQLAlchemy stays out of it
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tallyhold.settings import Settings
 
 
 class FetchedBalance(BaseModel):

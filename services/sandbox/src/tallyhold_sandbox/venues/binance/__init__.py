@@ -28,6 +28,26 @@ AUTH_ERRORS: dict[str, tuple[int, int, str]] = {
 }
 
 
+# Request weights Binance publishes for the endpoints the sandbox serves (every other path weighs 1). Binance
+# counts them against one budget per IP (6000 per minute on the spot API); the sandbox counts every path against
+# that one budget when its per-IP limit is on, which is stricter than Binance (whose futures hosts have their own).
+WEIGHTS: dict[tuple[str, str], int] = {
+    ("GET", "/api/v3/account"): 20,
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/ticker/24hr"): 80,
+    ("GET", "/api/v3/ticker/price"): 4,
+    ("GET", "/api/v3/ticker/bookTicker"): 4,
+    ("GET", "/sapi/v1/capital/config/getall"): 10,
+    ("POST", "/sapi/v3/asset/getUserAsset"): 5,
+    ("GET", "/sapi/v1/asset/wallet/balance"): 60,
+    ("GET", "/sapi/v1/simple-earn/flexible/position"): 150,
+    ("GET", "/sapi/v1/simple-earn/locked/position"): 150,
+    ("GET", "/sapi/v1/margin/account"): 10,
+    ("GET", "/sapi/v1/margin/isolated/account"): 10,
+    ("GET", "/fapi/v2/balance"): 5,
+}
+
+
 class Binance(Venue):
     name: ClassVar[str] = "binance"
     wallets: ClassVar[tuple[str, ...]] = (
@@ -65,6 +85,9 @@ class Binance(Venue):
     def auth_error(self, reason: AuthReason) -> web.Response:
         status, code, msg = AUTH_ERRORS[reason]
         return json_response({"code": code, "msg": msg}, status=status)
+
+    def request_weight(self, method: str, path: str) -> int:
+        return WEIGHTS.get((method, path), 1)
 
     def rate_limited(self, retry_after: int) -> web.Response:
         msg = (

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from tallyhold.exchanges.errors import CallFailure
-from tallyhold.exchanges.model import BalanceSheet, KeyReport, LedgerEntry, VenueInfo
+from tallyhold.exchanges.model import BalanceSheet, IpLimit, KeyReport, LedgerEntry, VenueInfo
 
 
 class Api(Protocol):
@@ -48,6 +48,15 @@ class Adapter:
     # Documented venue error codes that ccxt leaves unmapped, with the ccxt error class each one means. They join
     # the exchange's own `exceptions["exact"]` table, so errors are still classified by class (errors.py).
     unmapped_errors: ClassVar[Mapping[str, str]] = {}
+    # A venue that limits requests per IP declares the limit and what each declared method weighs: every instance
+    # behind one egress IP spends the same budget, shared through the egress budget (egress/budget.py). Venues
+    # whose limits are per key or per account leave it None: one customer cannot spend another's.
+    ip_limit: ClassVar[IpLimit | None] = None
+    weights: ClassVar[Mapping[str, int]] = {}
+
+    def weight(self, method: str) -> int:
+        return self.weights.get(method, 1)
+
     # Unverifiable venues only: the harmless trade-permission probe `probe` runs.
     trade_probe: ClassVar[TradeProbe | None] = None
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from tallyhold.exchanges import parse
 from tallyhold.exchanges.errors import CallFailure
-from tallyhold.exchanges.model import BalanceSheet, Category, Findings, KeyReport, VenueInfo, Wallet
+from tallyhold.exchanges.model import BalanceSheet, Category, Findings, IpLimit, KeyReport, VenueInfo, Wallet
 from tallyhold.exchanges.venues.base import Adapter, Api, read_wallets, venue_code
 
 # Every flag of the apiRestrictions answer that grants something beyond reading, with the label Binance's API
@@ -113,6 +113,24 @@ class Binance(Adapter):
             "dapiPrivateGetBalance",
         }
     )
+
+    # Binance limits request weight per IP: 6000 per minute on the spot REST API, answered with 429 and then,
+    # for a client that keeps sending, an IP ban (418, two minutes up to three days). Each endpoint's weight is
+    # published next to it; the /sapi/ and futures endpoints have limits of their own, counted here against the
+    # same budget, which only errs on the careful side.
+    ip_limit = IpLimit(weight=6000, window_seconds=60)
+    weights = {
+        "sapiGetAccountApiRestrictions": 1,
+        "privateGetAccount": 20,
+        "sapiPostAssetGetFundingAsset": 1,
+        "sapiGetSimpleEarnFlexiblePosition": 150,
+        "sapiGetSimpleEarnLockedPosition": 150,
+        "sapiGetStakingPosition": 1,
+        "sapiGetMarginAccount": 10,
+        "sapiGetMarginIsolatedAccount": 10,
+        "fapiPrivateV2GetBalance": 5,
+        "dapiPrivateGetBalance": 1,
+    }
 
     async def check(self, api: Api) -> KeyReport:
         return permission_rule(await api.call("sapiGetAccountApiRestrictions"))

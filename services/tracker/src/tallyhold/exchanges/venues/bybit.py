@@ -8,7 +8,7 @@ from typing import Any
 
 from tallyhold.exchanges import parse
 from tallyhold.exchanges.errors import CallFailure
-from tallyhold.exchanges.model import BalanceSheet, Category, Findings, KeyReport, VenueInfo, Wallet
+from tallyhold.exchanges.model import BalanceSheet, Category, Findings, IpLimit, KeyReport, VenueInfo, Wallet
 from tallyhold.exchanges.venues.base import Adapter, Api, read_wallets, venue_code
 
 # The permission categories Bybit lists on a key (docs "Get API Key Information"). On a read-only key they say
@@ -101,6 +101,10 @@ class Bybit(Adapter):
             "privateGetV5EarnPosition",
         }
     )
+
+    # Bybit allows 600 HTTP requests per 5 seconds from one IP, whatever the endpoint (each weighs 1), and shuts
+    # an IP that goes over out for ten minutes (403 "access too frequent"); its per-endpoint limits are per UID.
+    ip_limit = IpLimit(weight=600, window_seconds=5)
 
     async def check(self, api: Api) -> KeyReport:
         return permission_rule(await api.call("privateGetV5UserQueryApi"))

@@ -12,15 +12,15 @@ import pytest
 from psycopg import sql
 from sqlalchemy import update
 
-from tallyhold.credentials import lifecycle, rotation
 from tallyhold.credentials import service as credentials
 from tallyhold.credentials.errors import CredentialsUnreadable
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.models import Connection
+from tallyhold_provision import rotation, tenant_vault
+from tests.fixtures.ciphertexts import decrypt_all, read_ciphertexts, seed_exchange_rows
 from tests.fixtures.platform import DATABASE
-from tests.tracker.credentials.conftest import start_cipher
-from tests.tracker.credentials.helpers import decrypt_all, read_ciphertexts, seed_exchange_rows
-from tests.tracker.credentials.stored import exchange_key
+from tests.fixtures.stored_connection import exchange_key
+from tests.fixtures.vault import start_cipher
 
 ROWS = 1_000
 
@@ -36,7 +36,7 @@ async def test_rotation_drill_with_concurrent_edits(vault_admin, vault_tenant, a
     names = vault_tenant.names
     expected = seed_exchange_rows(vault_admin, names, admin_db, tenant.schema, ROWS)
     old_ciphertexts = read_ciphertexts(admin_db, tenant.schema)
-    start = lifecycle.read_key(vault_admin, names)
+    start = tenant_vault.read_key(vault_admin, names)
     assert start is not None
     vault, cipher = await start_cipher(settings)
     engine = create_engine(settings, process="test")
@@ -68,11 +68,9 @@ async def test_rotation_drill_with_concurrent_edits(vault_admin, vault_tenant, a
         while not done.is_set():
             row = uuid.UUID(rng.choice(rows))
             try:
-                async with (
-                    transaction(sessions) as session,
-                    credentials.open_credentials(session, cipher, row) as opened,
-                ):
-                    assert opened.api_key.reveal()
+                async with transaction(sessions) as session:
+                    opened = await credentials.open_key(session, cipher, row)
+                    assert opened.api_key.get_secret_value()
                 reads += 1
             except CredentialsUnreadable:
                 read_failures += 1
@@ -102,7 +100,7 @@ async def test_rotation_drill_with_concurrent_edits(vault_admin, vault_tenant, a
     now = read_ciphertexts(admin_db, tenant.schema)
     assert all(ct.startswith(f"vault:v{report.latest_version}:") for values in now.values() for ct in values.values())
     assert decrypt_all(vault_admin, names, now) == expected  # every edit kept, every other key intact
-    info = lifecycle.read_key(vault_admin, names)
+    info = tenant_vault.read_key(vault_admin, names)
     assert info is not None
     assert info.min_decryption_version == report.latest_version
     refused = decrypt_all(vault_admin, names, old_ciphertexts)

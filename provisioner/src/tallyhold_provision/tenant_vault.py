@@ -1,4 +1,4 @@
-"""Per-tenant Vault objects, as a library the provisioner calls with its own (restricted) hvac client.
+"""Per-tenant Vault objects, made with the provisioner's own (restricted) hvac client.
 
     ensure_engines(admin)                      transit, approle and kubernetes mounted; transit disable_upsert
     ensure_key(admin, tenant)                  aes256-gcm96, derived, non-exportable, no plaintext backup,
@@ -33,8 +33,6 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from tallyhold.credentials.errors import KeyMisconfigured
-
 TENANT_ID = re.compile(r"^t_[0-9a-f]{4,60}$")
 # A Kubernetes tenant's key is named like its namespace (Kubernetes names cannot hold `_`): t-<hex>.
 TENANT_KEY = re.compile(r"^t[_-][0-9a-f]{4,60}$")
@@ -61,6 +59,10 @@ WRAP_TTL = "3600s"  # how long a wrapped answer (a secret id: for its instance t
 KUBERNETES_SERVICE_ACCOUNT = "tallyhold"
 # Sent on every role write, so that converging undoes a periodic, counted or explicitly capped token set by hand.
 NO_TOKEN_EXTRAS = {"token_period": "0", "token_num_uses": "0", "token_explicit_max_ttl": "0"}
+
+
+class KeyMisconfigured(RuntimeError):
+    """A tenant's transit key exists with immutable settings we do not accept (type, derivation, export)."""
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from tallyhold.credentials import lifecycle, transit
+from tallyhold.credentials import transit
 from tallyhold.credentials.context import derivation_context
-from tallyhold.credentials.errors import KeyMisconfigured
-from tallyhold.credentials.lifecycle import TENANT_POLICY, TenantVault
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem, VaultForbidden
+from tallyhold_provision import tenant_vault
 from tallyhold_provision.naming import TenantNames, new_customer_id
+from tallyhold_provision.tenant_vault import TENANT_POLICY, KeyMisconfigured, TenantVault
 from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant
 
 
@@ -50,7 +50,7 @@ def test_names_match_the_provisioners():
 
 
 def test_key_configuration(vault_admin, tenant_a):
-    info = lifecycle.read_key(vault_admin, tenant_a.names)
+    info = tenant_vault.read_key(vault_admin, tenant_a.names)
     assert info is not None
     assert info.type == "aes256-gcm96"
     assert info.derived is True
@@ -58,16 +58,16 @@ def test_key_configuration(vault_admin, tenant_a):
     assert info.allow_plaintext_backup is False
     assert info.deletion_allowed is False
     assert info.convergent_encryption is False
-    assert lifecycle.transit_upsert_disabled(vault_admin)
+    assert tenant_vault.transit_upsert_disabled(vault_admin)
 
 
 def test_everything_converges_when_rerun(openbao, vault_admin, tenant_a):
-    before = lifecycle.read_key(vault_admin, tenant_a.names)
+    before = tenant_vault.read_key(vault_admin, tenant_a.names)
     again = provision_vault_tenant(openbao, tenant_a.names.customer_id)
     assert again.role_id == tenant_a.role_id
-    assert lifecycle.read_key(vault_admin, tenant_a.names) == before
-    lifecycle.ensure_engines(vault_admin)
-    found = lifecycle.exists(vault_admin, tenant_a.names)
+    assert tenant_vault.read_key(vault_admin, tenant_a.names) == before
+    tenant_vault.ensure_engines(vault_admin)
+    found = tenant_vault.exists(vault_admin, tenant_a.names)
     assert {name: found[name] for name in ("key", "approle_role", "kubernetes_role")} == {
         "key": True,
         "approle_role": True,
@@ -77,7 +77,7 @@ def test_everything_converges_when_rerun(openbao, vault_admin, tenant_a):
 
 def test_a_deletable_key_is_made_undeletable_again(vault_admin, tenant_a):
     vault_admin.secrets.transit.update_key_configuration(tenant_a.names.key, deletion_allowed=True)
-    assert lifecycle.ensure_key(vault_admin, tenant_a.names).deletion_allowed is False
+    assert tenant_vault.ensure_key(vault_admin, tenant_a.names).deletion_allowed is False
 
 
 def test_an_existing_key_with_wrong_settings_is_refused(vault_admin):
@@ -85,13 +85,13 @@ def test_an_existing_key_with_wrong_settings_is_refused(vault_admin):
     vault_admin.secrets.transit.create_key(names.key, derived=False)
     try:
         with pytest.raises(KeyMisconfigured, match="derived"):
-            lifecycle.ensure_key(vault_admin, names)
+            tenant_vault.ensure_key(vault_admin, names)
     finally:
-        lifecycle.destroy(vault_admin, names)
+        tenant_vault.destroy(vault_admin, names)
 
 
 def test_the_shared_policy_grants_update_on_the_logins_own_key_paths_only(vault_admin, tenant_a):
-    accessors = {name: lifecycle.auth_accessor(vault_admin, name) for name in ("approle", "kubernetes")}
+    accessors = {name: tenant_vault.auth_accessor(vault_admin, name) for name in ("approle", "kubernetes")}
     installed = vault_admin.sys.read_policy(TENANT_POLICY)["data"]["rules"]
     key = f"{{{{identity.entity.aliases.{accessors['approle']}.name}}}}"
     namespace = f"{{{{identity.entity.aliases.{accessors['kubernetes']}.metadata.service_account_namespace}}}}"
@@ -175,11 +175,11 @@ def _self_signed_pem(directory) -> str:
 def test_kubernetes_role_binds_one_service_account(vault_admin, tmp_path):
     names = TenantVault.for_kubernetes(new_customer_id(), kubernetes_mount="k8s-test")
     assert names.key == names.customer_id.replace("_", "-")  # named like the namespace
-    lifecycle.ensure_kubernetes_auth(
+    tenant_vault.ensure_kubernetes_auth(
         vault_admin, kubernetes_host="https://127.0.0.1:6443", kubernetes_ca_cert=_self_signed_pem(tmp_path),
         mount="k8s-test",
     )  # fmt: skip
-    lifecycle.ensure_kubernetes_role(vault_admin, names, namespace=names.key)
+    tenant_vault.ensure_kubernetes_role(vault_admin, names, namespace=names.key)
     try:
         role = vault_admin.read(f"auth/k8s-test/role/{names.role}")["data"]
         assert role["bound_service_account_names"] == ["tallyhold"]
@@ -187,10 +187,10 @@ def test_kubernetes_role_binds_one_service_account(vault_admin, tmp_path):
         assert role["audience"] == "vault"
         assert role["token_policies"] == [names.policy]
         assert role["token_no_default_policy"] is True
-        assert lifecycle.exists(vault_admin, names)["kubernetes_role"] is True
+        assert tenant_vault.exists(vault_admin, names)["kubernetes_role"] is True
     finally:
-        lifecycle.destroy(vault_admin, names)
-    assert lifecycle.exists(vault_admin, names)["kubernetes_role"] is False
+        tenant_vault.destroy(vault_admin, names)
+    assert tenant_vault.exists(vault_admin, names)["kubernetes_role"] is False
 
 
 def test_destroy_crypto_shreds_and_is_idempotent(openbao, vault_admin):
@@ -198,11 +198,11 @@ def test_destroy_crypto_shreds_and_is_idempotent(openbao, vault_admin):
     ciphertext = _encrypt(vault_admin, tenant, b"gone-forever")
     context = derivation_context(tenant.names.customer_id, "rec-1", "api_key")
     live = tenant.login()  # a live token, and the identity entity its login made
-    assert lifecycle.exists(vault_admin, tenant.names)["identity"] is True
-    assert lifecycle.exists(vault_admin, tenant.names)["tokens"] is True
+    assert tenant_vault.exists(vault_admin, tenant.names)["identity"] is True
+    assert tenant_vault.exists(vault_admin, tenant.names)["tokens"] is True
     destroy_vault_tenant(openbao, tenant)
     destroy_vault_tenant(openbao, tenant)
-    assert lifecycle.exists(vault_admin, tenant.names) == dict.fromkeys(
+    assert tenant_vault.exists(vault_admin, tenant.names) == dict.fromkeys(
         ("key", "approle_role", "kubernetes_role", "identity", "tokens"), False
     )
     with pytest.raises(hvac.exceptions.Forbidden):  # revoked
@@ -212,10 +212,10 @@ def test_destroy_crypto_shreds_and_is_idempotent(openbao, vault_admin):
     with pytest.raises(hvac.exceptions.InvalidRequest):  # the AppRole is gone too
         hvac.Client(url=openbao.addr, token="").auth.approle.login(tenant.role_id, tenant.secret_id)
     # A new key under the same name is new key material: the old ciphertext still never decrypts.
-    lifecycle.ensure_key(vault_admin, tenant.names)
+    tenant_vault.ensure_key(vault_admin, tenant.names)
     try:
         [result] = transit.decrypt(vault_admin, "transit", tenant.names.key, [CiphertextItem("x", context, ciphertext)])
         assert result.error == "authentication_failed"
     finally:
-        lifecycle.destroy(vault_admin, tenant.names)
+        tenant_vault.destroy(vault_admin, tenant.names)
     assert base64.b64encode(b"gone-forever").decode() not in openbao.audit_log.read_text()

@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from tallyhold.credentials import lifecycle, rotation, transit
+from tallyhold.credentials import transit
 from tallyhold.credentials.context import derivation_context
-from tallyhold.credentials.errors import RewrapIncomplete
+from tallyhold_provision import rotation, tenant_vault
+from tallyhold_provision.rotation import RewrapIncomplete
+from tests.fixtures.ciphertexts import decrypt_all, read_ciphertexts, seed_exchange_rows
 from tests.fixtures.platform import DATABASE
-from tests.tracker.credentials.helpers import decrypt_all, read_ciphertexts, seed_exchange_rows
 
 
-def _key(admin, names) -> lifecycle.KeyInfo:
-    info = lifecycle.read_key(admin, names)
+def _key(admin, names) -> tenant_vault.KeyInfo:
+    info = tenant_vault.read_key(admin, names)
     assert info is not None
     return info
 
@@ -49,7 +50,7 @@ def test_rotation_rewraps_everything_and_retires_the_old_version(vault_admin, va
 def test_an_interrupted_rotation_is_finished_not_repeated(vault_admin, vault_tenant, admin_db, tenant):
     names = vault_tenant.names
     plain = seed_exchange_rows(vault_admin, names, admin_db, tenant.schema, 5)
-    crashed = lifecycle.rotate_key(vault_admin, names)  # a crash right after the rotate step
+    crashed = tenant_vault.rotate_key(vault_admin, names)  # a crash right after the rotate step
 
     report = rotation.rotate_and_rewrap(vault_admin, names, admin_db, tenant.schema)
 

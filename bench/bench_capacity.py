@@ -1,0 +1,321 @@
+"""Capacity: how many customers one host holds with the local backend, each syncing every 5 minutes, while
+`/v1/networth` p99 stays ≤ 50 ms and every source's sync finishes within its interval. Goal (issue 16):
+≥ 200 customers on a 2-core, 24 GiB host.
+
+Everything runs for real: embedded Postgres, OpenBao, supervisord, and per customer a full stack made by the
+provisioner's `create` (schema and roles, transit key, supervised `tallyhold serve`) seeded through its API
+with a realistic mix (bench/world.py: 2 exchange accounts on the sandbox venues, 3 Ethereum wallets with
+tokens on anvil, 1 zpub on the Esplora sandbox, 2 manual holdings) and synced by its own scheduler.
+
+Steps: 25, 50, 100, 200, 300, ... customers (each step adds customers to the last), until a limit breaks or
+the host's memory runs low. At each step, for one sync interval plus 10 %: an open-loop load on
+`/v1/networth` spread over every customer (NETWORTH_RATE_PER_CUSTOMER req/s each; latencies from each
+request's due time, so a stalled server cannot hide its queue), then every source of every customer must have
+synced successfully inside that window; the sync durations the instances observed (their metrics) are shown.
+Memory: the host's (total − available) over its value before the first customer, the instances' RSS and PSS
+(median, at the end of the window: idle between syncs), and the egress workers' peak RSS/PSS while they live.
+
+Knobs (environment): TALLYHOLD_BENCH_CAPACITY_MAX (the last step; e.g. 10 for a quick run),
+TALLYHOLD_BENCH_CAPACITY_INTERVAL (sync interval, seconds; 300 by default, ≥ 30),
+TALLYHOLD_BENCH_CAPACITY_RATE (networth requests per second per customer; 0.5 by default).
+Everything it made (customers, their OS users, the platform's daemons, the fakes, the state folder) is removed
+at the end, also when a step fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import psutil
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.bench_api import percentile
+from bench.world import SOURCES_PER_CUSTOMER, World, temporary_folder
+from tallyhold.settings import SyncSettings
+from tallyhold_provision.config import ProvisionerSettings
+from tallyhold_provision.factory import build
+from tallyhold_provision.local.platform import LocalPlatform
+
+STEPS = (25, 50, 100, 200, 300, 400, 600, 800)
+P99_TARGET_MS = 50.0
+GOAL_CUSTOMERS = 200
+LOW_MEMORY_FRACTION = 0.10  # stop before the host swaps or the OOM killer picks
+SAMPLE_SECONDS = 10.0
+JITTER_SECONDS = float(SyncSettings.model_fields["jitter_seconds"].default)  # the instances run with the default
+
+
+def _knob(name: str, default: float) -> float:
+    value = os.environ.get(f"TALLYHOLD_BENCH_CAPACITY_{name}")
+    return float(value) if value else default
+
+
+def steps(largest: int) -> list[int]:
+    return [s for s in STEPS if s < largest] + [largest]
+
+
+@dataclass
+class Customer:
+    slug: str
+    url: str
+    token: str
+    pid: int
+    metrics_url: str | None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class MemorySampler:
+    """Egress workers (children of the instances) while they live: their peak RSS and PSS, every
+    SAMPLE_SECONDS, from a thread (smaps reads are too slow to do for every instance that often)."""
+
+    pids: list[int]
+    worker_rss: list[float] = field(default_factory=list)
+    worker_pss: list[float] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        instances = set(self.pids)
+        while not self.stop.wait(SAMPLE_SECONDS):
+            # One pass over the process table (a children() call per instance would read it once per instance).
+            for process in psutil.process_iter(["ppid"]):
+                if process.info["ppid"] not in instances:
+                    continue
+                try:
+                    info = process.memory_full_info()
+                except psutil.Error:
+                    continue
+                self.worker_rss.append(info.rss / 2**20)
+                self.worker_pss.append(info.pss / 2**20)
+
+
+async def networth_load(customers: list[Customer], rate: float, seconds: float) -> dict[str, float]:
+    """Open loop: request i is due at t0 + i/rate and goes to customer i mod n; latency from its due time."""
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=8)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
+        for customer in customers:  # connections open, routes warm
+            async with client.get(customer.url + "/v1/networth", headers=customer.headers) as warm:
+                await warm.read()
+        start = time.perf_counter() + 0.1
+
+        async def one(index: int) -> None:
+            nonlocal errors
+            due = start + index / rate
+            customer = customers[index % len(customers)]
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                async with client.get(customer.url + "/v1/networth", headers=customer.headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
+            errors += not ok
+            latencies.append((time.perf_counter() - due) * 1000)
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+    return {
+        "p50": statistics.median(latencies),
+        "p99": percentile(latencies, 0.99),
+        "max": max(latencies),
+        "rate": total / seconds,
+        "errors": float(errors),
+    }
+
+
+def _sync_durations(customer: Customer) -> dict[float, float]:
+    """Cumulative bucket counts of the instance's sync-duration histogram, all source kinds together."""
+    if customer.metrics_url is None:
+        return {}
+    found: dict[float, float] = {}
+    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "tallyhold_sync_duration_seconds_bucket":
+                bound = float(sample.labels["le"])
+                found[bound] = found.get(bound, 0.0) + sample.value
+    return found
+
+
+def _slowest(before: list[dict[float, float]], after: list[dict[float, float]]) -> tuple[int, float, float]:
+    """Syncs observed between two scrapes of every instance, and the bucket bounds of their p99 and max."""
+    delta: dict[float, float] = {}
+    for old, new in zip(before, after, strict=True):
+        for bound, count in new.items():
+            delta[bound] = delta.get(bound, 0.0) + count - old.get(bound, 0.0)
+    ordered = sorted(delta)
+    total = delta.get(float("inf"), 0.0)
+    if not total:
+        return 0, 0.0, 0.0
+    p99 = next(b for b in ordered if delta[b] >= 0.99 * total)
+    worst = next(b for b in ordered if delta[b] >= total)
+    return int(total), p99, worst
+
+
+def _unsynced(customers: list[Customer], since: datetime) -> list[str]:
+    """Sources that did not sync successfully since `since` (error codes, or `late`)."""
+    problems: list[str] = []
+    for customer in customers:
+        status = httpx.get(customer.url + "/v1/sync/status", headers=customer.headers, timeout=30).json()
+        for source in status["sources"]:
+            if source["kind"] == "manual":
+                continue
+            success = source["last_success_at"]
+            if source["last_error"]:
+                problems.append(f"{source['venue']} {source['last_error']}")
+            elif success is None or datetime.fromisoformat(success) < since:
+                problems.append(f"{source['venue']} late")
+    return problems
+
+
+def _wait_first_syncs(customers: list[Customer], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    epoch = datetime.fromtimestamp(0, UTC)
+    while _unsynced(customers, epoch) and time.monotonic() < deadline:
+        time.sleep(5)
+
+
+def _instance_memory(customers: list[Customer]) -> tuple[float, float]:
+    rss, pss = [], []
+    for customer in customers:
+        info = psutil.Process(customer.pid).memory_full_info()
+        rss.append(info.rss / 2**20)
+        pss.append(info.pss / 2**20)
+    return statistics.median(rss), statistics.median(pss)
+
+
+def _used_mib() -> float:
+    memory = psutil.virtual_memory()
+    return (memory.total - memory.available) / 2**20
+
+
+def _postgres_connections(platform: LocalPlatform) -> int:
+    with platform.postgres.connect() as connection:
+        row = connection.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+        found = row.fetchone()
+    return int(str(found[0])) if found else 0
+
+
+def _create(provisioner: Any, platform: LocalPlatform, world: World, number: int) -> Customer:
+    created = provisioner.create(f"cap-{number:04d}", backend="local")
+    record = created.customer
+    pid = platform.supervisor.pid(record.id)
+    if record.url is None or created.token is None or pid is None:
+        raise RuntimeError("the customer was not created and started")
+    world.seed_customer(record.url, created.token, number)
+    return Customer(record.slug, record.url, created.token, pid, record.metrics_url)
+
+
+def run_step(customers: list[Customer], platform: LocalPlatform, interval: float, rate: float, base: float) -> bool:
+    """One measuring window; prints the step's line and returns whether every limit held. The window holds one
+    scheduled sync of every source whatever its jitter (each fire time is delayed by up to the jitter), and
+    10 % more for the sync itself to finish."""
+    window = interval * 1.1 + min(JITTER_SECONDS, interval / 2)
+    started = datetime.now(UTC)
+    before = [_sync_durations(c) for c in customers]
+    sampler = MemorySampler([c.pid for c in customers])
+    thread = threading.Thread(target=sampler.run, daemon=True)
+    thread.start()
+    load = asyncio.run(networth_load(customers, rate * len(customers), window))
+    sampler.stop.set()
+    thread.join()
+    after = [_sync_durations(c) for c in customers]
+    problems = _unsynced(customers, started)
+    syncs, p99_sync, worst_sync = _slowest(before, after)
+    rss, pss = _instance_memory(customers)
+    used = _used_mib() - base
+    sources = len(customers) * (SOURCES_PER_CUSTOMER - 2)
+    held = load["p99"] <= P99_TARGET_MS and not problems and worst_sync <= interval and not load["errors"]
+    worker = (
+        f"peak RSS {max(sampler.worker_rss):.0f} MiB, PSS {max(sampler.worker_pss):.0f} MiB"
+        if sampler.worker_rss
+        else "none seen alive at the samples"
+    )
+    print(
+        f"{len(customers):4d} customers: networth p50 {load['p50']:.1f} ms, p99 {load['p99']:.1f} ms "
+        f"(≤ {P99_TARGET_MS:.0f}), max {load['max']:.0f} ms, {load['rate']:.0f} req/s, {int(load['errors'])} errors; "
+        f"syncs in the window: {sources - len(problems)}/{sources} sources ok"
+        f"{' (' + ', '.join(sorted(set(problems))) + ')' if problems else ''}, {syncs} source syncs observed, "
+        f"duration p99 ≤ {p99_sync:g} s, max ≤ {worst_sync:g} s (interval {interval:.0f} s) → "
+        f"{'held' if held else 'BROKE'}",
+        flush=True,
+    )
+    print(
+        f"      memory: host +{used / 1024:.2f} GiB ({used / len(customers):.0f} MiB per customer, Postgres "
+        f"included); instance median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
+        f"Postgres client connections {_postgres_connections(platform)}",
+        flush=True,
+    )
+    return held
+
+
+def main() -> None:
+    largest = int(_knob("MAX", STEPS[-1]))
+    interval = _knob("INTERVAL", 300)
+    rate = _knob("RATE", 0.5)
+    print(
+        f"steps {steps(largest)}; sync interval {interval:.0f} s; networth {rate:g} req/s per customer; "
+        f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB; load {os.getloadavg()[0]:.2f}"
+    )
+    with temporary_folder() as tmp:
+        folder = Path(tmp)
+        world = World(folder)
+        platform = LocalPlatform(folder / "state")
+        provisioner = None
+        try:
+            world.start()
+            platform.ensure_postgres()
+            platform.ensure_openbao()
+            environ = world.instance_environment(SYNC_INTERVAL_SECONDS=str(int(interval)))
+            provisioner = build(ProvisionerSettings(STATE_DIR=folder / "state"), environ=environ)
+            provisioner.vault()
+            base = _used_mib()
+            customers: list[Customer] = []
+            held_at = 0
+            for target in steps(largest):
+                started = time.perf_counter()
+                while len(customers) < target:
+                    customers.append(_create(provisioner, platform, world, len(customers)))
+                took = time.perf_counter() - started
+                _wait_first_syncs(customers, timeout=interval)
+                print(f"  (+{target - held_at if held_at else target} customers created and seeded in {took:.0f} s)")
+                if not run_step(customers, platform, interval, rate, base):
+                    break
+                held_at = target
+                if psutil.virtual_memory().available < LOW_MEMORY_FRACTION * psutil.virtual_memory().total:
+                    print("host memory is running low: stopping here")
+                    break
+            verdict = "met" if held_at >= GOAL_CUSTOMERS else f"not shown (largest step run: {largest})"
+            if largest >= GOAL_CUSTOMERS and held_at < GOAL_CUSTOMERS:
+                verdict = "MISSED"
+            print(f"customers per host with every limit held: {held_at} (goal ≥ {GOAL_CUSTOMERS}: {verdict})")
+        finally:
+            started = time.perf_counter()
+            if provisioner is not None:
+                for customer in provisioner.customers():
+                    provisioner.destroy(customer.slug)
+                provisioner.close()
+            platform.supervisor.shutdown()
+            platform.openbao.stop()
+            platform.postgres.stop()
+            world.stop()
+            print(f"(everything removed in {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""What an idle instance holds: `tallyhold serve`'s app and server, built as serve builds them, import neither
+Jinja2 (the web pages load it at their first page) nor the websockets package (no WebSocket route). Each is a
+few MiB of every idle instance on a host of many customers. Run in a fresh interpreter: the test process has
+imported both already."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+CODE = """
+import json, sys
+from tallyhold.api.server import uvicorn_config
+from tallyhold.app import create_app
+from tallyhold.settings import Settings
+
+settings = Settings(
+    ENV="development", DATABASE_URL="postgresql+psycopg://u:p@127.0.0.1:9/x", DB_SCHEMA="t_00ff", CUSTOMER_ID="t_00ff"
+)
+config = uvicorn_config(create_app(settings), settings)
+config.load()  # what uvicorn does before it serves: picks the protocol classes
+idle = [m for m in ("jinja2", "websockets") if m in sys.modules]
+from tallyhold.web.rendering import render
+page = render("error.html", {"title": "Not found"}, status_code=404)
+print(json.dumps({"idle": idle, "page": page.status_code, "jinja2_after_page": "jinja2" in sys.modules}))
+"""
+
+
+def test_an_idle_instance_imports_neither_jinja2_nor_websockets() -> None:
+    done = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True)
+    found = json.loads(done.stdout)
+    assert found["idle"] == []
+    assert found["page"] == 404
+    assert found["jinja2_after_page"]
