@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest_asyncio
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.portfolio import cache
 from tallyhold.portfolio.cache import AnswerCache
 from tallyhold.settings import Settings
 from tests.fixtures.platform import DATABASE, Tenant
+
+
+@pytest_asyncio.fixture
+async def db(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(settings, process="test")
+    yield create_session_maker(engine)
+    await engine.dispose()
 
 
 async def _manual(client: httpx.AsyncClient, asset: str, amount: str) -> str:
@@ -49,42 +59,46 @@ async def test_writes_of_this_process_are_seen_at_once(
         await asyncio.sleep(0.1)
 
 
-async def test_an_answer_computed_across_a_write_is_not_reused() -> None:
+async def test_an_answer_computed_across_a_write_is_not_reused(db: async_sessionmaker[AsyncSession]) -> None:
     now = [0.0]
-    answers = AnswerCache(2.0, clock=lambda: now[0])
+    answers = AnswerCache(2.0, db, clock=lambda: now[0])
+    session = db()
     calls = 0
 
-    async def compute() -> int:
+    async def compute(_: AsyncSession) -> int:
         nonlocal calls
         calls += 1
         if calls == 1:
             cache.bump()  # a write commits while the first answer is being computed
         return calls
 
-    assert await answers.get_or_compute("k", compute) == 1
-    assert await answers.get_or_compute("k", compute) == 2, "computed before the write committed: not reused"
-    assert await answers.get_or_compute("k", compute) == 2, "reused"
+    assert await answers.get_or_compute("k", session, compute) == 1
+    assert await answers.get_or_compute("k", session, compute) == 2, "computed before the write committed: not reused"
+    assert await answers.get_or_compute("k", session, compute) == 2, "reused"
     now[0] = 2.5
-    assert await answers.get_or_compute("k", compute) == 3, "too old"
-    assert await AnswerCache(0).get_or_compute("k", compute) == 4, "0 turns the cache off"
+    assert await answers.get_or_compute("k", session, compute) == 3, "too old"
+    assert await AnswerCache(0).get_or_compute("k", session, compute) == 4, "0 turns the cache off"
 
 
-async def test_concurrent_misses_share_one_computation_and_a_failure_is_not_shared() -> None:
-    answers = AnswerCache(5.0)
+async def test_concurrent_misses_share_one_computation_and_a_failure_is_not_shared(
+    db: async_sessionmaker[AsyncSession],
+) -> None:
+    answers = AnswerCache(5.0, db)
+    session = db()
     started = asyncio.Event()
     release = asyncio.Event()
     calls = 0
 
-    async def slow() -> int:
+    async def slow(_: AsyncSession) -> int:
         nonlocal calls
         calls += 1
         started.set()
         await release.wait()
         return 42
 
-    leader = asyncio.create_task(answers.get_or_compute("k", slow))
+    leader = asyncio.create_task(answers.get_or_compute("k", session, slow))
     await started.wait()
-    followers = [asyncio.create_task(answers.get_or_compute("k", slow)) for _ in range(5)]
+    followers = [asyncio.create_task(answers.get_or_compute("k", session, slow)) for _ in range(5)]
     await asyncio.sleep(0)
     release.set()
     assert await asyncio.gather(leader, *followers) == [42] * 6
@@ -94,17 +108,17 @@ async def test_concurrent_misses_share_one_computation_and_a_failure_is_not_shar
     started.clear()
     release.clear()
 
-    async def failing() -> int:
+    async def failing(_: AsyncSession) -> int:
         started.set()
         await release.wait()
         raise RuntimeError("the leader's query failed")
 
-    async def fine() -> int:
+    async def fine(_: AsyncSession) -> int:
         return 7
 
-    leader = asyncio.create_task(answers.get_or_compute("k", failing))
+    leader = asyncio.create_task(answers.get_or_compute("k", session, failing))
     await started.wait()
-    follower = asyncio.create_task(answers.get_or_compute("k", fine))
+    follower = asyncio.create_task(answers.get_or_compute("k", session, fine))
     await asyncio.sleep(0)
     release.set()
     with contextlib.suppress(RuntimeError):

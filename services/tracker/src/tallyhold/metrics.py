@@ -166,6 +166,12 @@ ASSETS_UNPRICED = Gauge("tallyhold_assets_unpriced", "Assets held that no price 
 
 # History -----------------------------------------------------------------------------------------------------
 HISTORY_POINTS = Gauge("tallyhold_history_points", "Net-worth history rows, by resolution.", ["resolution"])
+PORTFOLIO_ANSWERS_COMPUTED = Counter(
+    "tallyhold_portfolio_answers_computed_total",
+    "Portfolio answers (net worth, balances, dashboard) computed, by path: `request` (a request waited for it) or "
+    "`refresh` (recomputed off the request path after background writes).",
+    ["path"],
+)
 
 # The event loop -----------------------------------------------------------------------------------------------
 EVENT_LOOP_LAG = Histogram(

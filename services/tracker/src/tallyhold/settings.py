@@ -248,8 +248,9 @@ class PortfolioSettings(_Group):
         ge=0,
         le=60,
         alias="PORTFOLIO_CACHE_SECONDS",
-        description="Longest reuse of a computed `/v1/networth` or `/v1/balances` answer (0 = off). Writes of "
-        "the instance itself are seen at once; writes of other processes (`tallyhold sync --once`) within this time.",
+        description="Longest reuse of a computed `/v1/networth` or `/v1/balances` answer (0 = off). The instance's "
+        "API writes are seen at once, its syncs' within about 0.25 s (refreshed off the request path), writes of "
+        "other processes (`tallyhold sync --once`) within this time.",
     )
     history_raw_days: int = Field(
         7, ge=1, le=3650, alias="HISTORY_RAW_DAYS", description="Days net-worth snapshots are kept at full resolution."

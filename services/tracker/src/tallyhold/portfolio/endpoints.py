@@ -43,18 +43,23 @@ def parse_step(raw: str | None) -> timedelta | None:
 def answer_cache(state: InstanceState) -> AnswerCache:
     cache = state.services.get(CACHE)
     if not isinstance(cache, AnswerCache):
-        cache = state.services[CACHE] = AnswerCache(state.settings.portfolio.cache_seconds)
+        cache = AnswerCache(state.settings.portfolio.cache_seconds, state.session_maker)
+        state.services[CACHE] = cache
     return cache
 
 
-async def cached_networth(session: AsyncSession, state: InstanceState) -> NetWorth:
+async def cached_networth(
+    session: AsyncSession, state: InstanceState, *, wait_for_background: bool = False
+) -> NetWorth:
     """`GET /v1/networth`'s answer: the web pages show exactly this, from the same cache."""
     settings = state.settings
     return await answer_cache(state).get_or_compute(
         ("networth",),
-        lambda: portfolio_service.networth(
-            session, settings.portfolio.quote_currency, settings.prices.max_age, settings.sync.source_max_age
+        session,
+        lambda s: portfolio_service.networth(
+            s, settings.portfolio.quote_currency, settings.prices.max_age, settings.sync.source_max_age
         ),
+        wait_for_background=wait_for_background,
     )
 
 
@@ -69,8 +74,9 @@ async def get_balances(
     settings = state.settings
     return await answer_cache(state).get_or_compute(
         ("balances", group_by),
-        lambda: portfolio_service.balances(
-            session, settings.portfolio.quote_currency, group_by, settings.prices.max_age, settings.sync.source_max_age
+        session,
+        lambda s: portfolio_service.balances(
+            s, settings.portfolio.quote_currency, group_by, settings.prices.max_age, settings.sync.source_max_age
         ),
     )
 

@@ -30,6 +30,7 @@ from tallyhold.db import transaction
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
 from tallyhold.errors import TallyholdError
+from tallyhold.portfolio import cache as answers
 from tallyhold.portfolio.history import Retention, apply_retention, record_point
 from tallyhold.prices.service import PriceService
 from tallyhold.settings import Settings
@@ -112,8 +113,10 @@ class SyncEngine:
 
     # -- everything ------------------------------------------------------------------------------------
 
+    @answers.background_work
     async def sync_all(self, trigger: Trigger = Trigger.manual) -> SyncReport:
-        """Every source at once (within the limits), then prices, then the window's net-worth point."""
+        """Every source at once (within the limits), then prices, then the window's net-worth point; the cached
+        answers are brought up to date before it returns, so a run reported finished is in the next answer."""
         report = SyncReport(started_at=self.clock())
         try:
             async with self.session_maker() as session:
@@ -129,10 +132,12 @@ class SyncEngine:
         runs = (self.sync_connection(i, trigger, point=False, restore=False) for i in ids)
         report.results = list(await asyncio.gather(*runs))
         report.error = await self.refresh_prices()
+        await answers.settle()
         report.finished_at = self.clock()
         self.last_report = report
         return report
 
+    @answers.background_work
     async def refresh_prices(self) -> str | None:
         """Prices, then the window's net-worth point (written even when nothing needs a market price, so
         history has a point per window). Returns an error code, or None."""
@@ -153,6 +158,7 @@ class SyncEngine:
             return "database_unavailable"
         return refresh.error
 
+    @answers.background_work
     async def apply_retention(self) -> dict[str, int] | None:
         """History downsampling and pruning (hourly job, and after `tallyhold sync --once`)."""
         settings = self.settings
@@ -198,6 +204,7 @@ class SyncEngine:
 
     # -- one connection --------------------------------------------------------------------------------
 
+    @answers.background_work
     async def sync_connection(
         self, connection_id: uuid.UUID, trigger: Trigger = Trigger.manual, *, point: bool = True, restore: bool = True
     ) -> SyncResult:

@@ -47,17 +47,20 @@ def _change_since(rows: list[tuple[datetime, Decimal]], total: Decimal, at: date
 
 
 async def dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
-    """What the dashboard shows, reused like `/v1/networth`'s answer (the same cache: a write of this process
-    makes it stale at once, another process's within PORTFOLIO_CACHE_SECONDS), so a page view costs queries
-    only when something changed."""
+    """What the dashboard shows, from the same cache as `/v1/networth`'s answer, so a page view costs queries
+    only when something changed. It shows the sync's live state too, so every write of this process makes it
+    stale, a sync's included (another process's within PORTFOLIO_CACHE_SECONDS)."""
     return await answer_cache(state).get_or_compute(
-        ("web-dashboard", chart_range), lambda: _gather_dashboard(session, state, chart_range)
+        ("web-dashboard", chart_range),
+        session,
+        lambda s: _gather_dashboard(s, state, chart_range),
+        wait_for_background=True,
     )
 
 
 async def _gather_dashboard(session: AsyncSession, state: InstanceState, chart_range: str) -> Dashboard:
     quote = state.settings.portfolio.quote_currency
-    networth = await cached_networth(session, state)
+    networth = await cached_networth(session, state, wait_for_background=True)
     now = datetime.now(UTC)
     # One hourly read of the last 30 days (and an hour) gives the changes, and is the default range's chart too:
     # each history read is a query, and they are most of a page view's cost (bench/bench_web.py).
