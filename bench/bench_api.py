@@ -20,7 +20,6 @@ quiet p99 of the same run (issues 6 and 16); /v1/networth/history for a year p99
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from bench.sandbox import start_sandbox
+from bench.sandbox import instance_environ, start_sandbox
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.portfolio.history import Retention, apply_retention
 from tallyhold.settings import Settings
@@ -419,15 +418,9 @@ def main() -> None:
         platform = LocalPlatform(folder / "state")
         platform.ensure_postgres()
         platform.ensure_openbao()
-        environ = {
-            "TALLYHOLD_EXCHANGE_API_OVERRIDES": json.dumps(urls),
-            "TALLYHOLD_SYNC_SCHEDULER": "false",
-            "TALLYHOLD_LOG_LEVEL": "WARNING",
-            "TALLYHOLD_PRICE_VENUES": "kraken,binance",
-        }
         settings = ProvisionerSettings(STATE_DIR=folder / "state")
-        provisioner = build(settings, environ=environ)
-        uncached_provisioner = build(settings, environ={**environ, "TALLYHOLD_PORTFOLIO_CACHE_SECONDS": "0"})
+        provisioner = build(settings, environ=instance_environ(urls))
+        uncached_provisioner = build(settings, environ=instance_environ(urls, PORTFOLIO_CACHE_SECONDS="0"))
         try:
             main_instance = provision(provisioner, platform, settings.TENANT_DATABASE, "bench-api", urls)
             base, headers = main_instance.base, main_instance.headers

@@ -281,11 +281,7 @@ def main() -> None:
             world.start()
             platform.ensure_postgres()
             platform.ensure_openbao()
-            environ = {
-                **world.instance_environment(),
-                "TALLYHOLD_SYNC_INTERVAL_SECONDS": str(int(interval)),
-                "TALLYHOLD_LOG_LEVEL": "WARNING",
-            }
+            environ = world.instance_environment(SYNC_INTERVAL_SECONDS=str(int(interval)))
             provisioner = build(ProvisionerSettings(STATE_DIR=folder / "state"), environ=environ)
             provisioner.vault()
             base = _used_mib()

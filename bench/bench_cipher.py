@@ -23,10 +23,10 @@ from tallyhold.logging import SecretRegistry
 from tallyhold_provision import rotation
 from tallyhold_provision.local.openbao import LocalOpenBao
 from tallyhold_provision.local.postgres import LocalPostgres
+from tests.fixtures.ciphertexts import seed_exchange_rows
 from tests.fixtures.instance import instance_settings
 from tests.fixtures.platform import DATABASE, create_tenant
 from tests.fixtures.vault import provision_vault_tenant
-from tests.tracker.credentials.helpers import seed_exchange_rows
 
 SINGLE_ITEMS = 400
 BATCH = 200

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold_provision.egress_budget import set_venue_limit
 from tallyhold_provision.local.postgres import LocalPostgres
+from tests.fixtures.egress_budget import new_pool, tenant_engine
 from tests.fixtures.platform import DATABASE, create_tenant
-from tests.tracker.egress.budget_fixtures import new_pool, tenant_engine
 
 SHARERS = 8
 CALLS_EACH = 200

@@ -17,7 +17,6 @@ Targets (issue 4): sync within 1.2× the bare-ccxt loop; idle instance ≤ 90 Mi
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import tempfile
 import threading
@@ -28,7 +27,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.sandbox import start_sandbox
+from bench.sandbox import instance_environ, start_sandbox
 from tallyhold_provision.config import ProvisionerSettings
 from tallyhold_provision.factory import build
 from tallyhold_provision.local.platform import LocalPlatform
@@ -162,15 +161,13 @@ def main() -> None:
         platform = LocalPlatform(folder / "state")
         platform.ensure_postgres()
         platform.ensure_openbao()
-        environ = {
-            "TALLYHOLD_EXCHANGE_API_OVERRIDES": json.dumps(urls),
-            "TALLYHOLD_SYNC_SCHEDULER": "false",
-            "TALLYHOLD_SYNC_CONCURRENCY": "10",
-            "TALLYHOLD_SYNC_VENUE_CONCURRENCY": str(KEYS_PER_VENUE),
-            "TALLYHOLD_EGRESS_IDLE_SECONDS": "5",
-            "TALLYHOLD_LOG_LEVEL": "WARNING",
-            "TALLYHOLD_PRICE_VENUES": "binance",
-        }
+        environ = instance_environ(
+            urls,
+            SYNC_CONCURRENCY="10",
+            SYNC_VENUE_CONCURRENCY=str(KEYS_PER_VENUE),
+            EGRESS_IDLE_SECONDS="5",
+            PRICE_VENUES="binance",
+        )
         provisioner = build(ProvisionerSettings(STATE_DIR=folder / "state"), environ=environ)
         try:
             created = provisioner.create("bench-exchanges", backend="local")

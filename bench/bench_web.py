@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from bench.bench_api import _retention, _seed_history, load, provision, server_cpu_ms, show
-from bench.sandbox import start_sandbox
+from bench.sandbox import instance_environ, start_sandbox
 from tallyhold_provision.config import ProvisionerSettings
 from tallyhold_provision.factory import build
 from tallyhold_provision.local.platform import LocalPlatform
@@ -51,14 +51,8 @@ def main() -> None:
         platform = LocalPlatform(folder / "state")
         platform.ensure_postgres()
         platform.ensure_openbao()
-        environ = {
-            "TALLYHOLD_EXCHANGE_API_OVERRIDES": json.dumps(urls),
-            "TALLYHOLD_SYNC_SCHEDULER": "false",
-            "TALLYHOLD_LOG_LEVEL": "WARNING",
-            "TALLYHOLD_PRICE_VENUES": "kraken,binance",
-        }
         settings = ProvisionerSettings(STATE_DIR=folder / "state")
-        provisioner = build(settings, environ=environ)
+        provisioner = build(settings, environ=instance_environ(urls))
         try:
             instance = provision(provisioner, platform, settings.TENANT_DATABASE, "bench-web", urls)
             now = datetime.now(UTC).replace(second=0, microsecond=0)

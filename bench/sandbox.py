@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from tallyhold.settings import ENV_PREFIX
+
 
 def start_sandbox(folder: Path, *, niceness: int = 0) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     """Starts `tallyhold-sandbox serve` (its own process: it must not share a GIL with the code measured) and
@@ -25,3 +27,17 @@ def start_sandbox(folder: Path, *, niceness: int = 0) -> tuple[subprocess.Popen[
         time.sleep(0.05)
     urls: dict[str, str] = json.loads(ports.read_text())["overrides"]
     return process, urls
+
+
+def instance_environ(urls: dict[str, str], **settings: str) -> dict[str, str]:
+    """The operator environment the benches' provisioned instances get: exchanges and prices at the sandbox
+    venues (`urls` from `start_sandbox`), no scheduler (a bench times the syncs it starts itself), quiet logs.
+    `settings`, by flat name (`PRICE_VENUES="binance"`), add or replace."""
+    values = {
+        "EXCHANGE_API_OVERRIDES": json.dumps(urls),
+        "SYNC_SCHEDULER": "false",
+        "LOG_LEVEL": "WARNING",
+        "PRICE_VENUES": "kraken,binance",
+        **settings,
+    }
+    return {ENV_PREFIX + name: value for name, value in values.items()}

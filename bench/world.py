@@ -21,7 +21,7 @@ import httpx
 import psutil
 from web3 import Web3
 
-from bench.sandbox import start_sandbox
+from bench.sandbox import instance_environ, start_sandbox
 from tallyhold.chains.tokenlist import curated_tokens
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.demo import place_tokens
@@ -111,15 +111,17 @@ class World:
             raise RuntimeError("the Esplora sandbox did not start")
         return line.removeprefix("esplora: ").strip()
 
-    def instance_environment(self) -> dict[str, str]:
-        """What every instance is started with to reach this world instead of the real one."""
+    def instance_environment(self, **settings: str) -> dict[str, str]:
+        """What every instance is started with to reach this world instead of the real one, its scheduler on;
+        `settings`, by flat name, add or replace."""
         assert self.anvil is not None
-        return {
-            "TALLYHOLD_EXCHANGE_API_OVERRIDES": json.dumps(self.venues),
-            "TALLYHOLD_EVM_RPC_ETHEREUM": self.anvil.url,
-            "TALLYHOLD_ESPLORA_URL": self.esplora_url,
-            "TALLYHOLD_PRICE_VENUES": "kraken,binance",
-        }
+        return instance_environ(
+            self.venues,
+            SYNC_SCHEDULER="true",
+            EVM_RPC_ETHEREUM=self.anvil.url,
+            ESPLORA_URL=self.esplora_url,
+            **settings,
+        )
 
     def seed_customer(self, url: str, token: str, number: int) -> None:
         """The customer's mix, through the API (each exchange key is proven read-only by the venue); then a sync."""

@@ -33,12 +33,11 @@ from tallyhold_provision.podman.engine import podman
 from tallyhold_provision.tenant_vault import TenantVault
 from tallyhold_sandbox import Sandbox
 from tests.deploy.charts import CHART, one
-from tests.fixtures.instance import instance_settings, issue_token
+from tests.fixtures.instance import FAST_EGRESS, instance_settings, issue_token, settings_env, wait_idle
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
+from tests.fixtures.token_review import TokenReviewApi
 from tests.fixtures.vault import install_tenant_policy
-from tests.tracker.credentials.test_kubernetes_login import TokenReviewApi
-from tests.tracker.sync.helpers import FAST_EGRESS, settings_env, wait_idle
 
 # podman 4.3 names a Deployment's pod `<name>-pod-0` and its containers `<pod>-<container>`.
 CONTAINER = "tallyhold-pod-0-tallyhold"

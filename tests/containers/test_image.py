@@ -33,10 +33,9 @@ from tallyhold_sandbox import Sandbox
 from tallyhold_sandbox.credentials import generate
 from tests.containers.layers import layer_count, layer_files, save
 from tests.fixtures.containers import PodmanRun
-from tests.fixtures.instance import issue_token
+from tests.fixtures.instance import issue_token, sandbox_settings, settings_env, wait_idle
 from tests.fixtures.platform import Tenant
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import settings_env, sync_settings, wait_idle
 
 UID = "10001"
 COMPILERS = {"gcc", "cc", "c++", "g++", "clang", "ld", "ld.bfd", "ld.gold", "tcc", "as", "cpp"}
@@ -155,7 +154,7 @@ def test_no_secret_git_tests_sandbox_compiler_or_uv_in_any_layer(
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
     # The container shares the host's network here (its own pod network is the podman backend's business,
     # tested there): the instance reaches the test session's Postgres, OpenBao and venues on 127.0.0.1.
-    return sync_settings(tenant, vault_tenant, sandbox, HTTP_HOST="127.0.0.1", HTTP_PORT=free_port(), METRICS_PORT=0)
+    return sandbox_settings(tenant, vault_tenant, sandbox, HTTP_HOST="127.0.0.1", HTTP_PORT=free_port(), METRICS_PORT=0)
 
 
 def secret_files(settings: Settings) -> dict[str, str]:

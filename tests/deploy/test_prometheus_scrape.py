@@ -18,12 +18,11 @@ import pytest_asyncio
 from tallyhold.settings import Settings
 from tallyhold_provision.local.ports import free_port
 from tallyhold_sandbox import Sandbox
-from tests.fixtures.instance import issue_token
+from tests.fixtures.instance import issue_token, sandbox_settings
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
 from tests.fixtures.serve import poll, serving, stop
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import sync_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "tallyhold.rules.yml"
@@ -31,7 +30,7 @@ RULES = ROOT / "deploy" / "prometheus" / "rules" / "tallyhold.rules.yml"
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
-    return sync_settings(
+    return sandbox_settings(
         tenant,
         vault_tenant,
         sandbox,

@@ -20,8 +20,8 @@ from tallyhold_provision.egress_budget import (
 )
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.tenant_database import TenantDatabase
+from tests.fixtures.egress_budget import new_pool
 from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant
-from tests.tracker.egress.budget_fixtures import new_pool
 
 BUDGET = 800
 HOUR = 3600  # one window for the whole test: none of its grants straddles two

@@ -9,8 +9,8 @@ from tallyhold.credentials import transit
 from tallyhold.credentials.context import derivation_context
 from tallyhold_provision import rotation, tenant_vault
 from tallyhold_provision.rotation import RewrapIncomplete
+from tests.fixtures.ciphertexts import decrypt_all, read_ciphertexts, seed_exchange_rows
 from tests.fixtures.platform import DATABASE
-from tests.tracker.credentials.helpers import decrypt_all, read_ciphertexts, seed_exchange_rows
 
 
 def _key(admin, names) -> tenant_vault.KeyInfo:

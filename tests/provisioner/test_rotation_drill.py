@@ -17,10 +17,10 @@ from tallyhold.credentials.errors import CredentialsUnreadable
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.models import Connection
 from tallyhold_provision import rotation, tenant_vault
+from tests.fixtures.ciphertexts import decrypt_all, read_ciphertexts, seed_exchange_rows
 from tests.fixtures.platform import DATABASE
-from tests.tracker.credentials.conftest import start_cipher
-from tests.tracker.credentials.helpers import decrypt_all, read_ciphertexts, seed_exchange_rows
-from tests.tracker.credentials.stored import exchange_key
+from tests.fixtures.stored_connection import exchange_key
+from tests.fixtures.vault import start_cipher
 
 ROWS = 1_000
 

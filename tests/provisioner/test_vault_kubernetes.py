@@ -16,7 +16,7 @@ from tallyhold_provision import tenant_vault
 from tallyhold_provision.naming import TenantNames, new_customer_id
 from tallyhold_provision.tenant_vault import TENANT_POLICY, TenantVault
 from tests.fixtures.provisioner import ControlPlane
-from tests.tracker.credentials.test_kubernetes_login import TokenReviewApi
+from tests.fixtures.token_review import TokenReviewApi
 
 
 @pytest.fixture(scope="module")

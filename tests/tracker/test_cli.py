@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -13,19 +12,12 @@ from fastapi import FastAPI
 
 from tallyhold.settings import Settings
 from tallyhold_provision.local.postgres import LocalPostgres
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import instance_settings, settings_env
 from tests.fixtures.platform import Tenant, create_tenant, drop_tenant
 
 
 def _cli(settings: Settings, *args: str, extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "TALLYHOLD_ENV": "test",
-        "TALLYHOLD_DATABASE_URL": settings.database.url.get_secret_value(),
-        "TALLYHOLD_DB_SCHEMA": settings.database.schema_name,
-        "TALLYHOLD_CUSTOMER_ID": settings.customer_id,
-        **(extra or {}),
-    }
+    env = settings_env(settings, **(extra or {}))
     return subprocess.run(
         [sys.executable, "-m", "tallyhold.cli", *args], env=env, capture_output=True, text=True, check=False, timeout=60
     )

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.tracker.api.helpers import assert_error, count_rows
+from tests.fixtures.instance import assert_error, count_rows
 
 CANARY = "cnry_5f1d2b9a0c7e4d3f8a6b1c2d3e4f5a6b"
 VALID = {"label": "Cash", "asset": "USD", "amount": "10"}

@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 
 from tallyhold.api.error_handlers import install_error_handlers
 from tallyhold.errors import Unprocessable
-from tests.tracker.api.helpers import assert_error
+from tests.fixtures.instance import assert_error
 
 NAME = "tallyhold_api_errors_total"
 

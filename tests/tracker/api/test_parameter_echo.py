@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.tracker.credentials.test_canary import variants
+from tests.fixtures.encodings import variants
 
 VALID_ID = "00000000-0000-4000-8000-000000000000"
 

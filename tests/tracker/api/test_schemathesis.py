@@ -24,12 +24,11 @@ import pytest_asyncio
 from tallyhold.settings import Settings
 from tallyhold_provision.local.ports import free_port
 from tallyhold_sandbox import Sandbox
-from tests.fixtures.instance import issue_token
+from tests.fixtures.instance import issue_token, sandbox_settings
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
 from tests.fixtures.serve import serving
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import sync_settings
 
 SEED = 7
 EXAMPLES_PER_OPERATION = 25
@@ -39,9 +38,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
-    return sync_settings(
-        tenant, vault_tenant, sandbox, HTTP_PORT=free_port(), METRICS_PORT=0, SYNC_SCHEDULER=False, LOG_LEVEL="INFO"
-    )
+    return sandbox_settings(tenant, vault_tenant, sandbox, HTTP_PORT=free_port(), LOG_LEVEL="INFO")
 
 
 @pytest_asyncio.fixture(scope="module")

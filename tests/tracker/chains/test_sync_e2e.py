@@ -12,9 +12,8 @@ from tallyhold.chains.catalog import token_location
 from tallyhold.settings import Settings
 from tests.fixtures.chain import ChainWorld, RpcProxy
 from tests.fixtures.esplora import SeedWallet
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import instance_settings, wait_idle
 from tests.fixtures.platform import Tenant
-from tests.tracker.sync.helpers import wait_idle
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ import pytest
 
 from tallyhold.settings import Settings
 from tests.fixtures.chain import ChainWorld, RpcProxy
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import assert_error, instance_settings
 from tests.fixtures.platform import Tenant
-from tests.tracker.api.helpers import assert_error
 
 
 @pytest.fixture(scope="module")

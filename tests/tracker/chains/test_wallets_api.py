@@ -17,9 +17,8 @@ from tallyhold.sources.models import SourceBalances, SourceContext
 from tallyhold.sources.registry import builder_for
 from tests.fixtures.chain import ChainWorld, RpcProxy
 from tests.fixtures.esplora import SeedWallet
-from tests.fixtures.instance import instance_settings, runtime_of
+from tests.fixtures.instance import assert_error, count_rows, instance_settings, runtime_of
 from tests.fixtures.platform import Tenant
-from tests.tracker.api.helpers import assert_error, count_rows
 
 WALLETS = "/v1/connections/wallet"
 

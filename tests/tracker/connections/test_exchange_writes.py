@@ -21,11 +21,10 @@ from tallyhold.credentials.locks import EXCLUSIVE_SQL, UNLOCK_SQL, lock_key
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox, VenueControl
-from tests.fixtures.instance import instance_settings, issue_token
+from tests.fixtures.instance import assert_error, fast_egress, instance_settings, issue_token
 from tests.fixtures.platform import DATABASE, Tenant
 from tests.fixtures.sandbox import new_key, wait_held
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.api.helpers import assert_error
 
 PERMISSIONS_PATH = "/sapi/v1/account/apiRestrictions"  # what the verifier asks Binance
 
@@ -33,7 +32,7 @@ PERMISSIONS_PATH = "/sapi/v1/account/apiRestrictions"  # what the verifier asks 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
     # The held answer must outlive the checks made meanwhile: the hold, not a client timeout, ends it.
-    egress = {"exchanges": {"timeout": 60.0, "deadline": 90, "attempts": 1, "rate_limit": False}}
+    egress = fast_egress(timeout=60.0, deadline=90)
     return instance_settings(
         tenant, **vault_tenant.settings(), EXCHANGE_API_OVERRIDES=sandbox.overrides_json(), EGRESS_OPTIONS=egress
     )

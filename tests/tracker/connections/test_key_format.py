@@ -12,11 +12,10 @@ import pytest
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
 from tallyhold_sandbox.credentials import generate
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import FAST_EGRESS, assert_error, count_rows, instance_settings
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.api.helpers import assert_error, count_rows
 
 SANDBOX_VENUES = ("binance", "kraken", "okx", "coinbase", "bybit")
 BAD_VALUES = {
@@ -30,9 +29,8 @@ CASES = [(field, value) for field, values in BAD_VALUES.items() for value in val
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
-    egress = {"exchanges": {"timeout": 5.0, "attempts": 1, "rate_limit": False}}
     return instance_settings(
-        tenant, **vault_tenant.settings(), EXCHANGE_API_OVERRIDES=sandbox.overrides_json(), EGRESS_OPTIONS=egress
+        tenant, **vault_tenant.settings(), EXCHANGE_API_OVERRIDES=sandbox.overrides_json(), EGRESS_OPTIONS=FAST_EGRESS
     )
 
 

@@ -7,17 +7,8 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from tallyhold.credentials.cipher import CredentialCipher
-from tallyhold.credentials.vault import VaultSession
-from tallyhold.logging import SecretRegistry, secrets
 from tallyhold.settings import Settings
-
-
-async def start_cipher(settings: Settings, registry: SecretRegistry = secrets) -> tuple[VaultSession, CredentialCipher]:
-    vault = VaultSession(settings)
-    await vault.start()
-    assert settings.vault.key is not None
-    cipher = CredentialCipher(vault, customer_id=settings.customer_id, key=settings.vault.key, registry=registry)
-    return vault, cipher
+from tests.fixtures.vault import start_cipher
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -14,13 +14,11 @@ the schema, Postgres' server log, or OpenBao's audit log; and every secret colum
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import re
 import secrets
 import time
-import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -33,6 +31,7 @@ from psycopg import sql
 from tallyhold.logging import JsonStderrHandler, configure_logging
 from tallyhold_provision import rotation
 from tallyhold_provision.local.openbao import LocalOpenBao
+from tests.fixtures.encodings import variants
 from tests.fixtures.instance import instance_settings, issue_token
 from tests.fixtures.platform import DATABASE
 from tests.fixtures.vault import VaultTenant, provision_vault_tenant
@@ -60,22 +59,6 @@ def key_set(*, with_uid: bool = True) -> dict[str, str]:
     return planted
 
 
-def variants(value: str) -> dict[str, str]:
-    raw = value.encode()
-    return {
-        "raw": value,
-        "base64": base64.b64encode(raw).decode(),
-        "base64-urlsafe": base64.urlsafe_b64encode(raw).decode(),
-        "base64-unpadded": base64.b64encode(raw).decode().rstrip("="),
-        "url-encoded": urllib.parse.quote(value, safe=""),
-        "url-encoded-plus": urllib.parse.quote_plus(value),
-        "hex": raw.hex(),
-        "HEX": raw.hex().upper(),
-        "json-escaped": json.dumps(value)[1:-1],
-        "json-escaped-ascii-off": json.dumps(value, ensure_ascii=False)[1:-1],
-    }
-
-
 @pytest.fixture(scope="module")
 def bao(tmp_path_factory) -> Iterator[LocalOpenBao]:
     """Its own OpenBao: the sweep seals it, and reads an audit log that holds only this module's traffic."""
@@ -97,8 +80,7 @@ def settings(tenant, vault, sandbox):
         **vault.settings(),
         EXCHANGE_API_OVERRIDES={venue: sandbox.url(venue) for venue in ("binance", "okx")},
         PRICE_VENUES="binance",
-        SYNC_SCHEDULER=False,
-        LOG_LEVEL="DEBUG",
+        LOG_LEVEL="DEBUG",  # the sweep reads every log line the instance can write
         MAX_BODY_BYTES=4096,
     )
 

@@ -19,8 +19,8 @@ from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.egress.protocol import WIRE_CONTEXT
 from tallyhold.logging import SecretRegistry
 from tallyhold.models import Connection
-from tests.tracker.credentials.conftest import start_cipher
-from tests.tracker.credentials.stored import exchange_key, store_exchange_connection
+from tests.fixtures.stored_connection import exchange_key, store_exchange_connection
+from tests.fixtures.vault import start_cipher
 
 
 def _metric(name: str, **labels: str) -> float:

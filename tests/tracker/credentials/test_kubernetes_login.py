@@ -7,18 +7,9 @@ authenticates exactly the tokens it issued, like the API server does for project
 
 from __future__ import annotations
 
-import base64
-import json
-import secrets
-import ssl
-import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import hvac
 import hvac.exceptions
@@ -28,92 +19,11 @@ from prometheus_client import REGISTRY
 from tallyhold.credentials.context import b64encode
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem
 from tallyhold_provision import tenant_vault
-from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.naming import new_customer_id
 from tallyhold_provision.tenant_vault import TenantVault
 from tests.fixtures.instance import instance_settings
-from tests.fixtures.vault import install_tenant_policy
-from tests.tracker.credentials.conftest import start_cipher
-
-NAMESPACE_UID = str(uuid.uuid4())
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class TokenReviewApi:
-    """Issues projected-style ServiceAccount JWTs and answers TokenReviews for them."""
-
-    def __init__(self, directory: Path) -> None:
-        self.cert, key = directory / "apiserver.pem", directory / "apiserver.key"
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-subj", "/CN=kubernetes", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
-             "-keyout", str(key), "-out", str(self.cert)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        self.issued: dict[str, dict[str, Any]] = {}
-        self.reviewed: list[str] = []
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                token = body["spec"]["token"]
-                api.reviewed.append(token)
-                claims = api.issued.get(token)
-                status: dict[str, Any] = {"authenticated": False}
-                if claims is not None and set(body["spec"].get("audiences") or []) & set(claims["aud"]):
-                    account = claims["kubernetes.io"]["serviceaccount"]
-                    status = {
-                        "authenticated": True,
-                        "user": {"username": claims["sub"], "uid": account["uid"]},
-                        "audiences": claims["aud"],
-                    }
-                reply = {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1", "status": status}
-                payload = json.dumps(reply).encode()
-                self.send_response(201)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.cert, key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"https://127.0.0.1:{self.server.server_address[1]}"
-
-    def issue(self, namespace: str, account: str = "tallyhold", audience: str = "vault") -> str:
-        now = int(time.time())
-        claims = {
-            "aud": [audience],
-            "exp": now + 600,
-            "iat": now,
-            "iss": "https://kubernetes.default.svc",
-            "sub": f"system:serviceaccount:{namespace}:{account}",
-            "kubernetes.io": {
-                "namespace": namespace,
-                "serviceaccount": {"name": account, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, namespace + account))},
-            },
-        }
-        header = _b64url(json.dumps({"alg": "ES256", "typ": "JWT", "kid": "k"}).encode())
-        token = f"{header}.{_b64url(json.dumps(claims).encode())}.{_b64url(secrets.token_bytes(64))}"
-        self.issued[token] = claims
-        return token
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.fixtures.token_review import TokenReviewApi
+from tests.fixtures.vault import install_tenant_policy, start_cipher
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,8 @@ from tallyhold.credentials import service as credentials
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
-from tests.fixtures.instance import instance_settings, runtime_of
+from tests.fixtures.instance import assert_error, count_rows, instance_settings, runtime_of
 from tests.fixtures.sandbox import new_key
-from tests.tracker.api.helpers import assert_error, count_rows
 
 SECRET_COLUMNS = ("api_key_ct", "api_secret_ct", "passphrase_ct", "uid_ct")
 

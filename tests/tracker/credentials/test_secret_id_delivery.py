@@ -11,8 +11,7 @@ from pathlib import Path
 from tallyhold_provision import tenant_vault
 from tallyhold_provision.naming import new_customer_id
 from tests.fixtures.instance import instance_settings
-from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant, unwrap_secret_id
-from tests.tracker.credentials.conftest import start_cipher
+from tests.fixtures.vault import destroy_vault_tenant, provision_vault_tenant, start_cipher, unwrap_secret_id
 from tests.tracker.credentials.test_vault_session import round_trip
 
 

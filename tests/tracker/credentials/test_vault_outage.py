@@ -20,10 +20,9 @@ from tallyhold.credentials import service as credentials
 from tallyhold.credentials.errors import VaultUnavailable
 from tallyhold.db import create_engine, transaction
 from tallyhold_provision.local.openbao import LocalOpenBao
-from tests.fixtures.instance import instance_settings, issue_token, runtime_of
+from tests.fixtures.instance import assert_error, instance_settings, issue_token, runtime_of
 from tests.fixtures.sandbox import new_key
 from tests.fixtures.vault import provision_vault_tenant
-from tests.tracker.api.helpers import assert_error
 
 RECOVERY_DEADLINE = 60.0
 
@@ -52,7 +51,6 @@ def settings(tenant, bao, sandbox):
         **vault.settings(),
         EXCHANGE_API_OVERRIDES={"binance": sandbox.url("binance")},
         PRICE_VENUES="binance",
-        SYNC_SCHEDULER=False,
     )
 
 

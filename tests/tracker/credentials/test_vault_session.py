@@ -14,8 +14,7 @@ from tallyhold.credentials.errors import VaultUnavailable
 from tallyhold.credentials.transit import CiphertextItem, EncryptItem
 from tallyhold_provision.naming import new_customer_id
 from tests.fixtures.instance import instance_settings
-from tests.fixtures.vault import destroy_vault_tenant, key_named_tenant, provision_vault_tenant
-from tests.tracker.credentials.conftest import start_cipher
+from tests.fixtures.vault import destroy_vault_tenant, key_named_tenant, provision_vault_tenant, start_cipher
 
 
 def metric(name: str, **labels: str) -> float:

@@ -17,7 +17,7 @@ from tallyhold.exchanges.venues.binance import Binance
 from tallyhold_provision.egress_budget import withdraw
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_sandbox import Sandbox
-from tests.tracker.egress.budget_fixtures import Instance, instances, new_pool, venue_limit
+from tests.fixtures.egress_budget import Instance, instances, new_pool, venue_limit
 
 LIMIT = 1000  # the sandbox venue's weight per IP per window
 WINDOW = 3

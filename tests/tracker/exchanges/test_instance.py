@@ -4,8 +4,6 @@ quarantined on the next sync without a single balance call. Vault (OpenBao) and 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -14,9 +12,8 @@ from prometheus_client import REGISTRY
 
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
-from tallyhold_sandbox.credentials import generate
-from tests.fixtures.instance import instance_settings
-from tests.tracker.api.helpers import assert_error, count_rows
+from tests.fixtures.instance import assert_error, count_rows, instance_settings, sync_now
+from tests.fixtures.sandbox import sandbox_key
 from tests.tracker.exchanges.canned import Canned
 from tests.tracker.exchanges.documented import UNVERIFIABLE, VERIFIED
 from tests.tracker.exchanges.test_binance import WALLETS as BINANCE_WALLETS
@@ -51,25 +48,6 @@ def metric(name: str, labels: dict[str, str] | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
-def sandbox_key(sandbox: Sandbox, venue: str, permissions: tuple[str, ...], **options: Any) -> dict[str, str]:
-    credentials = generate(venue)
-    sandbox.control(venue).add_key(
-        credentials.api_key, credentials.secret, permissions=permissions, passphrase=credentials.passphrase, **options
-    )
-    body = {"exchange": venue, "label": f"My {venue}", "api_key": credentials.api_key, "api_secret": credentials.secret}
-    if credentials.passphrase:
-        body["passphrase"] = credentials.passphrase
-    return body
-
-
-async def sync(client: httpx.AsyncClient, deadline: float = 60.0) -> None:
-    assert (await client.post("/v1/sync")).status_code == 202
-    limit = time.monotonic() + deadline
-    while (await client.get("/v1/sync/status")).json()["running"]:
-        assert time.monotonic() < limit, "sync did not finish"
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.parametrize("venue", sorted(CASES))
 async def test_connect_sync_and_quarantine_on_drift(client: httpx.AsyncClient, sandbox: Sandbox, venue: str) -> None:
     wallets, expected = CASES[venue]
@@ -85,7 +63,7 @@ async def test_connect_sync_and_quarantine_on_drift(client: httpx.AsyncClient, s
     if connection["ip_restricted"] is False:
         assert any(EGRESS_IP in warning for warning in connection["warnings"])
 
-    await sync(client)
+    await sync_now(client)
     items = (await client.get("/v1/balances")).json()["items"]
     held = {(i["asset"], i["location"]): i["amount"] for i in items if i["connection_id"] == connection["id"]}
     assert held == expected
@@ -95,7 +73,7 @@ async def test_connect_sync_and_quarantine_on_drift(client: httpx.AsyncClient, s
     control.set_permissions(body["api_key"], ["read", "withdraw"])
     since = control.last_seq()
     quarantines = metric("tallyhold_quarantines_total")
-    await sync(client)
+    await sync_now(client)
     after = (await client.get(f"/v1/connections/{connection['id']}")).json()
     assert after["status"] == "quarantined"
     assert after["last_error"] == "write_permissions"
@@ -105,7 +83,7 @@ async def test_connect_sync_and_quarantine_on_drift(client: httpx.AsyncClient, s
     assert calls[0] == FIRST_CALL.get(venue, calls[0])
     # ... and no call is ever made with it again
     since = control.last_seq()
-    await sync(client)
+    await sync_now(client)
     assert [e for e in control.requests(since) if e["key_hint"] == body["api_key"][-4:]] == []
 
 

@@ -25,10 +25,9 @@ from tallyhold.api.middleware import HSTS
 from tallyhold.api.server import plaintext_refusal
 from tallyhold.settings import Settings
 from tallyhold_provision.local.ports import free_port
-from tests.fixtures.instance import instance_settings, issue_token
+from tests.fixtures.instance import instance_settings, issue_token, settings_env
 from tests.fixtures.platform import Tenant
 from tests.fixtures.serve import served_settings, serving
-from tests.tracker.sync.helpers import settings_env
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

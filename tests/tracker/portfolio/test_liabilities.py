@@ -18,8 +18,8 @@ from tallyhold.db import create_engine, create_session_maker
 from tallyhold.models import ConnectionSnapshot, Liability
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
-from tests.fixtures.instance import instance_settings
-from tests.tracker.exchanges.test_instance import sandbox_key, sync
+from tests.fixtures.instance import instance_settings, sync_now
+from tests.fixtures.sandbox import sandbox_key
 
 DEBT = {"free": "100", "borrowed": "1000", "interest": "0.125"}  # owes 900.125 USDT net of the 100 held
 WALLETS: dict[str, dict[str, Any]] = {"spot": {"ETH": "2"}, "margin": {"BTC": "0.5", "USDT": DEBT}}
@@ -50,7 +50,7 @@ async def test_a_margin_debt_is_subtracted_and_forgotten_once_repaid(
     created = await client.post("/v1/connections/exchange", json=body)
     assert created.status_code == 201, created.text
     connection_id = created.json()["id"]
-    await sync(client)
+    await sync_now(client)
 
     balances = (await client.get("/v1/balances")).json()
     assert {(i["asset"], i["location"]): i["amount"] for i in balances["items"]} == {
@@ -82,7 +82,7 @@ async def test_a_margin_debt_is_subtracted_and_forgotten_once_repaid(
 
     # Repaid: the next sync removes the liability everywhere.
     sandbox.control("binance").set_balances(body["api_key"], {**WALLETS, "margin": {"BTC": "0.5"}})
-    await sync(client)
+    await sync_now(client)
     balances = (await client.get("/v1/balances")).json()
     assert balances["liabilities"] == []
     networth = (await client.get("/v1/networth")).json()
@@ -109,7 +109,7 @@ async def test_deleting_the_connection_deletes_its_liabilities(
 ) -> None:
     body = sandbox_key(sandbox, "binance", ("read",), balances=WALLETS)
     connection_id = (await client.post("/v1/connections/exchange", json=body)).json()["id"]
-    await sync(client)
+    await sync_now(client)
     assert len((await db.scalars(select(Liability))).all()) == 1
     assert (await client.delete(f"/v1/connections/{connection_id}")).status_code == 204
     assert (await client.get("/v1/balances")).json()["liabilities"] == []
@@ -122,7 +122,7 @@ async def test_an_unpriced_debt_is_listed_never_counted_as_zero(
     wallets = {"spot": {"ETH": "2"}, "margin": {"BTC": "0.5", "NOPRICEX": {"free": "0", "borrowed": "7"}}}
     body = sandbox_key(sandbox, "binance", ("read",), balances=wallets)
     connection_id = (await client.post("/v1/connections/exchange", json=body)).json()["id"]
-    await sync(client)
+    await sync_now(client)
     networth = (await client.get("/v1/networth")).json()
     (liability,) = networth["liabilities"]
     assert (liability["asset"], liability["amount"], liability["value"]) == ("NOPRICEX", "7", None)

@@ -19,19 +19,24 @@ from tallyhold.runtime import egress_config
 from tallyhold.settings import Settings
 from tallyhold.sync.engine import SyncEngine
 from tallyhold_sandbox import Sandbox
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import FAST_EGRESS, instance_settings, wait_idle
 from tests.fixtures.platform import Tenant
-from tests.tracker.sync.helpers import wait_idle
 
 
-@pytest.fixture(scope="module")
-def settings(tenant: Tenant, sandbox: Sandbox) -> Settings:
+def priced_settings(tenant: Tenant, sandbox: Sandbox, **overrides: str) -> Settings:
+    """The instance pricing at the sandbox venues, Binance first."""
     return instance_settings(
         tenant,
         EXCHANGE_API_OVERRIDES=sandbox.overrides_json(),
         PRICE_VENUES="binance,kraken",
-        EGRESS_OPTIONS={"prices": {"rate_limit": False}},
+        EGRESS_OPTIONS=FAST_EGRESS,
+        **overrides,
     )
+
+
+@pytest.fixture(scope="module")
+def settings(tenant: Tenant, sandbox: Sandbox) -> Settings:
+    return priced_settings(tenant, sandbox)
 
 
 @pytest.fixture
@@ -81,10 +86,10 @@ async def test_market_prices_with_fallback_and_unpriced_assets(
     assert history["points"][-1]["total"] == "33664"
 
 
-async def test_quote_currency_conversion(settings: Settings, client: httpx.AsyncClient, sandbox: Sandbox) -> None:
+async def test_quote_currency_conversion(tenant: Tenant, client: httpx.AsyncClient, sandbox: Sandbox) -> None:
     await _manual(client, "BTC", "1")
     await _manual(client, "USDC", "500")
-    eur = settings.model_copy(update={"portfolio": settings.portfolio.model_copy(update={"quote_currency": "EUR"})})
+    eur = priced_settings(tenant, sandbox, QUOTE_CURRENCY="EUR")
     engine = create_engine(eur, process="test")
     egress = EgressClient(egress_config(eur), mode="inprocess")
     try:

@@ -23,9 +23,8 @@ from tallyhold.logging import encodings, secrets
 from tallyhold.security import guard
 from tallyhold.settings import Settings
 from tests.fixtures.esplora import TEST_MNEMONIC, SeedWallet
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import assert_error, count_rows, instance_settings
 from tests.fixtures.platform import Tenant
-from tests.tracker.api.helpers import assert_error, count_rows
 
 ZPUB = SeedWallet("zpub")
 PRIVATE = ZPUB.private_key_hex(0, 0)

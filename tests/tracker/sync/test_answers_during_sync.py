@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -21,9 +21,10 @@ from tallyhold.portfolio import cache
 from tallyhold.portfolio.cache import AnswerCache
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
+from tests.fixtures.instance import fast_egress, sandbox_settings, sync_now, wait_idle
 from tests.fixtures.platform import Tenant
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import FAST_EGRESS, AddAccount, sync_now, sync_settings, wait_idle
+from tests.tracker.sync.helpers import AddAccount
 
 BEFORE = {"USDT": "100", "ETH": "1"}
 AFTER = {"USDT": "1000", "ETH": "2"}
@@ -33,9 +34,8 @@ AFTER = {"USDT": "1000", "ETH": "2"}
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
     # Answers never expire by age here: every recomputation a request waits for is one a write asked for.
     # Venue timeouts are generous: nothing here tests them, and a loaded machine must not fail a sync.
-    exchanges = {**cast(dict[str, Any], FAST_EGRESS["exchanges"]), "timeout": 30.0, "deadline": 40}
-    egress = {**FAST_EGRESS, "exchanges": exchanges}
-    return sync_settings(
+    egress = fast_egress(timeout=30.0, deadline=40)
+    return sandbox_settings(
         tenant, vault_tenant, sandbox, PORTFOLIO_CACHE_SECONDS=60, EGRESS_OPTIONS=egress, SYNC_TIMEOUT_SECONDS=45
     )
 

@@ -20,21 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tallyhold.models import ConnectionSnapshot
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
+from tests.fixtures.instance import sandbox_settings, settings_env, sync_now
 from tests.fixtures.platform import DATABASE, Tenant
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import (
-    AddAccount,
-    settings_env,
-    snapshot_count,
-    spot_amounts,
-    sync_now,
-    sync_settings,
-)
+from tests.tracker.sync.helpers import AddAccount, snapshot_count, spot_amounts
 
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
-    return sync_settings(tenant, vault_tenant, sandbox, SYNC_TIMEOUT_SECONDS=6)
+    return sandbox_settings(tenant, vault_tenant, sandbox, SYNC_TIMEOUT_SECONDS=6)
 
 
 def sync_once(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -26,23 +26,15 @@ from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.policy import window_start
 from tallyhold.sync.service import Outcome, Trigger
 from tallyhold_sandbox import Sandbox
-from tests.fixtures.instance import runtime_of
+from tests.fixtures.instance import runtime_of, sandbox_settings, sync_now
 from tests.fixtures.platform import Tenant, lift_pool_hold
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import (
-    AddAccount,
-    connection_row,
-    key_requests,
-    snapshot_count,
-    spot_amounts,
-    sync_now,
-    sync_settings,
-)
+from tests.tracker.sync.helpers import AddAccount, connection_row, key_requests, snapshot_count, spot_amounts
 
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
-    return sync_settings(tenant, vault_tenant, sandbox)
+    return sandbox_settings(tenant, vault_tenant, sandbox)
 
 
 def sources(status: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -24,19 +24,11 @@ from tallyhold.settings import Settings
 from tallyhold.sync.engine import SyncEngine, SyncResult
 from tallyhold.sync.service import CREDENTIALS_REPLACED, Outcome
 from tallyhold_sandbox import Sandbox, VenueControl
-from tests.fixtures.instance import runtime_of
+from tests.fixtures.instance import fast_egress, runtime_of, sandbox_settings, sync_now
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key, wait_held
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import (
-    FAST_EGRESS,
-    AddAccount,
-    ExchangeAccount,
-    connection_row,
-    spot_amounts,
-    sync_now,
-    sync_settings,
-)
+from tests.tracker.sync.helpers import AddAccount, ExchangeAccount, connection_row, spot_amounts
 
 PERMISSIONS_PATH = "/sapi/v1/account/apiRestrictions"  # the first call of every Binance sync
 
@@ -45,9 +37,8 @@ PERMISSIONS_PATH = "/sapi/v1/account/apiRestrictions"  # the first call of every
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
     # The held answer must outlive the replacement (a verification round-trip and an encryption) on a busy
     # machine, so the old sync's timeouts are generous; the hold, not a timeout, ends it.
-    exchanges = cast(dict[str, Any], FAST_EGRESS["exchanges"])
-    egress = {**FAST_EGRESS, "exchanges": {**exchanges, "timeout": 60.0, "deadline": 90}}
-    return sync_settings(tenant, vault_tenant, sandbox, EGRESS_OPTIONS=egress, SYNC_TIMEOUT_SECONDS=90)
+    egress = fast_egress(timeout=60.0, deadline=90)
+    return sandbox_settings(tenant, vault_tenant, sandbox, EGRESS_OPTIONS=egress, SYNC_TIMEOUT_SECONDS=90)
 
 
 def engine_of(app: FastAPI) -> SyncEngine:

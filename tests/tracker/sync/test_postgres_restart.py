@@ -21,10 +21,10 @@ from tallyhold.settings import Settings
 from tallyhold.sync.service import Outcome
 from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_sandbox import Sandbox
-from tests.fixtures.instance import runtime_of
+from tests.fixtures.instance import runtime_of, sandbox_settings, sync_now
 from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import AddAccount, spot_amounts, sync_now, sync_settings
+from tests.tracker.sync.helpers import AddAccount, spot_amounts
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def tenant(own_postgres: LocalPostgres) -> Iterator[Tenant]:
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
-    return sync_settings(tenant, vault_tenant, sandbox, SYNC_TIMEOUT_SECONDS=4)
+    return sandbox_settings(tenant, vault_tenant, sandbox, SYNC_TIMEOUT_SECONDS=4)
 
 
 async def _wait(condition_sql: str, args: tuple[object, ...], admin: psycopg.Connection[tuple[object, ...]]) -> None:

@@ -22,16 +22,16 @@ from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.scheduler import SyncScheduler
 from tallyhold.sync.service import Outcome, Trigger
 from tallyhold_sandbox import Sandbox
-from tests.fixtures.instance import runtime_of
+from tests.fixtures.instance import runtime_of, sandbox_settings
 from tests.fixtures.platform import Tenant
 from tests.fixtures.sandbox import new_key, wait_held
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.sync.helpers import AddAccount, connection_row, spot_amounts, sync_settings
+from tests.tracker.sync.helpers import AddAccount, connection_row, spot_amounts
 
 
 @pytest.fixture(scope="module")
 def settings(tenant: Tenant, vault_tenant: VaultTenant, sandbox: Sandbox) -> Settings:
-    return sync_settings(
+    return sandbox_settings(
         tenant, vault_tenant, sandbox, SYNC_SCHEDULER=True, SYNC_INTERVAL_SECONDS=30, SYNC_JITTER_SECONDS=1
     )
 

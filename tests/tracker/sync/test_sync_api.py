@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.tracker.sync.helpers import wait_idle
+from tests.fixtures.instance import wait_idle
 
 
 async def test_sync_now_records_a_networth_point(client: httpx.AsyncClient) -> None:

@@ -25,7 +25,7 @@ from tallyhold.web.rendering import CONTENT_SECURITY_POLICY
 from tallyhold_provision.local.ports import free_port
 from tallyhold_sandbox import SandboxThread, VenueControl
 from tests.fixtures.chain import Anvil
-from tests.fixtures.instance import empty_tenant, instance_settings, issue_token
+from tests.fixtures.instance import FAST_EGRESS, empty_tenant, instance_settings, issue_token
 from tests.fixtures.platform import Tenant
 from tests.fixtures.vault import VaultTenant
 
@@ -104,7 +104,7 @@ def served(
         PRICE_VENUES="binance",
         EVM_RPC_ETHEREUM=anvil.url,
         EGRESS_IPS=EGRESS_IP,
-        EGRESS_OPTIONS={"exchanges": {"timeout": 5, "attempts": 1}},
+        EGRESS_OPTIONS=FAST_EGRESS,
         LOG_LEVEL="DEBUG",
         **served_overrides,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.tracker.api.helpers import assert_error, count_rows
+from tests.fixtures.instance import assert_error, count_rows
 
 DECIMAL_CASES = [
     "0",

@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from tallyhold.settings import Settings
-from tests.fixtures.instance import instance_settings
+from tests.fixtures.instance import assert_error, count_rows, instance_settings
 from tests.fixtures.platform import Tenant
 from tests.fixtures.vault import VaultTenant
-from tests.tracker.api.helpers import assert_error, count_rows
 
 CAP = 4
 
