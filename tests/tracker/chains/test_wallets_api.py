@@ -11,10 +11,10 @@ import pytest
 from fastapi import FastAPI
 
 from tallyhold.chains.catalog import token_location
+from tallyhold.chains.sync import build_wallet_request
 from tallyhold.models import Connection
 from tallyhold.settings import Settings
 from tallyhold.sources.models import SourceBalances, SourceContext
-from tallyhold.sources.registry import builder_for
 from tests.fixtures.chain import ChainWorld, RpcProxy
 from tests.fixtures.esplora import SeedWallet
 from tests.fixtures.instance import assert_error, count_rows, instance_settings, runtime_of
@@ -185,9 +185,9 @@ async def test_sync_builder_reads_curated_and_custom_tokens(
     async with state.session_maker() as session:
         connection = await session.get(Connection, uuid.UUID(wallet["id"]))
         assert connection is not None
-        builder = builder_for("wallet")
+        builder = build_wallet_request
         assert builder is not None
-        call = await builder(connection, SourceContext(settings=settings, session=session, services={}))
+        call = await builder(connection, SourceContext(settings=settings, session=session))
     assert (call.op, call.venue) == ("chain.balances", "ethereum")
     result = await state.egress.call(call.op, call.request, SourceBalances)
     found = {(b.asset, b.location): b.amount for b in result.balances}
@@ -207,9 +207,9 @@ async def test_sync_builder_for_an_xpub(client: httpx.AsyncClient, app: FastAPI,
     async with state.session_maker() as session:
         connection = await session.get(Connection, uuid.UUID(created["id"]))
         assert connection is not None
-        builder = builder_for("wallet")
+        builder = build_wallet_request
         assert builder is not None
-        call = await builder(connection, SourceContext(settings=settings, session=session, services={}))
+        call = await builder(connection, SourceContext(settings=settings, session=session))
     assert call.request.model_dump()["gap_limit"] == 20
     assert call.venue == "bitcoin"
     result = await state.egress.call(call.op, call.request, SourceBalances)

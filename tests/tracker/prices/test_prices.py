@@ -93,7 +93,7 @@ async def test_quote_currency_conversion(tenant: Tenant, client: httpx.AsyncClie
     engine = create_engine(eur, process="test")
     egress = EgressClient(egress_config(eur), mode="inprocess")
     try:
-        sync = SyncEngine(eur, create_session_maker(engine), egress)
+        sync = SyncEngine(eur, create_session_maker(engine), egress, {})
         assert await sync.refresh_prices() is None
         async with create_session_maker(engine)() as session:
             prices = {p.asset: p for p in await session.scalars(select(Price).where(Price.quote == "EUR"))}

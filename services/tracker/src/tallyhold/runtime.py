@@ -21,6 +21,7 @@ from tallyhold.auth.dependencies import AuthParts
 from tallyhold.auth.last_used import LastUsedRecorder
 from tallyhold.auth.throttle import FailureThrottle
 from tallyhold.chains.options import ChainOptions
+from tallyhold.chains.sync import build_wallet_request
 from tallyhold.connections.dependencies import ConnectionParts
 from tallyhold.credentials.cipher import CredentialCipher
 from tallyhold.credentials.dependencies import CredentialParts
@@ -30,13 +31,14 @@ from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.shared_budget import SharedBudget
-from tallyhold.exchanges.sync import KEY_SOURCE
+from tallyhold.exchanges.sync import ExchangeRequests
 from tallyhold.exchanges.verification import CredentialVerifier
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.checks import HealthParts, ReadinessCheck, database_check, not_configured
 from tallyhold.portfolio.cache import AnswerCache
 from tallyhold.portfolio.dependencies import PortfolioParts
 from tallyhold.settings import Settings
+from tallyhold.sources.registry import RequestBuilder
 from tallyhold.sync.control import SyncControl
 from tallyhold.sync.dependencies import SyncParts
 from tallyhold.sync.engine import SyncEngine
@@ -101,9 +103,7 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             background = create_session_maker(background_db)
         # The worker's questions to the exchange budget shared per egress IP go to Postgres on the background pool.
         egress.budget = SharedBudget(background)
-        # The exchange sync's request builder finds the key source under KEY_SOURCE (sources/ cannot name its type).
-        key_sources: dict[str, object] = {KEY_SOURCE: CipherKeySource(cipher)} if cipher is not None else {}
-        sync_engine = SyncEngine(settings, background, egress, key_sources)
+        sync_engine = SyncEngine(settings, background, egress, request_builders(cipher))
         stack.push_async_callback(sync_engine.aclose)
         scheduler = SyncScheduler(settings, background, sync_engine) if serving and settings.sync.scheduler else None
         if scheduler is not None:
@@ -134,6 +134,15 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             },
         )
         yield runtime
+
+
+def request_builders(cipher: CredentialCipher | None) -> dict[str, RequestBuilder]:
+    """Connection kind → the request builder the sync engine calls for it; the exchange one decrypts keys
+    through the customer's cipher (none configured: exchange syncs fail `credentials_unavailable`)."""
+    return {
+        "exchange": ExchangeRequests(CipherKeySource(cipher) if cipher is not None else None),
+        "wallet": build_wallet_request,
+    }
 
 
 def egress_config(settings: Settings) -> EgressConfig:

@@ -6,7 +6,7 @@ API process (no web3, no bip-utils: both stay in the egress worker)
                     and token route runs first: `tallyhold.security.guard`)
     catalog.py      the supported chains (chain id, native asset); tokenlist.py: curated tokens (tokens/*.json)
     endpoints.py service.py repository.py schemas.py      wallet and custom-token routes
-    sync.py         the sync request builder, `sources.registry.BUILDERS["wallet"]`
+    sync.py         the sync request builder (the runtime's `request_builders()["wallet"]`)
     wire.py         request/reply models of the egress operations (shared by both sides)
     options.py      tuning carried to the worker in EgressConfig.options["chains"] (from the settings)
 

@@ -1,4 +1,4 @@
-"""The sync request builder of wallet connections (`sources.registry.BUILDERS["wallet"]`): runs in the API
+"""The sync request builder of wallet connections (the runtime's `request_builders()["wallet"]`): runs in the API
 process, reads the chain's custom tokens, and names the egress call. The reply is `SourceBalances`."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ API process (never imports ccxt):
     verification.py  the CredentialVerifier contract, Permissions, KeyVerification, RefuseAllVerifier
     keyformat.py  characters no exchange accepts in a key, refused before any outbound call
     verifier.py   the CredentialVerifier the connection routes call before any cipher call or row write
-    sync.py       the sync request builder (sources.registry.BUILDERS["exchange"])
+    sync.py       the sync request builder (ExchangeRequests; the runtime gives it the key source)
     registry.py   supported venues → adapters (venues/<id>.py), model.py (what they describe and report)
 Egress worker (ccxt, imported lazily):
     handlers.py   the operations `exchange.verify` and `exchange.balances`

@@ -1,4 +1,4 @@
-"""The sync request builder for exchange connections (`sources.registry.BUILDERS["exchange"]`).
+"""The sync request builder for exchange connections (`ExchangeRequests`, given its key source by the runtime).
 
 Runs in the API process inside the engine's transaction: decrypts the key through the credential cipher
 that `tallyhold.runtime` hands the sync engine, and asks for the permission re-check when it is due. The worker then
@@ -21,8 +21,6 @@ from tallyhold.models import Connection
 from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceContext
 
-# The name under which the credentials domain registers what decrypts a connection's key.
-KEY_SOURCE = "exchange_keys"
 # Venues without a permission endpoint are probed (a cancel of an order that cannot exist) at most daily:
 # repeated permission errors can trip exchange-side alarms or temporary bans.
 PROBE_INTERVAL = timedelta(days=1)
@@ -34,14 +32,24 @@ class ExchangeKeySource(Protocol):
         ...
 
 
-async def build_request(connection: Connection, context: SourceContext) -> EgressCall:
+class ExchangeRequests:
+    """Builds an exchange connection's balances request; `keys` is None when no credential cipher is configured
+    (then every exchange sync fails transient, `credentials_unavailable`, and nothing is sent)."""
+
+    def __init__(self, keys: ExchangeKeySource | None) -> None:
+        self.keys = keys
+
+    async def __call__(self, connection: Connection, context: SourceContext) -> EgressCall:
+        return await build_request(connection, context, self.keys)
+
+
+async def build_request(connection: Connection, context: SourceContext, keys: ExchangeKeySource | None) -> EgressCall:
     info = venue_info(connection.exchange or "")
     if info is None:
         raise EgressError.of("unsupported_exchange", "this exchange is not supported")
-    source: ExchangeKeySource | None = context.services.get(KEY_SOURCE)
-    if source is None:
+    if keys is None:
         raise EgressError.of("credentials_unavailable", "no credential cipher is configured", transient=True)
-    key = await source.exchange_key(context.session, connection)
+    key = await keys.exchange_key(context.session, connection)
     request = BalancesRequest(
         exchange=info.id,
         key=key,

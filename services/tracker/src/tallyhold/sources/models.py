@@ -50,9 +50,8 @@ class EgressCall:
 
 @dataclass
 class SourceContext:
-    """What a request builder may use. `services` carries domain services registered at start-up (for example
-    the credential cipher) by name, so this module does not import them."""
+    """What every request builder may use: the settings and the engine's open transaction. A builder that needs
+    a service of its own domain (the exchange one: the key source) is given it when the runtime builds it."""
 
     settings: Settings
     session: AsyncSession
-    services: dict[str, Any]

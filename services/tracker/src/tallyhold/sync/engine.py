@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +36,7 @@ from tallyhold.portfolio.history import Retention, apply_retention, record_point
 from tallyhold.prices.service import PriceService
 from tallyhold.settings import Settings
 from tallyhold.sources.models import EgressCall, SourceBalances, SourceContext
-from tallyhold.sources.registry import builder_for
+from tallyhold.sources.registry import RequestBuilder
 from tallyhold.sync import service
 from tallyhold.sync.policy import window_start
 from tallyhold.sync.repository import SyncRepository
@@ -78,7 +78,7 @@ class SyncEngine:
         settings: Settings,
         session_maker: async_sessionmaker[AsyncSession],
         egress: EgressClient,
-        services: dict[str, object] | None = None,
+        builders: Mapping[str, RequestBuilder],
         *,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] | None = None,
@@ -86,7 +86,7 @@ class SyncEngine:
         self.settings = settings
         self.session_maker = session_maker
         self.egress = egress
-        self.services = services if services is not None else {}
+        self.builders = builders
         self.rng = rng or random.Random()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.breakers = Breakers(
@@ -275,14 +275,14 @@ class SyncEngine:
         self.breakers.reconcile({row.venue: (row.open_until, row.reason) for row in rows}, now)
 
     async def _build(self, claimed: Claim) -> EgressCall | Failure:
-        builder = builder_for(claimed.kind)
+        builder = self.builders.get(claimed.kind)
         if builder is None:
             return Failure("unsupported_source", transient=False)
         async with transaction(self.session_maker) as session:
             connection = await SyncRepository(session).connection(claimed.connection_id)
             if connection is None:
                 return Failure("gone", transient=False)
-            context = SourceContext(settings=self.settings, session=session, services=self.services)
+            context = SourceContext(settings=self.settings, session=session)
             try:
                 return await builder(connection, context)
             except EgressError as exc:
