@@ -38,6 +38,7 @@ BUILD_INPUTS = (
     "services/tracker",
     "services/sandbox/pyproject.toml",
     "provisioner/pyproject.toml",
+    "tools/image/slim_venv.py",
     ".tools/bin/uv",
 )
 GIB = 1024**3
