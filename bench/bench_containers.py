@@ -21,9 +21,11 @@ from pathlib import Path
 
 import httpx
 
+from bench.world import remove_platform
 from tallyhold_provision.config import BackendName, ProvisionerSettings
 from tallyhold_provision.factory import build as build_provisioner
 from tallyhold_provision.local.checkout import checkout_root
+from tallyhold_provision.local.platform import LocalPlatform
 from tallyhold_provision.podman.engine import inspect, podman
 from tallyhold_provision.podman.image import BuildRequest, build, image_ref
 
@@ -112,28 +114,34 @@ def _wait_ready(url: str) -> None:
 def backend_figures() -> None:
     with tempfile.TemporaryDirectory(prefix="th-bench-podman-") as tmp:
         settings = ProvisionerSettings(STATE_DIR=Path(tmp) / "state", DEFAULT_BACKEND=BackendName.podman)
-        slugs = [f"bench-{n:02d}" for n in range(CUSTOMERS)]
-        with build_provisioner(settings, environ=ENVIRON) as provisioner:
-            provisioner.vault()  # the platform and the provisioner's login, not counted
-            try:
-                durations = []
-                for slug in slugs:
-                    started = time.perf_counter()
-                    customer = provisioner.create(slug, backend="podman").customer
-                    _wait_ready(str(customer.url))
-                    durations.append(time.perf_counter() - started)
-                print(f"create → /readyz, first customer: {durations[0]:.1f} s (goal ≤ 5 s)")
-                print(f"create → /readyz, median of {CUSTOMERS}: {statistics.median(durations):.1f} s")
-                print(f"{CUSTOMERS} customers created one after another: {sum(durations):.1f} s (goal ≤ 90 s)")
-                time.sleep(IDLE_SECONDS)
-                memory = [_memory(f"tallyhold-{provisioner.get(slug).id}-instance") for slug in slugs]
-                rss = statistics.median(m[0] for m in memory)
-                pss = statistics.median(m[1] for m in memory)
-                print(f"idle customer container: RSS {rss / 2**20:.0f} MiB, PSS {pss / 2**20:.0f} MiB (median)")
-                print(f"idle customers per 24 GiB at that PSS (containers only): {int(24 * GIB // pss)}")
-            finally:
-                for slug in slugs:
-                    provisioner.destroy(slug)
+        try:
+            _customer_figures(settings, [f"bench-{n:02d}" for n in range(CUSTOMERS)])
+        finally:  # the provisioner leaves the shared daemons running for its next command; the bench does not
+            remove_platform(None, LocalPlatform(settings.STATE_DIR))
+
+
+def _customer_figures(settings: ProvisionerSettings, slugs: list[str]) -> None:
+    with build_provisioner(settings, environ=ENVIRON) as provisioner:
+        provisioner.vault()  # the platform and the provisioner's login, not counted
+        try:
+            durations = []
+            for slug in slugs:
+                started = time.perf_counter()
+                customer = provisioner.create(slug, backend="podman").customer
+                _wait_ready(str(customer.url))
+                durations.append(time.perf_counter() - started)
+            print(f"create → /readyz, first customer: {durations[0]:.1f} s (goal ≤ 5 s)")
+            print(f"create → /readyz, median of {CUSTOMERS}: {statistics.median(durations):.1f} s")
+            print(f"{CUSTOMERS} customers created one after another: {sum(durations):.1f} s (goal ≤ 90 s)")
+            time.sleep(IDLE_SECONDS)
+            memory = [_memory(f"tallyhold-{provisioner.get(slug).id}-instance") for slug in slugs]
+            rss = statistics.median(m[0] for m in memory)
+            pss = statistics.median(m[1] for m in memory)
+            print(f"idle customer container: RSS {rss / 2**20:.0f} MiB, PSS {pss / 2**20:.0f} MiB (median)")
+            print(f"idle customers per 24 GiB at that PSS (containers only): {int(24 * GIB // pss)}")
+        finally:
+            for slug in slugs:
+                provisioner.destroy(slug)
 
 
 def main() -> None:
