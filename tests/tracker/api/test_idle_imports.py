@@ -1,9 +1,8 @@
 """What an idle instance holds: `tallyhold serve`'s app and server, built as serve builds them, import neither
 Jinja2 (the web pages load it at their first page), nor the websockets package (no WebSocket route), nor a
-character-set detector for requests (`credentials/lean_requests.py`), nor pydantic v1 (`api/lean_fastapi.py`), nor
-the command line's typer (`tallyhold/serve.py`).
-Each is one to a few MiB of every idle instance on a host of many customers. Run in a fresh interpreter: the test
-process has imported them already."""
+character-set detector for requests (`lean_imports.py`), nor pydantic v1 (`api/lean_fastapi.py`), nor the command
+line's typer (`tallyhold/serve.py`). Each is one to a few MiB of every idle instance on a host of many customers.
+Run in a fresh interpreter: the test process has imported them already."""
 
 from __future__ import annotations
 
