@@ -5,6 +5,7 @@ from `/openapi.json` of an app built as `serve` builds it, in a fresh interprete
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -23,7 +24,8 @@ print(json.dumps({"optimize": sys.flags.optimize, "status": answer.status_code, 
 
 
 def _served_document(*flags: str) -> dict[str, object]:
-    done = subprocess.run([sys.executable, *flags, "-c", CODE], capture_output=True, text=True, check=True)
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONOPTIMIZE"}  # the flags alone decide
+    done = subprocess.run([sys.executable, *flags, "-c", CODE], capture_output=True, text=True, check=True, env=env)
     found: dict[str, object] = json.loads(done.stdout)
     return found
 
