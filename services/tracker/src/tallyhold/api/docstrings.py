@@ -41,7 +41,8 @@ def restore_route_descriptions(routers: Sequence[APIRouter]) -> None:
             wanted.setdefault(route.endpoint.__module__, {})[route.endpoint.__qualname__] = route
     for module_name, routes in wanted.items():
         for qualname, doc in _source_docstrings(sys.modules[module_name], set(routes)).items():
-            routes[qualname].description = inspect.cleandoc(doc)
+            # As FastAPI makes a description of a docstring: cleaned, and cut at a form feed.
+            routes[qualname].description = inspect.cleandoc(doc).split("\f")[0].strip()
 
 
 def restore_schema_docstrings() -> None:
