@@ -13,7 +13,7 @@ def instance_container(customer_id: str) -> str:
 
 
 def instance_pid(container: str) -> int:
-    """The host's pid of the container's first process: `tallyhold serve` itself (the image's entry point), whose
+    """The host's pid of the container's first process: the instance itself (`python -m tallyhold.serve`), whose
     children (the egress workers) the host sees as its children (rootful podman: one pid namespace view)."""
     return int(inspect("container", container)["State"]["Pid"])
 

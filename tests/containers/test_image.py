@@ -1,7 +1,9 @@
 """The tracker image (`make image`, the `tracker_image` fixture): a fixed non-root user, a read-only root
 filesystem where only the tmpfs is writable, nothing in any layer that must not ship (secrets, .git, tests, the
-sandbox, a compiler, uv), its labels and HEALTHCHECK, and a real instance in it: /healthz, /readyz and a sync
-against the sandbox venues, with its secrets given as files (TALLYHOLD_SECRETS_DIR), never as variables."""
+sandbox, a compiler, uv), its labels and HEALTHCHECK, and a real instance in it, started as the podman backend
+starts it (`python -OO`): /healthz, /readyz and a sync against the sandbox venues, with its secrets given as files
+(TALLYHOLD_SECRETS_DIR), never as variables; what that instance reads is compiled in the image and its OpenAPI
+document keeps every description."""
 
 from __future__ import annotations
 
@@ -29,11 +31,14 @@ from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.ports import free_port
 from tallyhold_provision.podman.engine import podman, podman_json
 from tallyhold_provision.podman.image import BuildRequest, build, tracker_version
+from tallyhold_provision.podman.spec import INSTANCE_ARGS, INSTANCE_ENTRYPOINT, INSTANCE_OPTIONS
 from tallyhold_sandbox import Sandbox
 from tallyhold_sandbox.credentials import generate
 from tests.containers.layers import layer_count, layer_files, save
+from tests.fixtures.bytecode import INSTANCE_IMPORTS, bytecode_check
 from tests.fixtures.containers import PodmanRun
 from tests.fixtures.instance import issue_token, sandbox_settings, settings_env, wait_idle
+from tests.fixtures.openapi import SERVED_DOCUMENT, served_document
 from tests.fixtures.platform import Tenant
 from tests.fixtures.vault import VaultTenant
 
@@ -185,7 +190,8 @@ def start_instance(podman_run: PodmanRun, settings: Settings, created: list[str]
     for key, value in settings_env(settings).items():
         if key.startswith("TALLYHOLD_") and key not in secret_names:
             options += ["--env", f"{key}={value}"]
-    return podman_run.start(*options)
+    # As the podman backend starts it (podman/spec.py): `python -OO -X no_debug_ranges -m tallyhold.serve`.
+    return podman_run.start(*options, "--entrypoint", INSTANCE_ENTRYPOINT, command=INSTANCE_ARGS)
 
 
 async def wait_ready(base: str, container: str, deadline: float = 60.0) -> dict[str, Any]:
@@ -257,6 +263,14 @@ async def test_instance_in_the_image_serves_and_syncs(
             podman("secret", "rm", secret, check=False)
 
 
+def run_in_image(image: str, entrypoint: str, *args: str) -> str:
+    """A command in a container of the image with no network and a read-only root; its standard output."""
+    return podman(
+        "run", "--rm", "--network", "none", "--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp",
+        "--entrypoint", entrypoint, image, *args,
+    ).stdout  # fmt: skip
+
+
 # What the running tracker loads, loaded inside the image (its third-party packages are slimmed: sources compiled
 # away, test suites and ccxt.pro removed; tools/image/slim_venv.py): every module of the tracker's package, and
 # for every supported venue and every default price venue the ccxt class the egress worker builds, with the
@@ -291,11 +305,7 @@ print(json.dumps({"modules": modules, "venues": venues, "prices": prices}))
 
 
 def test_every_module_and_venue_adapter_loads_in_the_image(tracker_image: str) -> None:
-    output = podman(
-        "run", "--rm", "--network", "none", "--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp",
-        "--entrypoint", "python", tracker_image, "-c", IMPORT_PROBE,
-    ).stdout  # fmt: skip
-    loaded = json.loads(output)
+    loaded = json.loads(run_in_image(tracker_image, "python", "-c", IMPORT_PROBE))
     assert loaded["modules"] == sorted(m.name for m in pkgutil.walk_packages(tallyhold.__path__, "tallyhold."))
     expected = {
         venue: {
@@ -308,3 +318,31 @@ def test_every_module_and_venue_adapter_loads_in_the_image(tracker_image: str) -
     assert loaded["venues"] == expected
     defaults = PriceSettings.model_fields["venues"].get_default(call_default_factory=True)
     assert loaded["prices"] == [f"ccxt.async_support.{venue}" for venue in defaults]
+
+
+# Without `-OO` in the image too: the libraries' bytecode has none (tools/image/slim_venv.py), and no process of
+# the image may miss them. The instance's document equals the checkout's, served with every docstring.
+LIBRARY_DOCSTRINGS = "import fastapi, sqlalchemy.orm; print(fastapi.FastAPI.__doc__, sqlalchemy.orm.Session.__doc__)"
+
+
+def test_the_instance_runs_without_docstrings_and_compiles_nothing_yet_serves_every_description(
+    tracker_image: str,
+) -> None:
+    # Every module the instance imports from Tallyhold's package and the standard library (both with their
+    # sources) has its `.opt-2.pyc`, fresh: nothing is compiled at start on the read-only root.
+    checked = json.loads(
+        run_in_image(
+            tracker_image, "python", *INSTANCE_OPTIONS, "-c", INSTANCE_IMPORTS + bytecode_check("purelib", "stdlib")
+        )
+    )
+    assert checked["loaded"] > 300, checked  # Tallyhold's modules and asyncio, email, ssl, ...: the check saw them
+    assert checked["problems"] == {}
+    served = json.loads(run_in_image(tracker_image, "python", *INSTANCE_OPTIONS, "-c", SERVED_DOCUMENT))
+    host = served_document()
+    assert (served["optimize"], host["optimize"]) == (2, 0)
+    assert served["status"] == host["status"] == 200
+    assert served["document"] == host["document"]
+    # The libraries' docstrings are gone for every process of the image (their bytecode has none), while the
+    # command line's help, Tallyhold's own docstrings, stays.
+    assert run_in_image(tracker_image, "python", "-c", LIBRARY_DOCSTRINGS).split() == ["None", "None"]
+    assert "Access tokens for the instance's API." in run_in_image(tracker_image, "tallyhold", "token", "--help")

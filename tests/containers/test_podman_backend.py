@@ -30,7 +30,7 @@ from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.operations import PASSWORD_KEY, WRAPPED_SECRET_ID_KEY, Provisioner
 from tallyhold_provision.podman.engine import inspect, podman, podman_json
 from tallyhold_provision.podman.image import BuildRequest, build
-from tallyhold_provision.podman.spec import NETWORK_POOL
+from tallyhold_provision.podman.spec import INSTANCE_ARGS, INSTANCE_ENTRYPOINT, NETWORK_POOL
 from tallyhold_provision.postgres import Databases
 from tallyhold_provision.registry import Customer
 from tallyhold_provision.vault import LOCAL_INSTANCE_CIDRS, Vault, VaultLayout, bootstrap, login
@@ -285,6 +285,10 @@ def test_render_names_secrets_and_shows_the_commands(plane: PodmanPlane) -> None
     assert set(spec["secrets"]) <= secret_bearing_settings()
     assert not any(setting in secret_bearing_settings() for setting in plane.backend.spec(alpha.customer, {}).env)
     assert spec["commands"][-2][:2] == ["podman", "create"]
+    # The instance runs as the local backend runs it: `python -OO -X no_debug_ranges -m tallyhold.serve`.
+    created = spec["commands"][-2]
+    image = created.index(spec["image"])
+    assert created[image - 2 :] == ["--entrypoint", INSTANCE_ENTRYPOINT, spec["image"], *INSTANCE_ARGS]
     stored = plane.backend.load_secrets(alpha.customer)
     assert stored[PASSWORD_KEY] not in rendered
     assert stored[WRAPPED_SECRET_ID_KEY] not in rendered

@@ -20,6 +20,7 @@ import yaml
 import tallyhold
 from tallyhold_provision.backends.base import BackendError
 from tallyhold_provision.backends.kubernetes import CHART_SETTINGS
+from tallyhold_provision.podman.spec import INSTANCE_ARGS, INSTANCE_ENTRYPOINT
 from tests.deploy.charts import (
     CHART,
     KUBERNETES_VERSIONS,
@@ -178,6 +179,8 @@ def test_instance_probes_and_replicas() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["image"] == f"localhost/tallyhold:{tallyhold.__version__}"
+    # The instance runs as the podman backend runs it (`python -OO -X no_debug_ranges -m tallyhold.serve`).
+    assert (container["command"], "args" in container) == ([INSTANCE_ENTRYPOINT, *INSTANCE_ARGS], False)
     tls = one(release(load(VALUE_SETS["instance-tls-values"])), "Deployment")
     assert tls["spec"]["replicas"] == 0  # suspended
     assert tls["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"

@@ -5,21 +5,32 @@ runtime stage: what the running tracker never loads goes, what it loads is kept 
 - Packages' own test suites go (`tests`, `test`, `SelfTest` folders), with ccxt's websocket variant `ccxt.pro`:
   the tracker polls REST endpoints through `ccxt.async_support` and never imports either.
 - C and Cython sources, headers and type stubs go: nothing imports them.
-- Every module is compiled once, at the default optimisation level, to a `.pyc` in the source's place (the layout
-  Python loads without a source), and the `.py` goes. With a read-only root filesystem Python cannot write
-  bytecode at run time, so a source without its bytecode would be compiled again by every process (the egress
-  worker, at each start, would recompile ccxt's hundred exchanges); a source beside its bytecode would ship every
-  module twice. Tracebacks through third-party code keep file and line, without the line's text. The tracker's
-  own package is not touched here (it is installed later, with its sources and their bytecode).
+- Every module is compiled once to a `.pyc` in the source's place (the layout Python loads without a source), and
+  the `.py` goes. With a read-only root filesystem Python cannot write bytecode at run time, so a source without
+  its bytecode would be compiled again by every process (the egress worker, at each start, would recompile ccxt's
+  hundred exchanges); a source beside its bytecode would ship every module twice. Tracebacks through third-party
+  code keep file and line, without the line's text. The tracker's own package is not touched here (it is
+  installed later, with its sources and their bytecode at both levels its processes run at).
+- That bytecode is compiled as `python -OO` compiles (no docstrings, no `assert`) and without column ranges
+  (run this script with `-X no_debug_ranges`). Python loads a sourceless `.pyc` whatever the level it runs at, so
+  one file serves every process of the image: the instance (run with `-OO`: README, "Customers per host") gets the
+  libraries' share of its saving (docstrings are most of it), and the egress worker and the command line, run
+  without `-OO`, the same code. Nothing of theirs needs a library's docstring or `assert`: the command line's
+  help texts are Tallyhold's own docstrings (its sources are kept), and FastAPI and pydantic describe the API
+  with Tallyhold's endpoints and models, never with a library's docstring (a test compares the OpenAPI document
+  the image serves with the checkout's). The column ranges would only draw `^^^` under a traceback's source
+  line, which a sourceless module cannot show anyway.
 - ccxt's two package `__init__` sources stay: the egress worker reads them to load ccxt without its hundred
   exchanges (tallyhold/egress/ccxt_packages.py), so they are data it parses, not only modules it imports.
 
-Run with the virtualenv's Python (the version the bytecode is for):  python slim_venv.py SITE_PACKAGES
+Run with the virtualenv's Python (the version the bytecode is for):
+    python -X no_debug_ranges slim_venv.py SITE_PACKAGES
 """
 
 from __future__ import annotations
 
 import compileall
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +40,7 @@ UNUSED_FOLDERS = frozenset({"tests", "test", "SelfTest"})
 UNUSED_PACKAGES = ("ccxt/pro",)
 UNUSED_SUFFIXES = frozenset({".c", ".cpp", ".h", ".pyx", ".pxd", ".pyi"})
 ELF_MAGIC = b"\x7fELF"
+OPTIMIZE = 2  # as `python -OO`: no docstrings, no `assert`
 KEPT_SOURCES = frozenset({"ccxt/__init__.py", "ccxt/async_support/__init__.py"})
 
 
@@ -64,7 +76,7 @@ def compile_in_place(site: Path) -> None:
     """Bytecode beside each module (legacy layout, loaded without a source), then the sources and any caches go."""
     for cache in [path for path in site.rglob("__pycache__") if path.is_dir()]:
         shutil.rmtree(cache)
-    if not compileall.compile_dir(site, quiet=1, legacy=True, workers=0):
+    if not compileall.compile_dir(site, quiet=1, legacy=True, optimize=OPTIMIZE, workers=0):
         sys.exit("slim_venv: a module failed to compile")
     for source in site.rglob("*.py"):
         kept = source.relative_to(site).as_posix() in KEPT_SOURCES
@@ -75,6 +87,8 @@ def compile_in_place(site: Path) -> None:
 def main() -> None:
     if len(sys.argv) != 2:  # one argument: the site-packages folder
         sys.exit(f"usage: {sys.argv[0]} SITE_PACKAGES")
+    if "no_debug_ranges" not in sys._xoptions and not os.environ.get("PYTHONNODEBUGRANGES"):
+        sys.exit("slim_venv: run with `python -X no_debug_ranges`: the bytecode is compiled without column ranges")
     site = Path(sys.argv[1])
     remove_unused(site)
     strip(site)

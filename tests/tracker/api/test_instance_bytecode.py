@@ -15,16 +15,9 @@ import os
 import subprocess
 import sys
 
-from tests.fixtures.bytecode import BYTECODE_CHECK
+from tests.fixtures.bytecode import BYTECODE_CHECK, INSTANCE_IMPORTS
 
-CODE = (
-    """
-import importlib, importlib.machinery, importlib.util, json, os, stat, sys, sysconfig
-import tallyhold.serve, tallyhold.app, tallyhold.api.server, tallyhold.runtime
-import sqlalchemy.dialects.postgresql.psycopg, uvicorn.loops.uvloop, uvicorn.protocols.http.h11_impl
-"""
-    + BYTECODE_CHECK
-)
+CODE = INSTANCE_IMPORTS + BYTECODE_CHECK
 
 
 def test_every_library_module_an_instance_imports_has_fresh_optimised_bytecode_readable_by_all() -> None:

@@ -30,6 +30,14 @@ NETWORK_POOL = "10.89.0.0/16"
 SECRET_SETTINGS = secret_bearing_settings()
 STATE_DIR = "/var/lib/tallyhold"  # the customer's volume, the one place its instance writes that outlives it
 SECRET_ID_FILE = f"{STATE_DIR}/vault-secret-id.json"
+# The instance, as the local backend runs it (README, "Customers per host"): `tallyhold serve` without the command
+# line's library, under `python -OO` (no docstrings; the OpenAPI descriptions are read back from source) and
+# without column ranges, reading the `.opt-2.pyc` files the image compiles for it. Interpreter options, not
+# PYTHONOPTIMIZE in the container's environment: `podman exec` inherits that environment, and the image's other
+# commands (`tallyhold migrate`, `tallyhold token …`) keep their help texts, which are docstrings.
+INSTANCE_ENTRYPOINT = "python"
+INSTANCE_OPTIONS = ("-OO", "-X", "no_debug_ranges")
+INSTANCE_ARGS = (*INSTANCE_OPTIONS, "-m", "tallyhold.serve")
 
 
 def network_args(network: str, customer_id: str) -> list[str]:
@@ -80,6 +88,7 @@ class StackSpec:
         material = json.dumps(
             {
                 "image": self.image_id,
+                "command": [INSTANCE_ENTRYPOINT, *INSTANCE_ARGS],
                 "ports": [self.publish_host, self.http_port, self.metrics_port],
                 "env": self.env,
                 "secrets": self.secrets,
@@ -133,7 +142,7 @@ class StackSpec:
             ]
         for key, value in sorted(self.env.items()):
             args += ["--env", f"{key}={value}"]
-        args += [self.image, "serve"]
+        args += ["--entrypoint", INSTANCE_ENTRYPOINT, self.image, *INSTANCE_ARGS]
         return args
 
     def render(self) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """`python -m tallyhold.serve`: `tallyhold serve` without the command line's own library.
 
 The instance is a long-lived process on a host of many customers; importing typer (and with it shellingham and
-the rest of the command line) only to dispatch to `serve` costs each instance about 1 MiB. The local launcher
-starts this module; `tallyhold serve` (the container image's command) runs the same `serve` below.
+the rest of the command line) only to dispatch to `serve` costs each instance about 1 MiB. The local launcher,
+the podman backend and the chart start this module; `tallyhold serve` (the image's default command) runs the same
+`serve` below.
 """
 
 from __future__ import annotations
