@@ -105,7 +105,9 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
         cipher = await stack.enter_async_context(vault_cipher(settings))
         background = session_maker
         if serving:
-            background_db = create_engine(settings, process="scheduler", pool_size=settings.database.sync_pool_size)
+            background_db = create_engine(
+                settings, process="scheduler", pool_size=settings.database.sync_pool_size, overflow=False
+            )
             stack.push_async_callback(background_db.dispose)
             background = create_session_maker(background_db)
         # The worker's questions to the exchange budget shared per egress IP go to Postgres on the background pool.

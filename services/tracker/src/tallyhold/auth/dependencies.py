@@ -46,22 +46,17 @@ async def get_last_used(request: Request) -> LastUsedRecorder:
 LastUsedDep = Annotated[LastUsedRecorder, Depends(get_last_used)]
 
 
-async def get_token_lookup(request: Request) -> TokenLookup:
-    parts: AuthParts = runtime_of(request)
-    return parts.token_lookup
-
-
-TokenLookupDep = Annotated[TokenLookup, Depends(get_token_lookup)]
-
 _bearer = HTTPBearer(auto_error=False, description="An access token from `tallyhold token create`.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def require_token(
-    request: Request, lookup: TokenLookupDep, credentials: BearerDep, throttle: ThrottleDep, last_used: LastUsedDep
-) -> AccessToken:
+async def require_token(request: Request, credentials: BearerDep) -> AccessToken:
     """The request's token, read by one autocommit statement (auth/lookup.py) apart from the route's session:
-    a route whose answer is cached opens no transaction at all. The row is detached (only read: `token.id`)."""
+    a route whose answer is cached opens no transaction at all. The row is detached (only read: `token.id`).
+    The runtime's parts are read here rather than as sub-dependencies: each one FastAPI resolves costs every
+    request of every route (bench/bench_api.py measures the CPU of one)."""
+    parts: AuthParts = runtime_of(request)
+    lookup, throttle, last_used = parts.token_lookup, parts.auth_throttle, parts.last_used
     # No bearer credential at all is not a guess: 401 without counting. A presented token is always checked,
     # even from a throttled address, so a valid one keeps working there (auth/throttle.py says why).
     if credentials is None:
