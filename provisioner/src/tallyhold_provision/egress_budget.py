@@ -11,9 +11,10 @@ Tenant roles reach it only through two SECURITY DEFINER functions and never read
 - `report_ban(venue, seconds, banned)`: a 418 (banned) or a 429 with Retry-After seen by one instance holds back
   every instance of its pool, for at most `MAX_BAN_SECONDS`, and only from a role that was granted a request
   since the last ban ended.
-Only counts and venue names are stored against a pool; a role's own row (its pool and an opaque number) is read
-by the functions alone. The venue limits come from the adapters' `ip_limit` (never from the caller), and no
-sharer takes more than an even share of a window while another sharer of the pool still wants its own.
+Only counts, times and venue names are stored against a pool; a role's own row (its pool and an opaque number) is
+read by the functions alone. The venue limits come from the adapters' `ip_limit` (never from the caller). When a
+window cannot serve everyone, the refused sharers queue in order (`place`): what a waiting sharer asked for is kept
+from every sharer behind it, nothing is kept for a sharer that waits for nothing.
 """
 
 from __future__ import annotations
@@ -67,6 +68,20 @@ CREATE TABLE IF NOT EXISTS egress_budget.spend (
     last_grant timestamptz NOT NULL,
     PRIMARY KEY (pool, venue, sharer, window_start)
 );
+-- The pool's queue for a venue: a sharer's place (since), the weight it was refused and still waits for (wanted,
+-- 0 once served), when it was told to come back (due), and when its place lapses (until). Added after the first
+-- release of this schema, like held_for_ban: existing schemas get it on the next provisioning run.
+CREATE TABLE IF NOT EXISTS egress_budget.place (
+    pool text NOT NULL,
+    venue text NOT NULL,
+    sharer bigint NOT NULL,
+    since timestamptz NOT NULL,
+    wanted integer NOT NULL,
+    due timestamptz NOT NULL,
+    until timestamptz NOT NULL,
+    spent integer NOT NULL,
+    PRIMARY KEY (pool, venue, sharer)
+);
 """
 
 # Both functions serialise on their pool's row for the rest of the caller's transaction, and a tenant may keep its
@@ -77,6 +92,11 @@ CREATE TABLE IF NOT EXISTS egress_budget.spend (
 # The lock is the pool's, not the (pool, venue)'s: pg_locks would otherwise tell every role which venue another
 # customer's backend is calling.
 LOCK_WAIT = "2s"
+# The queue's timing (seconds, at most; a quarter of the window and the whole window for short windows): a served
+# sharer keeps its place while its next request follows within GAP_SECONDS (the requests of one sync follow each
+# other within a round trip to the venue); a refused one keeps it until GRACE_SECONDS after it was due back.
+GAP_SECONDS = 5
+GRACE_SECONDS = 10
 ADVISORY_NAMESPACE = 0x7E6B  # the first key of this schema's advisory locks; the second is the pool's hash
 _LOCK_WINDOW = """
 CREATE OR REPLACE FUNCTION egress_budget.lock_window(p_pool text, p_venue text)
@@ -122,6 +142,17 @@ $fn$;
 # window may reach the venue in the next one (the worker's pipe, the database, the network, clock skew): what is
 # granted in the window's last GUARD seconds (a quarter of the window, at most one second) is counted again in the
 # next window, so that no window of the venue sees more than the budget even then.
+#
+# Who goes first when the window cannot serve everyone: a queue, in order of place. A refused sharer takes a place
+# (or keeps the one it has) and is told when to come back; from then until it is served, what it asked for is
+# kept from everyone behind it, so a sharer grabbing each window as it opens cannot keep it from ever being
+# granted, and the first in the queue is always served once the window has its weight. Nothing is kept for a
+# sharer that is not waiting (it was served, or never asked): the window is anyone's until someone waits.
+# A sharer keeps its place across the requests of one burst (one sync: its requests follow each other within
+# GAP), so a sync that met a spent window finishes first in the next one instead of queueing again for each of
+# its requests; but only for QUANTUM weight (a quarter of the budget: a Binance sync is ~350 of 4,800), after
+# which it queues behind every sharer that waits. A place lapses GRACE after the sharer was due back and did not
+# come (it gave up: the wait was longer than it would wait).
 _ACQUIRE = """
 CREATE OR REPLACE FUNCTION egress_budget.acquire(p_venue text, p_weight integer,
     OUT wait_seconds double precision, OUT hold text)
@@ -131,7 +162,9 @@ DECLARE
     v_pool text; v_sharer bigint; v_budget integer; v_window integer;
     v_start timestamptz; v_end timestamptz; v_guard double precision;
     w egress_budget.venue_window%ROWTYPE;
-    v_others integer; v_mine integer; v_fair double precision; v_reserve double precision;
+    v_place egress_budget.place%ROWTYPE; v_placed boolean;
+    v_due_ahead bigint; v_all_ahead bigint; v_windows integer; v_spent integer;
+    v_gap interval; v_grace interval;
 BEGIN
     SELECT s.pool, s.id INTO v_pool, v_sharer FROM egress_budget.sharer s WHERE s.role_name = session_user;
     IF NOT FOUND THEN
@@ -146,6 +179,8 @@ BEGIN
     END IF;
     v_start := to_timestamp(floor(extract(epoch FROM v_now) / v_window) * v_window);
     v_end := v_start + make_interval(secs => v_window);
+    v_gap := make_interval(secs => least(v_window / 4.0, %(gap)s));
+    v_grace := make_interval(secs => least(v_window, %(grace)s));
     w := egress_budget.lock_window(v_pool, p_venue);
     IF w.banned_until IS NOT NULL AND w.banned_until > v_now THEN
         wait_seconds := extract(epoch FROM w.banned_until - v_now);
@@ -159,30 +194,31 @@ BEGIN
             WHERE t.pool = v_pool AND t.venue = p_venue;
         DELETE FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue
             AND sp.window_start < v_start - make_interval(secs => v_window);
+        DELETE FROM egress_budget.place q WHERE q.pool = v_pool AND q.venue = p_venue
+            AND q.until < v_start - make_interval(secs => v_window);
     END IF;
-    -- An even share per sharer active (granted, or refused) in this window or the last one. Beyond its share a
-    -- sharer only gets what leaves every other active sharer its own share; its first request of a window always
-    -- fits unless heavy.
-    v_reserve := 0;
-    IF w.used + p_weight <= v_budget THEN
-        SELECT count(DISTINCT sp.sharer) FILTER (WHERE sp.sharer <> v_sharer),
-               coalesce(sum(sp.used) FILTER (WHERE sp.sharer = v_sharer AND sp.window_start = v_start), 0)
-            INTO v_others, v_mine
-            FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue;
-        v_fair := v_budget::double precision / (v_others + 1);
-        IF v_mine + p_weight > v_fair AND (v_mine > 0 OR p_weight > v_budget / 10) THEN
-            SELECT coalesce(sum(greatest(0, v_fair - o.current_used)), 0) INTO v_reserve FROM (
-                SELECT coalesce(sum(sp.used) FILTER (WHERE sp.window_start = v_start), 0) AS current_used
-                FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue AND sp.sharer <> v_sharer
-                GROUP BY sp.sharer) o;
-        END IF;
-    END IF;
-    IF w.used + p_weight + v_reserve > v_budget THEN
-        -- A refused sharer wants its share: counted (with nothing used, and no grant a ban report could follow),
-        -- so that a sharer grabbing each window as it opens cannot keep it from ever being granted one.
-        INSERT INTO egress_budget.spend (pool, venue, sharer, window_start, used, last_grant)
-            VALUES (v_pool, p_venue, v_sharer, v_start, 0, '-infinity') ON CONFLICT DO NOTHING;
-        wait_seconds := extract(epoch FROM v_end - v_now);
+    SELECT * INTO v_place FROM egress_budget.place q
+        WHERE q.pool = v_pool AND q.venue = p_venue AND q.sharer = v_sharer AND q.until >= v_now;
+    v_placed := FOUND;
+    -- What the sharers ahead of this one wait for: kept from it if they are due back now, and in any case ahead
+    -- of it in the estimate of its wait. A sharer without a place is behind every sharer with one.
+    SELECT coalesce(sum(q.wanted) FILTER (WHERE q.due <= v_now), 0), coalesce(sum(q.wanted), 0)
+        INTO v_due_ahead, v_all_ahead
+        FROM egress_budget.place q
+        WHERE q.pool = v_pool AND q.venue = p_venue AND q.sharer <> v_sharer AND q.wanted > 0 AND q.until >= v_now
+          AND (NOT v_placed OR (q.since, q.sharer) < (v_place.since, v_sharer));
+    IF w.used + p_weight + v_due_ahead > v_budget THEN
+        -- Served once what is ahead of it and its own weight have gone out: whole windows after this one.
+        v_windows := greatest(1, ceil((v_all_ahead + p_weight - greatest(0, v_budget - w.used))::double precision
+                                      / v_budget)::integer);
+        wait_seconds := extract(epoch FROM v_end - v_now) + (v_windows - 1) * v_window;
+        INSERT INTO egress_budget.place AS q (pool, venue, sharer, since, wanted, due, until, spent)
+            VALUES (v_pool, p_venue, v_sharer, v_now, p_weight, v_now + make_interval(secs => wait_seconds),
+                    v_now + make_interval(secs => wait_seconds) + v_grace, 0)
+            ON CONFLICT (pool, venue, sharer) DO UPDATE SET
+                since = CASE WHEN v_placed THEN q.since ELSE excluded.since END,
+                spent = CASE WHEN v_placed THEN q.spent ELSE 0 END,
+                wanted = excluded.wanted, due = excluded.due, until = excluded.until;
         RETURN;
     END IF;
     v_guard := least(1.0, v_window / 4.0);
@@ -193,6 +229,13 @@ BEGIN
     INSERT INTO egress_budget.spend AS sp (pool, venue, sharer, window_start, used, last_grant)
         VALUES (v_pool, p_venue, v_sharer, v_start, p_weight, v_now)
         ON CONFLICT (pool, venue, sharer, window_start) DO UPDATE SET used = sp.used + p_weight, last_grant = v_now;
+    -- Served: it waits for nothing now, and keeps its place for the rest of its burst, up to the quantum.
+    v_spent := CASE WHEN v_placed THEN v_place.spent ELSE 0 END + p_weight;
+    INSERT INTO egress_budget.place AS q (pool, venue, sharer, since, wanted, due, until, spent)
+        VALUES (v_pool, p_venue, v_sharer, CASE WHEN v_placed THEN v_place.since ELSE v_now END, 0, v_now,
+                CASE WHEN v_spent > v_budget / 4 THEN '-infinity' ELSE v_now + v_gap END, v_spent)
+        ON CONFLICT (pool, venue, sharer) DO UPDATE SET
+            since = excluded.since, wanted = 0, due = excluded.due, until = excluded.until, spent = excluded.spent;
     wait_seconds := 0;
 END
 $fn$;
@@ -281,7 +324,7 @@ def ensure_schema(admin: Conn) -> None:
         admin.execute(
             _LOCK_WINDOW.replace("%(lock_wait)s", LOCK_WAIT).replace("%(namespace)s", str(ADVISORY_NAMESPACE))
         )
-        admin.execute(_ACQUIRE)
+        admin.execute(_ACQUIRE.replace("%(gap)s", str(GAP_SECONDS)).replace("%(grace)s", str(GRACE_SECONDS)))
         admin.execute(_REPORT_BAN.replace("%(max_ban)s", str(MAX_BAN_SECONDS)))
         for function in FUNCTIONS + INTERNAL_FUNCTIONS:
             admin.execute(sql.SQL(f"REVOKE ALL ON FUNCTION {SCHEMA}.{function} FROM PUBLIC"))
@@ -322,11 +365,15 @@ def enroll(admin: Conn, app_role: str, pool: str) -> None:
 
 def withdraw(admin: Conn, app_role: str) -> None:
     if admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,)).fetchone() is not None:
-        # Its spend too: the counts and times of a customer that is gone are not kept for the pool. A row another
-        # sharer's open transaction holds (it is deleting it as old) is left to that, or to the pool's next window.
-        admin.execute(
-            "DELETE FROM egress_budget.spend WHERE ctid IN (SELECT sp.ctid FROM egress_budget.spend sp "
-            "JOIN egress_budget.sharer s ON sp.sharer = s.id WHERE s.role_name = %s FOR UPDATE OF sp SKIP LOCKED)",
-            (app_role,),
-        )
+        # Its spend and place too: the counts and times of a customer that is gone are not kept for the pool. A row
+        # another sharer's open transaction holds (it is deleting it as old) is left to that, or to the pool's next
+        # window.
+        for table in ("spend", "place"):
+            admin.execute(
+                sql.SQL(
+                    "DELETE FROM egress_budget.{table} WHERE ctid IN (SELECT t.ctid FROM egress_budget.{table} t "
+                    "JOIN egress_budget.sharer s ON t.sharer = s.id WHERE s.role_name = %s FOR UPDATE OF t SKIP LOCKED)"
+                ).format(table=sql.Identifier(table)),
+                (app_role,),
+            )
         admin.execute("DELETE FROM egress_budget.sharer WHERE role_name = %s", (app_role,))

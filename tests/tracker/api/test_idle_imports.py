@@ -1,6 +1,6 @@
 """What an idle instance holds: `tallyhold serve`'s app and server, built as serve builds them, import neither
 Jinja2 (the web pages load it at their first page), nor the websockets package (no WebSocket route), nor a
-character-set detector for requests (`credentials/lean_requests.py`). Each is a few MiB of every idle instance on
+character-set detector for requests (`lean_imports.py`). Each is a few MiB of every idle instance on
 a host of many customers. Run in a fresh interpreter: the test process has
 imported both already."""
 

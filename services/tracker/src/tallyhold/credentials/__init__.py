@@ -34,7 +34,7 @@ For the sync engine (and anything else that uses a stored key):
   `/readyz` carry the same signal outside the process.
 """
 
-from tallyhold.credentials.lean_requests import import_requests_without_detector
+from tallyhold.lean_imports import import_requests_without_detector
 
-# Before any module of this package imports hvac, which imports requests.
-import_requests_without_detector()
+# Before any module of this package imports hvac, which imports requests: hvac's requests without a detector.
+import_requests_without_detector("hvac")

@@ -1,0 +1,183 @@
+"""CPU of one egress worker start and sync: what a host of many customers pays once per customer and sync interval
+(the worker exits when idle), measured with and without compiled bytecode in the same run.
+
+The sync is a capacity customer's mix (bench/world.py): Binance and Kraken balances on the sandbox venues, 3
+Ethereum wallets with the curated tokens on anvil, 1 zpub on the Esplora sandbox, and a price read, all sent at
+once through a fresh `EgressClient` worker, as the instance's sync sends them. The figure is the worker's own CPU
+(user + system, from /proc) once every answer is in, and its peak RSS.
+
+Both states write no bytecode (PYTHONDONTWRITEBYTECODE=1), as on the local backend, where the worker runs as the
+customer's own OS user and cannot write into the venv:
+- **with bytecode**: the venv and checkout as `make install` leaves them (compiled);
+- **without**: PYTHONPYCACHEPREFIX names a folder holding the standard library's bytecode only (written by a
+  first run, then the venv's and checkout's parts removed), so every library and Tallyhold module is compiled
+  from source at each start, as it was before `make install` compiled them.
+
+Knob: TALLYHOLD_BENCH_WORKER_RUNS (starts per state, alternating; 3 by default). Figures are medians.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from bench.world import EXCHANGES, XPUB, World
+from tallyhold.chains.catalog import token_location
+from tallyhold.chains.tokenlist import curated_tokens
+from tallyhold.chains.wire import TokenSpec, WalletBalancesRequest
+from tallyhold.egress.client import EgressClient
+from tallyhold.egress.protocol import EgressConfig
+from tallyhold.exchanges.key import ExchangeKey
+from tallyhold.exchanges.wire import BalancesRequest
+from tallyhold.prices.wire import TickersReply, TickersRequest
+from tallyhold.sources.models import SourceBalances
+from tallyhold_provision.local.checkout import checkout_root
+from tallyhold_sandbox import RemoteControl
+from tallyhold_sandbox.credentials import generate
+
+PRICED = ["BTC", "ETH", "DOT", "USDC", "DAI"]
+
+
+@dataclass(frozen=True)
+class Start:
+    cpu_seconds: float
+    peak_rss_mib: float
+
+
+class Customer:
+    """One customer's egress calls for a sync against `world`."""
+
+    def __init__(self, world: World) -> None:
+        assert world.anvil is not None
+        self.config = EgressConfig(
+            customer_id="t_00000000000000ff",
+            log_level="WARNING",
+            exchange_api_overrides=world.venues,
+            evm_rpc={"ethereum": world.anvil.url},
+            esplora_url=world.esplora_url,
+            price_venues=["kraken", "binance"],
+        )
+        self.keys: dict[str, ExchangeKey] = {}
+        for venue, balances in EXCHANGES.items():
+            key = generate(venue)
+            RemoteControl(world.venues[venue]).add_key(key.api_key, key.secret, balances=balances)
+            self.keys[venue] = ExchangeKey(api_key=key.api_key, api_secret=key.secret)
+        tokens = [
+            TokenSpec(
+                contract=t.contract, decimals=t.decimals, asset=t.asset, location=token_location(t.symbol, t.asset)
+            )
+            for t in curated_tokens("ethereum")
+        ]
+        self.wallets = [WalletBalancesRequest(chain="ethereum", address=a, tokens=tokens) for a in world.wallets[:3]]
+        self.xpub = WalletBalancesRequest(chain="bitcoin", xpub=XPUB.extended_public_key)
+
+    async def sync(self) -> Start:
+        client = EgressClient(self.config)
+        try:
+            calls = [
+                *(
+                    client.call(
+                        "exchange.balances", BalancesRequest(exchange=v, key=k, check_permissions=False), SourceBalances
+                    )
+                    for v, k in self.keys.items()
+                ),
+                *(client.call("chain.balances", wallet, SourceBalances) for wallet in [*self.wallets, self.xpub]),
+                client.call(
+                    "prices.tickers",
+                    TickersRequest(venues=["kraken", "binance"], assets=PRICED, quote="USD"),
+                    TickersReply,
+                ),
+            ]
+            answers = await asyncio.gather(*calls)
+            if any(isinstance(a, SourceBalances) and not a.balances for a in answers):
+                raise RuntimeError("a source answered no balances: the sync did not run as a customer's would")
+            assert client.worker_pid is not None
+            worker = psutil.Process(client.worker_pid)
+            times = worker.cpu_times()
+            peak = _peak_rss_mib(client.worker_pid)
+        finally:
+            await client.aclose()
+        return Start(times.user + times.system, peak)
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """Sets (None: unsets) these for the block; the worker inherits them (EgressClient passes Python's own
+    settings on)."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            _set(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set(name, value)
+
+
+def _set(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def standard_library_only(prefix: Path) -> None:
+    """Leaves in `prefix` (a PYTHONPYCACHEPREFIX folder, which mirrors absolute paths) only the bytecode of
+    what is neither the venv nor the checkout: the standard library's."""
+    for ours in {checkout_root(), Path(sys.prefix).resolve()}:
+        shutil.rmtree(prefix / ours.relative_to(ours.anchor), ignore_errors=True)
+
+
+def main() -> None:
+    runs = int(os.environ.get("TALLYHOLD_BENCH_WORKER_RUNS", "3"))
+    print(f"load {os.getloadavg()[0]:.2f}; {runs} worker starts per state, alternating")
+    with tempfile.TemporaryDirectory(prefix="th-bench-worker-") as tmp:
+        world = World(Path(tmp)).start()
+        try:
+            customer = Customer(world)
+            prefix = Path(tmp) / "pycache"
+            with environment(PYTHONPYCACHEPREFIX=str(prefix), PYTHONDONTWRITEBYTECODE=None):
+                asyncio.run(customer.sync())  # writes every module's bytecode into the prefix
+            standard_library_only(prefix)
+            with_bytecode: list[Start] = []
+            without: list[Start] = []
+            for _ in range(runs):
+                with environment(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=None):
+                    with_bytecode.append(asyncio.run(customer.sync()))
+                    with environment(PYTHONPYCACHEPREFIX=str(prefix)):
+                        without.append(asyncio.run(customer.sync()))
+        finally:
+            world.stop()
+    cpu_with = statistics.median(s.cpu_seconds for s in with_bytecode)
+    cpu_without = statistics.median(s.cpu_seconds for s in without)
+    print(
+        f"one worker start + sync (2 exchanges, 3 Ethereum wallets, 1 zpub, prices): CPU {cpu_with:.2f} s with "
+        f"bytecode, {cpu_without:.2f} s without ({cpu_without / cpu_with:.2f}×); peak RSS "
+        f"{statistics.median(s.peak_rss_mib for s in with_bytecode):.0f} MiB with, "
+        f"{statistics.median(s.peak_rss_mib for s in without):.0f} MiB without"
+    )
+    print(
+        f"per customer and 5-minute interval on 2 cores at 200 customers, the budget is 3.00 s of CPU for "
+        f"everything; the worker alone takes {cpu_with:.2f} s of it; load {os.getloadavg()[0]:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

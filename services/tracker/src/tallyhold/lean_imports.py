@@ -1,0 +1,59 @@
+"""Libraries imported without optional parts a process never uses, each a documented fallback of the library
+itself. Each import costs every process that makes it: memory in every idle instance, CPU at every egress
+worker start (once per customer and sync interval on a host of many customers).
+
+- requests without a character-set detector. requests imports chardet or charset_normalizer at its own import
+  (frequency tables, compiled modules and the CJK codecs they pull in: about 3 MiB) only for
+  `Response.apparent_encoding`, the guess it makes when a response declares no charset. Without a detector it
+  falls back to UTF-8 (its documented behaviour, with a warning at import that says so). The instance imports
+  requests only through hvac, and Vault answers `application/json`, which requests decodes as UTF-8 without
+  guessing; the egress worker imports it only because ccxt's and web3's synchronous clients do, and calls
+  through aiohttp (their asynchronous clients) and httpx.
+- httpx without its command-line client. httpx's `__init__` imports `httpx._main` (click, rich and pygments:
+  about 70 modules) inside `try/except ImportError` and defines a `main` that says the `[cli]` extra is missing
+  when that import fails. The egress worker (httpx is its Esplora client) never runs `httpx` as a command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+DETECTORS = ("chardet", "charset_normalizer")
+HTTPX_CLI = "httpx._main"
+_NO_DETECTOR_WARNING = "Unable to find acceptable character detection dependency"
+
+
+@contextmanager
+def _absent(*names: str) -> Iterator[None]:
+    """Inside the block `import name` fails with ImportError for each of `names` (None in sys.modules)."""
+    for name in names:
+        sys.modules[name] = None  # type: ignore[assignment]  # None in sys.modules makes `import name` fail
+    try:
+        yield
+    finally:
+        for name in names:
+            del sys.modules[name]
+
+
+def import_requests_without_detector(importer: str) -> None:
+    """Imports `importer`, a library that imports requests at its own import (hvac), with requests' detectors
+    marked absent; does nothing if requests or a detector is already loaded (another user in the process then
+    keeps what it has)."""
+    if "requests" in sys.modules or any(name in sys.modules for name in DETECTORS):
+        return
+    with _absent(*DETECTORS), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NO_DETECTOR_WARNING)
+        importlib.import_module(importer)
+
+
+def leave_out_for_good() -> None:
+    """For the rest of the process (the egress worker's: nothing in it uses either), requests' detectors and
+    httpx's command-line client are absent, whenever requests or httpx gets imported; does nothing for a part
+    already loaded. Only what a sync asks for is imported at all (a worker reading wallets imports no ccxt)."""
+    for name in (*DETECTORS, HTTPX_CLI):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None in sys.modules makes `import name` fail
+    warnings.filterwarnings("ignore", message=_NO_DETECTOR_WARNING)
