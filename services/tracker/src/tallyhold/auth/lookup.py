@@ -54,16 +54,7 @@ class TokenLookup:
         """The token's row as it is committed now, detached from any session; None when there is none."""
         async with self._lock:
             try:
-                row = await self._fetch(token_id)
-            except psycopg.Error as first:
-                logger.info("token_lookup_reconnecting", extra={"error_type": type(first).__name__})
-                await self._discard()
-                try:
-                    row = await self._fetch(token_id)
-                except psycopg.Error as second:
-                    await self._discard()
-                    logger.warning("token_lookup_failed", extra={"error_type": type(second).__name__})
-                    raise ServiceUnavailable(code="database_unavailable") from None
+                row = await self._fetch_retrying(token_id)
             except asyncio.CancelledError:
                 await self._discard()  # the statement may still be running: the connection cannot be reused
                 raise
@@ -79,6 +70,19 @@ class TokenLookup:
             last_used_at=last_used_at,
             revoked_at=revoked_at,
         )
+
+    async def _fetch_retrying(self, token_id: str) -> tuple[Any, ...] | None:
+        try:
+            return await self._fetch(token_id)
+        except psycopg.Error as first:
+            logger.info("token_lookup_reconnecting", extra={"error_type": type(first).__name__})
+            await self._discard()
+        try:
+            return await self._fetch(token_id)
+        except psycopg.Error as second:
+            await self._discard()
+            logger.warning("token_lookup_failed", extra={"error_type": type(second).__name__})
+            raise ServiceUnavailable(code="database_unavailable") from None
 
     async def _fetch(self, token_id: str) -> tuple[Any, ...] | None:
         if self._connection is None or self._connection.closed:
