@@ -158,13 +158,16 @@ async def test_the_check_survives_its_connection_being_killed(
 
 
 async def test_an_unreachable_database_refuses_the_request_and_names_no_secret(settings: Settings) -> None:
-    # A port nothing listens on (the lookup's own connection fails, twice): 503, never a remembered answer.
+    # A port nothing listens on (no connection within the wait): 503, never a remembered answer.
     url: URL = settings.database.engine_url.set(port=1, password="hunter2-not-a-real-password")
-    lookup = TokenLookup(url, settings.database.schema_name, "test.auth")
+    lookup = TokenLookup(url, settings.database.schema_name, "test.auth", connections=2, wait_seconds=1)
     assert "hunter2" not in repr(lookup)
-    with pytest.raises(ServiceUnavailable) as refused:
-        await lookup.get("0123456789ab")
+    await lookup.open()
+    try:
+        with pytest.raises(ServiceUnavailable) as refused:
+            await lookup.get("0123456789ab")
+    finally:
+        await lookup.aclose()
     assert refused.value.code == "database_unavailable"
     assert refused.value.__cause__ is None
     assert "hunter2" not in str(refused.value)
-    await lookup.aclose()

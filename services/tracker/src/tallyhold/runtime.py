@@ -99,8 +99,12 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
         last_used = LastUsedRecorder(session_maker, writes_as=background_writes)
         stack.push_async_callback(last_used.aclose)
         token_lookup = TokenLookup(
-            settings.database.engine_url, settings.database.schema_name, f"{settings.customer_id}.auth"
+            settings.database.engine_url,
+            settings.database.schema_name,
+            f"{settings.customer_id}.auth",
+            connections=settings.database.pool_size,
         )
+        await token_lookup.open()
         stack.push_async_callback(token_lookup.aclose)
         cipher = await stack.enter_async_context(vault_cipher(settings))
         background = session_maker

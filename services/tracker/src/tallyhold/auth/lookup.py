@@ -12,19 +12,21 @@ COMMITTED a statement sees every transaction that committed before it started, w
 returned is therefore honoured by the very next request, and a lookup that cannot reach the database refuses
 the request (503): it never falls back to a remembered answer.
 
-The connection is opened on the first request (an idle instance holds none), serves one lookup at a time (each
-is a fraction of a millisecond), and is replaced once when it fails (Postgres restarted, a migration changed the
-table under the prepared statement); a second failure is the request's.
+Connections: up to `connections` (the API's `DB_POOL_SIZE`), opened on demand (an idle instance holds none;
+one idle for `IDLE_SECONDS` is closed), in a psycopg pool of their own, so that one slow round trip (Postgres
+starved of CPU while a sync runs) does not hold every other request's check behind it. A connection that fails
+(Postgres restarted, the backend ended, a migration changed the table under the prepared statement) is dropped
+and the check retried on another; when none answers within `WAIT_SECONDS` the request is refused.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy.engine import URL
 
 from tallyhold.db import schema_connect_args
@@ -37,27 +39,40 @@ _ROW = (
 )
 
 
+IDLE_SECONDS = 600.0
+WAIT_SECONDS = 10.0
+
+
 class TokenLookup:
-    def __init__(self, url: URL, schema: str, application_name: str) -> None:
+    def __init__(
+        self, url: URL, schema: str, application_name: str, *, connections: int, wait_seconds: float = WAIT_SECONDS
+    ) -> None:
         # libpq's URL (SQLAlchemy's names its driver in the scheme), with the same search_path as the engine's.
-        self._conninfo = make_conninfo(
+        conninfo = make_conninfo(
             url.set(drivername="postgresql").render_as_string(hide_password=False),
             **schema_connect_args(schema, application_name),
         )
-        self._connection: psycopg.AsyncConnection[tuple[Any, ...]] | None = None
-        self._lock = asyncio.Lock()
+        self._connections = connections
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]] = AsyncConnectionPool(
+            conninfo,
+            min_size=0,
+            max_size=connections,
+            max_idle=IDLE_SECONDS,
+            timeout=wait_seconds,
+            kwargs={"autocommit": True},
+            open=False,
+            name="token-lookup",
+        )
 
     def __repr__(self) -> str:
         return "TokenLookup(conninfo='**********')"
 
+    async def open(self) -> None:
+        await self._pool.open()
+
     async def get(self, token_id: str) -> AccessToken | None:
         """The token's row as it is committed now, detached from any session; None when there is none."""
-        async with self._lock:
-            try:
-                row = await self._fetch_retrying(token_id)
-            except asyncio.CancelledError:
-                await self._discard()  # the statement may still be running: the connection cannot be reused
-                raise
+        row = await self._fetch_retrying(token_id)
         if row is None:
             return None
         id_, label, secret_hash, created_at, expires_at, last_used_at, revoked_at = row
@@ -72,29 +87,25 @@ class TokenLookup:
         )
 
     async def _fetch_retrying(self, token_id: str) -> tuple[Any, ...] | None:
-        try:
-            return await self._fetch(token_id)
-        except psycopg.Error as first:
-            logger.info("token_lookup_reconnecting", extra={"error_type": type(first).__name__})
-            await self._discard()
-        try:
-            return await self._fetch(token_id)
-        except psycopg.Error as second:
-            await self._discard()
-            logger.warning("token_lookup_failed", extra={"error_type": type(second).__name__})
-            raise ServiceUnavailable(code="database_unavailable") from None
+        # Each failure drops its connection (the pool discards a broken one): after a Postgres restart every
+        # idle connection may be dead, so one more attempt than there can be of them. No connection at all
+        # within the wait (PoolTimeout) is not retried.
+        failure = "PoolTimeout"
+        for _ in range(self._connections + 1):
+            try:
+                return await self._fetch(token_id)
+            except PoolTimeout:
+                break
+            except psycopg.Error as failed:
+                failure = type(failed).__name__
+                logger.info("token_lookup_retrying", extra={"error_type": failure})
+        logger.warning("token_lookup_failed", extra={"error_type": failure})
+        raise ServiceUnavailable(code="database_unavailable")
 
     async def _fetch(self, token_id: str) -> tuple[Any, ...] | None:
-        if self._connection is None or self._connection.closed:
-            self._connection = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
-        cursor = await self._connection.execute(_ROW, (token_id,), prepare=True)
-        return await cursor.fetchone()
-
-    async def _discard(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.close()
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(_ROW, (token_id,), prepare=True)
+            return await cursor.fetchone()
 
     async def aclose(self) -> None:
-        async with self._lock:
-            await self._discard()
+        await self._pool.close()
