@@ -17,7 +17,9 @@ Memory: the host's (total − available) over its value before the first custome
 
 Knobs (environment): TALLYHOLD_BENCH_CAPACITY_MAX (the last step; e.g. 10 for a quick run),
 TALLYHOLD_BENCH_CAPACITY_INTERVAL (sync interval, seconds; 300 by default, ≥ 30),
-TALLYHOLD_BENCH_CAPACITY_RATE (networth requests per second per customer; 0.5 by default).
+TALLYHOLD_BENCH_CAPACITY_RATE (networth requests per second per customer; 0.5 by default),
+TALLYHOLD_BENCH_CAPACITY_INTERVALS (sync intervals in each step's window; 1 by default). Each step also prints
+the egress worker starts per customer and interval (each start costs the worker's imports, ~1.7 s of CPU).
 Everything it made (customers, their OS users, the platform's daemons, the fakes, the state folder) is removed
 at the end, also when a step fails.
 """
@@ -152,6 +154,17 @@ def _sync_durations(customer: Customer) -> dict[float, float]:
     return found
 
 
+def _worker_starts(customer: Customer) -> float:
+    """The instance's egress worker starts so far (each costs the worker's imports, ~1.7 s of CPU)."""
+    if customer.metrics_url is None:
+        return 0.0
+    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "tallyhold_egress_worker_starts_total":
+                return sample.value
+    return 0.0
+
+
 def _slowest(before: list[dict[float, float]], after: list[dict[float, float]]) -> tuple[int, float, float]:
     """Syncs observed between two scrapes of every instance, and the bucket bounds of their p99 and max."""
     delta: dict[float, float] = {}
@@ -221,13 +234,16 @@ def _create(provisioner: Any, platform: LocalPlatform, world: World, number: int
     return Customer(record.slug, record.url, created.token, pid, record.metrics_url)
 
 
-def run_step(customers: list[Customer], platform: LocalPlatform, interval: float, rate: float, base: float) -> bool:
-    """One measuring window; prints the step's line and returns whether every limit held. The window holds one
-    scheduled sync of every source whatever its jitter (each fire time is delayed by up to the jitter), and
-    10 % more for the sync itself to finish."""
-    window = interval * 1.1 + min(JITTER_SECONDS, interval / 2)
+def run_step(
+    customers: list[Customer], platform: LocalPlatform, interval: float, rate: float, base: float, intervals: int = 1
+) -> bool:
+    """One measuring window; prints the step's line and returns whether every limit held. The window holds
+    `intervals` scheduled syncs of every source whatever its instance's phase (up to the jitter into the
+    interval), and 10 % more for the sync itself to finish."""
+    window = interval * intervals * 1.1 + min(JITTER_SECONDS, interval / 2)
     started = datetime.now(UTC)
     before = [_sync_durations(c) for c in customers]
+    starts_before = sum(_worker_starts(c) for c in customers)
     sampler = MemorySampler([c.pid for c in customers])
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
@@ -235,6 +251,7 @@ def run_step(customers: list[Customer], platform: LocalPlatform, interval: float
     sampler.stop.set()
     thread.join()
     after = [_sync_durations(c) for c in customers]
+    starts = (sum(_worker_starts(c) for c in customers) - starts_before) / len(customers) * interval / window
     problems = _unsynced(customers, started)
     syncs, p99_sync, worst_sync = _slowest(before, after)
     rss, pss = _instance_memory(customers)
@@ -258,7 +275,8 @@ def run_step(customers: list[Customer], platform: LocalPlatform, interval: float
     print(
         f"      memory: host +{used / 1024:.2f} GiB ({used / len(customers):.0f} MiB per customer, Postgres "
         f"included); instance median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
-        f"Postgres client connections {_postgres_connections(platform)}",
+        f"Postgres client connections {_postgres_connections(platform)}; egress worker starts {starts:.2f} per "
+        f"customer and interval",
         flush=True,
     )
     return held
@@ -268,6 +286,7 @@ def main() -> None:
     largest = int(_knob("MAX", STEPS[-1]))
     interval = _knob("INTERVAL", 300)
     rate = _knob("RATE", 0.5)
+    intervals = int(_knob("INTERVALS", 1))
     print(
         f"steps {steps(largest)}; sync interval {interval:.0f} s; networth {rate:g} req/s per customer; "
         f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB; load {os.getloadavg()[0]:.2f}"
@@ -294,7 +313,7 @@ def main() -> None:
                 took = time.perf_counter() - started
                 _wait_first_syncs(customers, timeout=interval)
                 print(f"  (+{target - held_at if held_at else target} customers created and seeded in {took:.0f} s)")
-                if not run_step(customers, platform, interval, rate, base):
+                if not run_step(customers, platform, interval, rate, base, intervals):
                     break
                 held_at = target
                 if psutil.virtual_memory().available < LOW_MEMORY_FRACTION * psutil.virtual_memory().total:
