@@ -19,7 +19,7 @@ Knobs (environment): TALLYHOLD_BENCH_CAPACITY_MAX (the last step; e.g. 10 for a 
 TALLYHOLD_BENCH_CAPACITY_INTERVAL (sync interval, seconds; 300 by default, ≥ 30),
 TALLYHOLD_BENCH_CAPACITY_RATE (networth requests per second per customer; 0.5 by default),
 TALLYHOLD_BENCH_CAPACITY_INTERVALS (sync intervals in each step's window; 1 by default). Each step also prints
-the egress worker starts per customer and interval (each start costs the worker's imports, ~1.7 s of CPU).
+the egress worker starts per customer and sync cycle (each start costs the worker's imports, ~1.7 s of CPU).
 Everything it made (customers, their OS users, the platform's daemons, the fakes, the state folder) is removed
 at the end, also when a step fails.
 """
@@ -251,12 +251,13 @@ def run_step(
     sampler.stop.set()
     thread.join()
     after = [_sync_durations(c) for c in customers]
-    starts = (sum(_worker_starts(c) for c in customers) - starts_before) / len(customers) * interval / window
+    starts = sum(_worker_starts(c) for c in customers) - starts_before
     problems = _unsynced(customers, started)
     syncs, p99_sync, worst_sync = _slowest(before, after)
     rss, pss = _instance_memory(customers)
     used = _used_mib() - base
     sources = len(customers) * (SOURCES_PER_CUSTOMER - 2)
+    cycles = syncs / sources  # each source's syncs in the window: the customer's sync cycles
     held = load["p99"] <= P99_TARGET_MS and not problems and worst_sync <= interval and not load["errors"]
     worker = (
         f"peak RSS {max(sampler.worker_rss):.0f} MiB, PSS {max(sampler.worker_pss):.0f} MiB"
@@ -275,8 +276,8 @@ def run_step(
     print(
         f"      memory: host +{used / 1024:.2f} GiB ({used / len(customers):.0f} MiB per customer, Postgres "
         f"included); instance median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
-        f"Postgres client connections {_postgres_connections(platform)}; egress worker starts {starts:.2f} per "
-        f"customer and interval",
+        f"Postgres client connections {_postgres_connections(platform)}; egress worker starts {starts:.0f} in "
+        f"{cycles:.1f} sync cycles: {starts / len(customers) / max(cycles, 1):.2f} per customer and cycle",
         flush=True,
     )
     return held
