@@ -26,6 +26,7 @@ help: ## List the targets
 
 install: $(VENV)/.installed node_modules/.installed ## Install Python (uv.lock) and Node (package-lock.json) dependencies
 	@umask 022; $(BIN)/python -m compileall -q -j 0 $(PROJECT_SOURCES)
+	@umask 022; $(BIN)/python -X no_debug_ranges -m compileall -q -j 0 -o 2 $(PROJECT_SOURCES)
 
 $(UV): tools/uv-requirements.txt
 	$(PYTHON) -m venv .tools
@@ -36,9 +37,13 @@ $(UV): tools/uv-requirements.txt
 # worker as an OS user of its own, who cannot write __pycache__ into the venv or the checkout, so every start
 # would otherwise compile its imports from source again (the worker's 1,600 modules: about 2 s of CPU per sync;
 # README, "Customers per host"). uv compiles the whole site-packages; `install` then compiles the workspace's own
-# sources (installed editable), which takes a fraction of a second when they are fresh.
+# sources (installed editable), which takes a fraction of a second when they are fresh. Instances run with
+# `python -OO` and without column ranges (PYTHONOPTIMIZE=2, PYTHONNODEBUGRANGES=1: README, "Customers per host"),
+# which read `.opt-2.pyc` files: those are compiled too, without column ranges.
 $(VENV)/.installed: $(UV) uv.lock pyproject.toml services/tracker/pyproject.toml services/sandbox/pyproject.toml provisioner/pyproject.toml Makefile
 	umask 022; $(UV) sync --frozen --all-packages --python $(PYTHON) --quiet --compile-bytecode
+	umask 022; $(BIN)/python -X no_debug_ranges -m compileall -q -j 0 -o 2 \
+		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	@touch $@
 
 # checkov (policy checks of the Terraform modules and the rendered Helm charts) in a venv of its own: it pins many libraries that would

@@ -1,6 +1,6 @@
-"""Capacity: how many customers one host holds with the local backend, each syncing every 5 minutes, while
-`/v1/networth` p99 stays ≤ 50 ms and every source's sync finishes within its interval. Goal (issue 16):
-≥ 200 customers on a 2-core, 24 GiB host.
+"""Capacity: how many customers one host holds with the local (or the podman) backend, each syncing every 5
+minutes, while `/v1/networth` p99 stays ≤ 50 ms and every source's sync finishes within its interval. Goal
+(issue 16): ≥ 200 customers on a 2-core, 24 GiB host with the local backend.
 
 Everything runs for real: embedded Postgres, OpenBao, supervisord, and per customer a full stack made by the
 provisioner's `create` (schema and roles, transit key, supervised `tallyhold serve`) seeded through its API
@@ -15,25 +15,37 @@ synced successfully inside that window; the sync durations the instances observe
 Memory: the host's (total − available) over its value before the first customer, the instances' RSS and PSS
 (median, at the end of the window: idle between syncs), and the egress workers' peak RSS/PSS while they live.
 
-Knobs (environment): TALLYHOLD_BENCH_CAPACITY_MAX (the last step; e.g. 10 for a quick run),
+With the podman backend each customer is a container stack (its own network, pod, secrets and volume) of the
+tracker image, built (layers reused) before the first step and not timed. The platform (Postgres, OpenBao) and
+the fakes listen on every address, as for `make run` on podman: a pod reaches them at the host's address on its
+network, which the backend gives it in place of the loopback URLs. The API and metrics ports are published on
+127.0.0.1, so the load and the scrapes go the same way; an instance's memory is summed over every process of its
+container (its egress worker included while it lives), its pid is the container's (`podman inspect`).
+
+Knobs (environment): TALLYHOLD_BENCH_CAPACITY_BACKEND (local, the default, or podman),
+TALLYHOLD_BENCH_CAPACITY_MAX (the last step; e.g. 10 for a quick run),
 TALLYHOLD_BENCH_CAPACITY_INTERVAL (sync interval, seconds; 300 by default, ≥ 30),
 TALLYHOLD_BENCH_CAPACITY_RATE (networth requests per second per customer; 0.5 by default),
 TALLYHOLD_BENCH_CAPACITY_INTERVALS (sync intervals in each step's window; 1 by default). Each step also prints
 the egress worker starts per customer and sync cycle (each start costs the worker's imports, ~1.7 s of CPU).
-Everything it made (customers, their OS users, the platform's daemons, the fakes, the state folder) is removed
-at the end, also when a step fails.
+Everything it made (customers, their OS users or podman stacks, the platform's daemons, the fakes, the state
+folder) is removed at the end, also when a step fails or the bench is interrupted (Ctrl-C, SIGTERM); with podman
+it then lists what podman still holds of its customers (nothing, or it says so).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import statistics
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import aiohttp
@@ -42,11 +54,15 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.bench_api import percentile
+from bench.containers import container_memory, instance_container, instance_pid
 from bench.world import SOURCES_PER_CUSTOMER, World, remove_platform, temporary_folder
 from tallyhold.settings import SyncSettings
-from tallyhold_provision.config import ProvisionerSettings
-from tallyhold_provision.factory import build
+from tallyhold_provision.backends.podman import remove_stack, stack_objects
+from tallyhold_provision.config import BackendName, ProvisionerSettings
+from tallyhold_provision.factory import build, local_platform
 from tallyhold_provision.local.platform import LocalPlatform
+from tallyhold_provision.local.ports import listen_address
+from tallyhold_provision.podman.image import build as build_image
 
 STEPS = (25, 50, 100, 200, 300, 400, 600, 800)
 P99_TARGET_MS = 50.0
@@ -54,11 +70,23 @@ GOAL_CUSTOMERS = 200
 LOW_MEMORY_FRACTION = 0.10  # stop before the host swaps or the OOM killer picks
 SAMPLE_SECONDS = 10.0
 JITTER_SECONDS = float(SyncSettings.model_fields["jitter_seconds"].default)  # the instances run with the default
+KNOB_PREFIX = "TALLYHOLD_BENCH_CAPACITY_"
+BACKENDS = (BackendName.local, BackendName.podman)  # kubernetes needs a cluster, which this bench does not start
 
 
 def _knob(name: str, default: float) -> float:
-    value = os.environ.get(f"TALLYHOLD_BENCH_CAPACITY_{name}")
+    value = os.environ.get(f"{KNOB_PREFIX}{name}")
     return float(value) if value else default
+
+
+def backend_knob(environ: Mapping[str, str]) -> BackendName:
+    """TALLYHOLD_BENCH_CAPACITY_BACKEND: the backend the customers run on (local when unset or empty)."""
+    value = environ.get(f"{KNOB_PREFIX}BACKEND") or BackendName.local.value
+    chosen = next((b for b in BACKENDS if b.value == value), None)
+    if chosen is None:
+        names = " or ".join(b.value for b in BACKENDS)
+        raise SystemExit(f"{KNOB_PREFIX}BACKEND={value!r}: the capacity bench runs on {names}")
+    return chosen
 
 
 def steps(largest: int) -> list[int]:
@@ -67,11 +95,12 @@ def steps(largest: int) -> list[int]:
 
 @dataclass
 class Customer:
+    id: str
     slug: str
     url: str
     token: str
-    pid: int
     metrics_url: str | None
+    container: str | None  # podman: the tracker container; None on the local backend
 
     @property
     def headers(self) -> dict[str, str]:
@@ -203,12 +232,27 @@ def _wait_first_syncs(customers: list[Customer], timeout: float) -> None:
         time.sleep(5)
 
 
-def _instance_memory(customers: list[Customer]) -> tuple[float, float]:
+def _instance_pid(platform: LocalPlatform, customer: Customer) -> int:
+    """Asked anew at every use: supervisord or podman may have restarted the instance since."""
+    if customer.container is not None:
+        return instance_pid(customer.container)
+    pid = platform.supervisor.pid(customer.id)
+    if pid is None:
+        raise RuntimeError(f"the instance of {customer.slug} is not running")
+    return pid
+
+
+def _instance_memory(platform: LocalPlatform, customers: list[Customer]) -> tuple[float, float]:
+    """Median RSS and PSS (MiB): of the instance's process (local), or of every process of its container."""
     rss, pss = [], []
     for customer in customers:
-        info = psutil.Process(customer.pid).memory_full_info()
-        rss.append(info.rss / 2**20)
-        pss.append(info.pss / 2**20)
+        if customer.container is not None:
+            rss_bytes, pss_bytes = container_memory(customer.container)
+        else:
+            info = psutil.Process(_instance_pid(platform, customer)).memory_full_info()
+            rss_bytes, pss_bytes = info.rss, info.pss
+        rss.append(rss_bytes / 2**20)
+        pss.append(pss_bytes / 2**20)
     return statistics.median(rss), statistics.median(pss)
 
 
@@ -224,14 +268,14 @@ def _postgres_connections(platform: LocalPlatform) -> int:
     return int(str(found[0])) if found else 0
 
 
-def _create(provisioner: Any, platform: LocalPlatform, world: World, number: int) -> Customer:
-    created = provisioner.create(f"cap-{number:04d}", backend="local")
+def _create(provisioner: Any, world: World, number: int, backend: BackendName) -> Customer:
+    created = provisioner.create(f"cap-{number:04d}", backend=backend.value)
     record = created.customer
-    pid = platform.supervisor.pid(record.id)
-    if record.url is None or created.token is None or pid is None:
+    if record.url is None or created.token is None:
         raise RuntimeError("the customer was not created and started")
     world.seed_customer(record.url, created.token, number)
-    return Customer(record.slug, record.url, created.token, pid, record.metrics_url)
+    container = instance_container(record.id) if backend is BackendName.podman else None
+    return Customer(record.id, record.slug, record.url, created.token, record.metrics_url, container)
 
 
 def run_step(
@@ -244,7 +288,7 @@ def run_step(
     started = datetime.now(UTC)
     before = [_sync_durations(c) for c in customers]
     starts_before = sum(_worker_starts(c) for c in customers)
-    sampler = MemorySampler([c.pid for c in customers])
+    sampler = MemorySampler([_instance_pid(platform, c) for c in customers])
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
     load = asyncio.run(networth_load(customers, rate * len(customers), window))
@@ -254,7 +298,8 @@ def run_step(
     starts = sum(_worker_starts(c) for c in customers) - starts_before
     problems = _unsynced(customers, started)
     syncs, p99_sync, worst_sync = _slowest(before, after)
-    rss, pss = _instance_memory(customers)
+    rss, pss = _instance_memory(platform, customers)
+    measured = "containers (every process)" if customers[0].container else "instance"
     used = _used_mib() - base
     sources = len(customers) * (SOURCES_PER_CUSTOMER - 2)
     cycles = syncs / sources  # each source's syncs in the window: the customer's sync cycles
@@ -275,7 +320,7 @@ def run_step(
     )
     print(
         f"      memory: host +{used / 1024:.2f} GiB ({used / len(customers):.0f} MiB per customer, Postgres "
-        f"included); instance median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
+        f"included); {measured} median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
         f"Postgres client connections {_postgres_connections(platform)}; egress worker starts {starts:.0f} in "
         f"{cycles:.1f} sync cycles: {starts / len(customers) / max(cycles, 1):.2f} per customer and cycle",
         flush=True,
@@ -283,26 +328,64 @@ def run_step(
     return held
 
 
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM too runs the clean-up below
+
+
+def _clean_up(provisioner: Any, platform: LocalPlatform, backend: BackendName) -> None:
+    """Every customer destroyed and the daemons stopped; with podman, then, whatever podman still holds of a
+    customer of this run (by its id, from the registry or its folder in the state) is removed and said."""
+    folders = platform.state_dir / "instances"
+    ids = {path.name for path in folders.iterdir()} if folders.is_dir() else set()
+    try:
+        ids.update(remove_platform(provisioner, platform))
+    finally:  # also when the registry could not be read: the folders still name the customers
+        if backend is BackendName.podman:
+            _remove_stacks(ids)
+
+
+def _remove_stacks(ids: set[str]) -> None:
+    left = stack_objects(ids)
+    for customer_id in left:
+        remove_stack(customer_id)
+    still = stack_objects(ids)
+    said = ", ".join(thing for things in left.values() for thing in things)
+    print(
+        f"podman objects of the {len(ids)} customers left after destroy: {said or 'none'}"
+        + (f"; still there after removing them again: {still}" if still else ""),
+        flush=True,
+    )
+
+
 def main() -> None:
+    backend = backend_knob(os.environ)
     largest = int(_knob("MAX", STEPS[-1]))
     interval = _knob("INTERVAL", 300)
     rate = _knob("RATE", 0.5)
     intervals = int(_knob("INTERVALS", 1))
     print(
-        f"steps {steps(largest)}; sync interval {interval:.0f} s; networth {rate:g} req/s per customer; "
-        f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB; load {os.getloadavg()[0]:.2f}"
+        f"{backend.value} backend; steps {steps(largest)}; sync interval {interval:.0f} s; networth {rate:g} req/s "
+        f"per customer; {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB; "
+        f"load {os.getloadavg()[0]:.2f}"
     )
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _interrupted)
+    if backend is BackendName.podman:
+        started = time.perf_counter()
+        image = build_image()  # layers reused: quick when `make image` ran since the last change
+        print(f"  (image {image} built or reused in {time.perf_counter() - started:.0f} s, not counted)", flush=True)
     with temporary_folder() as tmp:
         folder = Path(tmp)
-        world = World(folder)
-        platform = LocalPlatform(folder / "state")
+        settings = ProvisionerSettings(STATE_DIR=folder / "state", DEFAULT_BACKEND=backend)
+        platform = local_platform(settings)
+        world = World(folder, listen=listen_address(platform.listen_all))
         provisioner = None
         try:
             world.start()
             platform.ensure_postgres()
             platform.ensure_openbao()
             environ = world.instance_environment(SYNC_INTERVAL_SECONDS=str(int(interval)))
-            provisioner = build(ProvisionerSettings(STATE_DIR=folder / "state"), environ=environ)
+            provisioner = build(settings, environ=environ)
             provisioner.vault()
             base = _used_mib()
             customers: list[Customer] = []
@@ -310,7 +393,7 @@ def main() -> None:
             for target in steps(largest):
                 started = time.perf_counter()
                 while len(customers) < target:
-                    customers.append(_create(provisioner, platform, world, len(customers)))
+                    customers.append(_create(provisioner, world, len(customers), backend))
                 took = time.perf_counter() - started
                 _wait_first_syncs(customers, timeout=interval)
                 print(f"  (+{target - held_at if held_at else target} customers created and seeded in {took:.0f} s)")
@@ -323,11 +406,20 @@ def main() -> None:
             verdict = "met" if held_at >= GOAL_CUSTOMERS else f"not shown (largest step run: {largest})"
             if largest >= GOAL_CUSTOMERS and held_at < GOAL_CUSTOMERS:
                 verdict = "MISSED"
-            print(f"customers per host with every limit held: {held_at} (goal ≥ {GOAL_CUSTOMERS}: {verdict})")
+            print(
+                f"customers per host with every limit held ({backend.value} backend): {held_at} "
+                f"(goal ≥ {GOAL_CUSTOMERS}: {verdict})"
+            )
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             started = time.perf_counter()
-            remove_platform(provisioner, platform)
-            world.stop()
+            try:
+                _clean_up(provisioner, platform, backend)
+            finally:
+                world.stop()
+                for signum, handler in handlers.items():  # `python -m bench` runs the next benches as before
+                    signal.signal(signum, handler)
             print(f"(everything removed in {time.perf_counter() - started:.0f} s)")
 
 

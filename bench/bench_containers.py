@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.containers import container_memory, instance_container
 from bench.world import remove_platform
 from tallyhold_provision.config import BackendName, ProvisionerSettings
 from tallyhold_provision.factory import build as build_provisioner
@@ -79,28 +80,6 @@ def image_figures() -> None:
     print(f"image size: {size / 1e6:.0f} MB (goal ≤ 300 MB)")
 
 
-def _memory(container: str) -> tuple[int, int]:
-    """RSS and PSS (bytes) summed over every process of the container."""
-    pid = int(inspect("container", container)["State"]["Pid"])
-    pids = [pid, *_children(pid)]
-    rss = pss = 0
-    for process in pids:
-        for line in Path(f"/proc/{process}/smaps_rollup").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in {"Rss", "Pss"}:
-                kib = int(rest.split()[0]) * 1024
-                rss, pss = (rss + kib, pss) if key == "Rss" else (rss, pss + kib)
-    return rss, pss
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found += [int(child), *_children(int(child))]
-    return found
-
-
 def _wait_ready(url: str) -> None:
     while True:
         try:
@@ -134,7 +113,7 @@ def _customer_figures(settings: ProvisionerSettings, slugs: list[str]) -> None:
             print(f"create → /readyz, median of {CUSTOMERS}: {statistics.median(durations):.1f} s")
             print(f"{CUSTOMERS} customers created one after another: {sum(durations):.1f} s (goal ≤ 90 s)")
             time.sleep(IDLE_SECONDS)
-            memory = [_memory(f"tallyhold-{provisioner.get(slug).id}-instance") for slug in slugs]
+            memory = [container_memory(instance_container(provisioner.get(slug).id)) for slug in slugs]
             rss = statistics.median(m[0] for m in memory)
             pss = statistics.median(m[1] for m in memory)
             print(f"idle customer container: RSS {rss / 2**20:.0f} MiB, PSS {pss / 2**20:.0f} MiB (median)")

@@ -9,14 +9,19 @@ import time
 from pathlib import Path
 
 from tallyhold.settings import ENV_PREFIX
+from tallyhold_provision.local.ports import LOOPBACK, host_url
 
 
-def start_sandbox(folder: Path, *, niceness: int = 0) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+def start_sandbox(
+    folder: Path, *, niceness: int = 0, host: str = LOOPBACK
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     """Starts `tallyhold-sandbox serve` (its own process: it must not share a GIL with the code measured) and
-    returns it with its `EXCHANGE_API_OVERRIDES` URLs. `niceness` > 0 lowers its CPU priority: the venues stand
-    in for remote exchanges, whose CPU is not ours."""
+    returns it with its `EXCHANGE_API_OVERRIDES` URLs, as this host reaches them. `niceness` > 0 lowers its CPU
+    priority: the venues stand in for remote exchanges, whose CPU is not ours. `host`: where it listens
+    (`listen_address`)."""
     ports = folder / "sandbox-ports.json"
     command = [str(Path(sys.executable).parent / "tallyhold-sandbox"), "serve", "--ports-file", str(ports)]
+    command += ["--host", host]
     if niceness:
         command = ["nice", "-n", str(niceness), *command]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
@@ -25,8 +30,8 @@ def start_sandbox(folder: Path, *, niceness: int = 0) -> tuple[subprocess.Popen[
         if time.monotonic() > deadline or process.poll() is not None:
             raise RuntimeError("the sandbox did not start")
         time.sleep(0.05)
-    urls: dict[str, str] = json.loads(ports.read_text())["overrides"]
-    return process, urls
+    overrides: dict[str, str] = json.loads(ports.read_text())["overrides"]
+    return process, {venue: host_url(url) for venue, url in overrides.items()}
 
 
 def instance_environ(urls: dict[str, str], **settings: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from tallyhold.chains.tokenlist import curated_tokens
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.demo import place_tokens
 from tallyhold_provision.local.platform import LocalPlatform
+from tallyhold_provision.local.ports import LOOPBACK, host_url
 from tallyhold_sandbox import RemoteControl
 from tallyhold_sandbox.credentials import generate
 from tests.fixtures.chain import Anvil
@@ -81,6 +82,7 @@ def _fund_wallets(url: str) -> list[str]:
 @dataclass
 class World:
     folder: Path
+    listen: str = LOOPBACK  # where the fakes listen (`listen_address`: every address for podman pods)
     processes: list[subprocess.Popen[Any]] = field(default_factory=list)
     anvil: Anvil | None = None
     venues: dict[str, str] = field(default_factory=dict)
@@ -88,9 +90,9 @@ class World:
     esplora_url: str = ""
 
     def start(self) -> World:
-        sandbox, self.venues = start_sandbox(self.folder, niceness=19)
+        sandbox, self.venues = start_sandbox(self.folder, niceness=19, host=self.listen)
         self.processes.append(sandbox)
-        self.anvil = Anvil(chain_id=1).start()
+        self.anvil = Anvil(chain_id=1, host=self.listen).start()
         assert self.anvil.process is not None
         _lowest_priority(self.anvil.process.pid)
         place_tokens(self.anvil.url)
@@ -103,17 +105,19 @@ class World:
         outputs = [{"address": XPUB.address(0, i), "sats": 1_000_000 * (i + 1)} for i in range(XPUB_FUNDED)]
         seed.write_text(json.dumps({"outputs": outputs}))
         command = [str(Path(sys.executable).parent / "tallyhold-sandbox"), "esplora", "--seed", str(seed)]
+        command += ["--host", self.listen]
         process = subprocess.Popen(["nice", "-n", "19", *command], stdout=subprocess.PIPE, text=True)
         self.processes.append(process)
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line.startswith("esplora: "):
             raise RuntimeError("the Esplora sandbox did not start")
-        return line.removeprefix("esplora: ").strip()
+        return host_url(line.removeprefix("esplora: ").strip())
 
     def instance_environment(self, **settings: str) -> dict[str, str]:
         """What every instance is started with to reach this world instead of the real one, its scheduler on;
-        `settings`, by flat name, add or replace."""
+        `settings`, by flat name, add or replace. The URLs are this host's loopback ones: the podman backend
+        gives its pods the host's address on their network in their place."""
         assert self.anvil is not None
         return instance_environ(
             self.venues,
@@ -159,12 +163,21 @@ def temporary_folder() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="th-bench-capacity-")
 
 
-def remove_platform(provisioner: Any, platform: LocalPlatform) -> None:
-    """Destroys every customer `provisioner` made (when it was built), then stops the platform's daemons."""
-    if provisioner is not None:
-        for customer in provisioner.customers():
-            provisioner.destroy(customer.slug)
-        provisioner.close()
-    platform.supervisor.shutdown()
-    platform.openbao.stop()
-    platform.postgres.stop()
+def remove_platform(provisioner: Any, platform: LocalPlatform) -> list[str]:
+    """Destroys every customer `provisioner` made (when it was built; one that fails to go, said on stdout, does
+    not keep the others), then stops the platform's daemons. Returns the ids of every customer it found."""
+    found: list[str] = []
+    try:
+        if provisioner is not None:
+            for customer in provisioner.customers():
+                try:
+                    provisioner.destroy(customer.slug)
+                except Exception as exc:  # the next customers and the daemons must still go
+                    print(f"could not destroy {customer.slug}: {type(exc).__name__}: {exc}", flush=True)
+                found.append(customer.id)
+            provisioner.close()
+    finally:
+        platform.supervisor.shutdown()
+        platform.openbao.stop()
+        platform.postgres.stop()
+    return found

@@ -126,14 +126,23 @@ def test_the_launcher_drops_inherited_tallyhold_variables(tmp_path) -> None:
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps({"TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef"}))
     child = child_environment(env_file, {"PATH": "/bin", "TALLYHOLD_VAULT_TOKEN": "inherited"})
-    assert child == {"PATH": "/bin", "TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef", "MALLOC_ARENA_MAX": "2"}
+    assert child == {
+        "PATH": "/bin",
+        "TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef",
+        "MALLOC_ARENA_MAX": "2",
+        "PYTHONOPTIMIZE": "2",
+        "PYTHONNODEBUGRANGES": "1",
+    }
 
 
-def test_the_launcher_caps_malloc_arenas_unless_the_operator_chose(tmp_path) -> None:
+def test_the_launcher_caps_malloc_arenas_and_drops_docstrings_unless_the_operator_chose(tmp_path) -> None:
     env_file = tmp_path / "env.json"
     env_file.write_text(json.dumps({"TALLYHOLD_CUSTOMER_ID": "t_0123456789abcdef"}))
     assert child_environment(env_file, {})["MALLOC_ARENA_MAX"] == "2"
     assert child_environment(env_file, {"MALLOC_ARENA_MAX": "4"})["MALLOC_ARENA_MAX"] == "4"
+    assert child_environment(env_file, {})["PYTHONOPTIMIZE"] == "2"
+    assert child_environment(env_file, {"PYTHONOPTIMIZE": "0"})["PYTHONOPTIMIZE"] == "0"
+    assert child_environment(env_file, {})["PYTHONNODEBUGRANGES"] == "1"
 
 
 def test_supervisor_values_are_escaped(tmp_path) -> None:

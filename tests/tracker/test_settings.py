@@ -82,17 +82,19 @@ def test_lists_and_overrides_parse_from_environment(monkeypatch: pytest.MonkeyPa
     assert str(settings.exchanges.api_overrides["binance"]).startswith("http://127.0.0.1:9999")
 
 
-def test_cli_reports_bad_settings_without_values() -> None:
+@pytest.mark.parametrize(
+    "command", [("tallyhold.cli", "migrate"), ("tallyhold.cli", "serve"), ("tallyhold.serve",)], ids=" ".join
+)
+def test_cli_reports_bad_settings_without_values(command: tuple[str, ...]) -> None:
     env = {
         "PATH": os.environ["PATH"],
         "TALLYHOLD_DATABASE_URL": f"postgresql://app:{PLACEHOLDER}@127.0.0.1/db",
         "TALLYHOLD_DB_SCHEMA": "t_abcd",
         "TALLYHOLD_CUSTOMER_ID": "t_abcd",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "tallyhold.cli", "migrate"], env=env, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([sys.executable, "-m", *command], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 2
+    assert result.stderr.startswith("error: TALLYHOLD_")
     assert "DATABASE_URL" in result.stderr
     assert "changeme" not in result.stderr + result.stdout
 

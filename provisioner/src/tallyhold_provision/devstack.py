@@ -25,10 +25,11 @@ from pathlib import Path
 from types import FrameType
 
 from tallyhold_provision.config import BackendName, ProvisionerSettings, default_state_dir
-from tallyhold_provision.factory import build
+from tallyhold_provision.factory import build, local_platform
 from tallyhold_provision.instance_env import passthrough
 from tallyhold_provision.local.demo import ANVIL_PROGRAM, SANDBOX_PROGRAM, Chain, Venues, overrides_json, seed_customer
 from tallyhold_provision.local.platform import LocalPlatform
+from tallyhold_provision.local.ports import listen_address
 from tallyhold_provision.local.progress import StepFailed, Steps
 from tallyhold_provision.local.runguard import Started, adopt_dead_run, start_guard, stop_started
 
@@ -64,8 +65,8 @@ def up(root: Path, started: Started, steps: Steps) -> tuple[str, str]:
 
         # Layers reused: quick when `make image` ran since the last change.
         steps.run("the tracker's image", "run `make image` to see the build's own output", build_image)
-    listen = "0.0.0.0" if in_container else "127.0.0.1"  # noqa: S104 - podman only: pods reach the host there
-    platform = LocalPlatform(root, settings.vault_layout, listen_all=in_container)
+    platform = local_platform(settings)
+    listen = listen_address(platform.listen_all)
     logs = root / "logs"
     # Each start is recorded before it begins, so that a Ctrl-C (or a kill) in the middle of one still stops it.
     started.mark("postgres", not platform.postgres.running())

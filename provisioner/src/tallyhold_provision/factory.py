@@ -79,18 +79,21 @@ def vault_factory(settings: ProvisionerSettings, platform: LocalPlatform) -> Cal
     return connect
 
 
+def local_platform(settings: ProvisionerSettings) -> LocalPlatform:
+    """The embedded platform of the state folder. With the podman backend by default, its Postgres and OpenBao
+    listen on every address: pods reach them at the host's address on their network."""
+    return LocalPlatform(
+        settings.state_dir, settings.vault_layout, listen_all=settings.DEFAULT_BACKEND is BackendName.podman
+    )
+
+
 def build(
     settings: ProvisionerSettings,
     *,
     environ: Mapping[str, str] | None = None,
     after_step: Callable[[str], None] | None = None,
 ) -> Provisioner:
-    platform = LocalPlatform(
-        settings.state_dir,
-        settings.vault_layout,
-        # Pods reach the embedded Postgres and OpenBao at the host's address on their network.
-        listen_all=settings.DEFAULT_BACKEND is BackendName.podman,
-    )
+    platform = local_platform(settings)
     if settings.ADMIN_DATABASE_URL is not None:
         admin_url = settings.ADMIN_DATABASE_URL.get_secret_value()
     else:

@@ -1,8 +1,8 @@
 """What an idle instance holds: `tallyhold serve`'s app and server, built as serve builds them, import neither
 Jinja2 (the web pages load it at their first page), nor the websockets package (no WebSocket route), nor a
-character-set detector for requests (`lean_imports.py`). Each is a few MiB of every idle instance on
-a host of many customers. Run in a fresh interpreter: the test process has
-imported both already."""
+character-set detector for requests (`lean_imports.py`), nor pydantic v1 (`api/lean_fastapi.py`), nor the command
+line's typer (`tallyhold/serve.py`). Each is one to a few MiB of every idle instance on a host of many customers.
+Run in a fresh interpreter: the test process has imported them already."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 
 CODE = """
 import json, sys
+import tallyhold.serve  # what the local launcher starts: `python -m tallyhold.serve`
 from tallyhold.api.server import uvicorn_config
 from tallyhold.app import create_app
 from tallyhold.settings import Settings
@@ -21,21 +22,31 @@ settings = Settings(
 )
 config = uvicorn_config(create_app(settings), settings)
 config.load()  # what uvicorn does before it serves: picks the protocol classes
-idle = [m for m in ("jinja2", "websockets", "charset_normalizer", "chardet") if m in sys.modules]
+absent = ("jinja2", "websockets", "charset_normalizer", "chardet", "pydantic.v1", "typer")
+idle = [m for m in absent if sys.modules.get(m)]
+from fastapi.encoders import jsonable_encoder
+from types import SimpleNamespace
+# An object of no known kind reaches FastAPI's pydantic v1 check, which answers "no" without pydantic v1.
+encoded = jsonable_encoder(SimpleNamespace(port=8080))
 from tallyhold.web.rendering import render
 page = render("error.html", {"title": "Not found"}, status_code=404)
 import requests.models
 answer = requests.models.Response()
 answer._content = "déjà".encode()  # no charset declared: requests falls back to UTF-8 without a detector
 after_page = "jinja2" in sys.modules
-print(json.dumps({"idle": idle, "page": page.status_code, "jinja2_after_page": after_page, "text": answer.text}))
+print(json.dumps({
+    "idle": idle, "page": page.status_code, "jinja2_after_page": after_page, "text": answer.text,
+    "encoded": encoded == {"port": 8080}, "v1_after_encoding": bool(sys.modules.get("pydantic.v1")),
+}))
 """
 
 
-def test_an_idle_instance_imports_neither_jinja2_nor_websockets_nor_a_charset_detector() -> None:
+def test_an_idle_instance_imports_no_jinja2_websockets_charset_detector_pydantic_v1_or_typer() -> None:
     done = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True)
     found = json.loads(done.stdout)
     assert found["idle"] == []
     assert found["page"] == 404
     assert found["jinja2_after_page"]
     assert found["text"] == "déjà"
+    assert found["encoded"]
+    assert not found["v1_after_encoding"]

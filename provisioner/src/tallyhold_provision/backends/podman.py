@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -145,13 +146,7 @@ class PodmanBackend:
             podman("pod", "stop", "--time", "15", f"tallyhold-{customer.id}")
 
     def remove(self, customer: Customer) -> None:
-        prefix = f"tallyhold-{customer.id}"
-        podman("pod", "rm", "--force", "--time", "5", "--ignore", prefix)
-        self._remove_secrets(prefix)
-        if exists("volume", f"{prefix}-state"):
-            podman("volume", "rm", "--force", f"{prefix}-state")
-        if exists("network", prefix):
-            podman("network", "rm", "--force", prefix)
+        remove_stack(customer.id)
         shutil.rmtree(self.instance_dir(customer), ignore_errors=True)
 
     def exists(self, customer: Customer) -> bool:
@@ -181,7 +176,7 @@ class PodmanBackend:
     def _replace(self, spec: StackSpec) -> None:
         """A new pod and container with the current spec (the data lives in Postgres and Vault, not here)."""
         podman("pod", "rm", "--force", "--time", "15", "--ignore", spec.pod)
-        self._remove_secrets(spec.pod)
+        _remove_secrets(spec.pod)
         if not exists("network", spec.network):
             podman(*_network_args(spec.customer_id))
         podman(*spec.pod_args())
@@ -195,12 +190,6 @@ class PodmanBackend:
         for setting, value in spec.secrets.items():
             podman(*spec.secret_args(setting), stdin=value)
         podman(*spec.container_args())
-
-    def _remove_secrets(self, prefix: str) -> None:
-        names = podman("secret", "ls", "--format", "{{.Name}}").stdout.split()
-        ours = [name for name in names if name.startswith(f"{prefix}-")]
-        if ours:
-            podman("secret", "rm", *ours)
 
     def _current_digest(self, spec: StackSpec) -> str | None:
         if not exists("container", spec.container):
@@ -280,3 +269,41 @@ class PodmanBackend:
 
 def _network_args(customer_id: str) -> list[str]:
     return network_args(f"tallyhold-{customer_id}", customer_id)
+
+
+def remove_stack(customer_id: str) -> None:
+    """Every podman object of the customer's stack (pod and containers, secrets, volume, network); idempotent."""
+    prefix = f"tallyhold-{customer_id}"
+    podman("pod", "rm", "--force", "--time", "5", "--ignore", prefix)
+    _remove_secrets(prefix)
+    if exists("volume", f"{prefix}-state"):
+        podman("volume", "rm", "--force", f"{prefix}-state")
+    if exists("network", prefix):
+        podman("network", "rm", "--force", prefix)
+
+
+def stack_objects(customer_ids: Collection[str]) -> dict[str, list[str]]:
+    """What podman still holds of these customers' stacks, as `kind name` by customer id (none once
+    `remove_stack` ran). Five listings, whatever the number of customers."""
+    prefixes = {f"tallyhold-{customer_id}": customer_id for customer_id in customer_ids}
+    listings = {
+        "container": ("ps", "--all", "--format", "{{.Names}}"),
+        "pod": ("pod", "ps", "--format", "{{.Name}}"),
+        "network": ("network", "ls", "--format", "{{.Name}}"),
+        "secret": ("secret", "ls", "--format", "{{.Name}}"),
+        "volume": ("volume", "ls", "--format", "{{.Name}}"),
+    }
+    found: dict[str, list[str]] = {}
+    for kind, args in listings.items():
+        for name in podman(*args).stdout.split():
+            owner = next((c for p, c in prefixes.items() if name == p or name.startswith(f"{p}-")), None)
+            if owner is not None:
+                found.setdefault(owner, []).append(f"{kind} {name}")
+    return found
+
+
+def _remove_secrets(prefix: str) -> None:
+    names = podman("secret", "ls", "--format", "{{.Name}}").stdout.split()
+    ours = [name for name in names if name.startswith(f"{prefix}-")]
+    if ours:
+        podman("secret", "rm", *ours)

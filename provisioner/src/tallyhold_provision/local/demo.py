@@ -23,7 +23,7 @@ import httpx
 
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.files import read_json, write_private
-from tallyhold_provision.local.ports import remembered_port
+from tallyhold_provision.local.ports import host_url, remembered_port
 from tallyhold_provision.local.supervisor import Program, Supervisor
 
 SANDBOX_PROGRAM = "platform-sandbox"
@@ -97,7 +97,7 @@ class Venues:
             if record is None or pid is None or record.get("pid") != pid:
                 return None  # not yet written by the running process (or left over from the last run)
             # URLs as this host reaches them (the podman backend rewrites loopback URLs for its pods).
-            return {str(k): str(v).replace("//0.0.0.0:", "//127.0.0.1:") for k, v in record["overrides"].items()}
+            return {str(k): host_url(str(v)) for k, v in record["overrides"].items()}
 
         _wait(ready, "the sandbox venues", log)
         urls = ready()

@@ -40,7 +40,7 @@ import hvac
 import hvac.exceptions
 
 from tallyhold_provision.local.files import write_private
-from tallyhold_provision.local.ports import free_port
+from tallyhold_provision.local.ports import free_port, listen_address
 from tallyhold_provision.tenant_vault import ensure_engines
 
 START_TIMEOUT_SECONDS = 30.0
@@ -193,7 +193,7 @@ class LocalOpenBao:
     # -- internals -----------------------------------------------------------------------------------
 
     def _config(self) -> str:
-        host = "0.0.0.0" if self.listen_all else "127.0.0.1"  # noqa: S104 - opt-in, for the podman backend's pods
+        host = listen_address(self.listen_all)
         return (
             f'storage "pebbledb" {{\n  path = "{self.data}"\n}}\n'
             'listener "tcp" {\n'

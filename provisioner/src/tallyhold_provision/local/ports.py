@@ -3,6 +3,22 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+LOOPBACK = "127.0.0.1"
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104 - chosen only for the podman backend's pods (listen_address)
+
+
+def listen_address(for_pods: bool) -> str:
+    """Where a service of this host (the embedded Postgres and OpenBao, the demo's and the benches' fakes) listens:
+    the loopback address, or every address when podman pods must reach it (a pod reaches the host at the host's
+    address on the pod's network, never at 127.0.0.1)."""
+    return EVERY_ADDRESS if for_pods else LOOPBACK
+
+
+def host_url(url: str) -> str:
+    """A URL a service listening on every address announced, as this host reaches it: the loopback address (the
+    podman backend gives its pods the host's address on their network in its place)."""
+    return url.replace(f"//{EVERY_ADDRESS}:", f"//{LOOPBACK}:")
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:

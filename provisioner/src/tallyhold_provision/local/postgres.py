@@ -18,7 +18,7 @@ import psycopg
 
 from tallyhold_provision.local.files import write_private
 from tallyhold_provision.local.osuser import RunAs, make_traversable, service_identity
-from tallyhold_provision.local.ports import remembered_port
+from tallyhold_provision.local.ports import listen_address, remembered_port
 
 SUPERUSER = "postgres"
 
@@ -113,7 +113,7 @@ class LocalPostgres:
     @property
     def _listen(self) -> str:
         # Not `*`: pg_ctl hands the options to a shell, which would expand it.
-        return "0.0.0.0" if self.listen_all else "127.0.0.1"  # noqa: S104 - opt-in, for the podman backend's pods
+        return listen_address(self.listen_all)
 
     def _options(self) -> str:
         return f"-h {self._listen} -p {self.port} -k {self.data} -c max_connections={MAX_CONNECTIONS}"

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from tallyhold import __version__
+from tallyhold.api.docstrings import restore_route_descriptions
 from tallyhold.api.error_handlers import install_error_handlers
 from tallyhold.api.middleware import AccessLog, BodySizeLimit, SecurityHeaders
 from tallyhold.api.openapi import install_openapi
@@ -76,13 +77,19 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)
-    app.include_router(health_router)
-    app.include_router(wallet_router)  # before connections: /wallet must not be taken for an {id}
-    app.include_router(connections_router)
-    app.include_router(chains_router)
-    app.include_router(portfolio_router)
-    app.include_router(security_router)
-    app.include_router(sync_endpoints.router)
+    # wallet before connections: /wallet must not be taken for an {id}
+    routers = (
+        health_router,
+        wallet_router,
+        connections_router,
+        chains_router,
+        portfolio_router,
+        security_router,
+        sync_endpoints.router,
+    )
+    restore_route_descriptions(routers)  # under `python -OO`, the OpenAPI document's descriptions (api/docstrings.py)
+    for router in routers:
+        app.include_router(router)
     install_web(app)  # the customer's web pages at `/`
     app.add_middleware(BodySizeLimit, limit=settings.http.max_body_bytes, timeout=settings.http.body_timeout_seconds)
     app.add_middleware(AccessLog)

@@ -9,12 +9,12 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import psycopg
 import typer
-from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from tallyhold.logging import configure_logging
 from tallyhold.logging import secrets as secret_registry
-from tallyhold.settings import Settings, load_settings
+from tallyhold.serve import BAD_SETTINGS, settings_or_errors
+from tallyhold.serve import serve as run_server
+from tallyhold.settings import Settings
 
 app = typer.Typer(
     help="One customer's Tallyhold instance.",
@@ -45,15 +45,10 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        # Field names and reasons only (hide_input_in_errors): never the values, which include passwords.
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
-            typer.echo(f"error: TALLYHOLD_{field}: {error['msg']}", err=True)
-        raise typer.Exit(2) from None
-    configure_logging(settings.log_level)
+    settings = settings_or_errors()
+    if isinstance(settings, list):
+        typer.echo("\n".join(settings), err=True)
+        raise typer.Exit(BAD_SETTINGS)
     return settings
 
 
@@ -61,22 +56,9 @@ def _settings() -> Settings:
 def serve() -> None:
     """Run the API and the scheduler until interrupted. Refuses plain HTTP off loopback unless
     TALLYHOLD_TLS_UPSTREAM=true (see README, "HTTP, TLS and slow clients")."""
-    import uvicorn
-
-    from tallyhold.api.server import plaintext_refusal, tls_problem, uvicorn_config
-    from tallyhold.app import create_app
-    from tallyhold.metrics import start_metrics_server
-
-    settings = _settings()
-    refusal = plaintext_refusal(settings) or tls_problem(settings)
-    if refusal is not None:
-        typer.echo(f"error: {refusal}", err=True)
-        raise typer.Exit(2)
-    start_metrics_server(settings.http.metrics_host, settings.http.metrics_port)
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
-    server.run()
-    if not server.started:  # as uvicorn.run: the port was taken, the lifespan failed, ...
-        raise typer.Exit(3)
+    code = run_server()
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from tallyhold.api.docstrings import restore_schema_docstrings
 from tallyhold.errors import ErrorBody
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
@@ -19,6 +20,7 @@ _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            restore_schema_docstrings()  # under `python -OO` (api/docstrings.py)
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.pop("HTTPValidationError", None)

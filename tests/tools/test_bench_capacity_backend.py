@@ -1,0 +1,26 @@
+"""The capacity bench's backend knob: local unless TALLYHOLD_BENCH_CAPACITY_BACKEND names podman; anything else
+stops the bench before it starts a daemon, naming the backends it runs on."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.bench_capacity import backend_knob
+from tallyhold_provision.config import BackendName
+
+
+def test_the_backend_is_local_when_the_knob_is_unset_or_empty() -> None:
+    assert backend_knob({}) is BackendName.local
+    assert backend_knob({"TALLYHOLD_BENCH_CAPACITY_BACKEND": ""}) is BackendName.local
+
+
+def test_the_knob_chooses_local_or_podman() -> None:
+    assert backend_knob({"TALLYHOLD_BENCH_CAPACITY_BACKEND": "local"}) is BackendName.local
+    assert backend_knob({"TALLYHOLD_BENCH_CAPACITY_BACKEND": "podman"}) is BackendName.podman
+
+
+@pytest.mark.parametrize("value", ["kubernetes", "Podman", "docker", " local"])
+def test_any_other_backend_is_refused_with_the_choices(value: str) -> None:
+    with pytest.raises(SystemExit, match="runs on local or podman") as refused:
+        backend_knob({"TALLYHOLD_BENCH_CAPACITY_BACKEND": value})
+    assert repr(value) in str(refused.value)
