@@ -9,7 +9,7 @@ sources that drift apart would each start the worker again.
 
 Jobs (all coroutines on the API's event loop; the slow part of a sync runs in the egress worker):
     sync:<connection id>   on the instance's grid; moved earlier or later after a failure (backoff,
-                           Retry-After) so a retry does not wait for the next grid point, then back on the grid
+                           Retry-After) so a retry does not wait for the next grid point, then the next point
     prices                 on the instance's grid, after the cycle's sources: prices, then the window's point
     reconcile              every min(60 s, interval): adds jobs for new connections, drops jobs of deleted or
                            quarantined ones, and publishes the source gauges
@@ -58,8 +58,9 @@ def job_type(job_id: str) -> str:
 
 class GridTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type hints: its base is Any
     """Fires at `origin + k × interval`. After a run off the grid (a retry at its backoff time, a sync asked for
-    now, a new connection's first sync) the next fire is the first grid point at least half an interval later:
-    the job rejoins its instance's cycle without syncing twice in a row."""
+    now, a new connection's first sync) the next fire is the next grid point: the job rejoins its instance's
+    cycle and is never more than an interval from its next run (at the price of a second sync soon after, when
+    the run was just before a grid point)."""
 
     def __init__(self, origin: datetime, interval: timedelta) -> None:
         self.origin = origin
@@ -72,7 +73,7 @@ class GridTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
         if previous_fire_time is None:
             return self.next_point(now)
-        return self.next_point(previous_fire_time + self.interval / 2)
+        return self.origin + (math.floor((previous_fire_time - self.origin) / self.interval) + 1) * self.interval
 
     def __repr__(self) -> str:
         return f"GridTrigger(origin={self.origin.isoformat()}, interval={self.interval.total_seconds():g} s)"
