@@ -183,15 +183,27 @@ def _sync_durations(customer: Customer) -> dict[float, float]:
     return found
 
 
-def _worker_starts(customer: Customer) -> float:
-    """The instance's egress worker starts so far (each costs the worker's imports, ~1.7 s of CPU)."""
+def _sample(customer: Customer, name: str) -> float:
     if customer.metrics_url is None:
         return 0.0
     for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
         for sample in family.samples:
-            if sample.name == "tallyhold_egress_worker_starts_total":
+            if sample.name == name:
                 return sample.value
     return 0.0
+
+
+def _worker_starts(customer: Customer) -> float:
+    """The instance's egress worker starts so far (each costs the worker's imports, ~1.7 s of CPU)."""
+    return _sample(customer, "tallyhold_egress_worker_starts_total")
+
+
+def _cycles_settled(customers: list[Customer], timeout: float) -> None:
+    """Waits (bounded) until no instance has a sync in flight, so that a cycle begun at the window's end has its
+    syncs counted with its worker start."""
+    deadline = time.monotonic() + timeout
+    while any(_sample(c, "tallyhold_sync_in_flight") for c in customers) and time.monotonic() < deadline:
+        time.sleep(1)
 
 
 def _slowest(before: list[dict[float, float]], after: list[dict[float, float]]) -> tuple[int, float, float]:
@@ -294,6 +306,7 @@ def run_step(
     load = asyncio.run(networth_load(customers, rate * len(customers), window))
     sampler.stop.set()
     thread.join()
+    _cycles_settled(customers, timeout=60)
     after = [_sync_durations(c) for c in customers]
     starts = sum(_worker_starts(c) for c in customers) - starts_before
     problems = _unsynced(customers, started)
