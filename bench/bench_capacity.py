@@ -28,6 +28,12 @@ TALLYHOLD_BENCH_CAPACITY_INTERVAL (sync interval, seconds; 300 by default, ≥ 3
 TALLYHOLD_BENCH_CAPACITY_RATE (networth requests per second per customer; 0.5 by default),
 TALLYHOLD_BENCH_CAPACITY_INTERVALS (sync intervals in each step's window; 1 by default). Each step also prints
 the egress worker starts per customer and sync cycle (each start costs the worker's imports, ~1.7 s of CPU).
+TALLYHOLD_BENCH_CAPACITY_POOL (customers per egress pool; 50 by default). Binance limits request weight per IP
+(6,000 a minute, of which the shared budget plans 80 %), and one Binance sync weighs 349: one egress IP serves at
+most ~68 Binance syncs per 5 minutes, whatever the host. The bench measures the host, so it gives every POOL
+customers an egress pool of their own, as an operator with that many Binance customers must give them egress IPs
+(the sandbox sees every request from 127.0.0.1 and enforces no per-IP limit here); `POOL` ≥ the largest step puts
+every customer in one pool, and then the IP's limit, not the host's, is what breaks first.
 Everything it made (customers, their OS users or podman stacks, the platform's daemons, the fakes, the state
 folder) is removed at the end, also when a step fails or the bench is interrupted (Ctrl-C, SIGTERM); with podman
 it then lists what podman still holds of its customers (nothing, or it says so).
@@ -281,6 +287,7 @@ def _postgres_connections(platform: LocalPlatform) -> int:
 
 
 def _create(provisioner: Any, world: World, number: int, backend: BackendName) -> Customer:
+    """Customer `number`, made by `provisioner` (whose settings name its egress pool)."""
     created = provisioner.create(f"cap-{number:04d}", backend=backend.value)
     record = created.customer
     if record.url is None or created.token is None:
@@ -376,9 +383,11 @@ def main() -> None:
     interval = _knob("INTERVAL", 300)
     rate = _knob("RATE", 0.5)
     intervals = int(_knob("INTERVALS", 1))
+    pool_size = int(_knob("POOL", 50))
     print(
         f"{backend.value} backend; steps {steps(largest)}; sync interval {interval:.0f} s; networth {rate:g} req/s "
-        f"per customer; {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.1f} GiB; "
+        f"per customer; {pool_size} customers per egress pool; {psutil.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.1f} GiB; "
         f"load {os.getloadavg()[0]:.2f}"
     )
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
@@ -393,6 +402,7 @@ def main() -> None:
         platform = local_platform(settings)
         world = World(folder, listen=listen_address(platform.listen_all))
         provisioner = None
+        pooled: dict[int, Any] = {}  # egress pool number → a provisioner whose customers join that pool
         try:
             world.start()
             platform.ensure_postgres()
@@ -406,7 +416,11 @@ def main() -> None:
             for target in steps(largest):
                 started = time.perf_counter()
                 while len(customers) < target:
-                    customers.append(_create(provisioner, world, len(customers), backend))
+                    pool = len(customers) // pool_size
+                    if pool not in pooled:
+                        named = settings.model_copy(update={"EGRESS_POOL": f"bench-{pool}"})
+                        pooled[pool] = build(named, environ=environ)
+                    customers.append(_create(pooled[pool], world, len(customers), backend))
                 took = time.perf_counter() - started
                 _wait_first_syncs(customers, timeout=interval)
                 print(f"  (+{target - held_at if held_at else target} customers created and seeded in {took:.0f} s)")
@@ -427,6 +441,8 @@ def main() -> None:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             started = time.perf_counter()
+            for extra in pooled.values():
+                extra.close()
             try:
                 _clean_up(provisioner, platform, backend)
             finally:

@@ -94,9 +94,11 @@ CREATE TABLE IF NOT EXISTS egress_budget.place (
 LOCK_WAIT = "2s"
 # The queue's timing (seconds, at most; a quarter of the window and the whole window for short windows): a served
 # sharer keeps its place while its next request follows within GAP_SECONDS (the requests of one sync follow each
-# other within a round trip to the venue); a refused one keeps it until GRACE_SECONDS after it was due back.
+# other within a round trip to the venue); a refused one keeps it until GRACE_SECONDS after it was due back (an
+# instance told to come back in minutes reschedules the sync, which then claims it, builds its request and may
+# start its egress worker first).
 GAP_SECONDS = 5
-GRACE_SECONDS = 10
+GRACE_SECONDS = 30
 ADVISORY_NAMESPACE = 0x7E6B  # the first key of this schema's advisory locks; the second is the pool's hash
 _LOCK_WINDOW = """
 CREATE OR REPLACE FUNCTION egress_budget.lock_window(p_pool text, p_venue text)

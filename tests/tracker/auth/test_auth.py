@@ -97,7 +97,7 @@ async def test_an_expired_token_is_refused_like_a_revoked_one(
         response = await anonymous.get(path, headers=headers)
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "unauthorized"
-    # A write route that checks its token in a transaction of its own (CommittedToken) refuses it too.
+    # A write route that waits on the network before it writes refuses it too.
     exchange = {"exchange": "binance", "label": "x", "api_key": "k" * 16, "api_secret": "s" * 16}
     assert (await anonymous.post("/v1/connections/exchange", headers=headers, json=exchange)).status_code == 401
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
@@ -26,8 +27,9 @@ from tallyhold.sync.engine import SyncEngine
 from tallyhold.sync.policy import window_start
 from tallyhold.sync.service import Outcome, Trigger
 from tallyhold_sandbox import Sandbox
+from tests.fixtures.egress_budget import venue_limit
 from tests.fixtures.instance import runtime_of, sandbox_settings, sync_now
-from tests.fixtures.platform import Tenant, lift_pool_hold
+from tests.fixtures.platform import DATABASE, Tenant, create_tenant, drop_tenant, lift_pool_hold
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import AddAccount, connection_row, key_requests, snapshot_count, spot_amounts
 
@@ -164,6 +166,47 @@ async def test_418_holds_the_breaker_open_for_the_whole_ban(
     assert status[other.connection_id]["state"] == "ok"
     assert status[banned.connection_id]["hold_until"] is not None
     assert sample("tallyhold_breaker_open", venue="binance", reason="banned") == 0
+
+
+async def test_a_source_whose_turn_in_a_busy_egress_pool_is_windows_away_comes_back_at_its_turn(
+    app: FastAPI, add_binance: AddAccount, db: async_sessionmaker[AsyncSession], tenant: Tenant
+) -> None:
+    """Another customer of the pool spent the window and waits for the next one whole: this source's first call
+    is told its turn is two windows away, far beyond what a call waits. The venue is fine: no request goes out,
+    no failure, no hold and no breaker; the sync is skipped and rescheduled for its turn."""
+    account = await add_binance({"BTC": "1"})
+    with tenant.postgres.connect(DATABASE) as admin:
+        pool = admin.execute(
+            "SELECT pool FROM egress_budget.sharer WHERE role_name = %s", (tenant.names.app_role,)
+        ).fetchone()
+    assert pool is not None
+    other = create_tenant(tenant.postgres, migrate=False, egress_pool=str(pool[0]))
+    budget = 400
+    try:
+        with venue_limit(tenant.postgres, "binance", budget, 3600):
+            with tenant.postgres.connect(DATABASE) as admin:  # the key's check (its minute, its place) is long gone
+                admin.execute("DELETE FROM egress_budget.venue_window WHERE pool = %s", (pool[0],))
+                admin.execute("DELETE FROM egress_budget.place WHERE pool = %s", (pool[0],))
+            with psycopg.connect(other.app_url, autocommit=True) as conn:
+                ask = "SELECT wait_seconds FROM egress_budget.acquire('binance', %s)"
+                assert conn.execute(ask, (budget,)).fetchone() == (0.0,)
+                assert (conn.execute(ask, (budget,)).fetchone() or (0.0,))[0] > 0  # it waits, ahead in the queue
+            engine = runtime_of(app).sync.engine
+            skipped = sample("tallyhold_sync_skips_total", kind="exchange", reason="egress_budget_queue")
+            seq = account.venue.last_seq()
+            before = datetime.now(UTC)
+            result = await engine.sync_connection(uuid.UUID(account.connection_id), Trigger.scheduled)
+            assert (result.outcome, result.code) == (Outcome.skipped, "egress_budget_queue")
+            assert result.next_attempt_at is not None
+            assert result.next_attempt_at - before > timedelta(seconds=3600)  # after the next window, not before
+            assert account.venue.requests(seq) == []
+            assert sample("tallyhold_sync_skips_total", kind="exchange", reason="egress_budget_queue") == skipped + 1
+            async with db() as session:
+                assert await session.get(VenueBreaker, "binance") is None
+            row = await connection_row(db, account.connection_id)
+            assert (row.last_error, row.sync_lease_until) == (None, None)
+    finally:
+        drop_tenant(other)
 
 
 async def test_a_key_that_gains_write_rights_is_quarantined(

@@ -21,14 +21,22 @@ def schema_connect_args(schema: str, application_name: str) -> dict[str, str]:
 
 
 def create_engine(
-    settings: Settings, *, process: str = "api", url: URL | None = None, pool_size: int | None = None
+    settings: Settings,
+    *,
+    process: str = "api",
+    url: URL | None = None,
+    pool_size: int | None = None,
+    overflow: bool = True,
 ) -> AsyncEngine:
+    """`overflow`: up to as many connections again as `pool_size` when all are busy, each closed when it is
+    returned. Work that is many short transactions at once (a sync run) would open and close one per
+    transaction, each a backend fork and a password exchange on the host's cores: it waits for a kept one."""
     size = pool_size or settings.database.pool_size
     return create_async_engine(
         url or settings.database.engine_url,
         pool_pre_ping=True,  # a restarted Postgres costs one failed checkout, not a restart of the instance
         pool_size=size,
-        max_overflow=size,
+        max_overflow=size if overflow else 0,
         pool_timeout=10,
         connect_args=schema_connect_args(settings.database.schema_name, f"{settings.customer_id}.{process}"),
     )

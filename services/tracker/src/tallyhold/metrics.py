@@ -87,7 +87,7 @@ SYNC_ERRORS = Counter(
 )
 SYNC_SKIPS = Counter(
     "tallyhold_sync_skips_total",
-    "Syncs not attempted, by reason (breaker_open, held, backoff, busy, error, quarantined).",
+    "Syncs not attempted, by reason (breaker_open, held, backoff, busy, error, quarantined, egress_budget_queue).",
     ["kind", "reason"],
 )
 SYNC_DURATION = Histogram(

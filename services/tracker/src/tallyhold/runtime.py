@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tallyhold.api.dependencies import CoreParts
 from tallyhold.auth.dependencies import AuthParts
 from tallyhold.auth.last_used import LastUsedRecorder
+from tallyhold.auth.lookup import TokenLookup
 from tallyhold.auth.throttle import FailureThrottle
 from tallyhold.chains.options import ChainOptions
 from tallyhold.chains.sync import build_wallet_request
@@ -35,7 +36,7 @@ from tallyhold.exchanges.sync import ExchangeRequests
 from tallyhold.exchanges.verification import CredentialVerifier
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
 from tallyhold.health.checks import HealthParts, ReadinessCheck, database_check, not_configured
-from tallyhold.portfolio.cache import AnswerCache
+from tallyhold.portfolio.cache import AnswerCache, background_writes
 from tallyhold.portfolio.dependencies import PortfolioParts
 from tallyhold.settings import Settings
 from tallyhold.sources.registry import RequestBuilder
@@ -57,6 +58,8 @@ class Runtime:
     # Failed authentications per client address, shared by every route that checks a credential (API and pages).
     auth_throttle: FailureThrottle
     last_used: LastUsedRecorder
+    # Reads a request's bearer token in one autocommit statement, outside any session (auth/lookup.py).
+    token_lookup: TokenLookup
     # Proves exchange keys read-only, through the egress worker; the cipher is None without Vault settings.
     verifier: CredentialVerifier
     cipher: CredentialCipher | None
@@ -93,12 +96,22 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             egress_config(settings), mode=settings.egress.mode, idle_seconds=settings.egress.idle_seconds
         )
         stack.push_async_callback(egress.aclose)
-        last_used = LastUsedRecorder(session_maker)
+        last_used = LastUsedRecorder(session_maker, writes_as=background_writes)
         stack.push_async_callback(last_used.aclose)
+        token_lookup = TokenLookup(
+            settings.database.engine_url,
+            settings.database.schema_name,
+            f"{settings.customer_id}.auth",
+            connections=settings.database.pool_size,
+        )
+        await token_lookup.open()
+        stack.push_async_callback(token_lookup.aclose)
         cipher = await stack.enter_async_context(vault_cipher(settings))
         background = session_maker
         if serving:
-            background_db = create_engine(settings, process="scheduler", pool_size=settings.database.sync_pool_size)
+            background_db = create_engine(
+                settings, process="scheduler", pool_size=settings.database.sync_pool_size, overflow=False
+            )
             stack.push_async_callback(background_db.dispose)
             background = create_session_maker(background_db)
         # The worker's questions to the exchange budget shared per egress IP go to Postgres on the background pool.
@@ -123,6 +136,7 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
                 max_clients=settings.auth.throttle_max_clients,
             ),
             last_used=last_used,
+            token_lookup=token_lookup,
             verifier=ExchangeCredentialVerifier(egress, settings),
             cipher=cipher,
             answers=answers,

@@ -134,7 +134,8 @@ class DatabaseSettings(_Group):
         le=20,
         alias="SYNC_DB_POOL_SIZE",
         description="Database connections of the scheduler and syncs in `tallyhold serve`: a pool apart from the "
-        "API's, so syncing never makes requests wait for a connection.",
+        "API's, so syncing never makes requests wait for a connection. At most this many (no overflow): a sync "
+        "run's transactions wait for one rather than open and close connections.",
     )
 
     @field_validator("schema_name")

@@ -49,7 +49,7 @@ async def get_session_maker(request: Request) -> async_sessionmaker[AsyncSession
     return parts.session_maker
 
 
-# For routes that open their own transactions (a `CommittedToken` route waits on the network before it writes).
+# For routes that open their own transactions (a route that waits on the network before it writes).
 SessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_session_maker)]
 
 

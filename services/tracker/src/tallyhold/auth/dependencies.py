@@ -8,9 +8,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tallyhold.api.dependencies import SessionDep, SessionMakerDep, runtime_of
+from tallyhold.api.dependencies import runtime_of
 from tallyhold.auth import service as token_service
 from tallyhold.auth.last_used import LastUsedRecorder
+from tallyhold.auth.lookup import TokenLookup
 from tallyhold.auth.throttle import FailureThrottle, client_key, retry_after_header
 from tallyhold.db import transaction
 from tallyhold.errors import TooManyAuthFailures, Unauthorized
@@ -20,6 +21,9 @@ from tallyhold.models import AccessToken
 class AuthParts(Protocol):
     @property
     def auth_throttle(self) -> FailureThrottle: ...
+
+    @property
+    def token_lookup(self) -> TokenLookup: ...
 
     @property
     def last_used(self) -> LastUsedRecorder: ...
@@ -41,45 +45,24 @@ async def get_last_used(request: Request) -> LastUsedRecorder:
 
 LastUsedDep = Annotated[LastUsedRecorder, Depends(get_last_used)]
 
+
 _bearer = HTTPBearer(auto_error=False, description="An access token from `tallyhold token create`.")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def require_token(
-    request: Request, session: SessionDep, credentials: BearerDep, throttle: ThrottleDep, last_used: LastUsedDep
-) -> AccessToken:
-    return await _authenticate(request, session, credentials, throttle, last_used)
-
-
-CurrentToken = Annotated[AccessToken, Depends(require_token)]
-
-
-async def require_token_committed(
-    request: Request,
-    sessions: SessionMakerDep,
-    credentials: BearerDep,
-    throttle: ThrottleDep,
-    last_used: LastUsedDep,
-) -> AccessToken:
-    """The same check as `CurrentToken`, in a transaction of its own that has committed (and returned its
-    connection to the pool) before the route runs: for routes that wait on the network before they write."""
-    async with transaction(sessions) as session:
-        return await _authenticate(request, session, credentials, throttle, last_used)
-
-
-async def _authenticate(
-    request: Request,
-    session: AsyncSession,
-    credentials: HTTPAuthorizationCredentials | None,
-    throttle: FailureThrottle,
-    last_used: LastUsedRecorder,
-) -> AccessToken:
+async def require_token(request: Request, credentials: BearerDep) -> AccessToken:
+    """The request's token, read by one autocommit statement (auth/lookup.py) apart from the route's session:
+    a route whose answer is cached opens no transaction at all. The row is detached (only read: `token.id`).
+    The runtime's parts are read here rather than as sub-dependencies: each one FastAPI resolves costs every
+    request of every route (bench/bench_api.py measures the CPU of one)."""
+    parts: AuthParts = runtime_of(request)
+    lookup, throttle, last_used = parts.token_lookup, parts.auth_throttle, parts.last_used
     # No bearer credential at all is not a guess: 401 without counting. A presented token is always checked,
     # even from a throttled address, so a valid one keeps working there (auth/throttle.py says why).
     if credentials is None:
         raise Unauthorized()
     try:
-        token = await token_service.authenticate(session, credentials.credentials)
+        token = await token_service.authenticate_with(lookup.get, credentials.credentials)
     except Unauthorized:
         client = client_key(request.client.host if request.client else None)
         wait = throttle.record_failure(client)
@@ -90,17 +73,17 @@ async def _authenticate(
     return token
 
 
-# Routes using it must not also take `SessionDep`, which would hold a transaction for the whole request.
-CommittedToken = Annotated[AccessToken, Depends(require_token_committed)]
+CurrentToken = Annotated[AccessToken, Depends(require_token)]
 
 
 @asynccontextmanager
 async def write_transaction(
     sessions: async_sessionmaker[AsyncSession], token: AccessToken
 ) -> AsyncIterator[AsyncSession]:
-    """A `CommittedToken` route's one write transaction (commit on success, roll back on error), opened after
-    its slow outside call; the token is confirmed still active in it first, so a revocation during that call
-    is honoured (401, nothing written)."""
+    """The one write transaction (commit on success, roll back on error) of a route that waits on the network
+    before it writes, and so takes no `SessionDep` (which would hold a transaction for the whole request). Opened
+    after the slow outside call; the token is confirmed still active in it first, so a revocation during that
+    call is honoured (401, nothing written)."""
     async with transaction(sessions) as session:
         await token_service.confirm_active(session, token.id)
         yield session

@@ -4,12 +4,19 @@ Writing it in the request's own transaction would turn a read into a write (and 
 client waits for). Instead, the request that finds the stored time older than `RESOLUTION` starts a background
 write in a transaction of its own and goes on; the write happens at most once per token per `RESOLUTION`, and
 one that fails (database briefly gone) is only logged: the next request a minute later tries again.
+
+The write changes no answer a request is served, so the runtime has it count as background work
+(`writes_as=portfolio.cache.background_writes`): otherwise its commit would make the next request recompute
+the cached net worth in its own path, once a minute per token in use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,8 +31,14 @@ RESOLUTION = timedelta(minutes=1)
 
 
 class LastUsedRecorder:
-    def __init__(self, session_maker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        *,
+        writes_as: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+    ) -> None:
         self._session_maker = session_maker
+        self._writes_as = writes_as
         self._writing: set[str] = set()  # tokens whose write is under way: at most one each
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -42,8 +55,9 @@ class LastUsedRecorder:
 
     async def _write(self, token_id: str, at: datetime) -> None:
         try:
-            async with transaction(self._session_maker) as session:
-                await AccessTokenRepository(session).touch(token_id, at)
+            with self._writes_as():
+                async with transaction(self._session_maker) as session:
+                    await AccessTokenRepository(session).touch(token_id, at)
         except (SQLAlchemyError, OSError) as exc:
             logger.warning("token_last_used_not_written", extra={"error_type": type(exc).__name__})
         finally:

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -95,7 +96,7 @@ async def issue(session: AsyncSession, label: str, lifetime: timedelta) -> Issue
 
 
 async def revoke(session: AsyncSession, token_id: str) -> None:
-    """Takes effect at once: every request checks its token against the row, in its own transaction."""
+    """Takes effect at once: every request reads its token's committed row (auth/lookup.py), nothing cached."""
     if not await AccessTokenRepository(session).revoke(token_id, datetime.now(UTC)):
         raise NotFound("No active token with that id.")
 
@@ -113,8 +114,13 @@ async def list_tokens(session: AsyncSession) -> list[TokenInfo]:
 async def authenticate(session: AsyncSession, presented: str) -> AccessToken:
     """The token's row when `presented` is a valid, unrevoked, unexpired token; Unauthorized otherwise. Reads
     only: the last-used time is written apart (auth/last_used.py)."""
+    return await authenticate_with(AccessTokenRepository(session).get, presented)
+
+
+async def authenticate_with(find: Callable[[str], Awaitable[AccessToken | None]], presented: str) -> AccessToken:
+    """`authenticate` with the row read by `find(token_id)` (the API's requests use auth/lookup.py)."""
     match = TOKEN_PATTERN.fullmatch(presented)
-    row = await AccessTokenRepository(session).get(match["id"]) if match else None
+    row = await find(match["id"]) if match else None
     # Compare even when there is no row, against a dummy digest, so a miss costs what a hit costs.
     expected = row.secret_hash if row is not None else _DUMMY_DIGEST
     supplied = _digest(match["secret"]) if match else _DUMMY_DIGEST_MISMATCH

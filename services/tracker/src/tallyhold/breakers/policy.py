@@ -37,6 +37,8 @@ class Failure:
     retry_after: float | None = None
     # False when the call was never sent (the shared egress pool is held back): no hold of the source's own.
     from_venue: bool = True
+    # True when the call was never sent because its turn in the egress pool's queue is later: no breaker either.
+    queued: bool = False
 
     @property
     def verdict(self) -> Verdict:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from tallyhold.api.dependencies import SessionDep, SessionMakerDep, SettingsDep
 from tallyhold.api.routing import DecimalJSONRoute
-from tallyhold.auth.dependencies import CommittedToken, CurrentToken, write_transaction
+from tallyhold.auth.dependencies import CurrentToken, write_transaction
 from tallyhold.connections import exchange as exchange_service
 from tallyhold.connections import service as connection_service
 from tallyhold.connections.dependencies import VerifierDep
@@ -51,7 +51,7 @@ async def create_manual_connection(
 @router.post("/exchange", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 413, 422, 502, 503, 504))
 async def create_exchange_connection(
     body: ExchangeConnectionCreate,
-    token: CommittedToken,
+    token: CurrentToken,
     sessions: SessionMakerDep,
     settings: SettingsDep,
     cipher: CipherDep,
@@ -73,7 +73,7 @@ async def create_exchange_connection(
 async def replace_exchange_credentials(
     connection_id: uuid.UUID,
     body: CredentialsReplace,
-    token: CommittedToken,
+    token: CurrentToken,
     sessions: SessionMakerDep,
     settings: SettingsDep,
     cipher: CipherDep,

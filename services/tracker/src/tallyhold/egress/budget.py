@@ -36,6 +36,9 @@ HOLDS = frozenset({"rate_limited", "banned"})
 # A call refused before it was sent, because the pool is held back (another instance's 429 or ban): the venue
 # said nothing about this source, so the source gets no hold of its own; the venue's breaker holds it back.
 POOL_HOLD = "pool_hold"
+# A call refused before it was sent because its turn in the pool's queue is further off than a call waits: the
+# venue is fine and said nothing, so no breaker opens; the source comes back when its turn is due.
+POOL_QUEUE = "pool_queue"
 
 
 class BudgetUnavailable(Exception):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tallyhold.egress.budget import POOL_HOLD
+from tallyhold.egress.budget import POOL_HOLD, POOL_QUEUE
 from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.exchanges import assets
 from tallyhold.exchanges.errors import CallFailure
@@ -156,7 +156,7 @@ async def _session(adapter: Adapter, key: ExchangeKey, config: EgressConfig) -> 
             _MESSAGES.get(failure.code, "the exchange call failed"),
             transient=failure.transient,
             retry_after=failure.retry_after,
-            **({"held_by": POOL_HOLD} if failure.error_class == POOL_HOLD else {}),
+            **({"held_by": failure.error_class} if failure.error_class in {POOL_HOLD, POOL_QUEUE} else {}),
         ) from None
     except Malformed as malformed:
         logger.warning("exchange answer malformed", extra={"venue": adapter.info.id, "field": malformed.where})

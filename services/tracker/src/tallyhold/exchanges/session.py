@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from tallyhold.egress.budget import CURRENT as CURRENT_BUDGET
-from tallyhold.egress.budget import POOL_HOLD, Budget, BudgetUnavailable
+from tallyhold.egress.budget import POOL_HOLD, POOL_QUEUE, Budget, BudgetUnavailable
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.denylist import denied
 from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, decode_body, retry_after_seconds
@@ -65,8 +65,8 @@ class CallPolicy:
     # The budget shared by every instance behind one egress IP (egress/budget.py), for venues with a per-IP
     # limit. The instance's settings turn it on (EXCHANGE_SHARED_BUDGET); a bare EgressConfig (tests) has it off.
     shared_budget: bool = False
-    # A shared-budget wait longer than this (a ban, a full window of a slow venue) is not waited out inside the
-    # call: it fails as rate_limited/banned with that Retry-After, and the engine comes back then.
+    # A shared-budget wait longer than this (a ban, a turn in the pool's queue windows away) is not waited out
+    # inside the call: it fails as rate_limited/banned with that Retry-After, and the engine comes back then.
     budget_wait_max: float = 30.0
 
     @classmethod
@@ -166,10 +166,14 @@ class VenueApi:
                 raise CallFailure(BudgetUnavailable.code, True) from None
             if grant.wait <= 0:
                 return
-            if grant.hold is not None or grant.wait > self._policy.budget_wait_max:
+            if grant.hold is not None:
                 # A held pool is the venue's own verdict (a 429's Retry-After, a ban), reported as such so the
-                # engine holds the venue's other sources back too; a spent window is only waited out.
-                raise CallFailure(grant.hold or "rate_limited", True, grant.wait, error_class=POOL_HOLD)
+                # engine holds the venue's other sources back too.
+                raise CallFailure(grant.hold, True, grant.wait, error_class=POOL_HOLD)
+            if grant.wait > self._policy.budget_wait_max:
+                # The pool is busy, not held: the sync gives its slot back and comes back at its turn (the pool
+                # keeps its place in the queue until then).
+                raise CallFailure("rate_limited", True, grant.wait, error_class=POOL_QUEUE)
             # a little spread, so that the sharers told to wait for the same moment do not all ask at once
             await asyncio.sleep(grant.wait + random.uniform(0, min(1.0, grant.wait / 10)))
 

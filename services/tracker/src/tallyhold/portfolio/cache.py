@@ -53,6 +53,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 P = ParamSpec("P")
 Compute = Callable[[AsyncSession], Awaitable[T]]
+# A computation's session: the caller's own, or a session maker to open one only when there is something to
+# compute (a route whose answer is reused then opens no session and no transaction at all).
+SessionSource = AsyncSession | async_sessionmaker[AsyncSession]
 logger = logging.getLogger("tallyhold.portfolio")
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "MERGE", "WITH")  # WITH: a CTE may write; a spare bump is harmless
 # Shortest time between two refresh passes. A sync run commits a source every few milliseconds; a quarter of a
@@ -214,13 +217,14 @@ class AnswerCache:
         return not wait_for_background and self.session_maker is not None
 
     async def get_or_compute(
-        self, key: Hashable, session: AsyncSession, compute: Compute[T], *, wait_for_background: bool = False
+        self, key: Hashable, session: SessionSource, compute: Compute[T], *, wait_for_background: bool = False
     ) -> T:
-        """The answer for `key`, computed with `compute(session)` when there is none to reuse.
+        """The answer for `key`, computed with `compute(session)` when there is none to reuse (`session` may be
+        a session maker: one is opened then, in a transaction of its own).
         `wait_for_background`: an answer that background writes made stale is recomputed for this request
         instead of being served while a refresh runs (for answers that show the sync's live state)."""
         if self.max_age <= 0:
-            return await compute(session)
+            return await _run(compute, session)
         now = self.clock()
         entry = self._entries.get(key)
         if entry is not None and self._servable(entry, now, wait_for_background):
@@ -240,7 +244,7 @@ class AnswerCache:
             except asyncio.CancelledError:
                 if not flight[1].cancelled():
                     raise  # this request itself was cancelled
-                return await compute(session)  # the computation it waited for failed: its own, uncached
+                return await _run(compute, session)  # the computation it waited for failed: its own, uncached
             return shared
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._flights[key] = (current, future)
@@ -256,11 +260,11 @@ class AnswerCache:
         return value
 
     async def _computed(
-        self, key: Hashable, compute: Compute[T], session: AsyncSession, path: str, read_at: float | None
+        self, key: Hashable, compute: Compute[T], session: SessionSource, path: str, read_at: float | None
     ) -> T:
         ticket, started = next(self._tickets), self.clock()
         immediate, background = _state.immediate, _state.background
-        value = await compute(session)
+        value = await _run(compute, session)
         metrics.PORTFOLIO_ANSWERS_COMPUTED.labels(path).inc()
         stored = self._entries.get(key)
         if stored is not None and stored.read_at is not None:  # read while this was being computed
@@ -332,3 +336,10 @@ class AnswerCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+async def _run(compute: Compute[T], source: SessionSource) -> T:
+    if isinstance(source, AsyncSession):
+        return await compute(source)
+    async with source() as session, session.begin():
+        return await compute(session)

@@ -5,13 +5,12 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tallyhold.api.dependencies import SessionDep, SettingsDep
+from tallyhold.api.dependencies import SessionDep, SessionMakerDep, SettingsDep
 from tallyhold.auth.dependencies import CurrentToken
 from tallyhold.errors import Unprocessable, error_responses
 from tallyhold.portfolio import service as portfolio_service
-from tallyhold.portfolio.cache import AnswerCache
+from tallyhold.portfolio.cache import AnswerCache, SessionSource
 from tallyhold.portfolio.dependencies import AnswerCacheDep
 from tallyhold.portfolio.schemas import Balances, NetWorth, NetWorthHistory
 from tallyhold.portfolio.service import GroupBy
@@ -41,9 +40,10 @@ def parse_step(raw: str | None) -> timedelta | None:
 
 
 async def cached_networth(
-    session: AsyncSession, answers: AnswerCache, settings: Settings, *, wait_for_background: bool = False
+    session: SessionSource, answers: AnswerCache, settings: Settings, *, wait_for_background: bool = False
 ) -> NetWorth:
-    """`GET /v1/networth`'s answer: the web pages show exactly this, from the same cache."""
+    """`GET /v1/networth`'s answer: the web pages show exactly this, from the same cache. Given a session maker,
+    it opens a session only when the answer must be computed."""
     return await answers.get_or_compute(
         ("networth",),
         session,
@@ -56,7 +56,7 @@ async def cached_networth(
 
 @router.get("/balances")
 async def get_balances(
-    session: SessionDep,
+    sessions: SessionMakerDep,
     answers: AnswerCacheDep,
     settings: SettingsDep,
     token: CurrentToken,
@@ -65,7 +65,7 @@ async def get_balances(
     """Every stored balance valued in the quote currency. Stale rows keep their last good amount."""
     return await answers.get_or_compute(
         ("balances", group_by),
-        session,
+        sessions,
         lambda s: portfolio_service.balances(
             s, settings.portfolio.quote_currency, group_by, settings.prices.max_age, settings.sync.source_max_age
         ),
@@ -74,10 +74,10 @@ async def get_balances(
 
 @router.get("/networth")
 async def get_networth(
-    session: SessionDep, answers: AnswerCacheDep, settings: SettingsDep, token: CurrentToken
+    sessions: SessionMakerDep, answers: AnswerCacheDep, settings: SettingsDep, token: CurrentToken
 ) -> NetWorth:
     """Net worth now, by asset, by connection and by kind, from stored balances and prices."""
-    return await cached_networth(session, answers, settings)
+    return await cached_networth(sessions, answers, settings)
 
 
 @router.get("/networth/history", response_model=NetWorthHistory, responses=error_responses(422))

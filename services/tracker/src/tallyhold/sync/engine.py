@@ -27,7 +27,7 @@ from tallyhold import metrics
 from tallyhold.breakers.policy import VENUE_CODES, Breakers, Failure
 from tallyhold.breakers.repository import BreakerRepository
 from tallyhold.db import transaction
-from tallyhold.egress.budget import POOL_HOLD
+from tallyhold.egress.budget import POOL_HOLD, POOL_QUEUE
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
 from tallyhold.errors import TallyholdError
@@ -46,6 +46,8 @@ logger = logging.getLogger("tallyhold.sync")
 # Errors that mean "the database is unreachable (or its pool exhausted) right now", not a bug in a statement.
 DB_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 MAX_CODE_LENGTH = 64
+# The skip reason of a source whose exchange call waits for its turn in the shared egress pool's queue.
+QUEUED = "egress_budget_queue"
 MAX_FIELD_LENGTH = 32
 BREAKER_REASONS = ("banned", "rate_limited", "failures")
 
@@ -257,6 +259,8 @@ class SyncEngine:
                 return self._skipped(connection_id, kind, "breaker_open")
             async with self._venue_limit(call.venue):
                 reply = await self._call(call)
+            if isinstance(reply, Failure) and reply.queued:
+                return await self._queued(claimed, reply, venue=call.venue)
             if isinstance(reply, Failure) and not reply.from_venue:
                 return await self._held_by_pool(claimed, reply, venue=call.venue)
             if isinstance(reply, Failure):
@@ -299,8 +303,14 @@ class SyncEngine:
         except TimeoutError:
             return Failure("timeout", transient=True)
         except EgressError as exc:
-            from_venue = exc.failure.details.get("held_by") != POOL_HOLD
-            return Failure(exc.code[:MAX_CODE_LENGTH], exc.transient, exc.failure.retry_after, from_venue)
+            held_by = exc.failure.details.get("held_by")
+            return Failure(
+                exc.code[:MAX_CODE_LENGTH],
+                exc.transient,
+                exc.failure.retry_after,
+                from_venue=held_by not in {POOL_HOLD, POOL_QUEUE},
+                queued=held_by == POOL_QUEUE,
+            )
         # Owned and owed lines land in String(32) columns: a blank or overlong one is a malformed answer, never
         # a database error escaping the sync.
         lines = [(b.asset, b.location) for b in reply.balances] + [(d.asset, d.location) for d in reply.liabilities]
@@ -392,6 +402,20 @@ class SyncEngine:
                 await BreakerRepository(session).open_breaker(venue, reason, now, opened)
         self._publish_breakers(now)
         return self._skipped(claimed.connection_id, claimed.kind, "breaker_open")
+
+    async def _queued(self, claimed: Claim, failure: Failure, *, venue: str) -> SyncResult:
+        """The shared egress pool is busy and this source's turn is further off than a call waits: nothing
+        happened to the source or the venue, so no failure, hold or breaker; it comes back when its turn is due
+        (the pool keeps its place in the queue until shortly after)."""
+        self.breakers.release(venue)
+        await self._release(claimed)
+        wait = failure.retry_after or 0.0
+        logger.info(
+            "sync waits for its turn in the egress pool",
+            extra={"connection_id": str(claimed.connection_id), "venue": venue, "seconds": round(wait, 1)},
+        )
+        result = self._skipped(claimed.connection_id, claimed.kind, QUEUED)
+        return SyncResult(result.connection_id, result.outcome, result.code, self.clock() + timedelta(seconds=wait))
 
     async def _release(self, claimed: Claim) -> None:
         async with transaction(self.session_maker) as session:
