@@ -26,6 +26,8 @@ Knobs (environment): TALLYHOLD_BENCH_CAPACITY_BACKEND (local, the default, or po
 TALLYHOLD_BENCH_CAPACITY_MAX (the last step; e.g. 10 for a quick run),
 TALLYHOLD_BENCH_CAPACITY_INTERVAL (sync interval, seconds; 300 by default, ≥ 30),
 TALLYHOLD_BENCH_CAPACITY_RATE (networth requests per second per customer; 0.5 by default),
+TALLYHOLD_BENCH_CAPACITY_INTERVALS (sync intervals in each step's window; 1 by default). Each step also prints
+the egress worker starts per customer and sync cycle (each start costs the worker's imports, ~1.7 s of CPU).
 TALLYHOLD_BENCH_CAPACITY_POOL (customers per egress pool; 50 by default). Binance limits request weight per IP
 (6,000 a minute, of which the shared budget plans 80 %), and one Binance sync weighs 349: one egress IP serves at
 most ~68 Binance syncs per 5 minutes, whatever the host. The bench measures the host, so it gives every POOL
@@ -187,6 +189,29 @@ def _sync_durations(customer: Customer) -> dict[float, float]:
     return found
 
 
+def _sample(customer: Customer, name: str) -> float:
+    if customer.metrics_url is None:
+        return 0.0
+    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    return 0.0
+
+
+def _worker_starts(customer: Customer) -> float:
+    """The instance's egress worker starts so far (each costs the worker's imports, ~1.7 s of CPU)."""
+    return _sample(customer, "tallyhold_egress_worker_starts_total")
+
+
+def _cycles_settled(customers: list[Customer], timeout: float) -> None:
+    """Waits (bounded) until no instance has a sync in flight, so that a cycle begun at the window's end has its
+    syncs counted with its worker start."""
+    deadline = time.monotonic() + timeout
+    while any(_sample(c, "tallyhold_sync_in_flight") for c in customers) and time.monotonic() < deadline:
+        time.sleep(1)
+
+
 def _slowest(before: list[dict[float, float]], after: list[dict[float, float]]) -> tuple[int, float, float]:
     """Syncs observed between two scrapes of every instance, and the bucket bounds of their p99 and max."""
     delta: dict[float, float] = {}
@@ -272,26 +297,32 @@ def _create(provisioner: Any, world: World, number: int, backend: BackendName) -
     return Customer(record.id, record.slug, record.url, created.token, record.metrics_url, container)
 
 
-def run_step(customers: list[Customer], platform: LocalPlatform, interval: float, rate: float, base: float) -> bool:
-    """One measuring window; prints the step's line and returns whether every limit held. The window holds one
-    scheduled sync of every source whatever its jitter (each fire time is delayed by up to the jitter), and
-    10 % more for the sync itself to finish."""
-    window = interval * 1.1 + min(JITTER_SECONDS, interval / 2)
+def run_step(
+    customers: list[Customer], platform: LocalPlatform, interval: float, rate: float, base: float, intervals: int = 1
+) -> bool:
+    """One measuring window; prints the step's line and returns whether every limit held. The window holds
+    `intervals` scheduled syncs of every source whatever its instance's phase (up to the jitter into the
+    interval), and 10 % more for the sync itself to finish."""
+    window = interval * intervals * 1.1 + min(JITTER_SECONDS, interval / 2)
     started = datetime.now(UTC)
     before = [_sync_durations(c) for c in customers]
+    starts_before = sum(_worker_starts(c) for c in customers)
     sampler = MemorySampler([_instance_pid(platform, c) for c in customers])
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
     load = asyncio.run(networth_load(customers, rate * len(customers), window))
     sampler.stop.set()
     thread.join()
+    _cycles_settled(customers, timeout=60)
     after = [_sync_durations(c) for c in customers]
+    starts = sum(_worker_starts(c) for c in customers) - starts_before
     problems = _unsynced(customers, started)
     syncs, p99_sync, worst_sync = _slowest(before, after)
     rss, pss = _instance_memory(platform, customers)
     measured = "containers (every process)" if customers[0].container else "instance"
     used = _used_mib() - base
     sources = len(customers) * (SOURCES_PER_CUSTOMER - 2)
+    cycles = syncs / sources  # each source's syncs in the window: the customer's sync cycles
     held = load["p99"] <= P99_TARGET_MS and not problems and worst_sync <= interval and not load["errors"]
     worker = (
         f"peak RSS {max(sampler.worker_rss):.0f} MiB, PSS {max(sampler.worker_pss):.0f} MiB"
@@ -310,7 +341,8 @@ def run_step(customers: list[Customer], platform: LocalPlatform, interval: float
     print(
         f"      memory: host +{used / 1024:.2f} GiB ({used / len(customers):.0f} MiB per customer, Postgres "
         f"included); {measured} median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
-        f"Postgres client connections {_postgres_connections(platform)}",
+        f"Postgres client connections {_postgres_connections(platform)}; egress worker starts {starts:.0f} in "
+        f"{cycles:.1f} sync cycles: {starts / len(customers) / max(cycles, 1):.2f} per customer and cycle",
         flush=True,
     )
     return held
@@ -350,6 +382,7 @@ def main() -> None:
     largest = int(_knob("MAX", STEPS[-1]))
     interval = _knob("INTERVAL", 300)
     rate = _knob("RATE", 0.5)
+    intervals = int(_knob("INTERVALS", 1))
     pool_size = int(_knob("POOL", 50))
     print(
         f"{backend.value} backend; steps {steps(largest)}; sync interval {interval:.0f} s; networth {rate:g} req/s "
@@ -391,7 +424,7 @@ def main() -> None:
                 took = time.perf_counter() - started
                 _wait_first_syncs(customers, timeout=interval)
                 print(f"  (+{target - held_at if held_at else target} customers created and seeded in {took:.0f} s)")
-                if not run_step(customers, platform, interval, rate, base):
+                if not run_step(customers, platform, interval, rate, base, intervals):
                     break
                 held_at = target
                 if psutil.virtual_memory().available < LOW_MEMORY_FRACTION * psutil.virtual_memory().total:

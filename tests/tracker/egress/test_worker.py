@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
+from prometheus_client import REGISTRY
 
 from tallyhold.egress.builtin import EchoReply, EchoRequest
 from tallyhold.egress.client import EgressClient
@@ -54,8 +55,13 @@ async def test_worker_runs_in_another_process_without_instance_secrets(monkeypat
         await client.aclose()
 
 
+def worker_starts() -> float:
+    return REGISTRY.get_sample_value("tallyhold_egress_worker_starts_total") or 0.0
+
+
 async def test_idle_worker_exits_and_is_replaced() -> None:
     client = EgressClient(CONFIG, idle_seconds=1)
+    starts = worker_starts()
     try:
         first = await client.call("egress.echo", EchoRequest(text="a"), EchoReply)
         deadline = asyncio.get_running_loop().time() + 15
@@ -65,6 +71,7 @@ async def test_idle_worker_exits_and_is_replaced() -> None:
         second = await client.call("egress.echo", EchoRequest(text="b"), EchoReply)
         assert second.pid != first.pid
         assert client.workers_started == 2
+        assert worker_starts() == starts + 2, "every start is counted for the operator"
     finally:
         await client.aclose()
 

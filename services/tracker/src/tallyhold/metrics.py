@@ -127,6 +127,11 @@ EGRESS_BUDGET_WAIT = Counter(
     "venue and reason (window = the pool's budget for the window is spent, banned = the pool is held back).",
     ["venue", "reason"],
 )
+EGRESS_WORKER_STARTS = Counter(
+    "tallyhold_egress_worker_starts_total",
+    "Egress worker processes this instance started (each start costs its imports' CPU, ~1.7 s; one per sync "
+    "cycle is the aim: more means the instance's calls come further apart than the worker's idle time).",
+)
 EGRESS_BUDGET_HOLD_BACKS = Counter(
     "tallyhold_egress_budget_hold_backs_total",
     "Bans and 429s this instance reported to its egress pool, which then holds every instance back, by venue.",

@@ -328,7 +328,9 @@ class SyncSettings(_Group):
         ge=0,
         le=3600,
         alias="SYNC_JITTER_SECONDS",
-        description="Random delay added to each scheduled sync (capped at half the interval).",
+        description="Spread of the instances' sync cycles (capped at half the interval): each instance draws one "
+        "offset below it, once, and all its scheduled syncs and price refreshes fire at that offset into every "
+        "interval.",
     )
     concurrency: int = Field(
         4, ge=1, le=64, alias="SYNC_CONCURRENCY", description="Sources synced at the same time, in total."

@@ -19,6 +19,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
+from tallyhold import metrics
 from tallyhold.egress import budget as egress_budget
 from tallyhold.egress.dispatch import dispatch
 from tallyhold.egress.protocol import WIRE_CONTEXT, EgressConfig, EgressError, EgressFailure
@@ -203,6 +204,7 @@ class EgressClient:
             await process.stdin.drain()
             self._process = process
             self.workers_started += 1
+            metrics.EGRESS_WORKER_STARTS.inc()
             self._reader_task = asyncio.create_task(self._read_replies(process))
             return process
 

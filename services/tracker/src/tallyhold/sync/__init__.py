@@ -1,7 +1,8 @@
 """Sync: keeps every connection's balances, the prices and the net-worth history current.
 
-    scheduler.py   APScheduler 3 (AsyncIOScheduler) inside `tallyhold serve`: one job per connection every
-                   SYNC_INTERVAL_SECONDS with jitter, plus prices, history retention and job reconciliation
+    scheduler.py   APScheduler 3 (AsyncIOScheduler) inside `tallyhold serve`: one job per connection and one
+                   for prices, all on the instance's grid (one phase, drawn once, into every SYNC_INTERVAL_SECONDS),
+                   plus history retention and job reconciliation
     engine.py      one code path for every trigger (scheduler, `POST /v1/sync`, `tallyhold sync --once`):
                    limits, breakers, the egress call with its deadline, then `service.apply` / `service.fail`
     control.py     what routes may ask of this process's syncing (start all, status, sync one soon);

@@ -1,19 +1,28 @@
 """APScheduler 3 wiring, started by `tallyhold serve`'s lifespan (never by `tallyhold sync --once`).
 
+The instance's cycle: every sync job and the prices job fire on one grid, `phase + k × SYNC_INTERVAL_SECONDS`
+from the epoch, where the phase is drawn once per instance from [0, jitter). A customer's sources and prices
+therefore come due together, once per interval, and one egress worker start (its imports cost ~1.7 s of CPU)
+serves the whole cycle, as long as the calls follow each other within the worker's idle time; the phases spread
+the instances of a host, and the customers of a venue, over the jitter. No fire time is jittered on its own:
+sources that drift apart would each start the worker again.
+
 Jobs (all coroutines on the API's event loop; the slow part of a sync runs in the egress worker):
-    sync:<connection id>   every SYNC_INTERVAL_SECONDS with jitter; moved earlier or later after a failure
-                           (backoff, Retry-After) so a retry does not wait for the next grid point
-    prices                 every SYNC_INTERVAL_SECONDS with jitter: prices, then the window's net-worth point
+    sync:<connection id>   on the instance's grid; moved earlier or later after a failure (backoff,
+                           Retry-After) so a retry does not wait for the next grid point, then the next point
+    prices                 on the instance's grid, after the cycle's sources: prices, then the window's point
     reconcile              every min(60 s, interval): adds jobs for new connections, drops jobs of deleted or
                            quarantined ones, and publishes the source gauges
     retention              hourly: history downsampling and pruning
 
-Scheduler lag (start time − scheduled time, jitter included in the schedule) is observed per job type.
+Scheduler lag (start time − scheduled time, the phase included in the schedule) is observed per job type.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,6 +36,7 @@ from apscheduler.events import (
     JobSubmissionEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,6 +56,29 @@ def job_type(job_id: str) -> str:
     return job_id.split(":", 1)[0]
 
 
+class GridTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type hints: its base is Any
+    """Fires at `origin + k × interval`. After a run off the grid (a retry at its backoff time, a sync asked for
+    now, a new connection's first sync) the next fire is the next grid point: the job rejoins its instance's
+    cycle and is never more than an interval from its next run (at the price of a second sync soon after, when
+    the run was just before a grid point)."""
+
+    def __init__(self, origin: datetime, interval: timedelta) -> None:
+        self.origin = origin
+        self.interval = interval
+
+    def next_point(self, earliest: datetime) -> datetime:
+        """The first grid point at or after `earliest`."""
+        return self.origin + math.ceil((earliest - self.origin) / self.interval) * self.interval
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        if previous_fire_time is None:
+            return self.next_point(now)
+        return self.origin + (math.floor((previous_fire_time - self.origin) / self.interval) + 1) * self.interval
+
+    def __repr__(self) -> str:
+        return f"GridTrigger(origin={self.origin.isoformat()}, interval={self.interval.total_seconds():g} s)"
+
+
 class SyncScheduler:
     def __init__(
         self,
@@ -60,6 +93,9 @@ class SyncScheduler:
         self.rng = rng or random.Random()
         self.interval = settings.sync.interval_seconds
         self.jitter = settings.sync.jitter
+        # Drawn once: every regular fire time of this instance follows it (see the module's docstring).
+        self.phase = timedelta(seconds=self.rng.uniform(0, self.jitter))
+        self.grid = GridTrigger(datetime.fromtimestamp(0, UTC) + self.phase, timedelta(seconds=self.interval))
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self.interval},
@@ -68,6 +104,7 @@ class SyncScheduler:
         # run that comes due while the job's one allowed instance is still running (max_instances).
         self._in_progress: set[str] = set()
         self._again: set[str] = set()
+        self._job_finished = asyncio.Event()  # set whenever a job's run ends; the cycle's prices wait on it
         self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.add_listener(self._on_finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
@@ -78,9 +115,10 @@ class SyncScheduler:
     def running(self) -> bool:
         return bool(self.scheduler.running)
 
-    def start(self) -> None:
+    def start(self, *, paused: bool = False) -> None:
+        """`paused`: the jobs are laid out but none runs until `self.scheduler.resume()` (to look at a schedule)."""
         now = datetime.now(UTC)
-        self.scheduler.start()
+        self.scheduler.start(paused=paused)
         self.scheduler.add_job(
             self.reconcile,
             IntervalTrigger(seconds=min(60, self.interval)),
@@ -88,8 +126,8 @@ class SyncScheduler:
             next_run_time=now,
         )
         self.scheduler.add_job(
-            self.engine.refresh_prices,
-            IntervalTrigger(seconds=self.interval, jitter=self.jitter or None),
+            self.prices_after_sources,
+            self.grid,
             id="prices",
             next_run_time=now + timedelta(seconds=self.rng.uniform(0, min(5.0, self.jitter or 5.0))),
         )
@@ -158,24 +196,42 @@ class SyncScheduler:
             return
         self._add_sync_job(connection_id, now)
 
+    async def prices_after_sources(self) -> None:
+        """The cycle's prices, once the sources that were running when it came due are done (they came due with
+        it): prices then know every asset the cycle found, and the window's net-worth point they write last holds
+        the cycle's balances and prices. A source's own deadline bounds the wait; one interval caps it."""
+        sources = {job_id for job_id in self._in_progress if job_id.startswith(SYNC_PREFIX)}
+        try:
+            async with asyncio.timeout(self.interval):
+                while sources & self._in_progress:
+                    self._job_finished.clear()
+                    await self._job_finished.wait()
+        except TimeoutError:
+            logger.warning("prices did not wait any longer for the cycle's sources")
+        await self.engine.refresh_prices()
+
     def _add_sync_job(self, connection_id: uuid.UUID, first_run: datetime) -> None:
         self.scheduler.add_job(
             self.engine.sync_connection,
-            IntervalTrigger(seconds=self.interval, jitter=self.jitter or None),
+            self.grid,
             args=[connection_id, Trigger.scheduled],
             id=f"{SYNC_PREFIX}{connection_id}",
             next_run_time=first_run,
         )
 
     def _first_run(self, now: datetime, last_attempt: datetime | None, next_attempt: datetime | None) -> datetime:
-        """New connections sync soon; after a restart a source waits out the rest of its interval (or its
-        backoff), so restarting an instance never makes every source sync at the same moment."""
-        spread = timedelta(seconds=self.rng.uniform(0, self.jitter or 1.0))
+        """New connections sync soon; a source waiting for a retry keeps its backoff time. After a restart the
+        others join the instance's cycle: a source whose time passed while the instance was down syncs at once
+        with the other overdue ones (delayed by the instance's phase, so the instances of a restarted host do
+        not all start together); any other at the first grid point half an interval or more after its last
+        attempt, so a restart never syncs a source sooner than that."""
         if next_attempt is not None and next_attempt > now:
-            return next_attempt + spread
+            return next_attempt
         if last_attempt is None:
             return now + timedelta(seconds=self.rng.uniform(0, min(5.0, self.jitter or 5.0)))
-        return max(now, last_attempt + timedelta(seconds=self.interval)) + spread
+        if last_attempt + timedelta(seconds=self.interval) <= now:
+            return now + self.phase
+        return self.grid.next_point(max(now, last_attempt + self.grid.interval / 2))
 
     async def _after_sync(self, result: SyncResult) -> None:
         """A failed source retries at its backoff time instead of the next grid point; a sync superseded by a key
@@ -196,6 +252,7 @@ class SyncScheduler:
     def _on_finished(self, event: JobEvent) -> None:
         # Dispatched once APScheduler has counted the run as over, so a job moved to now runs rather than skips.
         self._in_progress.discard(event.job_id)
+        self._job_finished.set()
         if event.job_id in self._again and event.job_id.startswith(SYNC_PREFIX):
             self._again.discard(event.job_id)
             self.sync_soon(uuid.UUID(event.job_id.removeprefix(SYNC_PREFIX)))
