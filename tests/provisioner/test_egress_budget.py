@@ -178,6 +178,48 @@ def grab_a_window(conn: psycopg.Connection[tuple[object, ...]]) -> None:
             time.sleep(0.01)
 
 
+HEAVIEST = max(Binance.weights.values())  # the Simple Earn lists, 150 each
+
+
+def test_no_request_asks_for_more_than_the_venue_s_heaviest(
+    pool_of_three: list[Tenant], postgres: LocalPostgres
+) -> None:
+    """Every provisioning run stores each venue's heaviest request (the adapter's weights); a sharer asking for
+    more is refused, whatever the budget."""
+    with postgres.connect(DATABASE) as admin:
+        ensure_schema(admin)
+        row = admin.execute("SELECT budget, max_weight FROM egress_budget.venue_limit WHERE venue = 'binance'")
+        assert Binance.ip_limit is not None
+        assert row.fetchone() == (Binance.ip_limit.budget, HEAVIEST)
+    with login(pool_of_three[0]) as conn:
+        assert acquire(conn, HEAVIEST) == (0.0, None)
+        with pytest.raises(errors.InvalidParameterValue):
+            acquire(conn, HEAVIEST + 1)
+
+
+def test_a_sharer_at_the_head_of_the_queue_keeps_one_request_from_the_others_not_the_window(
+    pool_of_three: list[Tenant], postgres: LocalPostgres
+) -> None:
+    """A hostile sharer spends a window, then asks for as much as it may: refused, it heads the queue, and what it
+    asked for is kept from everyone behind it once it is due. Were it allowed to ask for the whole budget, every
+    other sharer of the pool would be refused each window until it came back (and it could come back for that
+    every window); it may ask for one heaviest request, so the others still get the rest of the window."""
+    with postgres.connect(DATABASE) as admin:
+        set_venue_limit(admin, "binance", BUDGET, HOUR, HEAVIEST)
+    hostile, victim, _ = pool_of_three
+    with login(hostile) as h, login(victim) as v:
+        while acquire(h, HEAVIEST) == (0.0, None):
+            pass
+        with postgres.connect(DATABASE) as admin:  # its turn: the next window, and it is due back
+            admin.execute("UPDATE egress_budget.place SET due = now() WHERE wanted > 0")
+            admin.execute("UPDATE egress_budget.venue_window SET used = 0, carried = 0 WHERE venue = 'binance'")
+        granted = 0
+        while acquire(v, HEAVIEST) == (0.0, None):
+            granted += HEAVIEST
+        assert granted == (BUDGET - HEAVIEST) // HEAVIEST * HEAVIEST  # all but what the head of the queue waits for
+        assert acquire(h, HEAVIEST) == (0.0, None)
+
+
 def test_a_sharer_refused_a_whole_window_is_kept_its_share_of_the_next(pool_of_three: list[Tenant]) -> None:
     """A greedy sharer that grabs each window as it opens must not starve one that was refused: being refused
     is queueing for what it asked, even if it was never granted anything."""

@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS egress_budget.venue_window (
 -- true: the hold is a ban (418); false: a rate limit (429 with Retry-After). Added after the first release of
 -- this schema, hence ALTER: existing schemas get it on the next provisioning run.
 ALTER TABLE egress_budget.venue_window ADD COLUMN IF NOT EXISTS held_for_ban boolean NOT NULL DEFAULT true;
+-- The heaviest single request of the venue (the adapter's weights): no request may ask for more, so a sharer at
+-- the head of the queue keeps at most that much of a window from the sharers behind it, never the whole window.
+-- NULL (a schema made before it, until the next provisioning run): the budget.
+ALTER TABLE egress_budget.venue_limit ADD COLUMN IF NOT EXISTS max_weight integer CHECK (max_weight > 0);
 CREATE TABLE IF NOT EXISTS egress_budget.spend (
     pool text NOT NULL,
     venue text NOT NULL,
@@ -161,7 +165,7 @@ CREATE OR REPLACE FUNCTION egress_budget.acquire(p_venue text, p_weight integer,
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     v_now timestamptz := clock_timestamp();
-    v_pool text; v_sharer bigint; v_budget integer; v_window integer;
+    v_pool text; v_sharer bigint; v_budget integer; v_window integer; v_max_weight integer;
     v_start timestamptz; v_end timestamptz; v_guard double precision;
     w egress_budget.venue_window%ROWTYPE;
     v_place egress_budget.place%ROWTYPE; v_placed boolean;
@@ -172,11 +176,12 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'egress_budget_not_enrolled' USING ERRCODE = '42501';
     END IF;
-    SELECT l.budget, l.window_seconds INTO v_budget, v_window FROM egress_budget.venue_limit l WHERE l.venue = p_venue;
+    SELECT l.budget, l.window_seconds, least(l.budget, coalesce(l.max_weight, l.budget))
+        INTO v_budget, v_window, v_max_weight FROM egress_budget.venue_limit l WHERE l.venue = p_venue;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'egress_budget_unknown_venue' USING ERRCODE = '22023';
     END IF;
-    IF p_weight IS NULL OR p_weight < 1 OR p_weight > v_budget THEN
+    IF p_weight IS NULL OR p_weight < 1 OR p_weight > v_max_weight THEN
         RAISE EXCEPTION 'egress_budget_bad_weight' USING ERRCODE = '22023';
     END IF;
     v_start := to_timestamp(floor(extract(epoch FROM v_now) / v_window) * v_window);
@@ -338,17 +343,20 @@ def ensure_schema(admin: Conn) -> None:
                 )
         for venue, adapter in sorted(ADAPTERS.items()):
             if adapter.ip_limit is not None:
-                set_venue_limit(admin, venue, adapter.ip_limit.budget, adapter.ip_limit.window_seconds)
+                heaviest = max(adapter.weights.values(), default=1)
+                set_venue_limit(admin, venue, adapter.ip_limit.budget, adapter.ip_limit.window_seconds, heaviest)
     finally:
         admin.execute("RESET ROLE")
 
 
-def set_venue_limit(admin: Conn, venue: str, budget: int, window_seconds: int) -> None:
-    """The budget every pool plans to spend on `venue` per window (the adapters' numbers; tests shorten them)."""
+def set_venue_limit(admin: Conn, venue: str, budget: int, window_seconds: int, max_weight: int | None = None) -> None:
+    """The budget every pool plans to spend on `venue` per window, and the most one request may ask for (the
+    adapters' numbers; tests shorten them; None: the budget)."""
     admin.execute(
-        "INSERT INTO egress_budget.venue_limit (venue, budget, window_seconds) VALUES (%s, %s, %s) "
-        "ON CONFLICT (venue) DO UPDATE SET budget = excluded.budget, window_seconds = excluded.window_seconds",
-        (venue, budget, window_seconds),
+        "INSERT INTO egress_budget.venue_limit (venue, budget, window_seconds, max_weight) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (venue) DO UPDATE SET budget = excluded.budget, window_seconds = excluded.window_seconds, "
+        "max_weight = excluded.max_weight",
+        (venue, budget, window_seconds, max_weight),
     )
 
 
