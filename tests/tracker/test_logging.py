@@ -63,7 +63,7 @@ def test_third_party_debug_loggers_are_pinned() -> None:
     from tallyhold.logging import configure_logging
 
     configure_logging("DEBUG")
-    for name in ("ccxt", "hvac", "urllib3", "web3"):
+    for name in ("ccxt", "hvac", "urllib3", "web3", "psycopg.pool"):
         assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING
 
 

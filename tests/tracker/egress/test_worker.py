@@ -112,3 +112,21 @@ async def test_a_call_racing_the_idle_exit_is_answered() -> None:
         assert [r.text for r in replies] == [str(i) for i in range(10)]
     finally:
         await client.aclose()
+
+
+async def test_a_module_planted_in_the_working_directory_is_never_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker runs `python -m`, which would put its working directory (the instance's, which the instance and
+    the worker can write) first on the module path: a planted `json.py` would run as code of the worker at its
+    next start. It starts with `-P`, so the standard library's `json` is the one imported."""
+    marker = tmp_path / "planted-code-ran"
+    (tmp_path / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    client = EgressClient(CONFIG)
+    try:
+        reply = await client.call("egress.echo", EchoRequest(text="hi"), EchoReply)
+        assert reply.text == "hi"
+    finally:
+        await client.aclose()
+    assert not marker.exists()

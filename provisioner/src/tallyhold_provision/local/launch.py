@@ -142,8 +142,9 @@ def main() -> None:
         os.chdir(runtime)
         inherited |= {"HOME": str(runtime), "USER": entry.pw_name, "LOGNAME": entry.pw_name}
     env = child_environment(env_file, inherited)
-    # `tallyhold serve` without the command line's library (typer): about 1 MiB less per instance.
-    os.execve(sys.executable, [sys.executable, "-m", "tallyhold.serve"], env)  # noqa: S606 - our own module, no shell
+    # `tallyhold serve` without the command line's library (typer): about 1 MiB less per instance. `-P`: `-m` would
+    # put the working directory (the customer's run folder, which the instance writes) first on sys.path.
+    os.execve(sys.executable, [sys.executable, "-P", "-m", "tallyhold.serve"], env)  # noqa: S606 - our own module, no shell
 
 
 if __name__ == "__main__":

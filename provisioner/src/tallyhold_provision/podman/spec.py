@@ -34,9 +34,11 @@ SECRET_ID_FILE = f"{STATE_DIR}/vault-secret-id.json"
 # line's library, under `python -OO` (no docstrings; the OpenAPI descriptions are read back from source) and
 # without column ranges, reading the `.opt-2.pyc` files the image compiles for it. Interpreter options, not
 # PYTHONOPTIMIZE in the container's environment: `podman exec` inherits that environment, and the image's other
-# commands (`tallyhold migrate`, `tallyhold token …`) keep their help texts, which are docstrings.
+# commands (`tallyhold migrate`, `tallyhold token …`) keep their help texts, which are docstrings. `-P`: `-m` would
+# otherwise put the working directory (/tmp, writable by the instance and its egress worker) first on sys.path,
+# where a planted file could shadow any module, the standard library's included, at the next start.
 INSTANCE_ENTRYPOINT = "python"
-INSTANCE_OPTIONS = ("-OO", "-X", "no_debug_ranges")
+INSTANCE_OPTIONS = ("-P", "-OO", "-X", "no_debug_ranges")
 INSTANCE_ARGS = (*INSTANCE_OPTIONS, "-m", "tallyhold.serve")
 
 

@@ -195,6 +195,7 @@ PINNED_LOGGERS = (
     "aiohttp",
     "httpx",
     "httpcore",
+    "psycopg.pool",  # three INFO lines per token check (connection asked for, given, returned)
     "asyncio",
     "uvicorn.access",
 )

@@ -190,6 +190,7 @@ class EgressClient:
             env = {key: os.environ[key] for key in _INHERITED_ENV if key in os.environ}
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
+                "-P",  # not the working directory first on sys.path, as `-m` would: nothing there is ours
                 "-m",
                 "tallyhold.egress.worker",
                 str(self.idle_seconds),
