@@ -1,5 +1,5 @@
 """An instance's sync cycle: every source's job and the prices job fire on one grid (the instance's phase into
-each interval, drawn once from the jitter), so one egress worker start serves the whole cycle; instances get
+each interval, drawn once over the whole interval), so one egress worker start serves the whole cycle; instances get
 different phases; retries, restarts and new connections keep their own rules and rejoin the grid. Schedules
 are computed with seeded random generators, on schedulers laid out paused in a real instance."""
 
@@ -106,7 +106,7 @@ async def test_every_source_and_the_prices_job_share_the_instance_grid(
         await add_binance({asset: "1"})
     await set_attempts(db, datetime.now(UTC) - timedelta(seconds=INTERVAL / 3))
     async with laid_out(1) as scheduler:
-        assert timedelta(0) <= scheduler.phase < timedelta(seconds=JITTER)
+        assert timedelta(0) <= scheduler.phase < timedelta(seconds=INTERVAL)
         jobs = sync_jobs(scheduler)
         assert len(jobs) == 3
         cycles = [fire_times(scheduler, job_id, 4) for job_id in jobs]
@@ -132,6 +132,18 @@ async def test_two_instances_get_different_phases_each_followed_by_all_their_job
             moments |= set(fire_times(scheduler, "prices", 3)[1:])
             assert all(on_grid(moment, scheduler) for moment in moments)
         assert not set(fire_times(first, sync_jobs(first)[0], 3)) & set(fire_times(second, sync_jobs(second)[0], 3))
+
+
+async def test_the_instances_of_a_host_spread_over_the_whole_interval(laid_out: Laid) -> None:
+    """Each instance's cycle is a moment of the host's CPU (a worker start) and of its egress pool's budget: the
+    phases of many instances cover the interval, not only the jitter (drawn from the jitter, 25 customers' syncs
+    of a 5-minute interval all fell within the same 30 s and queued for Binance's budget)."""
+    phases = []
+    for seed in range(12):
+        async with laid_out(seed) as scheduler:
+            phases.append(scheduler.phase.total_seconds())
+    assert all(0 <= phase < INTERVAL for phase in phases)
+    assert sum(phase >= JITTER for phase in phases) >= 6  # uniform over 60 s: 2/3 of them past 20 s
 
 
 async def test_a_restart_joins_the_grid_without_syncing_sooner_than_half_an_interval(
@@ -160,7 +172,8 @@ async def test_sources_overdue_after_a_restart_sync_together_at_the_instance_pha
         firsts = {fire_times(scheduler, job_id, 1)[0] for job_id in sync_jobs(scheduler)}
         assert len(firsts) == 1, "the overdue sources sync together"
         (first,) = firsts
-        assert before + scheduler.phase <= first <= datetime.now(UTC) + scheduler.phase
+        assert timedelta(0) <= scheduler.restart_delay < timedelta(seconds=JITTER)
+        assert before + scheduler.restart_delay <= first <= datetime.now(UTC) + scheduler.restart_delay
         following = fire_times(scheduler, sync_jobs(scheduler)[0], 3)[1:]
         assert all(on_grid(moment, scheduler) for moment in following), "then the grid"
 

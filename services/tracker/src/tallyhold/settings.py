@@ -328,9 +328,9 @@ class SyncSettings(_Group):
         ge=0,
         le=3600,
         alias="SYNC_JITTER_SECONDS",
-        description="Spread of the instances' sync cycles (capped at half the interval): each instance draws one "
-        "offset below it, once, and all its scheduled syncs and price refreshes fire at that offset into every "
-        "interval.",
+        description="Spread of what does not follow an instance's sync cycle (capped at half the interval): after a "
+        "restart its overdue sources sync together within it. The cycles themselves are spread over the whole "
+        "interval: each instance draws its offset into every interval once.",
     )
     concurrency: int = Field(
         4, ge=1, le=64, alias="SYNC_CONCURRENCY", description="Sources synced at the same time, in total."

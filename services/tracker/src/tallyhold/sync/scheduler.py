@@ -1,11 +1,14 @@
 """APScheduler 3 wiring, started by `tallyhold serve`'s lifespan (never by `tallyhold sync --once`).
 
 The instance's cycle: every sync job and the prices job fire on one grid, `phase + k × SYNC_INTERVAL_SECONDS`
-from the epoch, where the phase is drawn once per instance from [0, jitter). A customer's sources and prices
+from the epoch, where the phase is drawn once per instance from [0, interval). A customer's sources and prices
 therefore come due together, once per interval, and one egress worker start (its imports cost ~1.7 s of CPU)
 serves the whole cycle, as long as the calls follow each other within the worker's idle time; the phases spread
-the instances of a host, and the customers of a venue, over the jitter. No fire time is jittered on its own:
-sources that drift apart would each start the worker again.
+the instances of a host, and the customers of an egress pool, evenly over the whole interval (drawn from a
+shorter span, every instance of a host would sync inside it: all their worker starts at once, and the pool's
+budget for a venue asked for all at once). No fire time is jittered on its own: sources that drift apart would
+each start the worker again. The jitter spreads what does not follow the grid: overdue sources after a restart,
+new connections' first sync.
 
 Jobs (all coroutines on the API's event loop; the slow part of a sync runs in the egress worker):
     sync:<connection id>   on the instance's grid; moved earlier or later after a failure (backoff,
@@ -94,7 +97,10 @@ class SyncScheduler:
         self.interval = settings.sync.interval_seconds
         self.jitter = settings.sync.jitter
         # Drawn once: every regular fire time of this instance follows it (see the module's docstring).
-        self.phase = timedelta(seconds=self.rng.uniform(0, self.jitter))
+        self.phase = timedelta(seconds=self.rng.uniform(0, self.interval))
+        # Drawn once too: after a restart the overdue sources sync together this long after it, so that the
+        # instances of a restarted host do not all start at the same moment.
+        self.restart_delay = timedelta(seconds=self.rng.uniform(0, self.jitter))
         self.grid = GridTrigger(datetime.fromtimestamp(0, UTC) + self.phase, timedelta(seconds=self.interval))
         self.scheduler = AsyncIOScheduler(
             timezone=UTC,
@@ -222,7 +228,7 @@ class SyncScheduler:
     def _first_run(self, now: datetime, last_attempt: datetime | None, next_attempt: datetime | None) -> datetime:
         """New connections sync soon; a source waiting for a retry keeps its backoff time. After a restart the
         others join the instance's cycle: a source whose time passed while the instance was down syncs at once
-        with the other overdue ones (delayed by the instance's phase, so the instances of a restarted host do
+        with the other overdue ones (after the instance's restart delay, so the instances of a restarted host do
         not all start together); any other at the first grid point half an interval or more after its last
         attempt, so a restart never syncs a source sooner than that."""
         if next_attempt is not None and next_attempt > now:
@@ -230,7 +236,7 @@ class SyncScheduler:
         if last_attempt is None:
             return now + timedelta(seconds=self.rng.uniform(0, min(5.0, self.jitter or 5.0)))
         if last_attempt + timedelta(seconds=self.interval) <= now:
-            return now + self.phase
+            return now + self.restart_delay
         return self.grid.next_point(max(now, last_attempt + self.grid.interval / 2))
 
     async def _after_sync(self, result: SyncResult) -> None:
