@@ -86,7 +86,7 @@ def test_labels_and_healthcheck(tracker_image: str) -> None:
     assert labels["org.opencontainers.image.version"] == tracker_version()
     assert re.fullmatch(r"[0-9a-f]{40}", labels["org.opencontainers.image.revision"])
     assert labels["org.opencontainers.image.source"]
-    assert inspected["Healthcheck"]["Test"] == ["CMD", "python", "-m", "tallyhold.healthcheck"]
+    assert inspected["Healthcheck"]["Test"] == ["CMD", "python", "-P", "-m", "tallyhold.healthcheck"]
     assert tracker_image == f"localhost/tallyhold:{tracker_version()}"
 
 
