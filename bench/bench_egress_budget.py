@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
 from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold.exchanges.venues.binance import Binance
 from tallyhold_provision.egress_budget import ensure_schema, set_venue_limit
@@ -82,7 +80,7 @@ def main() -> None:
             async def measure() -> list[tuple[str, float, list[float]]]:
                 engines = [tenant_engine(tenant) for tenant in tenants]
                 try:
-                    budgets = [SharedBudget(async_sessionmaker(engine)) for engine in engines]
+                    budgets = [SharedBudget(engine) for engine in engines]
                     await _run(budgets[:1])  # warm the pools
                     alone = await _run(budgets[:1])
                     together = await _run(budgets[:SHARERS])
@@ -104,7 +102,7 @@ def main() -> None:
             async def pace() -> tuple[float, int]:
                 engines = [tenant_engine(tenant) for tenant in tenants]
                 try:
-                    return await _sync_among_idle_sharers([SharedBudget(async_sessionmaker(e)) for e in engines])
+                    return await _sync_among_idle_sharers([SharedBudget(e) for e in engines])
                 finally:
                     for engine in engines:
                         await engine.dispose()

@@ -11,6 +11,8 @@ import asyncio
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
 
 from tallyhold.egress.protocol import EgressError
 from tallyhold.exchanges.venues.binance import Binance
@@ -123,3 +125,26 @@ async def test_no_budget_no_request(postgres: LocalPostgres) -> None:
             assert failed.value.code == "egress_budget_unavailable"
             assert failed.value.transient
             assert control.requests(since) == []
+
+
+async def test_each_question_is_one_statement_in_autocommit(postgres: LocalPostgres) -> None:
+    """A Binance sync asks the budget before each of its requests, so a question costs one round trip: the
+    function's own statement, in autocommit (no BEGIN, no COMMIT; Postgres runs it as a transaction of its own)."""
+    async with Sandbox(["binance"]) as sandbox:
+        control = sandbox.control("binance")
+        async with instances(postgres, sandbox, 1, pool=new_pool()) as (customer,):
+            statements: list[tuple[str, bool]] = []
+            commits: list[object] = []
+
+            def executed(conn: Connection, cursor: object, statement: str, *_: object) -> None:
+                statements.append((statement, bool(conn.connection.dbapi_connection.autocommit)))  # type: ignore[union-attr]  # a live connection
+
+            event.listen(customer.engine.sync_engine, "before_cursor_execute", executed)
+            event.listen(customer.engine.sync_engine, "commit", commits.append)
+            since = control.last_seq()
+            assert (await customer.balances()).balances
+            sent = len(control.requests(since))
+        assert sent > 1
+        assert len(statements) == sent, "one statement per request sent"
+        assert all("egress_budget.acquire" in sql and autocommit for sql, autocommit in statements)
+        assert commits == []

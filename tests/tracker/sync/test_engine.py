@@ -270,7 +270,7 @@ async def test_reruns_and_concurrent_runs_write_one_snapshot_per_window(
     # Two engines are two processes (`serve` and `tallyhold sync --once`): separate limits, leases in common.
     egress = [EgressClient(egress_config(settings), mode="inprocess") for _ in range(2)]
     for client_ in egress:  # as serve and `sync --once` do: exchange calls spend the pool's shared budget
-        client_.budget = SharedBudget(runtime_of(app).session_maker)
+        client_.budget = SharedBudget(runtime_of(app).engine)
     engines = [
         SyncEngine(settings, runtime_of(app).session_maker, client_, builders, clock=lambda: frozen)
         for client_ in egress

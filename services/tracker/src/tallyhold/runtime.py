@@ -107,7 +107,7 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
         await token_lookup.open()
         stack.push_async_callback(token_lookup.aclose)
         cipher = await stack.enter_async_context(vault_cipher(settings))
-        background = session_maker
+        background, background_db = session_maker, engine
         if serving:
             background_db = create_engine(
                 settings, process="scheduler", pool_size=settings.database.sync_pool_size, overflow=False
@@ -115,7 +115,7 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             stack.push_async_callback(background_db.dispose)
             background = create_session_maker(background_db)
         # The worker's questions to the exchange budget shared per egress IP go to Postgres on the background pool.
-        egress.budget = SharedBudget(background)
+        egress.budget = SharedBudget(background_db)
         sync_engine = SyncEngine(settings, background, egress, request_builders(cipher))
         stack.push_async_callback(sync_engine.aclose)
         scheduler = SyncScheduler(settings, background, sync_engine) if serving and settings.sync.scheduler else None

@@ -4,20 +4,23 @@ role may not read its tables; the provisioner creates them)."""
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 _ACQUIRE = text("SELECT wait_seconds, hold FROM egress_budget.acquire(:venue, :weight)")
 _REPORT_BAN = text("SELECT egress_budget.report_ban(:venue, :seconds, :banned)")
 
 
 class BudgetRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    """On a connection in autocommit: each question is one statement, which Postgres runs as a transaction of its
+    own (the functions lock and update the pool's rows inside it), with no BEGIN or COMMIT round trip."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
 
     async def acquire(self, venue: str, weight: int) -> tuple[float, str | None]:
-        row = (await self.session.execute(_ACQUIRE, {"venue": venue, "weight": weight})).one()
+        row = (await self.connection.execute(_ACQUIRE, {"venue": venue, "weight": weight})).one()
         return float(row.wait_seconds), row.hold
 
     async def report_ban(self, venue: str, seconds: float, *, banned: bool) -> float:
-        result = await self.session.execute(_REPORT_BAN, {"venue": venue, "seconds": seconds, "banned": banned})
+        result = await self.connection.execute(_REPORT_BAN, {"venue": venue, "seconds": seconds, "banned": banned})
         return float(result.scalar_one())
