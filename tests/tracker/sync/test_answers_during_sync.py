@@ -124,6 +124,45 @@ async def test_background_commits_are_refreshed_off_the_request_path_and_coalesc
         await session.close()
 
 
+async def test_background_commits_within_a_second_of_a_pass_share_the_next_one(
+    clean_tenant: None, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Refresh passes are a second apart (cache.REFRESH_SPACING), on the cache's own clock: a sync's commits half
+    a second after a pass wait for the next pass, and share it, instead of costing one pass each."""
+    now = [0.0]
+    slept: list[float] = []
+    woken = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        await woken.wait()
+        now[0] += seconds
+
+    answers = AnswerCache(60, db, clock=lambda: now[0], sleep=sleep)
+    session = db()
+    try:
+        assert await answers.get_or_compute("points", session, _points) == 0
+        await answers.refresh_now()  # a pass at 0 s (nothing to do)
+        refreshes = computed("refresh")
+        now[0] = 0.5
+        with cache.background_writes():
+            for minute in range(3):
+                await _add_point(db, minute)
+        assert slept == [0.5], "the refresher waits until a second after the last pass"
+        assert computed("refresh") == refreshes
+        assert await answers.get_or_compute("points", session, _points) == 0, "the last complete answer meanwhile"
+        woken.set()
+        for _ in range(2000):  # the pass runs once its wait is over
+            if computed("refresh") > refreshes:
+                break
+            await asyncio.sleep(0.005)
+        assert computed("refresh") == refreshes + 1, "three background commits, one pass"
+        assert await answers.get_or_compute("points", session, _points) == 3
+    finally:
+        await answers.aclose()
+        await session.close()
+
+
 async def _token_touched(db: async_sessionmaker[AsyncSession]) -> None:
     """The token's last-used time is written once a minute by a request (an API write): let it happen first."""
     deadline = time.monotonic() + 30

@@ -250,7 +250,7 @@ class PortfolioSettings(_Group):
         le=60,
         alias="PORTFOLIO_CACHE_SECONDS",
         description="Longest reuse of a computed `/v1/networth` or `/v1/balances` answer (0 = off). The instance's "
-        "API writes are seen at once, its syncs' within about 0.25 s (refreshed off the request path), writes of "
+        "API writes are seen at once, its syncs' within about 1 s (refreshed off the request path), writes of "
         "other processes (`tallyhold sync --once`) within this time.",
     )
     history_raw_days: int = Field(

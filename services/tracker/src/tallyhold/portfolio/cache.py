@@ -58,9 +58,12 @@ Compute = Callable[[AsyncSession], Awaitable[T]]
 SessionSource = AsyncSession | async_sessionmaker[AsyncSession]
 logger = logging.getLogger("tallyhold.portfolio")
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "MERGE", "WITH")  # WITH: a CTE may write; a spare bump is harmless
-# Shortest time between two refresh passes. A sync run commits a source every few milliseconds; a quarter of a
-# second merges most of a run's commits into one computation per answer.
-REFRESH_SPACING = 0.25
+# Shortest time between two refresh passes. A run of ten sources commits about 35 transactions over a few
+# seconds, and each pass is a few milliseconds of CPU on the event loop that serves requests, which a request
+# arriving meanwhile waits out: a pass a second while syncs run is what an answer read steadily costs anyway
+# (refreshed at half of PORTFOLIO_CACHE_SECONDS), so syncing adds about one pass per run (its `settle()`) and
+# not four a second. A sync's commit reaches the answers within a second.
+REFRESH_SPACING = 1.0
 
 
 @dataclass
@@ -188,13 +191,15 @@ class AnswerCache:
         session_maker: async_sessionmaker[AsyncSession] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         refresh_spacing: float = REFRESH_SPACING,
     ) -> None:
         """`session_maker` opens the sessions of refreshes; without one, background writes invalidate answers
-        like any other write."""
+        like any other write. `sleep` waits seconds of `clock` (the spacing between refresh passes)."""
         self.max_age = max_age_seconds
         self.session_maker = session_maker
         self.clock = clock
+        self.sleep = sleep
         self.refresh_spacing = refresh_spacing
         self._entries: dict[Hashable, _Entry] = {}
         self._flights: dict[Hashable, tuple[tuple[int, int | None], asyncio.Future[Any]]] = {}
@@ -292,7 +297,7 @@ class AnswerCache:
             while True:
                 wait = self._last_pass + self.refresh_spacing - self.clock()
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await self.sleep(wait)
                 if not await self._refresh_pass():
                     return
         except Exception as exc:  # never an unretrieved task error; the next background commit starts another
