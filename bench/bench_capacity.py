@@ -423,7 +423,10 @@ def main() -> None:
                     customers.append(_create(pooled[pool], world, len(customers), backend))
                 took = time.perf_counter() - started
                 _wait_first_syncs(customers, timeout=interval)
-                print(f"  (+{target - held_at if held_at else target} customers created and seeded in {took:.0f} s)")
+                print(
+                    f"  (+{target - held_at if held_at else target} customers created and seeded in {took:.0f} s; "
+                    f"{world.busy_key_checks} key checks so far told to come back at their turn)"
+                )
                 if not run_step(customers, platform, interval, rate, base, intervals):
                     break
                 held_at = target
