@@ -114,6 +114,23 @@ async def test_a_key_check_behind_a_queued_sharer_waits_for_its_turn_and_succeed
     assert [c["label"] for c in (await client.get("/v1/connections")).json()["items"]] == ["Binance"]
 
 
+async def test_a_key_check_goes_ahead_of_a_queued_sharer_in_the_pool_s_interactive_lane(
+    client: httpx.AsyncClient, sandbox: Sandbox, tenant: Tenant, sharer: Tenant
+) -> None:
+    """Hour-long windows with a lane of 10: the sharer spends all the queue may, then waits in the queue for the
+    next hour. The key check is granted in this very window, ahead of it, out of the lane."""
+    lane = 10
+    with venue_limit(tenant.postgres, "binance", BUDGET, 3600, max_weight=BUDGET // 2, interactive_reserve=lane):
+        with psycopg.connect(sharer.app_url, autocommit=True) as conn:
+            for weight in (BUDGET // 2, BUDGET // 2 - lane):
+                assert conn.execute(ASK, (weight,)).fetchone() == (0.0,)
+            assert (conn.execute(ASK, (1,)).fetchone() or (0.0,))[0] > 0
+        response = await client.post("/v1/connections/exchange", json=read_only_key(sandbox))
+        assert response.status_code == 201, response.text
+        assert grant_windows(tenant) == grant_windows(sharer), "in the window the sharer waits beyond"
+        assert own_rows(sharer, "place", "wanted") == [1], "the sharer still waits, first in the queue"
+
+
 async def test_a_key_check_whose_turn_is_beyond_the_bound_is_answered_busy_and_nothing_is_stored(
     client: httpx.AsyncClient, sandbox: Sandbox, tenant: Tenant, sharer: Tenant
 ) -> None:

@@ -46,9 +46,8 @@ async def verify(request: VerifyRequest, config: EgressConfig) -> VerifyReply:
     adapter = _adapter(request.exchange)
     if adapter.info.verification == "unverifiable" and not request.acknowledge_unverifiable:
         raise EgressError.of("unverifiable_permissions", "the venue has no permission endpoint")
-    # A user waits for this answer: the check waits for its turn in the pool's queue only so long in all.
-    policy = CallPolicy.from_config(config)
-    policy = replace(policy, budget_wait_total=policy.key_check_budget_wait)
+    # A customer waits for this answer: the pool's interactive lane, and a bounded wait for its turn in all.
+    policy = replace(CallPolicy.from_config(config), interactive=True)
     async with _session(adapter, request.key, config, policy) as api:
         report = await _inspect(adapter, api)
     _refuse_unless_read_only(report)

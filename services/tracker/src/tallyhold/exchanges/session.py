@@ -73,9 +73,10 @@ class CallPolicy:
     # fails the check as `exchange_budget_busy` with the turn's Retry-After (the pool keeps the instance's place
     # until shortly after it), never as the venue failing.
     key_check_budget_wait: float = 20.0
-    # Set for one session (the key check: `key_check_budget_wait`): the most all its budget waits may add up to.
-    # None: each wait is bounded on its own (`budget_wait_max`), as a sync's are.
-    budget_wait_total: float | None = None
+    # A customer waits on this session's answer (a key check): its budget requests go in the pool's interactive
+    # lane (served ahead of the queue while the lane has room), and all its waits together stay within
+    # `key_check_budget_wait`. Otherwise (a sync) each wait is bounded on its own (`budget_wait_max`).
+    interactive: bool = False
 
     @classmethod
     def from_config(cls, config: EgressConfig) -> CallPolicy:
@@ -178,7 +179,7 @@ class VenueApi:
         weight = self._adapter.weight(method)
         while True:
             try:
-                grant = await budget.acquire(self.venue, weight)
+                grant = await budget.acquire(self.venue, weight, interactive=self._policy.interactive)
             except BudgetUnavailable:
                 raise CallFailure(BudgetUnavailable.code, True) from None
             if grant.wait <= 0:
@@ -196,8 +197,9 @@ class VenueApi:
             await asyncio.sleep(grant.wait + random.uniform(0, min(1.0, grant.wait / 10)))
 
     def _budget_wait_left(self) -> float:
-        total = self._policy.budget_wait_total
-        return self._policy.budget_wait_max if total is None else total - self._budget_waited
+        if self._policy.interactive:
+            return self._policy.key_check_budget_wait - self._budget_waited
+        return self._policy.budget_wait_max
 
     async def _hold_back_sharers(self, failure: CallFailure) -> None:
         """A ban or a 429 from a venue with a per-IP limit concerns every instance on this IP: tell the budget."""
