@@ -47,10 +47,10 @@ class SharedBudget:
             logger.error("egress budget unavailable", extra={"venue": venue, "error": type(error).__name__})
             raise BudgetUnavailable(BudgetUnavailable.code) from None
 
-    async def acquire(self, venue: str, weight: int) -> Grant:
+    async def acquire(self, venue: str, weight: int, *, interactive: bool = False) -> Grant:
         venue = shared_venue(venue)
         async with self._repository(venue) as repository:
-            wait, hold = await repository.acquire(venue, int(weight))
+            wait, hold = await repository.acquire(venue, int(weight), interactive=interactive)
         if wait > 0:
             EGRESS_BUDGET_WAIT.labels(venue, hold or "window").inc(wait)
         return Grant(wait=wait, hold=hold if hold in HOLDS else None)
