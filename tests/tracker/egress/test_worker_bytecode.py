@@ -23,14 +23,15 @@ OPERATION_MODULES = sorted(
     {path.partition(":")[0] for op in OPERATIONS.values() for path in (op.request, op.reply, op.handler)}
 )
 
-# What the worker imports for a sync (its handlers import the venues' ccxt classes and the Esplora client when
-# first called), then each module loaded from site-packages whose cached bytecode is missing, stale or unreadable.
+# What the worker imports for a sync (its handlers import the venues' ccxt classes, web3 and the Esplora client
+# when first called), then each module loaded from site-packages whose cached bytecode is missing, stale or
+# unreadable.
 CODE = (
     f"""
 import importlib, importlib.machinery, importlib.util, json, os, stat, sys, sysconfig
-from tallyhold.egress import ccxt_packages, worker
-ccxt_packages.install()
-for name in {OPERATION_MODULES!r} + ["tallyhold.chains.bitcoin", "ccxt.base.types"]:
+from tallyhold.egress import worker
+worker.prepare_imports()
+for name in {OPERATION_MODULES!r} + ["tallyhold.chains.bitcoin", "tallyhold.chains.evm", "ccxt.base.types"]:
     importlib.import_module(name)
 import ccxt.async_support
 ccxt.async_support.binance, ccxt.async_support.kraken
