@@ -44,6 +44,8 @@ def test_every_library_module_a_sync_imports_has_fresh_bytecode_readable_by_all(
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True, env=env)
     found = json.loads(done.stdout)
-    assert found["loaded"] > 1000  # ccxt, web3, bip_utils, aiohttp, pydantic, ...: the check saw the worker's imports
+    # ccxt, web3, bip_utils, aiohttp, pydantic, ... (about 730 once the worker leaves out what its calls never use):
+    # the check saw the worker's imports
+    assert found["loaded"] > 600
     problems = found["problems"]
     assert problems == {}, f"{len(problems)} modules without usable bytecode (run `make install`): {problems}"
