@@ -24,6 +24,7 @@ container (its egress worker included while it lives), its pid is the container'
 
 Knobs (environment): TALLYHOLD_BENCH_CAPACITY_BACKEND (local, the default, or podman),
 TALLYHOLD_BENCH_CAPACITY_MAX (the last step; e.g. 10 for a quick run),
+TALLYHOLD_BENCH_CAPACITY_STEPS (only these steps measured, e.g. 100,200; it overrides MAX),
 TALLYHOLD_BENCH_CAPACITY_INTERVAL (sync interval, seconds; 300 by default, ≥ 30),
 TALLYHOLD_BENCH_CAPACITY_RATE (networth requests per second per customer; 0.5 by default),
 TALLYHOLD_BENCH_CAPACITY_INTERVALS (sync intervals in each step's window; 1 by default). Each step also prints
@@ -97,6 +98,23 @@ def backend_knob(environ: Mapping[str, str]) -> BackendName:
 
 def steps(largest: int) -> list[int]:
     return [s for s in STEPS if s < largest] + [largest]
+
+
+def steps_knob(environ: Mapping[str, str]) -> list[int]:
+    """The steps measured: TALLYHOLD_BENCH_CAPACITY_STEPS (customer counts, comma-separated, e.g. `100,200`: the
+    customers are still added one by one up to each, but only these steps get a measuring window, which saves the
+    smaller steps' windows on a long run), else every step of STEPS up to TALLYHOLD_BENCH_CAPACITY_MAX."""
+    value = environ.get(f"{KNOB_PREFIX}STEPS", "").strip()
+    if not value:
+        largest = environ.get(f"{KNOB_PREFIX}MAX")
+        return steps(int(largest) if largest else STEPS[-1])
+    try:
+        chosen = sorted({int(part) for part in value.split(",")})
+    except ValueError:
+        chosen = []
+    if not chosen or chosen[0] < 1:
+        raise SystemExit(f"{KNOB_PREFIX}STEPS={value!r}: give customer counts ≥ 1, comma-separated (e.g. 100,200)")
+    return chosen
 
 
 @dataclass
@@ -379,13 +397,14 @@ def _remove_stacks(ids: set[str]) -> None:
 
 def main() -> None:
     backend = backend_knob(os.environ)
-    largest = int(_knob("MAX", STEPS[-1]))
+    measured = steps_knob(os.environ)
+    largest = measured[-1]
     interval = _knob("INTERVAL", 300)
     rate = _knob("RATE", 0.5)
     intervals = int(_knob("INTERVALS", 1))
     pool_size = int(_knob("POOL", 50))
     print(
-        f"{backend.value} backend; steps {steps(largest)}; sync interval {interval:.0f} s; networth {rate:g} req/s "
+        f"{backend.value} backend; steps {measured}; sync interval {interval:.0f} s; networth {rate:g} req/s "
         f"per customer; {pool_size} customers per egress pool; {psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.1f} GiB; "
         f"load {os.getloadavg()[0]:.2f}"
@@ -413,8 +432,8 @@ def main() -> None:
             base = _used_mib()
             customers: list[Customer] = []
             held_at = 0
-            for target in steps(largest):
-                started = time.perf_counter()
+            for target in measured:
+                started, had = time.perf_counter(), len(customers)
                 while len(customers) < target:
                     pool = len(customers) // pool_size
                     if pool not in pooled:
@@ -423,7 +442,10 @@ def main() -> None:
                     customers.append(_create(pooled[pool], world, len(customers), backend))
                 took = time.perf_counter() - started
                 _wait_first_syncs(customers, timeout=interval)
-                print(f"  (+{target - held_at if held_at else target} customers created and seeded in {took:.0f} s)")
+                print(
+                    f"  (+{target - had} customers created and seeded in {took:.0f} s; "
+                    f"{world.busy_key_checks} key checks so far told to come back at their turn)"
+                )
                 if not run_step(customers, platform, interval, rate, base, intervals):
                     break
                 held_at = target

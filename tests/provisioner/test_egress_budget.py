@@ -48,10 +48,13 @@ def login(tenant: Tenant) -> psycopg.Connection[tuple[object, ...]]:
 
 
 def acquire(
-    conn: psycopg.Connection[tuple[object, ...]], weight: int, venue: str = "binance"
+    conn: psycopg.Connection[tuple[object, ...]], weight: int, venue: str = "binance", *, interactive: bool = False
 ) -> tuple[float, str | None]:
     """(wait, hold): hold is None for a grant or a spent window, else "rate_limited" / "banned"."""
-    row = conn.execute("SELECT * FROM egress_budget.acquire(%s, %s)", (venue, weight)).fetchone()
+    if interactive:
+        row = conn.execute("SELECT * FROM egress_budget.acquire(%s, %s, true)", (venue, weight)).fetchone()
+    else:  # as instances from before the interactive lane ask
+        row = conn.execute("SELECT * FROM egress_budget.acquire(%s, %s)", (venue, weight)).fetchone()
     assert row is not None
     return float(row[0]), None if row[1] is None else str(row[1])  # type: ignore[arg-type]  # a float column
 
@@ -170,6 +173,39 @@ def test_a_greedy_sharer_leaves_a_waiting_sharer_what_it_waits_for(pool_of_three
         assert acquire(m, BUDGET // 2) == (0.0, None)
 
 
+def test_a_key_check_goes_ahead_of_the_queue_in_a_small_lane_and_a_sharer_claiming_it_gets_no_more(
+    pool_of_three: list[Tenant], postgres: LocalPostgres
+) -> None:
+    """Of each window the queue leaves RESERVE to requests a customer waits on (key checks), which go ahead of a
+    sharer waiting in the queue. Whether a request is interactive is the asker's word: a sharer that claims it for
+    every request takes the lane and no more; then it queues like anyone, and the window grants no more than its
+    budget."""
+    reserve = BUDGET // 20
+    syncing, waiting, claiming = pool_of_three
+    with postgres.connect(DATABASE) as admin:
+        set_venue_limit(admin, "binance", BUDGET, HOUR, HEAVIEST, interactive_reserve=reserve)
+    with login(syncing) as s, login(waiting) as w, login(claiming) as c:
+        queued = 0
+        while acquire(s, reserve) == (0.0, None):
+            queued += reserve
+        assert queued == BUDGET - reserve, "the queue leaves the lane"
+        assert acquire(w, 1)[0] > 0, "a sync waits in the queue"
+        lane = 0
+        while acquire(c, 1, interactive=True) == (0.0, None):
+            lane += 1
+        assert lane == reserve, "ahead of the waiting sharer, the lane and no more"
+        assert acquire(c, 1, interactive=True)[0] > 0
+        with pytest.raises(errors.InvalidParameterValue):
+            c.execute("SELECT * FROM egress_budget.acquire('binance', 1, NULL)")
+    with postgres.connect(DATABASE) as admin:
+        used = admin.execute(
+            "SELECT sum(used) FROM egress_budget.spend WHERE sharer IN "
+            "(SELECT id FROM egress_budget.sharer WHERE role_name = ANY(%s))",
+            ([tenant.names.app_role for tenant in pool_of_three],),
+        ).fetchone()
+    assert used == (BUDGET,)
+
+
 def grab_a_window(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Asks for a whole window until granted, then until granted again: the second grant is at the very start of
     a window (never in its last moments, whose grants count in the next one too)."""
@@ -275,6 +311,38 @@ def test_an_install_from_before_the_queue_gets_it_on_the_next_provisioning_run(
         assert acquire(b, 1)[0] > 0
     with postgres.connect(DATABASE) as admin:
         assert admin.execute("SELECT wanted FROM egress_budget.place WHERE wanted > 0").fetchall() == [(1,)]
+
+
+def test_an_install_from_before_the_lane_gets_it_on_the_next_provisioning_run(
+    pool_of_three: list[Tenant], postgres: LocalPostgres
+) -> None:
+    """Before the lane, `acquire` took (venue, weight) and its tables had no lane columns: the next `ensure_schema`
+    retires that signature for the one with `interactive` (default false, so instances not yet upgraded still
+    ask as before), adds the columns and gives the enrolled sharers their grants back."""
+    first, second, _ = pool_of_three
+    with postgres.connect(DATABASE) as admin:
+        admin.execute(f"SET ROLE {OWNER_ROLE}")
+        admin.execute("DROP FUNCTION egress_budget.acquire(text, integer, boolean)")
+        admin.execute(
+            "CREATE FUNCTION egress_budget.acquire(p_venue text, p_weight integer, OUT wait_seconds double precision, "
+            "OUT hold text) LANGUAGE sql AS $$ SELECT 0::double precision, NULL::text $$"
+        )
+        admin.execute("ALTER TABLE egress_budget.venue_limit DROP COLUMN interactive_reserve")
+        admin.execute("ALTER TABLE egress_budget.venue_window DROP COLUMN interactive_used")
+        admin.execute("RESET ROLE")
+        ensure_schema(admin)
+        signatures = admin.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n "
+            "ON n.oid = p.pronamespace WHERE n.nspname = 'egress_budget' AND p.proname = 'acquire'"
+        ).fetchall()
+        set_venue_limit(admin, "binance", BUDGET, HOUR, HEAVIEST, interactive_reserve=1)
+    assert signatures == [("egress_budget.acquire(text,integer,boolean)",)]
+    with login(first) as a, login(second) as b:
+        for weight in (HEAVIEST, 1):  # all the queue may have of the window
+            while acquire(a, weight) == (0.0, None):
+                pass
+        assert acquire(b, 1, interactive=True) == (0.0, None)
+        assert acquire(b, 1, interactive=True)[0] > 0
 
 
 @pytest.mark.parametrize("hold", ["acquire", "report_ban", "session_lock"])

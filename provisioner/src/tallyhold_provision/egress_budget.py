@@ -5,9 +5,11 @@ NAT gateway on Kubernetes) spends the same budget. Each instance's role is enrol
 instances that leave through one IP); per (pool, venue) the schema keeps a window counter and a ban-until.
 
 Tenant roles reach it only through two SECURITY DEFINER functions and never read a table:
-- `acquire(venue, weight)` → (wait_seconds, hold): 0 means granted and counted; otherwise nothing is counted
-  and the caller waits that long before asking again: `hold` is NULL when the window is spent (wait for its
-  end), or 'rate_limited' / 'banned' while the pool is held back (a venue answered 429 / 418);
+- `acquire(venue, weight, interactive)` → (wait_seconds, hold): 0 means granted and counted; otherwise nothing is
+  counted and the caller waits that long before asking again: `hold` is NULL when the window is spent (wait for
+  its end), or 'rate_limited' / 'banned' while the pool is held back (a venue answered 429 / 418); `interactive`
+  (default false): a customer waits on this request (a key check), which the pool's small lane serves ahead of
+  the queue;
 - `report_ban(venue, seconds, banned)`: a 418 (banned) or a 429 with Retry-After seen by one instance holds back
   every instance of its pool, for at most `MAX_BAN_SECONDS`, and only from a role that was granted a request
   since the last ban ended.
@@ -32,6 +34,10 @@ OWNER_ROLE = "tallyhold_egress_budget"
 # A ban reported by one instance holds the whole pool back for at most this long; after it, one request per
 # instance probes the venue again (and a real, longer ban is reported again). A forged report cannot do more.
 MAX_BAN_SECONDS = 900
+# The interactive lane (key checks a customer waits on, granted ahead of the queue): 1/50 of each window's
+# budget, e.g. 96 of Binance's 4,800 a minute, 96 key checks (weight 1 each). The most a sharer claiming every
+# request interactive can take ahead of the others.
+INTERACTIVE_SHARE = 50
 POOL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -63,6 +69,12 @@ ALTER TABLE egress_budget.venue_window ADD COLUMN IF NOT EXISTS held_for_ban boo
 -- the head of the queue keeps at most that much of a window from the sharers behind it, never the whole window.
 -- NULL (a schema made before it, until the next provisioning run): the budget.
 ALTER TABLE egress_budget.venue_limit ADD COLUMN IF NOT EXISTS max_weight integer CHECK (max_weight > 0);
+-- The interactive lane (added later, like max_weight): of each window, `interactive_reserve` is left by the queue to
+-- requests a customer waits on (key checks), which the pool grants ahead of the queue up to that much per window
+-- (`interactive_used`), whoever asks. 0: no lane.
+ALTER TABLE egress_budget.venue_limit ADD COLUMN IF NOT EXISTS interactive_reserve integer NOT NULL DEFAULT 0
+    CHECK (interactive_reserve >= 0);
+ALTER TABLE egress_budget.venue_window ADD COLUMN IF NOT EXISTS interactive_used integer NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS egress_budget.spend (
     pool text NOT NULL,
     venue text NOT NULL,
@@ -159,14 +171,20 @@ $fn$;
 # its requests; but only for QUANTUM weight (a quarter of the budget: a Binance sync is ~350 of 4,800), after
 # which it queues behind every sharer that waits. A place lapses GRACE after the sharer was due back and did not
 # come (it gave up: the wait was longer than it would wait).
+#
+# The interactive lane: a request a customer waits on (`p_interactive`: a key check; the instance says so) is
+# granted ahead of the queue out of the window's reserve, which the queue leaves unspent; the pool's lane grants
+# at most the reserve per window, whoever asks. The flag is the asker's own word, so the lane is what a hostile
+# sharer can take ahead of the others by claiming every request interactive: the reserve (2 % of the budget), no
+# more, and never beyond the budget. Once the lane is spent, an interactive request queues like any other.
 _ACQUIRE = """
-CREATE OR REPLACE FUNCTION egress_budget.acquire(p_venue text, p_weight integer,
+CREATE OR REPLACE FUNCTION egress_budget.acquire(p_venue text, p_weight integer, p_interactive boolean DEFAULT false,
     OUT wait_seconds double precision, OUT hold text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     v_now timestamptz := clock_timestamp();
-    v_pool text; v_sharer bigint; v_budget integer; v_window integer; v_max_weight integer;
-    v_start timestamptz; v_end timestamptz; v_guard double precision;
+    v_pool text; v_sharer bigint; v_budget integer; v_window integer; v_max_weight integer; v_reserve integer;
+    v_lane boolean; v_start timestamptz; v_end timestamptz; v_guard double precision;
     w egress_budget.venue_window%ROWTYPE;
     v_place egress_budget.place%ROWTYPE; v_placed boolean;
     v_due_ahead bigint; v_all_ahead bigint; v_windows integer; v_spent integer;
@@ -176,14 +194,18 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'egress_budget_not_enrolled' USING ERRCODE = '42501';
     END IF;
-    SELECT l.budget, l.window_seconds, least(l.budget, coalesce(l.max_weight, l.budget))
-        INTO v_budget, v_window, v_max_weight FROM egress_budget.venue_limit l WHERE l.venue = p_venue;
+    SELECT l.budget, l.window_seconds, least(l.budget, coalesce(l.max_weight, l.budget)), l.interactive_reserve
+        INTO v_budget, v_window, v_max_weight, v_reserve FROM egress_budget.venue_limit l WHERE l.venue = p_venue;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'egress_budget_unknown_venue' USING ERRCODE = '22023';
     END IF;
     IF p_weight IS NULL OR p_weight < 1 OR p_weight > v_max_weight THEN
         RAISE EXCEPTION 'egress_budget_bad_weight' USING ERRCODE = '22023';
     END IF;
+    IF p_interactive IS NULL THEN
+        RAISE EXCEPTION 'egress_budget_bad_interactive' USING ERRCODE = '22023';
+    END IF;
+    v_reserve := greatest(0, least(coalesce(v_reserve, 0), v_budget - v_max_weight));  -- the heaviest always fits
     v_start := to_timestamp(floor(extract(epoch FROM v_now) / v_window) * v_window);
     v_end := v_start + make_interval(secs => v_window);
     v_gap := make_interval(secs => least(v_window / 4.0, %(gap)s));
@@ -197,7 +219,8 @@ BEGIN
     hold := NULL;
     IF w.window_start < v_start THEN
         w.used := CASE WHEN w.window_start = v_start - make_interval(secs => v_window) THEN w.carried ELSE 0 END;
-        UPDATE egress_budget.venue_window t SET window_start = v_start, used = w.used, carried = 0
+        w.interactive_used := 0;
+        UPDATE egress_budget.venue_window t SET window_start = v_start, used = w.used, carried = 0, interactive_used = 0
             WHERE t.pool = v_pool AND t.venue = p_venue;
         DELETE FROM egress_budget.spend sp WHERE sp.pool = v_pool AND sp.venue = p_venue
             AND sp.window_start < v_start - make_interval(secs => v_window);
@@ -214,10 +237,14 @@ BEGIN
         FROM egress_budget.place q
         WHERE q.pool = v_pool AND q.venue = p_venue AND q.sharer <> v_sharer AND q.wanted > 0 AND q.until >= v_now
           AND (NOT v_placed OR (q.since, q.sharer) < (v_place.since, v_sharer));
-    IF w.used + p_weight + v_due_ahead > v_budget THEN
-        -- Served once what is ahead of it and its own weight have gone out: whole windows after this one.
-        v_windows := greatest(1, ceil((v_all_ahead + p_weight - greatest(0, v_budget - w.used))::double precision
-                                      / v_budget)::integer);
+    v_lane := p_interactive AND w.interactive_used + p_weight <= v_reserve AND w.used + p_weight <= v_budget;
+    -- The queue leaves what the lane has not granted yet of this window.
+    IF NOT v_lane AND w.used + p_weight + v_due_ahead + greatest(0, v_reserve - w.interactive_used) > v_budget THEN
+        -- Served once what is ahead of it and its own weight have gone out: whole windows (less the lane) after
+        -- this one.
+        v_windows := greatest(1, ceil((v_all_ahead + p_weight
+                                       - greatest(0, v_budget - greatest(0, v_reserve - w.interactive_used) - w.used)
+                                      )::double precision / (v_budget - v_reserve))::integer);
         wait_seconds := extract(epoch FROM v_end - v_now) + (v_windows - 1) * v_window;
         INSERT INTO egress_budget.place AS q (pool, venue, sharer, since, wanted, due, until, spent)
             VALUES (v_pool, p_venue, v_sharer, v_now, p_weight, v_now + make_interval(secs => wait_seconds),
@@ -231,11 +258,16 @@ BEGIN
     v_guard := least(1.0, v_window / 4.0);
     UPDATE egress_budget.venue_window t
         SET used = t.used + p_weight,
-            carried = t.carried + CASE WHEN extract(epoch FROM v_end - v_now) < v_guard THEN p_weight ELSE 0 END
+            carried = t.carried + CASE WHEN extract(epoch FROM v_end - v_now) < v_guard THEN p_weight ELSE 0 END,
+            interactive_used = t.interactive_used + CASE WHEN v_lane THEN p_weight ELSE 0 END
         WHERE t.pool = v_pool AND t.venue = p_venue;
     INSERT INTO egress_budget.spend AS sp (pool, venue, sharer, window_start, used, last_grant)
         VALUES (v_pool, p_venue, v_sharer, v_start, p_weight, v_now)
         ON CONFLICT (pool, venue, sharer, window_start) DO UPDATE SET used = sp.used + p_weight, last_grant = v_now;
+    IF v_lane THEN
+        wait_seconds := 0;
+        RETURN;  -- ahead of the queue: the sharer's place in it (a sync of its own waiting) stays as it was
+    END IF;
     -- Served: it waits for nothing now, and keeps its place for the rest of its burst, up to the quantum.
     v_spent := CASE WHEN v_placed THEN v_place.spent ELSE 0 END + p_weight;
     INSERT INTO egress_budget.place AS q (pool, venue, sharer, since, wanted, due, until, spent)
@@ -284,11 +316,11 @@ END
 $fn$;
 """
 
-FUNCTIONS = ("acquire(text, integer)", "report_ban(text, double precision, boolean)")
+FUNCTIONS = ("acquire(text, integer, boolean)", "report_ban(text, double precision, boolean)")
 # Called by the two functions only, as their owner: no tenant may execute it.
 INTERNAL_FUNCTIONS = ("lock_window(text, text)",)
 # Signatures of earlier releases, dropped when the schema is updated (a tenant could otherwise still call them).
-RETIRED_FUNCTIONS = ("report_ban(text, double precision)",)
+RETIRED_FUNCTIONS = ("report_ban(text, double precision)", "acquire(text, integer)")
 # acquire's first release returned (wait_seconds, banned boolean); a result type cannot be replaced in place.
 _ACQUIRE_RESULT = "wait_seconds double precision, hold text"
 
@@ -327,7 +359,7 @@ def ensure_schema(admin: Conn) -> None:
             (SCHEMA,),
         ).fetchone()
         if result is not None and _ACQUIRE_RESULT not in str(result[0]):
-            admin.execute(sql.SQL(f"DROP FUNCTION {SCHEMA}.acquire(text, integer)"))
+            admin.execute(sql.SQL(f"DROP FUNCTION {SCHEMA}.{FUNCTIONS[0]}"))
         admin.execute(
             _LOCK_WINDOW.replace("%(lock_wait)s", LOCK_WAIT).replace("%(namespace)s", str(ADVISORY_NAMESPACE))
         )
@@ -344,19 +376,29 @@ def ensure_schema(admin: Conn) -> None:
         for venue, adapter in sorted(ADAPTERS.items()):
             if adapter.ip_limit is not None:
                 heaviest = max(adapter.weights.values(), default=1)
-                set_venue_limit(admin, venue, adapter.ip_limit.budget, adapter.ip_limit.window_seconds, heaviest)
+                budget = adapter.ip_limit.budget
+                reserve = budget // INTERACTIVE_SHARE
+                set_venue_limit(admin, venue, budget, adapter.ip_limit.window_seconds, heaviest, reserve)
     finally:
         admin.execute("RESET ROLE")
 
 
-def set_venue_limit(admin: Conn, venue: str, budget: int, window_seconds: int, max_weight: int | None = None) -> None:
-    """The budget every pool plans to spend on `venue` per window, and the most one request may ask for (the
-    adapters' numbers; tests shorten them; None: the budget)."""
+def set_venue_limit(
+    admin: Conn,
+    venue: str,
+    budget: int,
+    window_seconds: int,
+    max_weight: int | None = None,
+    interactive_reserve: int = 0,
+) -> None:
+    """The budget every pool plans to spend on `venue` per window, the most one request may ask for (the
+    adapters' numbers; tests shorten them; None: the budget), and the interactive lane's share of each window."""
     admin.execute(
-        "INSERT INTO egress_budget.venue_limit (venue, budget, window_seconds, max_weight) VALUES (%s, %s, %s, %s) "
-        "ON CONFLICT (venue) DO UPDATE SET budget = excluded.budget, window_seconds = excluded.window_seconds, "
-        "max_weight = excluded.max_weight",
-        (venue, budget, window_seconds, max_weight),
+        "INSERT INTO egress_budget.venue_limit (venue, budget, window_seconds, max_weight, interactive_reserve) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (venue) DO UPDATE SET budget = excluded.budget, "
+        "window_seconds = excluded.window_seconds, max_weight = excluded.max_weight, "
+        "interactive_reserve = excluded.interactive_reserve",
+        (venue, budget, window_seconds, max_weight, interactive_reserve),
     )
 
 

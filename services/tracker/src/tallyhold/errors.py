@@ -8,7 +8,7 @@
     ├── PayloadTooLarge           413  payload_too_large
     ├── TooManyAuthFailures       429  too_many_auth_failures (with Retry-After)
     ├── Unprocessable             422  invalid_request / invalid_amount / write_permissions / ...
-    ├── ServiceUnavailable        503  vault_unavailable / database_unavailable
+    ├── ServiceUnavailable        503  vault_unavailable / database_unavailable / exchange_budget_busy (Retry-After)
     └── UpstreamError             502  exchange_unavailable (504 for timeouts)
 
 Details are chosen by the code that raises; they never carry request input or a secret. Anything that is not a

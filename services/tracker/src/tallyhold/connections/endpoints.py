@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -21,13 +21,25 @@ from tallyhold.connections.schemas import (
 )
 from tallyhold.credentials.dependencies import CipherDep
 from tallyhold.db import transaction
-from tallyhold.errors import error_responses
+from tallyhold.errors import ErrorBody, error_responses
 from tallyhold.security.guard import GuardedBody
 from tallyhold.sync.dependencies import SyncControlDep
 
 router = APIRouter(
     prefix="/v1/connections", tags=["connections"], route_class=DecimalJSONRoute, responses=error_responses(401)
 )
+
+
+# The key check's own 503: its turn for the egress IP's budget is further off than a user is kept waiting.
+KEY_CHECK_BUSY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorBody,
+        "description": "`exchange_budget_busy`: the exchange's request budget for this server's address is queued "
+        "further off than a key check waits; the exchange was not asked and nothing was stored. Try again after "
+        "`Retry-After` seconds. Also `vault_unavailable` / `database_unavailable`.",
+        "headers": {"Retry-After": {"description": "Seconds until the check's turn", "schema": {"type": "integer"}}},
+    }
+}
 
 
 @router.post("/manual", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 409, 413, 422))
@@ -48,7 +60,11 @@ async def create_manual_connection(
     )
 
 
-@router.post("/exchange", status_code=status.HTTP_201_CREATED, responses=error_responses(400, 413, 422, 502, 503, 504))
+@router.post(
+    "/exchange",
+    status_code=status.HTTP_201_CREATED,
+    responses={**error_responses(400, 413, 422, 502, 504), **KEY_CHECK_BUSY},
+)
 async def create_exchange_connection(
     body: ExchangeConnectionCreate,
     token: CurrentToken,
@@ -69,7 +85,9 @@ async def create_exchange_connection(
         )
 
 
-@router.put("/{connection_id}/credentials", responses=error_responses(400, 404, 413, 422, 502, 503, 504))
+@router.put(
+    "/{connection_id}/credentials", responses={**error_responses(400, 404, 413, 422, 502, 504), **KEY_CHECK_BUSY}
+)
 async def replace_exchange_credentials(
     connection_id: uuid.UUID,
     body: CredentialsReplace,

@@ -8,8 +8,8 @@ told; and a ban (418) or a 429 answer is reported so that every sharer holds bac
 The budget lives in the shared Postgres (schema `egress_budget`, reached only through two functions; the
 provisioner creates it). The worker has no database access, so it asks the API process over its pipe
 (`PipeBudget`); in-process dispatch asks the API side's `SharedBudget` directly. Either way the call site sees
-the `Budget` protocol, found in a context variable. Only the venue name and a weight or a number of seconds go
-out; only a wait comes back.
+the `Budget` protocol, found in a context variable. Only the venue name and a weight (and whether a customer waits
+on the request) or a number of seconds go out; only a wait comes back.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ class BudgetUnavailable(Exception):
 
 
 class Budget(Protocol):
-    async def acquire(self, venue: str, weight: int) -> Grant: ...
+    async def acquire(self, venue: str, weight: int, *, interactive: bool = False) -> Grant:
+        """`interactive`: a customer waits on this request (a key check): the pool's lane may serve it ahead of
+        the queue."""
 
     async def hold_back(self, venue: str, seconds: float, *, banned: bool) -> None:
         """Every sharer holds back `seconds`; `banned`: a ban (418), else a rate limit (429 with Retry-After)."""
@@ -60,7 +62,7 @@ CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("tallyho
 class PipeBudget:
     """The worker's side: asks the API process, which owns the database session, over the egress pipe.
 
-    worker → parent  {"budget": {"n": 3, "venue": "binance", "weight": 20}}
+    worker → parent  {"budget": {"n": 3, "venue": "binance", "weight": 20, "interactive": false}}
     worker → parent  {"budget": {"n": 4, "venue": "binance", "hold_back": 120.0, "banned": true}}
     parent → worker  {"budget_reply": 3, "wait": 0.0, "hold": null}   or   {"budget_reply": 3, "error": "..."}
     """
@@ -71,8 +73,8 @@ class PipeBudget:
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._closed = False
 
-    async def acquire(self, venue: str, weight: int) -> Grant:
-        reply = await self._ask({"venue": venue, "weight": weight})
+    async def acquire(self, venue: str, weight: int, *, interactive: bool = False) -> Grant:
+        reply = await self._ask({"venue": venue, "weight": weight, "interactive": interactive})
         hold = reply.get("hold")
         return Grant(wait=float(reply.get("wait") or 0.0), hold=hold if hold in HOLDS else None)
 

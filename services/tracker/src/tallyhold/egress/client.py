@@ -167,7 +167,7 @@ class EgressClient:
             if isinstance(hold, int | float) and isinstance(banned, bool):
                 await self.budget.hold_back(venue, float(hold), banned=banned)
             elif isinstance(weight, int):
-                grant = await self.budget.acquire(venue, weight)
+                grant = await self.budget.acquire(venue, weight, interactive=question.get("interactive") is True)
                 reply.update(wait=grant.wait, hold=grant.hold)
             else:
                 raise egress_budget.BudgetUnavailable(egress_budget.BudgetUnavailable.code)

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,7 +25,7 @@ from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.model import Holding, KeyReport
 from tallyhold.exchanges.parse import Malformed
 from tallyhold.exchanges.registry import adapter_for
-from tallyhold.exchanges.session import ForbiddenCall, VenueApi, open_session
+from tallyhold.exchanges.session import CallPolicy, ForbiddenCall, VenueApi, open_session
 from tallyhold.exchanges.venues.base import Adapter, ProbeInconclusive
 from tallyhold.exchanges.wire import (
     BalancesRequest,
@@ -45,7 +46,9 @@ async def verify(request: VerifyRequest, config: EgressConfig) -> VerifyReply:
     adapter = _adapter(request.exchange)
     if adapter.info.verification == "unverifiable" and not request.acknowledge_unverifiable:
         raise EgressError.of("unverifiable_permissions", "the venue has no permission endpoint")
-    async with _session(adapter, request.key, config) as api:
+    # A customer waits for this answer: the pool's interactive lane, and a bounded wait for its turn in all.
+    policy = replace(CallPolicy.from_config(config), interactive=True)
+    async with _session(adapter, request.key, config, policy) as api:
         report = await _inspect(adapter, api)
     _refuse_unless_read_only(report)
     return VerifyReply(report=report)
@@ -144,11 +147,13 @@ def _aggregate(adapter: Adapter, holdings: list[Holding], common: dict[str, str]
 
 
 @asynccontextmanager
-async def _session(adapter: Adapter, key: ExchangeKey, config: EgressConfig) -> AsyncIterator[VenueApi]:
+async def _session(
+    adapter: Adapter, key: ExchangeKey, config: EgressConfig, policy: CallPolicy | None = None
+) -> AsyncIterator[VenueApi]:
     """One ccxt session, with every failure inside it translated to an EgressError and an overall deadline."""
     deadline = float((config.options.get("exchanges") or {}).get("deadline", DEFAULT_DEADLINE_SECONDS))
     try:
-        async with asyncio.timeout(deadline), open_session(adapter, key, config) as api:
+        async with asyncio.timeout(deadline), open_session(adapter, key, config, policy) as api:
             yield api
     except CallFailure as failure:
         raise EgressError.of(

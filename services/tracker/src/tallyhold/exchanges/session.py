@@ -69,13 +69,30 @@ class CallPolicy:
     # A shared-budget wait longer than this (a ban, a turn in the pool's queue windows away) is not waited out
     # inside the call: it fails as rate_limited/banned with that Retry-After, and the engine comes back then.
     budget_wait_max: float = 30.0
+    # A key check's user waits on the HTTP request: all of the check's shared-budget waits together stay within
+    # this, far below the 60 s at which common reverse proxies and load balancers give up. A turn further off
+    # fails the check as `exchange_budget_busy` with the turn's Retry-After (the pool keeps the instance's place
+    # until shortly after it), never as the venue failing.
+    key_check_budget_wait: float = 20.0
+    # A customer waits on this session's answer (a key check): its budget requests go in the pool's interactive
+    # lane (served ahead of the queue while the lane has room), and all its waits together stay within
+    # `key_check_budget_wait`. Otherwise (a sync) each wait is bounded on its own (`budget_wait_max`).
+    interactive: bool = False
 
     @classmethod
     def from_config(cls, config: EgressConfig) -> CallPolicy:
         """Defaults, tuned by `config.options["exchanges"]` (tests and benches shorten the waits)."""
         tuning = config.options.get("exchanges") or {}
         policy = cls()
-        for name in ("backoff_base", "backoff_cap", "inline_retry_after", "timeout", "burst_syncs", "budget_wait_max"):
+        for name in (
+            "backoff_base",
+            "backoff_cap",
+            "inline_retry_after",
+            "timeout",
+            "burst_syncs",
+            "budget_wait_max",
+            "key_check_budget_wait",
+        ):
             if name in tuning:
                 setattr(policy, name, float(tuning[name]))
         if "attempts" in tuning:
@@ -115,6 +132,7 @@ class VenueApi:
         self._policy = policy
         self._denied = denied(self.venue)
         self.requests = 0
+        self._budget_waited = 0.0
 
     @property
     def key_id(self) -> str:
@@ -162,7 +180,7 @@ class VenueApi:
         weight = self._adapter.weight(method)
         while True:
             try:
-                grant = await budget.acquire(self.venue, weight)
+                grant = await budget.acquire(self.venue, weight, interactive=self._policy.interactive)
             except BudgetUnavailable:
                 raise CallFailure(BudgetUnavailable.code, True) from None
             if grant.wait <= 0:
@@ -171,12 +189,18 @@ class VenueApi:
                 # A held pool is the venue's own verdict (a 429's Retry-After, a ban), reported as such so the
                 # engine holds the venue's other sources back too.
                 raise CallFailure(grant.hold, True, grant.wait, error_class=POOL_HOLD)
-            if grant.wait > self._policy.budget_wait_max:
+            if grant.wait > self._budget_wait_left():
                 # The pool is busy, not held: the sync gives its slot back and comes back at its turn (the pool
-                # keeps its place in the queue until then).
+                # keeps its place in the queue until then); a key check answers when to try again.
                 raise CallFailure("rate_limited", True, grant.wait, error_class=POOL_QUEUE)
+            self._budget_waited += grant.wait
             # a little spread, so that the sharers told to wait for the same moment do not all ask at once
             await asyncio.sleep(grant.wait + random.uniform(0, min(1.0, grant.wait / 10)))
+
+    def _budget_wait_left(self) -> float:
+        if self._policy.interactive:
+            return self._policy.key_check_budget_wait - self._budget_waited
+        return self._policy.budget_wait_max
 
     async def _hold_back_sharers(self, failure: CallFailure) -> None:
         """A ban or a 429 from a venue with a per-IP limit concerns every instance on this IP: tell the budget."""

@@ -35,11 +35,11 @@ class SharedBudget:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def acquire(self, venue: str, weight: int) -> Grant:
+    async def acquire(self, venue: str, weight: int, *, interactive: bool = False) -> Grant:
         venue = shared_venue(venue)
         try:
             async with transaction(self._sessions) as session:
-                wait, hold = await BudgetRepository(session).acquire(venue, int(weight))
+                wait, hold = await BudgetRepository(session).acquire(venue, int(weight), interactive=interactive)
         except SQLAlchemyError as error:
             logger.error("egress budget unavailable", extra={"venue": venue, "error": type(error).__name__})
             raise BudgetUnavailable(BudgetUnavailable.code) from None

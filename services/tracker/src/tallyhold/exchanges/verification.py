@@ -10,6 +10,8 @@ Verifier errors (all `TallyholdError`s, raised before any cipher call or row wri
     422 invalid_credentials       the exchange rejected the key (bad, revoked, expired)
     422 unverifiable_permissions  no permission endpoint and `acknowledge_unverifiable` was not set
     502 exchange_unavailable      the exchange failed or answered something we could not read
+    503 exchange_budget_busy      the egress IP's budget for the exchange is queued further than a check waits
+                                  (with Retry-After); the exchange was not asked
     504 exchange_unavailable      the exchange did not answer in time
 """
 

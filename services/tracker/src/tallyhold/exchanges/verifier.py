@@ -8,18 +8,22 @@ Refusals, in the order they are decided:
     422 write_permissions         `switch_off`: what to disable, in the venue's own words
     422 missing_read_permission   `switch_on`: the read permission the key lacks
     502 exchange_unavailable      the venue failed, limited us, or answered something unreadable
+    503 exchange_budget_busy      the check's turn in the egress pool's queue for the venue's per-IP budget is
+                                  further off than a check waits (`key_check_budget_wait`): Retry-After says when
     504 exchange_unavailable      the venue did not answer in time
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tallyhold.egress.budget import POOL_QUEUE
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressError
-from tallyhold.errors import BadRequest, TallyholdError, Unprocessable, UpstreamError
+from tallyhold.errors import BadRequest, ServiceUnavailable, TallyholdError, Unprocessable, UpstreamError
 from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.registry import venue_info
 from tallyhold.exchanges.verification import KeyVerification, Permissions
@@ -34,6 +38,24 @@ EXPIRY_WARNING = timedelta(days=14)
 class UpstreamTimeout(UpstreamError):
     status_code = 504
     default_code = "exchange_unavailable"
+
+
+class ExchangeBudgetBusy(ServiceUnavailable):
+    """The venue is fine and was not asked: this IP's budget for it is queued past what a key check waits."""
+
+    default_code = "exchange_budget_busy"
+
+    def __init__(self, venue: str, retry_after: float | None) -> None:
+        # Whole seconds, at least one: the turn itself (the pool keeps the instance's place until shortly after).
+        self.retry_after = max(1, math.ceil(retry_after or 0.0))
+        super().__init__(
+            f"{venue}'s request budget for this server's address is in use; the key check's turn comes in about "
+            f"{self.retry_after} s. Try again then; nothing was stored.",
+            retry_after=self.retry_after,
+        )
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ExchangeCredentialVerifier:
@@ -145,6 +167,8 @@ def refusal(venue: str, failure: EgressError) -> TallyholdError:
         return Unprocessable("This exchange cannot report a key's permissions.", code="unverifiable_permissions")
     if code == "unsupported_exchange":
         return BadRequest("This exchange is not supported.", code="unsupported_exchange")
+    if details.get("held_by") == POOL_QUEUE:
+        return ExchangeBudgetBusy(venue, failure.failure.retry_after)
     if code in {"timeout", "egress_timeout"}:
         return UpstreamTimeout(f"{venue} did not answer in time; try again.", reason=code)
     extra: dict[str, Any] = {"reason": code}
