@@ -164,6 +164,14 @@ def standard_library_only(prefix: Path) -> None:
         shutil.rmtree(prefix / ours.relative_to(ours.anchor), ignore_errors=True)
 
 
+def _resolves(revision: str) -> bool:
+    found = subprocess.run(
+        ["git", "-C", str(checkout_root()), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+        capture_output=True,
+    )
+    return found.returncode == 0
+
+
 def export_baseline(revision: str, folder: Path) -> Path:
     """The tracker's sources at `revision`, compiled (as `make install` compiles the checkout's): the folder to put
     first on the worker's PYTHONPATH."""
@@ -190,7 +198,9 @@ def main() -> None:
     starts: dict[tuple[str, str], list[Start]] = {}
     with tempfile.TemporaryDirectory(prefix="th-bench-worker-") as tmp:
         states: dict[str, dict[str, str | None]] = {"this checkout": {}}
-        if revision:
+        if revision and not _resolves(revision):
+            print(f"baseline {revision!r} is no commit of this repository: no baseline measured")
+        elif revision:
             baseline = export_baseline(revision, Path(tmp) / "baseline")
             states["baseline"] = {"PYTHONPATH": str(baseline)}
         world = World(Path(tmp)).start()
