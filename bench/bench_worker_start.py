@@ -1,19 +1,26 @@
 """CPU of one egress worker start and sync: what a host of many customers pays once per customer and sync interval
-(the worker exits when idle), measured with and without compiled bytecode in the same run.
+(the worker exits when idle), measured for this checkout against a baseline commit, and with and without compiled
+bytecode, in the same run.
 
-The sync is a capacity customer's mix (bench/world.py): Binance and Kraken balances on the sandbox venues, 3
-Ethereum wallets with the curated tokens on anvil, 1 zpub on the Esplora sandbox, and a price read, all sent at
-once through a fresh `EgressClient` worker, as the instance's sync sends them. The figure is the worker's own CPU
-(user + system, from /proc) once every answer is in, and its peak RSS.
+Jobs, each sent at once through a fresh `EgressClient` worker, as the instance's sync sends them, with the
+cycle's price read (bench/world.py's sandbox venues, anvil and Esplora sandbox):
+- **mix**: the capacity customer's (Binance and Kraken balances, 3 Ethereum wallets with the curated tokens, 1
+  zpub);
+- **exchanges**: Binance and Kraken only (a customer without wallets);
+- **wallets**: the 3 Ethereum wallets and the zpub only (a customer without exchange accounts).
+The figure is the worker's own CPU (user + system, from /proc) once every answer is in, and its peak RSS.
 
-Both states write no bytecode (PYTHONDONTWRITEBYTECODE=1), as on the local backend, where the worker runs as the
+States, none writing bytecode (PYTHONDONTWRITEBYTECODE=1), as on the local backend, where the worker runs as the
 customer's own OS user and cannot write into the venv:
-- **with bytecode**: the venv and checkout as `make install` leaves them (compiled);
-- **without**: PYTHONPYCACHEPREFIX names a folder holding the standard library's bytecode only (written by a
-  first run, then the venv's and checkout's parts removed), so every library and Tallyhold module is compiled
-  from source at each start, as it was before `make install` compiled them.
+- **this checkout**: the venv and checkout as `make install` leaves them (compiled);
+- **baseline**: the worker's Tallyhold sources at TALLYHOLD_BENCH_WORKER_BASELINE (a git revision, `main` by
+  default; empty: no baseline), exported from this repository and compiled, put first on the worker's
+  PYTHONPATH; the libraries are the venv's, the client side this checkout's;
+- **without bytecode** (mix only): PYTHONPYCACHEPREFIX names a folder holding the standard library's bytecode
+  only (written by a first run, then the venv's and checkout's parts removed), so every library and Tallyhold
+  module is compiled from source at each start, as it was before `make install` compiled them.
 
-Knob: TALLYHOLD_BENCH_WORKER_RUNS (starts per state, alternating; 3 by default). Figures are medians.
+Knob: TALLYHOLD_BENCH_WORKER_RUNS (starts per job and state, interleaved; 3 by default). Figures are medians.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ import asyncio
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +54,12 @@ from tallyhold_sandbox import RemoteControl
 from tallyhold_sandbox.credentials import generate
 
 PRICED = ["BTC", "ETH", "DOT", "USDC", "DAI"]
+JOBS = {
+    "mix": "2 exchanges, 3 Ethereum wallets, 1 zpub, prices",
+    "exchanges": "2 exchanges, prices",
+    "wallets": "3 Ethereum wallets, 1 zpub, prices",
+}
+TRACKER_SOURCES = "services/tracker/src"
 
 
 @dataclass(frozen=True)
@@ -81,23 +95,28 @@ class Customer:
         self.wallets = [WalletBalancesRequest(chain="ethereum", address=a, tokens=tokens) for a in world.wallets[:3]]
         self.xpub = WalletBalancesRequest(chain="bitcoin", xpub=XPUB.extended_public_key)
 
-    async def sync(self) -> Start:
+    async def sync(self, job: str) -> Start:
         client = EgressClient(self.config)
         try:
-            calls = [
-                *(
+            calls: list[Awaitable[object]] = []
+            if job in ("mix", "exchanges"):
+                calls += [
                     client.call(
                         "exchange.balances", BalancesRequest(exchange=v, key=k, check_permissions=False), SourceBalances
                     )
                     for v, k in self.keys.items()
-                ),
-                *(client.call("chain.balances", wallet, SourceBalances) for wallet in [*self.wallets, self.xpub]),
+                ]
+            if job in ("mix", "wallets"):
+                calls += [
+                    client.call("chain.balances", wallet, SourceBalances) for wallet in [*self.wallets, self.xpub]
+                ]
+            calls.append(
                 client.call(
                     "prices.tickers",
                     TickersRequest(venues=["kraken", "binance"], assets=PRICED, quote="USD"),
                     TickersReply,
-                ),
-            ]
+                )
+            )
             answers = await asyncio.gather(*calls)
             if any(isinstance(a, SourceBalances) and not a.balances for a in answers):
                 raise RuntimeError("a source answered no balances: the sync did not run as a customer's would")
@@ -145,37 +164,78 @@ def standard_library_only(prefix: Path) -> None:
         shutil.rmtree(prefix / ours.relative_to(ours.anchor), ignore_errors=True)
 
 
+def _resolves(revision: str) -> bool:
+    found = subprocess.run(
+        ["git", "-C", str(checkout_root()), "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+        capture_output=True,
+    )
+    return found.returncode == 0
+
+
+def export_baseline(revision: str, folder: Path) -> Path:
+    """The tracker's sources at `revision`, compiled (as `make install` compiles the checkout's): the folder to put
+    first on the worker's PYTHONPATH."""
+    archive = subprocess.run(
+        ["git", "-C", str(checkout_root()), "archive", revision, TRACKER_SOURCES],
+        capture_output=True,
+        check=True,
+    ).stdout
+    folder.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    sources = folder / TRACKER_SOURCES
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(sources)], check=True)
+    return sources
+
+
+def _median(starts: list[Start]) -> tuple[float, float]:
+    return statistics.median(s.cpu_seconds for s in starts), statistics.median(s.peak_rss_mib for s in starts)
+
+
 def main() -> None:
     runs = int(os.environ.get("TALLYHOLD_BENCH_WORKER_RUNS", "3"))
-    print(f"load {os.getloadavg()[0]:.2f}; {runs} worker starts per state, alternating")
+    revision = os.environ.get("TALLYHOLD_BENCH_WORKER_BASELINE", "main")
+    print(f"load {os.getloadavg()[0]:.2f}; {runs} worker starts per job and state, interleaved; baseline {revision!r}")
+    starts: dict[tuple[str, str], list[Start]] = {}
     with tempfile.TemporaryDirectory(prefix="th-bench-worker-") as tmp:
+        states: dict[str, dict[str, str | None]] = {"this checkout": {}}
+        if revision and not _resolves(revision):
+            print(f"baseline {revision!r} is no commit of this repository: no baseline measured")
+        elif revision:
+            baseline = export_baseline(revision, Path(tmp) / "baseline")
+            states["baseline"] = {"PYTHONPATH": str(baseline)}
         world = World(Path(tmp)).start()
         try:
             customer = Customer(world)
             prefix = Path(tmp) / "pycache"
             with environment(PYTHONPYCACHEPREFIX=str(prefix), PYTHONDONTWRITEBYTECODE=None):
-                asyncio.run(customer.sync())  # writes every module's bytecode into the prefix
+                asyncio.run(customer.sync("mix"))  # writes every module's bytecode into the prefix
             standard_library_only(prefix)
-            with_bytecode: list[Start] = []
-            without: list[Start] = []
             for _ in range(runs):
                 with environment(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=None):
-                    with_bytecode.append(asyncio.run(customer.sync()))
+                    for job in JOBS:
+                        for state, env in states.items():
+                            with environment(**env):
+                                starts.setdefault((job, state), []).append(asyncio.run(customer.sync(job)))
                     with environment(PYTHONPYCACHEPREFIX=str(prefix)):
-                        without.append(asyncio.run(customer.sync()))
+                        starts.setdefault(("mix", "without bytecode"), []).append(asyncio.run(customer.sync("mix")))
         finally:
             world.stop()
-    cpu_with = statistics.median(s.cpu_seconds for s in with_bytecode)
-    cpu_without = statistics.median(s.cpu_seconds for s in without)
+    for job, what in JOBS.items():
+        cpu, rss = _median(starts[(job, "this checkout")])
+        line = f"{job} ({what}): worker start + sync CPU {cpu:.2f} s, peak RSS {rss:.0f} MiB"
+        if (job, "baseline") in starts:
+            base_cpu, base_rss = _median(starts[(job, "baseline")])
+            line += f"; baseline {base_cpu:.2f} s, {base_rss:.0f} MiB ({base_cpu / cpu:.2f}× the CPU)"
+        print(line)
+    cpu_with, _ = _median(starts[("mix", "this checkout")])
+    cpu_without, rss_without = _median(starts[("mix", "without bytecode")])
     print(
-        f"one worker start + sync (2 exchanges, 3 Ethereum wallets, 1 zpub, prices): CPU {cpu_with:.2f} s with "
-        f"bytecode, {cpu_without:.2f} s without ({cpu_without / cpu_with:.2f}×); peak RSS "
-        f"{statistics.median(s.peak_rss_mib for s in with_bytecode):.0f} MiB with, "
-        f"{statistics.median(s.peak_rss_mib for s in without):.0f} MiB without"
+        f"mix without bytecode: CPU {cpu_without:.2f} s ({cpu_without / cpu_with:.2f}× with), peak RSS "
+        f"{rss_without:.0f} MiB"
     )
     print(
         f"per customer and 5-minute interval on 2 cores at 200 customers, the budget is 3.00 s of CPU for "
-        f"everything; the worker alone takes {cpu_with:.2f} s of it; load {os.getloadavg()[0]:.2f}"
+        f"everything; the mix's worker alone takes {cpu_with:.2f} s of it; load {os.getloadavg()[0]:.2f}"
     )
 
 

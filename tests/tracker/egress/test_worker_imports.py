@@ -35,7 +35,7 @@ from tallyhold.egress.operations import OPERATIONS
 worker.prepare_imports()
 for op in OPERATIONS.values():
     op.request_model(), op.reply_model(), op.handler_function()
-importlib.import_module("tallyhold.chains.bitcoin")
+importlib.import_module("tallyhold.chains.bitcoin"), importlib.import_module("tallyhold.chains.evm")
 import ccxt.async_support
 ccxt.async_support.binance, ccxt.async_support.kraken
 """

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from tallyhold import lean_imports
-from tallyhold.egress import budget, ccxt_packages
+from tallyhold.egress import budget, ccxt_packages, keyfile_bls, lazy_packages
 from tallyhold.egress.dispatch import dispatch
 from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.logging import configure_logging
@@ -92,10 +92,13 @@ WORKER_NICENESS = 10
 
 
 def prepare_imports() -> None:
-    """Before anything imports ccxt, requests (ccxt's and web3's synchronous clients import it) or httpx (the
-    Esplora client): what no call of the worker uses is never imported, CPU saved at every worker start."""
+    """Before anything imports ccxt, web3, bip_utils, requests (ccxt's and web3's synchronous clients import it)
+    or httpx (the Esplora client): what no call of the worker uses is never imported, CPU saved at every worker
+    start."""
     lean_imports.leave_out_for_good()
     ccxt_packages.install()  # only the venues asked for get imported
+    keyfile_bls.install()  # web3's import without py_ecc's BLS12-381 tables
+    lazy_packages.install("bip_utils")  # the xpub scan's names only, not every coin's
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from tallyhold.exchanges.denylist import denied
 from tallyhold.exchanges.errors import INLINE_RETRY, CallFailure, classify, decode_body, retry_after_seconds
 from tallyhold.exchanges.guard import ForbiddenRequest, TransportGuard, endpoints_of, request_cost
 from tallyhold.exchanges.key import ExchangeKey
+from tallyhold.exchanges.tls import share_tls_context
 from tallyhold.exchanges.venues.base import Adapter
 from tallyhold.logging import pin_third_party_loggers
 
@@ -292,6 +293,7 @@ async def open_session(
         exchange.urls["api"] = point_at(exchange.urls["api"], override)
     _guard_transport(exchange, guard)
     record_responses(exchange)
+    share_tls_context(exchange)
     _map_venue_errors(exchange, adapter)
     try:
         yield VenueApi(adapter, exchange, key, policy)

@@ -22,6 +22,7 @@ from typing import Any
 from tallyhold.egress.protocol import EgressConfig
 from tallyhold.exchanges.errors import CallFailure
 from tallyhold.exchanges.session import point_at, record_responses, translated
+from tallyhold.exchanges.tls import share_tls_context
 from tallyhold.prices.conversion import resolve
 from tallyhold.prices.wire import Ticker, TickersReply, TickersRequest, VenueFailure
 
@@ -95,6 +96,7 @@ async def fetch_tickers(request: TickersRequest, config: EgressConfig) -> Ticker
         if override:
             exchange.urls["api"] = point_at(exchange.urls["api"], override)
         record_responses(exchange, numbers=str)
+        share_tls_context(exchange)
         try:
             tickers.extend(await _venue_tickers(exchange, venue, wanted))
         except CallFailure as failure:

@@ -1,0 +1,46 @@
+"""bip_utils loaded as packages of names imported on first read (egress/lazy_packages.py), as the egress worker
+loads it: the xpub scan derives the same addresses as with bip_utils' own package files (built here, in the test
+process, by bip_utils' full BIP-44 classes), without importing the coins it never uses; a package file that does
+more than re-export is refused, never run half-lazily."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tallyhold.egress.lazy_packages import _re_exports
+from tests.fixtures.esplora import SeedWallet
+
+KINDS = ("xpub", "ypub", "zpub")
+DERIVE = """
+import json, sys
+from tallyhold.egress import worker
+worker.prepare_imports()
+from tallyhold.chains.hdkeys import XpubDeriver
+keys = json.loads(sys.argv[1])
+derived = {k: [XpubDeriver(key).address(chain, i) for chain in (0, 1) for i in range(3)] for k, key in keys.items()}
+unused = ("pytoniq_core", "bip_utils.monero", "bip_utils.cardano", "bip_utils.ton", "bip_utils.bip.bip44")
+print(json.dumps({"addresses": derived, "loaded": [m for m in unused if m in sys.modules]}))
+"""
+
+
+def test_the_xpub_scan_derives_the_same_addresses_without_the_unused_coins() -> None:
+    keys = {kind: SeedWallet(kind).extended_public_key for kind in KINDS}
+    done = subprocess.run([sys.executable, "-c", DERIVE, json.dumps(keys)], capture_output=True, text=True, check=True)
+    found = json.loads(done.stdout)
+    expected = {kind: [SeedWallet(kind).address(chain, i) for chain in (0, 1) for i in range(3)] for kind in KINDS}
+    assert found == {"addresses": expected, "loaded": []}
+
+
+def test_a_package_file_doing_more_than_re_exporting_is_refused() -> None:
+    assert _re_exports(ast.parse('"""doc"""\nfrom p.m import A as B, C\n'), "p") == {
+        "B": ("p.m", "A"),
+        "C": ("p.m", "C"),
+    }
+    for source in ("from p.m import A\nREGISTRY = {}\n", "from p.m import *\n", "from .m import A\n"):
+        with pytest.raises(ImportError):
+            _re_exports(ast.parse(source), "p")
