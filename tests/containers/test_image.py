@@ -37,6 +37,7 @@ from tallyhold_sandbox.credentials import generate
 from tests.containers.layers import layer_count, layer_files, save
 from tests.fixtures.bytecode import INSTANCE_IMPORTS, bytecode_check
 from tests.fixtures.containers import PodmanRun
+from tests.fixtures.esplora import SeedWallet
 from tests.fixtures.instance import issue_token, sandbox_settings, settings_env, wait_idle
 from tests.fixtures.openapi import SERVED_DOCUMENT, served_document
 from tests.fixtures.platform import Tenant
@@ -346,3 +347,45 @@ def test_the_instance_runs_without_docstrings_and_compiles_nothing_yet_serves_ev
     # command line's help, Tallyhold's own docstrings, stays.
     assert run_in_image(tracker_image, "python", "-c", LIBRARY_DOCSTRINGS).split() == ["None", "None"]
     assert "Access tokens for the instance's API." in run_in_image(tracker_image, "tallyhold", "token", "--help")
+
+
+# The egress worker's start inside the image, as it prepares itself (egress/worker.py): its loaders read library
+# files the image slims (tools/image/slim_venv.py), so an xpub scan and an EVM request must work there too, and
+# still without the coins and the BLS tables they never use: bip_utils' names from its kept `__init__` sources
+# (egress/lazy_packages.py), py_ecc's curve order from its bytecode (egress/keyfile_bls.py).
+# BLS12-381's group order r, as the curve's specification gives it.
+BLS12_381_CURVE_ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
+WORKER_JOBS = """
+import asyncio, json, sys
+from tallyhold.egress import worker
+worker.prepare_imports()
+from tallyhold.chains.hdkeys import XpubDeriver
+from tallyhold.egress.dispatch import dispatch
+from tallyhold.egress.protocol import EgressConfig, EgressError
+addresses = [XpubDeriver(sys.argv[1]).address(chain, i) for chain in (0, 1) for i in range(3)]
+config = EgressConfig(customer_id="t_00000000000000ff", log_level="WARNING")
+try:
+    asyncio.run(dispatch("chain.balances", {"chain": "ethereum", "address": "0x" + "11" * 20}, config))
+    evm = "ok"
+except EgressError as error:
+    evm = error.code
+import eth_keyfile.keyfile
+unused = ("bip_utils.monero", "bip_utils.cardano", "bip_utils.ton", "py_ecc.bls", "py_ecc.optimized_bls12_381")
+print(json.dumps({"addresses": addresses, "evm": evm, "web3": "web3" in sys.modules,
+                  "curve_order": str(eth_keyfile.keyfile.curve_order),
+                  "loaded": [m for m in unused if m in sys.modules]}))
+"""
+
+
+def test_the_egress_worker_reads_xpubs_and_evm_wallets_in_the_image_without_the_unused_libraries(
+    tracker_image: str,
+) -> None:
+    wallet = SeedWallet("zpub")
+    found = json.loads(run_in_image(tracker_image, "python", "-c", WORKER_JOBS, wallet.extended_public_key))
+    assert found == {
+        "addresses": [wallet.address(chain, i) for chain in (0, 1) for i in range(3)],
+        "evm": "chain_not_configured",  # web3 loaded and the request reached its check, before any network
+        "web3": True,
+        "curve_order": str(BLS12_381_CURVE_ORDER),
+        "loaded": [],
+    }

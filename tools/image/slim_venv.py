@@ -21,7 +21,9 @@ runtime stage: what the running tracker never loads goes, what it loads is kept 
   the image serves with the checkout's). The column ranges would only draw `^^^` under a traceback's source
   line, which a sourceless module cannot show anyway.
 - ccxt's two package `__init__` sources stay: the egress worker reads them to load ccxt without its hundred
-  exchanges (tallyhold/egress/ccxt_packages.py), so they are data it parses, not only modules it imports.
+  exchanges (tallyhold/egress/ccxt_packages.py), so they are data it parses, not only modules it imports. So do
+  the `__init__` sources of every bip_utils package: the worker reads the names they re-export to load each on
+  first use (tallyhold/egress/lazy_packages.py), not every coin bip_utils supports at each xpub scan.
 
 Run with the virtualenv's Python (the version the bytecode is for):
     python -X no_debug_ranges slim_venv.py SITE_PACKAGES
@@ -42,6 +44,14 @@ UNUSED_SUFFIXES = frozenset({".c", ".cpp", ".h", ".pyx", ".pxd", ".pyi"})
 ELF_MAGIC = b"\x7fELF"
 OPTIMIZE = 2  # as `python -OO`: no docstrings, no `assert`
 KEPT_SOURCES = frozenset({"ccxt/__init__.py", "ccxt/async_support/__init__.py"})
+KEPT_PACKAGE_SOURCES = ("bip_utils/",)  # every package `__init__` source below these folders
+
+
+def kept(relative: str) -> bool:
+    """Whether the source at `relative` (to site-packages, POSIX) stays beside its bytecode: data the worker parses."""
+    if relative in KEPT_SOURCES:
+        return True
+    return relative.endswith("/__init__.py") and relative.startswith(KEPT_PACKAGE_SOURCES)
 
 
 def remove_unused(site: Path) -> None:
@@ -79,8 +89,7 @@ def compile_in_place(site: Path) -> None:
     if not compileall.compile_dir(site, quiet=1, legacy=True, optimize=OPTIMIZE, workers=0):
         sys.exit("slim_venv: a module failed to compile")
     for source in site.rglob("*.py"):
-        kept = source.relative_to(site).as_posix() in KEPT_SOURCES
-        if source.is_file() and source.with_suffix(".pyc").is_file() and not kept:
+        if source.is_file() and source.with_suffix(".pyc").is_file() and not kept(source.relative_to(site).as_posix()):
             source.unlink()
 
 

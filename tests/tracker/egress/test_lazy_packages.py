@@ -6,9 +6,12 @@ more than re-export is refused, never run half-lazily."""
 from __future__ import annotations
 
 import ast
+import compileall
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +47,31 @@ def test_a_package_file_doing_more_than_re_exporting_is_refused() -> None:
     for source in ("from p.m import A\nREGISTRY = {}\n", "from p.m import *\n", "from .m import A\n"):
         with pytest.raises(ImportError):
             _re_exports(ast.parse(source), "p")
+
+
+SOURCELESS = """
+import sys
+from tallyhold.egress import lazy_packages
+lazy_packages.install("sourceless_pkg")
+import sourceless_pkg
+print(sourceless_pkg.VALUE, "__getattr__" in vars(sourceless_pkg))
+"""
+
+
+def test_a_package_installed_without_its_source_is_imported_as_it_is(tmp_path: Path) -> None:
+    # As the container image installs libraries: bytecode in the source's place, no `__init__.py` to read names from.
+    package = tmp_path / "sourceless_pkg"
+    package.mkdir()
+    (package / "values.py").write_text("VALUE = 42\n")
+    (package / "__init__.py").write_text("from sourceless_pkg.values import VALUE\n")
+    assert compileall.compile_dir(package, quiet=1, legacy=True)
+    (package / "__init__.py").unlink()
+    path = os.pathsep.join(filter(None, (str(tmp_path), os.environ.get("PYTHONPATH"))))
+    done = subprocess.run(
+        [sys.executable, "-c", SOURCELESS],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    assert done.stdout.split() == ["42", "False"]  # run as bytecode, not made lazy

@@ -6,8 +6,8 @@ BLS12-381 tables (the pairing's Frobenius coefficients and more): about 0.3–0.
 reads an EVM wallet, for BLS (version 4) keystores, which the worker never makes nor opens. `install()` lets
 `eth_keyfile.keyfile` be imported, when something first imports it, with those two names bound to equivalents that
 cost nothing until used:
-- `curve_order` is read from py_ecc's curve module (`bls12_381_curve.py`, run alone without its package, whose
-  `__init__` imports the pairing): py_ecc's own value, not a copy;
+- `curve_order` is read from py_ecc's curve module (`bls12_381_curve.py`, or its `.pyc` where only bytecode is
+  installed, run alone without its package, whose `__init__` imports the pairing): py_ecc's own value, not a copy;
 - `G2ProofOfPossession` is a stand-in that imports py_ecc's cipher suite at its first attribute read
   (`bls.SkToPk(...)`, the only use eth_keyfile makes of it) and answers with the real one.
 Only while `eth_keyfile.keyfile` runs do `py_ecc.bls` and `py_ecc.bls12_381` name the stand-ins; any other import
@@ -30,6 +30,7 @@ KEYFILE = "eth_keyfile.keyfile"
 BLS = "py_ecc.bls"
 CURVE_PACKAGE = "py_ecc.bls12_381"
 CURVE_MODULE = "bls12_381_curve.py"
+CURVE_BYTECODE = "bls12_381_curve.pyc"
 CIPHER_SUITE = "G2ProofOfPossession"
 
 
@@ -100,7 +101,11 @@ def _curve_order() -> int:
     package = importlib.util.find_spec(CURVE_PACKAGE)  # finds the package without running its __init__
     if package is None or not package.submodule_search_locations:
         raise ImportError(f"{CURVE_PACKAGE} is not installed")
-    location = Path(next(iter(package.submodule_search_locations))) / CURVE_MODULE
+    folder = Path(next(iter(package.submodule_search_locations)))
+    # The source, or its bytecode in the source's place where an install keeps bytecode only (the container image).
+    location = next((path for path in (folder / CURVE_MODULE, folder / CURVE_BYTECODE) if path.is_file()), None)
+    if location is None:
+        raise ImportError(f"{CURVE_PACKAGE}'s {CURVE_MODULE} is not installed")
     spec = importlib.util.spec_from_file_location(f"{CURVE_PACKAGE}.{location.stem}", location)
     if spec is None or spec.loader is None:
         raise ImportError(f"{location} cannot be loaded")

@@ -8,7 +8,8 @@ makes that package and each of its subpackages, when imported, a package whose n
 `__init__` imports, each imported from its module the first time it is read (`from bip_utils import
 Bip32Slip10Secp256k1`, `bip_utils.addr.P2WPKHAddrEncoder`): PEP 562's module `__getattr__`. A package file that
 does anything else than such imports is refused with ImportError (the library changed: look again), never run
-half-lazily.
+half-lazily. A package installed without its `__init__` source (bytecode only) is imported as it is; the container
+image keeps bip_utils' `__init__` sources for this (tools/image/slim_venv.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class _Finder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.submodule_search_locations is None or spec.origin is None:
             return spec  # a module, not a package: imported as it is
+        if not spec.origin.endswith(".py"):
+            return spec  # installed without its source, nothing to read the names from: imported as it is
         spec.loader = _ReExports(spec.origin)
         return spec
 
