@@ -75,6 +75,17 @@ STEPS = (25, 50, 100, 200, 300, 400, 600, 800)
 P99_TARGET_MS = 50.0
 GOAL_CUSTOMERS = 200
 LOW_MEMORY_FRACTION = 0.10  # stop before the host swaps or the OOM killer picks
+
+
+def memory_low() -> bool:
+    """Whether the host's available memory is under LOW_MEMORY_FRACTION: checked while customers are added and
+    every SAMPLE_SECONDS of a window, not only between steps. A host past its capacity does not fail politely: at
+    200 customers here, egress workers starved of CPU piled up (178 alive at once, ~70 MiB each) until the OOM
+    killer picked processes and the load average passed 400."""
+    memory = psutil.virtual_memory()
+    return memory.available < LOW_MEMORY_FRACTION * memory.total
+
+
 SAMPLE_SECONDS = 10.0
 JITTER_SECONDS = float(SyncSettings.model_fields["jitter_seconds"].default)  # the instances run with the default
 KNOB_PREFIX = "TALLYHOLD_BENCH_CAPACITY_"
@@ -139,11 +150,17 @@ class MemorySampler:
     pids: list[int]
     worker_rss: list[float] = field(default_factory=list)
     worker_pss: list[float] = field(default_factory=list)
+    workers_alive: int = 0  # the most egress workers alive at one sample
     stop: threading.Event = field(default_factory=threading.Event)
+    low_memory: threading.Event = field(default_factory=threading.Event)  # set: the window ends early
 
     def run(self) -> None:
         instances = set(self.pids)
         while not self.stop.wait(SAMPLE_SECONDS):
+            if memory_low():
+                self.low_memory.set()
+                return
+            alive = 0
             # One pass over the process table (a children() call per instance would read it once per instance).
             for process in psutil.process_iter(["ppid"]):
                 if process.info["ppid"] not in instances:
@@ -152,12 +169,17 @@ class MemorySampler:
                     info = process.memory_full_info()
                 except psutil.Error:
                     continue
+                alive += 1
                 self.worker_rss.append(info.rss / 2**20)
                 self.worker_pss.append(info.pss / 2**20)
+            self.workers_alive = max(self.workers_alive, alive)
 
 
-async def networth_load(customers: list[Customer], rate: float, seconds: float) -> dict[str, float]:
-    """Open loop: request i is due at t0 + i/rate and goes to customer i mod n; latency from its due time."""
+async def networth_load(
+    customers: list[Customer], rate: float, seconds: float, abort: threading.Event | None = None
+) -> dict[str, float]:
+    """Open loop: request i is due at t0 + i/rate and goes to customer i mod n; latency from its due time. When
+    `abort` is set the requests not yet sent are dropped (the figures are then of those sent)."""
     total = int(rate * seconds)
     latencies: list[float] = []
     errors = 0
@@ -175,6 +197,8 @@ async def networth_load(customers: list[Customer], rate: float, seconds: float) 
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if abort is not None and abort.is_set():
+                return
             try:
                 async with client.get(customer.url + "/v1/networth", headers=customer.headers) as response:
                     await response.read()
@@ -185,6 +209,8 @@ async def networth_load(customers: list[Customer], rate: float, seconds: float) 
             latencies.append((time.perf_counter() - due) * 1000)
 
         await asyncio.gather(*(one(i) for i in range(total)))
+    if not latencies:  # aborted before the first request was due
+        return {"p50": 0.0, "p99": 0.0, "max": 0.0, "rate": 0.0, "errors": 0.0}
     return {
         "p50": statistics.median(latencies),
         "p99": percentile(latencies, 0.99),
@@ -328,9 +354,17 @@ def run_step(
     sampler = MemorySampler([_instance_pid(platform, c) for c in customers])
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
-    load = asyncio.run(networth_load(customers, rate * len(customers), window))
+    load = asyncio.run(networth_load(customers, rate * len(customers), window, abort=sampler.low_memory))
     sampler.stop.set()
     thread.join()
+    if sampler.low_memory.is_set():
+        print(
+            f"{len(customers):4d} customers: host memory ran low during the window (under "
+            f"{LOW_MEMORY_FRACTION:.0%} available; egress workers alive at once, at most: {sampler.workers_alive}) "
+            f"→ BROKE",
+            flush=True,
+        )
+        return False
     _cycles_settled(customers, timeout=60)
     after = [_sync_durations(c) for c in customers]
     starts = sum(_worker_starts(c) for c in customers) - starts_before
@@ -359,7 +393,8 @@ def run_step(
     print(
         f"      memory: host +{used / 1024:.2f} GiB ({used / len(customers):.0f} MiB per customer, Postgres "
         f"included); {measured} median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
-        f"Postgres client connections {_postgres_connections(platform)}; egress worker starts {starts:.0f} in "
+        f"Postgres client connections {_postgres_connections(platform)}; egress workers alive at once at most "
+        f"{sampler.workers_alive}; egress worker starts {starts:.0f} in "
         f"{cycles:.1f} sync cycles: {starts / len(customers) / max(cycles, 1):.2f} per customer and cycle",
         flush=True,
     )
@@ -434,13 +469,16 @@ def main() -> None:
             held_at = 0
             for target in measured:
                 started, had = time.perf_counter(), len(customers)
-                while len(customers) < target:
+                while len(customers) < target and not memory_low():
                     pool = len(customers) // pool_size
                     if pool not in pooled:
                         named = settings.model_copy(update={"EGRESS_POOL": f"bench-{pool}"})
                         pooled[pool] = build(named, environ=environ)
                     customers.append(_create(pooled[pool], world, len(customers), backend))
                 took = time.perf_counter() - started
+                if len(customers) < target:
+                    print(f"host memory ran low while adding customers, at {len(customers)}: stopping here")
+                    break
                 _wait_first_syncs(customers, timeout=interval)
                 print(
                     f"  (+{target - had} customers created and seeded in {took:.0f} s; "
@@ -449,7 +487,7 @@ def main() -> None:
                 if not run_step(customers, platform, interval, rate, base, intervals):
                     break
                 held_at = target
-                if psutil.virtual_memory().available < LOW_MEMORY_FRACTION * psutil.virtual_memory().total:
+                if memory_low():
                     print("host memory is running low: stopping here")
                     break
             verdict = "met" if held_at >= GOAL_CUSTOMERS else f"not shown (largest step run: {largest})"
