@@ -40,9 +40,7 @@ def serve() -> int:
     if isinstance(settings, list):
         sys.stderr.write("".join(line + "\n" for line in settings))
         return BAD_SETTINGS
-    import uvicorn
-
-    from tallyhold.api.server import plaintext_refusal, tls_problem, uvicorn_config
+    from tallyhold.api.server import Server, plaintext_refusal, tls_problem, uvicorn_config
     from tallyhold.app import create_app
     from tallyhold.metrics import start_metrics_server
 
@@ -51,7 +49,7 @@ def serve() -> int:
         sys.stderr.write(f"error: {refusal}\n")
         return BAD_SETTINGS
     start_metrics_server(settings.http.metrics_host, settings.http.metrics_port)
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
+    server = Server(uvicorn_config(create_app(settings), settings))
     server.run()
     return 0 if server.started else NOT_STARTED  # as uvicorn.run: the port was taken, the lifespan failed, ...
 

@@ -19,9 +19,11 @@ handshake timeout; until a handshake completes the connection is not counted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 from ipaddress import ip_address
+from types import FrameType
 from typing import Any, ClassVar
 
 import h11
@@ -92,6 +94,41 @@ class GuardedH11Protocol(H11Protocol):
         self._head_deadline = None
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self.transport.close()
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, woken once a second rather than ten times while nothing happens.
+
+    uvicorn's main loop sleeps 0.1 s at a time only to see whether it was asked to stop and, every tenth time, to
+    refresh the `Date` header: ten wake-ups a second of an idle instance, each a fraction of a millisecond of CPU,
+    on a host of hundreds of instances. Here the loop does that work once a second, and a signal asking it to
+    stop wakes it at once (`handle_exit`), so a stop is not delayed by the longer sleep."""
+
+    tick_seconds: ClassVar[float] = 1.0
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stop_asked = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ticks = 0
+        should_exit = await self.on_tick(0)
+        while not should_exit:
+            ticks = (ticks + 1) % 86400
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_asked.wait(), self.tick_seconds)
+            # on_tick counts tenths of a second and does its once-a-second work at multiples of ten.
+            should_exit = await self.on_tick(ticks * 10)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            # A signal handler runs between two bytecodes of the loop's thread: only the loop's own thread-safe
+            # wake-up may touch it from here.
+            loop.call_soon_threadsafe(self._stop_asked.set)
 
 
 # TLS 1.2's forward-secret AEAD suites (TLS 1.3 suites are not set by cipher strings and are all good), pinned

@@ -1,6 +1,10 @@
-"""A probe of the API process's event loop: a 100 ms timer whose lateness is `tallyhold_event_loop_lag_seconds`.
+"""A probe of the API process's event loop: a 1 s timer whose lateness is `tallyhold_event_loop_lag_seconds`.
 Everything of the instance (requests, the scheduler, sync bookkeeping) shares that loop; a lag there is
-latency for every request."""
+latency for every request.
+
+A sample a second, not ten: each is a wake-up of an instance that may have nothing else to do, and a host runs
+hundreds of them. A block of the loop shows when it covers a probe's due time, so a rare block shorter than a
+second may go unseen; a loop that blocks often shows in every scrape interval."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import time
 
 from tallyhold.metrics import EVENT_LOOP_LAG
 
-PERIOD_SECONDS = 0.1
+PERIOD_SECONDS = 1.0
 
 
 async def _watch() -> None:
