@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from tallyhold.egress.builtin import EchoReply, EchoRequest
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig, EgressError
+from tallyhold.egress.worker import WORKER_NICENESS
 
 # A made-up database password (a URL holding one is what these tests handle); not a credential of anything.
 FAKE_PASSWORD = "very-secret-pw"
@@ -51,6 +52,19 @@ async def test_worker_runs_in_another_process_without_instance_secrets(monkeypat
         environ = Path(f"/proc/{reply.pid}/environ").read_bytes()
         assert b"TALLYHOLD_" not in environ
         assert b"very-secret-pw" not in environ
+    finally:
+        await client.aclose()
+
+
+async def test_worker_runs_at_a_lower_priority_than_the_instance() -> None:
+    """The worker's CPU must not delay the instance's requests on a small host: a higher nice value and the
+    batch policy, whose wake-ups never preempt the instance (nice 10 alone still did)."""
+    client = EgressClient(CONFIG)
+    try:
+        reply = await client.call("egress.echo", EchoRequest(text="hi"), EchoReply)
+        assert os.getpriority(os.PRIO_PROCESS, reply.pid) == os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS
+        assert os.sched_getscheduler(reply.pid) == os.SCHED_BATCH
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the instance itself is left as it was
     finally:
         await client.aclose()
 
