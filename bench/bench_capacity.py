@@ -248,6 +248,27 @@ def _worker_starts(customer: Customer) -> float:
     return _sample(customer, "tallyhold_egress_worker_starts_total")
 
 
+def _slot_waits(customer: Customer) -> dict[str, float]:
+    """The instance's egress worker starts that found the host's worker slots all taken, by outcome (`taken`
+    after a wait, `busy`: none came free in time)."""
+    if customer.metrics_url is None:
+        return {}
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "tallyhold_egress_worker_slot_waits_total":
+                found[sample.labels["outcome"]] = sample.value
+    return found
+
+
+def _all_slot_waits(customers: list[Customer]) -> dict[str, float]:
+    total: dict[str, float] = {"taken": 0.0, "busy": 0.0}
+    for customer in customers:
+        for outcome, value in _slot_waits(customer).items():
+            total[outcome] = total.get(outcome, 0.0) + value
+    return total
+
+
 def _cycles_settled(customers: list[Customer], timeout: float) -> None:
     """Waits (bounded) until no instance has a sync in flight, so that a cycle begun at the window's end has its
     syncs counted with its worker start."""
@@ -351,6 +372,7 @@ def run_step(
     started = datetime.now(UTC)
     before = [_sync_durations(c) for c in customers]
     starts_before = sum(_worker_starts(c) for c in customers)
+    waits_before = _all_slot_waits(customers)
     sampler = MemorySampler([_instance_pid(platform, c) for c in customers])
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
@@ -368,6 +390,7 @@ def run_step(
     _cycles_settled(customers, timeout=60)
     after = [_sync_durations(c) for c in customers]
     starts = sum(_worker_starts(c) for c in customers) - starts_before
+    waits = {outcome: n - waits_before.get(outcome, 0.0) for outcome, n in _all_slot_waits(customers).items()}
     problems = _unsynced(customers, started)
     syncs, p99_sync, worst_sync = _slowest(before, after)
     rss, pss = _instance_memory(platform, customers)
@@ -395,7 +418,8 @@ def run_step(
         f"included); {measured} median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
         f"Postgres client connections {_postgres_connections(platform)}; egress workers alive at once at most "
         f"{sampler.workers_alive}; egress worker starts {starts:.0f} in "
-        f"{cycles:.1f} sync cycles: {starts / len(customers) / max(cycles, 1):.2f} per customer and cycle",
+        f"{cycles:.1f} sync cycles: {starts / len(customers) / max(cycles, 1):.2f} per customer and cycle; "
+        f"starts that waited for a host worker slot {waits['taken']:.0f}, that found none in time {waits['busy']:.0f}",
         flush=True,
     )
     return held
