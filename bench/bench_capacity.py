@@ -59,6 +59,7 @@ import aiohttp
 import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from bench.bench_api import percentile
 from bench.containers import container_memory, instance_container, instance_pid
@@ -220,27 +221,26 @@ async def networth_load(
     }
 
 
+def _samples(customer: Customer, name: str) -> list[Sample]:
+    """The samples named `name` in one scrape of the instance's metrics."""
+    if customer.metrics_url is None:
+        return []
+    families = text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text)
+    return [sample for family in families for sample in family.samples if sample.name == name]
+
+
 def _sync_durations(customer: Customer) -> dict[float, float]:
     """Cumulative bucket counts of the instance's sync-duration histogram, all source kinds together."""
-    if customer.metrics_url is None:
-        return {}
     found: dict[float, float] = {}
-    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
-        for sample in family.samples:
-            if sample.name == "tallyhold_sync_duration_seconds_bucket":
-                bound = float(sample.labels["le"])
-                found[bound] = found.get(bound, 0.0) + sample.value
+    for sample in _samples(customer, "tallyhold_sync_duration_seconds_bucket"):
+        bound = float(sample.labels["le"])
+        found[bound] = found.get(bound, 0.0) + sample.value
     return found
 
 
 def _sample(customer: Customer, name: str) -> float:
-    if customer.metrics_url is None:
-        return 0.0
-    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    return 0.0
+    found = _samples(customer, name)
+    return found[0].value if found else 0.0
 
 
 def _worker_starts(customer: Customer) -> float:
@@ -248,24 +248,14 @@ def _worker_starts(customer: Customer) -> float:
     return _sample(customer, "tallyhold_egress_worker_starts_total")
 
 
-def _slot_waits(customer: Customer) -> dict[str, float]:
-    """The instance's egress worker starts that found the host's worker slots all taken, by outcome (`taken`
-    after a wait, `busy`: none came free in time)."""
-    if customer.metrics_url is None:
-        return {}
-    found: dict[str, float] = {}
-    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
-        for sample in family.samples:
-            if sample.name == "tallyhold_egress_worker_slot_waits_total":
-                found[sample.labels["outcome"]] = sample.value
-    return found
-
-
 def _all_slot_waits(customers: list[Customer]) -> dict[str, float]:
+    """The instances' egress worker starts that found the host's worker slots all taken, by outcome (`taken`
+    after a wait, `busy`: none came free in time)."""
     total: dict[str, float] = {"taken": 0.0, "busy": 0.0}
     for customer in customers:
-        for outcome, value in _slot_waits(customer).items():
-            total[outcome] = total.get(outcome, 0.0) + value
+        for sample in _samples(customer, "tallyhold_egress_worker_slot_waits_total"):
+            outcome = sample.labels["outcome"]
+            total[outcome] = total.get(outcome, 0.0) + sample.value
     return total
 
 
