@@ -62,7 +62,8 @@ async def test_worker_runs_at_a_lower_priority_than_the_instance() -> None:
     client = EgressClient(CONFIG)
     try:
         reply = await client.call("egress.echo", EchoRequest(text="hi"), EchoReply)
-        assert os.getpriority(os.PRIO_PROCESS, reply.pid) == os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS
+        lowered = min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICENESS)  # 19: the lowest priority there is
+        assert os.getpriority(os.PRIO_PROCESS, reply.pid) == lowered
         assert os.sched_getscheduler(reply.pid) == os.SCHED_BATCH
         assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the instance itself is left as it was
     finally:
