@@ -1,7 +1,9 @@
 """What an idle instance holds: `tallyhold serve`'s app and server, built as serve builds them, import neither
 Jinja2 (the web pages load it at their first page), nor the websockets package (no WebSocket route), nor a
 character-set detector for requests (`lean_imports.py`), nor pydantic v1 (`api/lean_fastapi.py`), nor the command
-line's typer (`tallyhold/serve.py`). Each is one to a few MiB of every idle instance on a host of many customers.
+line's typer (`tallyhold/serve.py`), nor uvicorn's command line (click, its reloaders and supervisors:
+`lean_imports.py`; `uvicorn.run`, when read, still imports it). Each is one to a few MiB of every idle instance
+on a host of many customers.
 Run in a fresh interpreter: the test process has imported them already."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 
 CODE = """
 import json, sys
+from importlib.metadata import version
 import tallyhold.serve  # what the local launcher starts: `python -m tallyhold.serve`
 from tallyhold.api.server import uvicorn_config
 from tallyhold.app import create_app
@@ -22,7 +25,10 @@ settings = Settings(
 )
 config = uvicorn_config(create_app(settings), settings)
 config.load()  # what uvicorn does before it serves: picks the protocol classes
-absent = ("jinja2", "websockets", "charset_normalizer", "chardet", "pydantic.v1", "typer")
+absent = (
+    "jinja2", "websockets", "charset_normalizer", "chardet", "pydantic.v1", "typer", "uvicorn.main", "click",
+    "uvicorn.supervisors",
+)
 idle = [m for m in absent if sys.modules.get(m)]
 from fastapi.encoders import jsonable_encoder
 from types import SimpleNamespace
@@ -34,14 +40,17 @@ import requests.models
 answer = requests.models.Response()
 answer._content = "déjà".encode()  # no charset declared: requests falls back to UTF-8 without a detector
 after_page = "jinja2" in sys.modules
+import uvicorn  # its package's names, read now, import their modules: the command line too
+command_line = [uvicorn.run.__module__, uvicorn.main.name, uvicorn.Server.__module__, uvicorn.__version__]
 print(json.dumps({
     "idle": idle, "page": page.status_code, "jinja2_after_page": after_page, "text": answer.text,
     "encoded": encoded == {"port": 8080}, "v1_after_encoding": bool(sys.modules.get("pydantic.v1")),
+    "command_line": command_line, "version": version("uvicorn"),
 }))
 """
 
 
-def test_an_idle_instance_imports_no_jinja2_websockets_charset_detector_pydantic_v1_or_typer() -> None:
+def test_an_idle_instance_imports_no_jinja2_websockets_charset_detector_pydantic_v1_typer_or_uvicorn_cli() -> None:
     done = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True)
     found = json.loads(done.stdout)
     assert found["idle"] == []
@@ -50,3 +59,5 @@ def test_an_idle_instance_imports_no_jinja2_websockets_charset_detector_pydantic
     assert found["text"] == "déjà"
     assert found["encoded"]
     assert not found["v1_after_encoding"]
+    # The package's names are uvicorn's own: `main` the command (not the module of that name), its version.
+    assert found["command_line"] == ["uvicorn.main", "main", "uvicorn.server", found["version"]]

@@ -12,6 +12,11 @@ worker start (once per customer and sync interval on a host of many customers).
 - httpx without its command-line client. httpx's `__init__` imports `httpx._main` (click, rich and pygments:
   about 70 modules) inside `try/except ImportError` and defines a `main` that says the `[cli]` extra is missing
   when that import fails. The egress worker (httpx is its Esplora client) never runs `httpx` as a command.
+- uvicorn without its command line. uvicorn's package file imports `uvicorn.main` (the `uvicorn` command: click,
+  the reloaders and multiprocessing supervisors, about 20 modules and 1.9 MiB of every idle instance) only to
+  re-export `main`, `run` and `Server`. The instance builds its server from `uvicorn.config` and `uvicorn.server`
+  and never runs the command, so the package is loaded with each of its names imported at its first read
+  (`egress/lazy_packages.py`): `uvicorn.run` or `uvicorn.main`, read by anyone, still import the command line.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from tallyhold.egress import lazy_packages
 
 DETECTORS = ("chardet", "charset_normalizer")
 HTTPX_CLI = "httpx._main"
@@ -48,6 +55,12 @@ def import_requests_without_detector(importer: str) -> None:
     with _absent(*DETECTORS), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_NO_DETECTOR_WARNING)
         importlib.import_module(importer)
+
+
+def uvicorn_without_command_line() -> None:
+    """From now on, `import uvicorn` loads its package without running its file (its names are imported when
+    first read); does nothing if uvicorn is already loaded."""
+    lazy_packages.install("uvicorn", subpackages=False)
 
 
 def leave_out_for_good() -> None:
