@@ -12,8 +12,13 @@ import sys
 
 from pydantic import ValidationError
 
+from tallyhold.api.lean_fastapi import import_fastapi_with_deferred_models
 from tallyhold.logging import configure_logging
 from tallyhold.settings import Settings, load_settings
+
+# Before anything imports FastAPI: its OpenAPI models are built when `/openapi.json` is first asked for, not at
+# start-up (api/lean_fastapi.py).
+import_fastapi_with_deferred_models()
 
 # Exit codes: 2 for settings that cannot be used, 3 when the server did not start (port taken, lifespan failed).
 BAD_SETTINGS, NOT_STARTED = 2, 3
