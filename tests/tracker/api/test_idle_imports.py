@@ -2,10 +2,11 @@
 Jinja2 (the web pages load it at their first page), nor the websockets package (no WebSocket route), nor a
 character-set detector for requests (`lean_imports.py`), nor pydantic v1 (`api/lean_fastapi.py`), nor the command
 line's typer (`tallyhold/serve.py`), nor uvicorn's command line (click, its reloaders and supervisors:
-`lean_imports.py`; `uvicorn.run`, when read, still imports it). Each is one to a few MiB of every idle instance
-on a host of many customers.
-FastAPI's OpenAPI models are built at the first `/openapi.json`, not at start-up (`api/lean_fastapi.py`), and the
-document is the same. Run in a fresh interpreter: the test process has imported them already."""
+`lean_imports.py`; `uvicorn.run`, when read, still imports it), nor run SQLAlchemy's dialects of the Postgres
+drivers it does not use (each runs when read). Each is a fraction of a MiB to a few MiB of every idle instance on
+a host of many customers. FastAPI's OpenAPI models are built at the first `/openapi.json`, not at start-up
+(`api/lean_fastapi.py`), and the document is the same. Run in a fresh interpreter: the test process has imported
+them already."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ absent = (
     "uvicorn.supervisors",
 )
 idle = [m for m in absent if sys.modules.get(m)]
+from types import ModuleType
+drivers = ("asyncpg", "pg8000", "psycopg2cffi")  # SQLAlchemy's dialects of the drivers the instance does not use
+unrun = [d for d in drivers if type(sys.modules[f"sqlalchemy.dialects.postgresql.{d}"]) is not ModuleType]
+from sqlalchemy.dialects import registry
+dialects = [registry.load(f"postgresql.{d}").__name__ for d in drivers]  # each runs when read, as before
 from fastapi.encoders import jsonable_encoder
 from types import SimpleNamespace
 # An object of no known kind reaches FastAPI's pydantic v1 check, which answers "no" without pydantic v1.
@@ -49,7 +55,7 @@ command_line = [uvicorn.run.__module__, uvicorn.main.name, uvicorn.Server.__modu
 print(json.dumps({
     "idle": idle, "page": page.status_code, "jinja2_after_page": after_page, "text": answer.text,
     "encoded": encoded == {"port": 8080}, "v1_after_encoding": bool(sys.modules.get("pydantic.v1")),
-    "command_line": command_line, "version": version("uvicorn"),
+    "command_line": command_line, "version": version("uvicorn"), "unrun": unrun, "dialects": dialects,
 }))
 """
 
@@ -65,6 +71,8 @@ def test_an_idle_instance_imports_no_jinja2_websockets_charset_detector_pydantic
     assert not found["v1_after_encoding"]
     # The package's names are uvicorn's own: `main` the command (not the module of that name), its version.
     assert found["command_line"] == ["uvicorn.main", "main", "uvicorn.server", found["version"]]
+    assert found["unrun"] == ["asyncpg", "pg8000", "psycopg2cffi"]
+    assert found["dialects"] == ["PGDialect_asyncpg", "PGDialect_pg8000", "PGDialect_psycopg2cffi"]
 
 
 DEFERRED_OPENAPI = """
