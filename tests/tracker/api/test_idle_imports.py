@@ -5,8 +5,8 @@ line's typer (`tallyhold/serve.py`), nor uvicorn's command line (click, its relo
 `lean_imports.py`; `uvicorn.run`, when read, still imports it), nor run SQLAlchemy's dialects of the Postgres
 drivers it does not use (each runs when read). Each is a fraction of a MiB to a few MiB of every idle instance on
 a host of many customers. FastAPI's OpenAPI models are built at the first `/openapi.json`, not at start-up
-(`api/lean_fastapi.py`), and the document is the same. Run in a fresh interpreter: the test process has imported
-them already."""
+(`api/lean_fastapi.py`), and the document is the same; the egress worker's wire messages at their first use
+(`egress/protocol.py`). Run in a fresh interpreter: the test process has imported them already."""
 
 from __future__ import annotations
 
@@ -110,3 +110,51 @@ def test_fastapis_openapi_models_are_built_at_the_first_document_which_is_the_sa
     assert found["built_after"]
     eager = served_document()  # the app alone, FastAPI imported as it is: its models built at its import
     assert (found["status"], found["document"]) == (eager["status"], eager["document"])
+
+
+WIRE_MESSAGES = """
+import json
+import tallyhold.serve
+from pydantic import ValidationError
+from tallyhold.app import create_app
+from tallyhold.egress.protocol import WireMessage
+from tallyhold.prices.wire import TickersReply
+from tallyhold.settings import Settings
+
+settings = Settings(
+    ENV="development", DATABASE_URL="postgresql+psycopg://u:p@127.0.0.1:9/x", DB_SCHEMA="t_00ff", CUSTOMER_ID="t_00ff"
+)
+create_app(settings)
+import tallyhold.runtime  # noqa: F401  # everything `serve` imports
+
+
+def subclasses(model):
+    for sub in model.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+
+messages = list(subclasses(WireMessage))
+built_at_idle = [m.__name__ for m in messages if m.__pydantic_complete__]
+answer = {"tickers": [{"venue": "kraken", "base": "BTC", "quote": "EUR", "price": "1.5", "at": "2026-01-01T00:00:00Z"}]}
+reply = TickersReply.model_validate(answer)
+try:
+    TickersReply.model_validate({"tickers": [{**answer["tickers"][0], "price": "0"}]})
+    refused = None
+except ValidationError as exc:
+    refused = exc.errors()[0]["type"]
+print(json.dumps({"messages": len(messages), "built_at_idle": built_at_idle, "dumped": reply.model_dump(mode="json"),
+                  "refused": refused}))
+"""
+
+
+def test_the_egress_wire_messages_are_built_at_their_first_use_and_validate_as_before() -> None:
+    done = subprocess.run([sys.executable, "-c", WIRE_MESSAGES], capture_output=True, text=True, check=True)
+    found = json.loads(done.stdout)
+    assert found["messages"] > 0  # the message models the instance has imported
+    assert found["built_at_idle"] == []
+    assert found["dumped"] == {
+        "tickers": [{"venue": "kraken", "base": "BTC", "quote": "EUR", "price": "1.5", "at": "2026-01-01T00:00:00Z"}],
+        "failures": [],
+    }
+    assert found["refused"] == "greater_than"
