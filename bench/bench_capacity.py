@@ -59,6 +59,7 @@ import aiohttp
 import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from bench.bench_api import percentile
 from bench.containers import container_memory, instance_container, instance_pid
@@ -220,32 +221,42 @@ async def networth_load(
     }
 
 
+def _samples(customer: Customer, name: str) -> list[Sample]:
+    """The samples named `name` in one scrape of the instance's metrics."""
+    if customer.metrics_url is None:
+        return []
+    families = text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text)
+    return [sample for family in families for sample in family.samples if sample.name == name]
+
+
 def _sync_durations(customer: Customer) -> dict[float, float]:
     """Cumulative bucket counts of the instance's sync-duration histogram, all source kinds together."""
-    if customer.metrics_url is None:
-        return {}
     found: dict[float, float] = {}
-    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
-        for sample in family.samples:
-            if sample.name == "tallyhold_sync_duration_seconds_bucket":
-                bound = float(sample.labels["le"])
-                found[bound] = found.get(bound, 0.0) + sample.value
+    for sample in _samples(customer, "tallyhold_sync_duration_seconds_bucket"):
+        bound = float(sample.labels["le"])
+        found[bound] = found.get(bound, 0.0) + sample.value
     return found
 
 
 def _sample(customer: Customer, name: str) -> float:
-    if customer.metrics_url is None:
-        return 0.0
-    for family in text_string_to_metric_families(httpx.get(customer.metrics_url, timeout=10).text):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    return 0.0
+    found = _samples(customer, name)
+    return found[0].value if found else 0.0
 
 
 def _worker_starts(customer: Customer) -> float:
     """The instance's egress worker starts so far (each costs the worker's imports, ~1.7 s of CPU)."""
     return _sample(customer, "tallyhold_egress_worker_starts_total")
+
+
+def _all_slot_waits(customers: list[Customer]) -> dict[str, float]:
+    """The instances' egress worker starts that found the host's worker slots all taken, by outcome (`taken`
+    after a wait, `busy`: none came free in time)."""
+    total: dict[str, float] = {"taken": 0.0, "busy": 0.0}
+    for customer in customers:
+        for sample in _samples(customer, "tallyhold_egress_worker_slot_waits_total"):
+            outcome = sample.labels["outcome"]
+            total[outcome] = total.get(outcome, 0.0) + sample.value
+    return total
 
 
 def _cycles_settled(customers: list[Customer], timeout: float) -> None:
@@ -351,6 +362,7 @@ def run_step(
     started = datetime.now(UTC)
     before = [_sync_durations(c) for c in customers]
     starts_before = sum(_worker_starts(c) for c in customers)
+    waits_before = _all_slot_waits(customers)
     sampler = MemorySampler([_instance_pid(platform, c) for c in customers])
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
@@ -368,6 +380,7 @@ def run_step(
     _cycles_settled(customers, timeout=60)
     after = [_sync_durations(c) for c in customers]
     starts = sum(_worker_starts(c) for c in customers) - starts_before
+    waits = {outcome: n - waits_before.get(outcome, 0.0) for outcome, n in _all_slot_waits(customers).items()}
     problems = _unsynced(customers, started)
     syncs, p99_sync, worst_sync = _slowest(before, after)
     rss, pss = _instance_memory(platform, customers)
@@ -395,7 +408,8 @@ def run_step(
         f"included); {measured} median RSS {rss:.1f} MiB, PSS {pss:.1f} MiB; egress workers {worker}; "
         f"Postgres client connections {_postgres_connections(platform)}; egress workers alive at once at most "
         f"{sampler.workers_alive}; egress worker starts {starts:.0f} in "
-        f"{cycles:.1f} sync cycles: {starts / len(customers) / max(cycles, 1):.2f} per customer and cycle",
+        f"{cycles:.1f} sync cycles: {starts / len(customers) / max(cycles, 1):.2f} per customer and cycle; "
+        f"starts that waited for a host worker slot {waits['taken']:.0f}, that found none in time {waits['busy']:.0f}",
         flush=True,
     )
     return held

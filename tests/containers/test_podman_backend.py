@@ -7,6 +7,7 @@ rebuilt image with the data kept, render, and destroy leaving nothing behind."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -30,7 +31,7 @@ from tallyhold_provision.local.postgres import LocalPostgres
 from tallyhold_provision.operations import PASSWORD_KEY, WRAPPED_SECRET_ID_KEY, Provisioner
 from tallyhold_provision.podman.engine import inspect, podman, podman_json
 from tallyhold_provision.podman.image import BuildRequest, build
-from tallyhold_provision.podman.spec import INSTANCE_ARGS, INSTANCE_ENTRYPOINT, NETWORK_POOL
+from tallyhold_provision.podman.spec import INSTANCE_ARGS, INSTANCE_ENTRYPOINT, NETWORK_POOL, SLOTS_DIR
 from tallyhold_provision.postgres import Databases
 from tallyhold_provision.registry import Customer
 from tallyhold_provision.vault import LOCAL_INSTANCE_CIDRS, Vault, VaultLayout, bootstrap, login
@@ -273,6 +274,58 @@ def test_upgrade_onto_a_rebuilt_image_keeps_the_data(plane: PodmanPlane) -> None
     assert summary.failed == {}
     assert inspect("container", alpha.container)["Image"] == new
     assert holdings(alpha) == {"XAU": "2"}
+
+
+SLOT_PROBE = """
+import fcntl, json, os, sys
+folder = os.environ["TALLYHOLD_EGRESS_WORKER_SLOTS_DIR"]
+taken, refused = [], []
+for name in sorted(os.listdir(folder)):
+    descriptor = os.open(os.path.join(folder, name), os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        taken.append(name)
+    except BlockingIOError:
+        refused.append(name)
+    finally:
+        os.close(descriptor)
+try:
+    open(os.path.join(folder, "slot-999"), "w")
+    written = "allowed"
+except OSError as exc:
+    written = type(exc).__name__
+print(json.dumps({"taken": taken, "refused": refused, "write": written}))
+"""
+
+
+def test_the_pods_share_the_hosts_egress_worker_slots_read_only(plane: PodmanPlane) -> None:
+    """The host's bound on egress workers alive at once holds across containers: a slot locked on the host
+    (as another pod's instance would) is locked inside every pod, which sees the folder read-only."""
+    alpha = plane.stacks["alpha-co"]
+    folder = plane.state_dir / "egress-worker-slots"
+    mounts = {mount["Destination"]: mount for mount in inspect("container", alpha.container)["Mounts"]}
+    mounted = mounts[SLOTS_DIR]
+    assert (mounted["Source"], mounted["RW"]) == (str(folder), False)
+    held: dict[str, int] = {}
+    try:
+        for name in (f"slot-{n:03d}" for n in range(16)):
+            descriptor = os.open(folder / name, os.O_RDONLY)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held[name] = descriptor
+            except BlockingIOError:  # one the two instances hold meanwhile, for a worker of theirs
+                os.close(descriptor)
+        probe = json.loads(podman("exec", alpha.container, "python", "-c", SLOT_PROBE).stdout)
+    finally:
+        for descriptor in held.values():
+            os.close(descriptor)
+    assert len(held) >= 14
+    assert set(held) <= set(probe["refused"])
+    # The rest is free but for a slot the two instances may hold meanwhile (their workers: prices, syncs).
+    assert len(set(probe["refused"]) - set(held)) <= 2
+    assert set(probe["taken"]) | set(probe["refused"]) == {f"slot-{n:03d}" for n in range(32)}
+    assert probe["write"] in {"OSError", "PermissionError"}  # read-only mount (EROFS) or not its folder
+    assert not (folder / "slot-999").exists()
 
 
 def test_render_names_secrets_and_shows_the_commands(plane: PodmanPlane) -> None:

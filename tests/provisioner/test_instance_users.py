@@ -168,3 +168,46 @@ def test_destroy_removes_the_os_user(control_plane: ControlPlane) -> None:
         provisioner.destroy("users-gone")
     with pytest.raises(KeyError):
         pwd.getpwnam(name)
+
+
+def _slot_locks(pid: int, folder: Path) -> list[str]:
+    """The slots `pid` holds a flock on, by /proc/locks (`FLOCK ADVISORY WRITE <pid> <maj>:<min>:<inode> ...`)."""
+    by_inode = {str(slot.stat().st_ino): slot.name for slot in folder.iterdir()}
+    held = []
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[4] == str(pid):
+            inode = fields[5].rsplit(":", 1)[-1]
+            if inode in by_inode:
+                held.append(by_inode[inode])
+    return held
+
+
+def test_the_instance_holds_a_host_worker_slot_while_its_worker_lives(
+    control_plane: ControlPlane, chain_world: ChainWorld, pair
+) -> None:
+    """The host's bound on egress workers (tallyhold_provision/worker_slots.py): the folder is there for the
+    instance (its mount namespace shows it read-only), and a worker runs only while its instance holds a slot."""
+    (a, token), _ = pair
+    folder = control_plane.state_dir / "egress-worker-slots"
+    assert sorted(p.name for p in folder.iterdir()) == [f"slot-{n:03d}" for n in range(32)]  # the default bound
+    assert (folder.stat().st_mode & 0o777, (folder / "slot-000").stat().st_mode & 0o777) == (0o755, 0o644)
+    listed = _as_instance(control_plane, a, "ls", str(folder))
+    assert listed.returncode == 0, listed.stderr
+    assert "slot-031" in listed.stdout
+    planted = _as_instance(control_plane, a, "touch", str(folder / "slot-999"))
+    assert planted.returncode != 0
+    assert not (folder / "slot-999").exists()
+
+    instance = psutil.Process(control_plane.supervisor.pid(a.id))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(f"{a.url}/v1/sync", headers=headers, timeout=10).status_code == 202
+    seen: list[str] = []
+    deadline = time.monotonic() + 90
+    while not seen:
+        if instance.children():  # a worker lives: its slot is held by the instance, not by the worker
+            seen = _slot_locks(instance.pid, folder)
+            assert not any(_slot_locks(child.pid, folder) for child in instance.children())
+        assert time.monotonic() < deadline, "no worker with a held slot was seen"
+        time.sleep(0.05)
+    assert len(seen) == 1

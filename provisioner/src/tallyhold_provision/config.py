@@ -18,6 +18,7 @@ from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tallyhold_provision.local.checkout import checkout_root
+from tallyhold_provision.worker_slots import DEFAULT_WORKER_SLOTS
 
 if TYPE_CHECKING:
     from tallyhold_provision.vault import VaultLayout
@@ -71,6 +72,15 @@ class ProvisionerSettings(BaseSettings):
         "share each venue's per-IP request budget. Unset: one pool per host (its host name). On Kubernetes, one "
         "pool per NAT gateway (the same name for every customer whose pods leave through it).",
         pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",
+    )
+    EGRESS_WORKER_SLOTS: int = Field(
+        DEFAULT_WORKER_SLOTS,
+        ge=0,
+        le=4096,
+        description="Egress workers alive at once on this host, over all its local and podman instances (each "
+        "~70-90 MiB while it lives, about once per customer and sync interval): past it a sync waits for a slot and "
+        "runs late instead of the host running out of memory. 0: no bound. Not for Kubernetes, where each pod's "
+        "memory limit and the scheduler's requests bound a node.",
     )
     VAULT_ADDR: AnyHttpUrl | None = Field(
         None, description="Vault/OpenBao address. Unset: the local OpenBao in the state folder."

@@ -23,7 +23,10 @@ from tallyhold_provision.vault_plane import VaultPlane
 def backends(settings: ProvisionerSettings) -> dict[str, Backend]:
     return {
         "local": LocalBackend(
-            settings.state_dir, public_host=settings.PUBLIC_HOST, health_timeout=settings.HEALTH_TIMEOUT_SECONDS
+            settings.state_dir,
+            public_host=settings.PUBLIC_HOST,
+            health_timeout=settings.HEALTH_TIMEOUT_SECONDS,
+            worker_slots=settings.EGRESS_WORKER_SLOTS,
         ),
         "podman": PodmanBackend(
             settings.state_dir,
@@ -33,6 +36,7 @@ def backends(settings: ProvisionerSettings) -> dict[str, Backend]:
             image=settings.PODMAN_IMAGE,
             limits=Limits(settings.PODMAN_MEMORY, settings.PODMAN_CPUS, settings.PODMAN_PIDS_LIMIT),
             health_timeout=settings.HEALTH_TIMEOUT_SECONDS,
+            worker_slots=settings.EGRESS_WORKER_SLOTS,
         ),
         "kubernetes": kubernetes_backend(settings),
     }

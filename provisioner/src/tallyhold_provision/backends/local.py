@@ -39,6 +39,7 @@ from tallyhold_provision.local.osuser import RunAs, instance_identity, remove_in
 from tallyhold_provision.local.ports import answers_healthz, new_port, port_is_free
 from tallyhold_provision.local.supervisor import RUNNING_STATES, Program, Supervisor
 from tallyhold_provision.registry import Customer
+from tallyhold_provision.worker_slots import DEFAULT_WORKER_SLOTS, ensure_worker_slots
 
 HOST = "127.0.0.1"
 
@@ -47,11 +48,19 @@ class LocalBackend:
     name = "local"
     vault_auth = "approle"
 
-    def __init__(self, state_dir: Path, *, public_host: str = HOST, health_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        public_host: str = HOST,
+        health_timeout: float = 60.0,
+        worker_slots: int = DEFAULT_WORKER_SLOTS,
+    ) -> None:
         self.state_dir = state_dir.resolve()
         self.supervisor = Supervisor(self.state_dir / "supervisor")
         self.public_host = public_host
         self.health_timeout = health_timeout
+        self.worker_slots = worker_slots
 
     # -- files -----------------------------------------------------------------------------------------
 
@@ -77,7 +86,9 @@ class LocalBackend:
     def deploy(self, customer: Customer, env: dict[str, str], *, running: bool) -> Endpoint:
         self.supervisor.start()
         ports = self._ports(customer)
+        slots = ensure_worker_slots(self.state_dir, self.worker_slots)
         full_env = {
+            **({"TALLYHOLD_EGRESS_WORKER_SLOTS_DIR": str(slots)} if slots is not None else {}),
             "TALLYHOLD_HTTP_HOST": HOST,
             "TALLYHOLD_HTTP_PORT": str(ports["http_port"]),
             "TALLYHOLD_METRICS_HOST": HOST,
@@ -94,9 +105,19 @@ class LocalBackend:
         self._private_dir(self.log_file(customer).parent)
         env_changed = write_private_json(directory / "env.json", full_env, owner=identity.owner)
         user = ["--user", identity.user] if identity.user else []
+        # The launcher, as root, shows the instance the slot folder (read-only) even when the state folder above it
+        # is closed to others; from the command line, not from env.json, which root never reads.
+        exposed = ["--expose", str(slots)] if slots is not None else []
         program = Program(
             name=customer.id,
-            command=[sys.executable, "-m", "tallyhold_provision.local.launch", *user, str(directory / "env.json")],
+            command=[
+                sys.executable,
+                "-m",
+                "tallyhold_provision.local.launch",
+                *user,
+                *exposed,
+                str(directory / "env.json"),
+            ],
             directory=directory,
             log_file=self.log_file(customer),
             autostart=running,

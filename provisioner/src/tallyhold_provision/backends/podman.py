@@ -40,6 +40,7 @@ from tallyhold_provision.podman.spec import (
     network_args,
 )
 from tallyhold_provision.registry import Customer
+from tallyhold_provision.worker_slots import DEFAULT_WORKER_SLOTS, ensure_worker_slots, slot_folder
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Settings whose URLs name shared services: loopback hosts become the host's address on the pod's network.
@@ -67,6 +68,7 @@ class PodmanBackend:
         image: str | None = None,
         limits: Limits | None = None,
         health_timeout: float = 60.0,
+        worker_slots: int = DEFAULT_WORKER_SLOTS,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.publish_host = publish_host
@@ -75,6 +77,7 @@ class PodmanBackend:
         self.image = image or image_ref()
         self.limits = limits or Limits()
         self.health_timeout = health_timeout
+        self.worker_slots = worker_slots
 
     # -- secrets (as the local backend keeps them) ---------------------------------------------------------
 
@@ -112,6 +115,8 @@ class PodmanBackend:
             container_env["TALLYHOLD_VAULT_SECRET_ID_FILE"] = SECRET_ID_FILE
         secrets = {key: container_env.pop(key) for key in SECRET_SETTINGS if key in container_env}
         image_id = self._image_id()
+        container_env.pop("TALLYHOLD_EGRESS_WORKER_SLOTS_DIR", None)  # a host path: the container's is SLOTS_DIR
+        slots = slot_folder(self.state_dir, self.worker_slots)
         return StackSpec(
             customer_id=customer.id,
             image=self.image,
@@ -122,9 +127,11 @@ class PodmanBackend:
             env=container_env,
             secrets=secrets,
             limits=self.limits,
+            worker_slots=str(slots) if slots is not None else None,
         )
 
     def deploy(self, customer: Customer, env: dict[str, str], *, running: bool) -> Endpoint:
+        ensure_worker_slots(self.state_dir, self.worker_slots)
         spec = self.spec(customer, env)
         if self._current_digest(spec) != spec.digest():
             self._replace(spec)

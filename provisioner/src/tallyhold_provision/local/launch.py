@@ -54,10 +54,11 @@ def child_environment(env_file: Path, inherited: dict[str, str]) -> dict[str, st
     return {**INSTANCE_DEFAULTS, **base, **{str(k): str(v) for k, v in settings.items()}}
 
 
-def needed_paths(env_file: Path) -> list[Path]:
+def needed_paths(env_file: Path, exposed: list[Path] | None = None) -> list[Path]:
     """What the instance must reach: the checkout (venv, workspace sources), the interpreter's installation,
-    and its own folder."""
+    its own folder, and what the provisioner's command line adds (the host's egress worker slots)."""
     paths = {checkout_root(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), env_file.parent.resolve()}
+    paths |= {path.resolve() for path in exposed or []}
     return sorted(path for path in paths if not any(other in path.parents for other in paths))
 
 
@@ -129,6 +130,9 @@ def drop_to(user: str) -> pwd.struct_passwd:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tallyhold_provision.local.launch")
     parser.add_argument("--user", help="the OS user the instance runs as (the launcher must start as root)")
+    parser.add_argument(
+        "--expose", type=Path, action="append", default=[], help="a folder the instance reads (read-only)"
+    )
     parser.add_argument("env_file", type=Path)
     args = parser.parse_args()
     env_file: Path = args.env_file.resolve()
@@ -136,7 +140,7 @@ def main() -> None:
     if args.user:
         if os.geteuid() != 0:
             raise SystemExit("error: --user needs the launcher to start as root")
-        expose_hidden_paths(needed_paths(env_file))
+        expose_hidden_paths(needed_paths(env_file, args.expose))
         entry = drop_to(args.user)
         runtime = env_file.parent / "run"
         os.chdir(runtime)

@@ -30,6 +30,9 @@ NETWORK_POOL = "10.89.0.0/16"
 SECRET_SETTINGS = secret_bearing_settings()
 STATE_DIR = "/var/lib/tallyhold"  # the customer's volume, the one place its instance writes that outlives it
 SECRET_ID_FILE = f"{STATE_DIR}/vault-secret-id.json"
+# The host's egress worker slots (tallyhold_provision/worker_slots.py), shared read-only by every pod of the host:
+# the bound on workers alive at once holds across containers, because `flock` locks the host's file itself.
+SLOTS_DIR = "/run/tallyhold/egress-worker-slots"
 # The instance, as the local backend runs it (README, "Customers per host"): `tallyhold serve` without the command
 # line's library, under `python -OO` (no docstrings; the OpenAPI descriptions are read back from source) and
 # without column ranges, reading the `.opt-2.pyc` files the image compiles for it. Interpreter options, not
@@ -65,6 +68,7 @@ class StackSpec:
     env: dict[str, str]  # no secret: those are in `secrets`
     secrets: dict[str, str] = field(repr=False)  # setting name -> value
     limits: Limits = Limits()
+    worker_slots: str | None = None  # the host's slot folder; None: no bound
 
     @property
     def network(self) -> str:
@@ -95,6 +99,7 @@ class StackSpec:
                 "env": self.env,
                 "secrets": self.secrets,
                 "limits": [self.limits.memory, self.limits.cpus, self.limits.pids],
+                "worker_slots": self.worker_slots,
             },
             sort_keys=True,
         )
@@ -137,6 +142,9 @@ class StackSpec:
             "--label", f"{CONFIG_LABEL}={self.digest()}",
             "--env", f"TALLYHOLD_SECRETS_DIR={SECRETS_DIR}",
         ]  # fmt: skip
+        if self.worker_slots is not None:
+            args += ["--volume", f"{self.worker_slots}:{SLOTS_DIR}:ro,nosuid,nodev,noexec"]
+            args += ["--env", f"TALLYHOLD_EGRESS_WORKER_SLOTS_DIR={SLOTS_DIR}"]
         for setting in sorted(self.secrets):
             args += [
                 "--secret",

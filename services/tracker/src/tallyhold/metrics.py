@@ -154,6 +154,12 @@ EGRESS_BUDGET_WAIT = Counter(
     "venue and reason (window = the pool's budget for the window is spent, banned = the pool is held back).",
     ["venue", "reason"],
 )
+EGRESS_WORKER_SLOT_WAITS = Counter(
+    "tallyhold_egress_worker_slot_waits_total",
+    "Egress worker starts that found every worker slot of the host taken (EGRESS_WORKER_SLOTS_DIR), by outcome: "
+    "`taken` (one came free within the wait) or `busy` (none did: the call failed as transient).",
+    ["outcome"],
+)
 EGRESS_WORKER_STARTS = Counter(
     "tallyhold_egress_worker_starts_total",
     "Egress worker processes this instance started (each start costs its imports' CPU, ~1.7 s; one per sync "

@@ -31,6 +31,7 @@ from tallyhold.credentials.service import CipherKeySource
 from tallyhold.db import create_engine, create_session_maker
 from tallyhold.egress.client import EgressClient
 from tallyhold.egress.protocol import EgressConfig
+from tallyhold.egress.slots import WorkerSlots
 from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold.exchanges.sync import ExchangeRequests
 from tallyhold.exchanges.verification import CredentialVerifier
@@ -92,8 +93,12 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
         engine = create_engine(settings, process="api" if serving else "sync")
         stack.push_async_callback(engine.dispose)
         session_maker = create_session_maker(engine)
+        slots = settings.egress.worker_slots_dir
         egress = EgressClient(
-            egress_config(settings), mode=settings.egress.mode, idle_seconds=settings.egress.idle_seconds
+            egress_config(settings),
+            mode=settings.egress.mode,
+            idle_seconds=settings.egress.idle_seconds,
+            slots=WorkerSlots(slots, settings.egress.worker_slot_wait_seconds) if slots is not None else None,
         )
         stack.push_async_callback(egress.aclose)
         last_used = LastUsedRecorder(session_maker, writes_as=background_writes)

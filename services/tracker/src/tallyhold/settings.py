@@ -506,6 +506,21 @@ class EgressSettings(_Group):
     idle_seconds: float = Field(
         20.0, ge=1, le=3600, alias="EGRESS_IDLE_SECONDS", description="Idle time after which the worker exits."
     )
+    worker_slots_dir: DirectoryPath | None = Field(
+        None,
+        alias="EGRESS_WORKER_SLOTS_DIR",
+        description="Folder of the host's egress worker slots (`slot-000`, ...), shared by every instance on the "
+        "host: a worker starts only while its instance holds one, so their number bounds the workers alive at once "
+        "(set by the provisioner's local and podman backends). Unset: no bound.",
+    )
+    worker_slot_wait_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        alias="EGRESS_WORKER_SLOT_WAIT_SECONDS",
+        description="How long a worker start waits for a free slot before the call fails as transient "
+        "(`egress_worker_unavailable`; a sync retries at its backoff).",
+    )
     options: Annotated[dict[str, Any], NoDecode] = Field(
         default_factory=dict,
         alias="EGRESS_OPTIONS",

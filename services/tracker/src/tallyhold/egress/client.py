@@ -23,6 +23,7 @@ from tallyhold import metrics
 from tallyhold.egress import budget as egress_budget
 from tallyhold.egress.dispatch import dispatch
 from tallyhold.egress.protocol import WIRE_CONTEXT, EgressConfig, EgressError, EgressFailure
+from tallyhold.egress.slots import Slot, SlotsBusy, WorkerSlots
 from tallyhold.egress.worker import DEFAULT_IDLE_SECONDS
 
 logger = logging.getLogger("tallyhold.egress")
@@ -54,11 +55,14 @@ class EgressClient:
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         call_timeout: float = 120.0,
         budget: egress_budget.Budget | None = None,
+        slots: WorkerSlots | None = None,
     ) -> None:
         self.config = config
         # The exchange budget shared with the other instances of this egress IP (exchanges/shared_budget.py); the worker
         # asks for it over the pipe. None: a call that needs it fails (egress_budget_unavailable).
         self.budget = budget
+        # The host's bound on egress workers alive at once (egress/slots.py); None: no bound.
+        self.slots = slots
         self.mode = mode
         self.idle_seconds = idle_seconds
         self.call_timeout = call_timeout
@@ -187,29 +191,62 @@ class EgressClient:
                 return process
             if self._reader_task is not None:
                 await self._reader_task
+            slot = await self._take_slot()
             env = {key: os.environ[key] for key in _INHERITED_ENV if key in os.environ}
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-P",  # not the working directory first on sys.path, as `-m` would: nothing there is ours
-                "-m",
-                "tallyhold.egress.worker",
-                str(self.idle_seconds),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=None,
-                env=env,
-                limit=16 * 1024 * 1024,
-            )
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-P",  # not the working directory first on sys.path, as `-m` would: nothing there is ours
+                    "-m",
+                    "tallyhold.egress.worker",
+                    str(self.idle_seconds),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=None,
+                    env=env,
+                    limit=16 * 1024 * 1024,
+                )
+            except BaseException:
+                if slot is not None:
+                    slot.release()
+                raise
+            # Released when the worker has exited (_read_replies), whatever ends it.
+            self._reader_task = asyncio.create_task(self._read_replies(process, slot))
             assert process.stdin is not None
             process.stdin.write((json.dumps({"config": self.config.model_dump(mode="json")}) + "\n").encode())
             await process.stdin.drain()
             self._process = process
             self.workers_started += 1
             metrics.EGRESS_WORKER_STARTS.inc()
-            self._reader_task = asyncio.create_task(self._read_replies(process))
             return process
 
-    async def _read_replies(self, process: asyncio.subprocess.Process) -> None:
+    async def _take_slot(self) -> Slot | None:
+        if self.slots is None:
+            return None
+        slot = self.slots.try_take()
+        if slot is not None:
+            return slot
+        try:
+            slot = await self.slots.take()
+        except SlotsBusy:
+            metrics.EGRESS_WORKER_SLOT_WAITS.labels("busy").inc()
+            raise EgressError.of(
+                "egress_worker_unavailable",
+                "every egress worker slot of this host is taken",
+                transient=True,
+                retry_after=self.slots.wait_seconds,
+            ) from None
+        metrics.EGRESS_WORKER_SLOT_WAITS.labels("taken").inc()
+        return slot
+
+    async def _read_replies(self, process: asyncio.subprocess.Process, slot: Slot | None) -> None:
+        try:
+            await self._read_until_exit(process)
+        finally:
+            if slot is not None:
+                slot.release()
+
+    async def _read_until_exit(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
         while True:
             line = await process.stdout.readline()
