@@ -23,7 +23,9 @@ runtime stage: what the running tracker never loads goes, what it loads is kept 
 - ccxt's two package `__init__` sources stay: the egress worker reads them to load ccxt without its hundred
   exchanges (tallyhold/egress/ccxt_packages.py), so they are data it parses, not only modules it imports. So do
   the `__init__` sources of every bip_utils package: the worker reads the names they re-export to load each on
-  first use (tallyhold/egress/lazy_packages.py), not every coin bip_utils supports at each xpub scan.
+  first use (tallyhold/egress/lazy_packages.py), not every coin bip_utils supports at each xpub scan. And
+  uvicorn's package source, read the same way by the instance, which then never imports uvicorn's command line
+  (tallyhold/lean_imports.py).
 
 Run with the virtualenv's Python (the version the bytecode is for):
     python -X no_debug_ranges slim_venv.py SITE_PACKAGES
@@ -43,7 +45,7 @@ UNUSED_PACKAGES = ("ccxt/pro",)
 UNUSED_SUFFIXES = frozenset({".c", ".cpp", ".h", ".pyx", ".pxd", ".pyi"})
 ELF_MAGIC = b"\x7fELF"
 OPTIMIZE = 2  # as `python -OO`: no docstrings, no `assert`
-KEPT_SOURCES = frozenset({"ccxt/__init__.py", "ccxt/async_support/__init__.py"})
+KEPT_SOURCES = frozenset({"ccxt/__init__.py", "ccxt/async_support/__init__.py", "uvicorn/__init__.py"})
 KEPT_PACKAGE_SOURCES = ("bip_utils/",)  # every package `__init__` source below these folders
 
 

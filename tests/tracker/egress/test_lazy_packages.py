@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tallyhold.egress.lazy_packages import _re_exports
+from tallyhold.egress.lazy_packages import _dunder_constants, _re_exports
 from tests.fixtures.esplora import SeedWallet
 
 KINDS = ("xpub", "ypub", "zpub")
@@ -44,7 +44,17 @@ def test_a_package_file_doing_more_than_re_exporting_is_refused() -> None:
         "B": ("p.m", "A"),
         "C": ("p.m", "C"),
     }
-    for source in ("from p.m import A\nREGISTRY = {}\n", "from p.m import *\n", "from .m import A\n"):
+    # A dunder name given a literal (uvicorn's `__version__` and `__all__`) is set as it is, nothing else.
+    versioned = ast.parse('from p.m import A\n__version__ = "1.2"\n__all__ = ["A"]\n')
+    assert _re_exports(versioned, "p") == {"A": ("p.m", "A")}
+    assert _dunder_constants(versioned) == {"__version__": "1.2", "__all__": ["A"]}
+    refused = (
+        "from p.m import A\nREGISTRY = {}\n",
+        "from p.m import *\n",
+        "from .m import A\n",
+        "from p.m import A\n__version__ = read_version()\n",
+    )
+    for source in refused:
         with pytest.raises(ImportError):
             _re_exports(ast.parse(source), "p")
 

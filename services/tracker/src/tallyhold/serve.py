@@ -12,8 +12,16 @@ import sys
 
 from pydantic import ValidationError
 
+from tallyhold.api.lean_fastapi import import_fastapi_with_deferred_models
+from tallyhold.lean_imports import postgres_dialect_without_other_drivers
 from tallyhold.logging import configure_logging
 from tallyhold.settings import Settings, load_settings
+
+# Before anything imports FastAPI: its OpenAPI models are built when `/openapi.json` is first asked for, not at
+# start-up (api/lean_fastapi.py). Before the models import SQLAlchemy's Postgres dialect: the dialects of the
+# drivers the instance does not use run only if read (lean_imports.py).
+import_fastapi_with_deferred_models()
+postgres_dialect_without_other_drivers()
 
 # Exit codes: 2 for settings that cannot be used, 3 when the server did not start (port taken, lifespan failed).
 BAD_SETTINGS, NOT_STARTED = 2, 3

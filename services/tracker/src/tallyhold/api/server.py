@@ -27,8 +27,9 @@ from types import FrameType
 from typing import Any, ClassVar
 
 import h11
-import uvicorn
+from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import Server as UvicornServer
 
 from tallyhold.api.middleware import DEFAULT_CSP
 from tallyhold.metrics import count_api_error
@@ -96,7 +97,7 @@ class GuardedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-class Server(uvicorn.Server):
+class Server(UvicornServer):
     """uvicorn's server, woken once a second rather than ten times while nothing happens.
 
     uvicorn's main loop sleeps 0.1 s at a time only to see whether it was asked to stop and, every tenth time, to
@@ -106,7 +107,7 @@ class Server(uvicorn.Server):
 
     tick_seconds: ClassVar[float] = 1.0
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: Config) -> None:
         super().__init__(config)
         self._stop_asked = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -191,8 +192,8 @@ def tls_problem(settings: Settings) -> str | None:
     return None
 
 
-def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
-    return uvicorn.Config(
+def uvicorn_config(app: Any, settings: Settings) -> Config:
+    return Config(
         app,
         host=settings.http.host,
         port=settings.http.port,

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
+
+from tallyhold.egress.protocol import WireMessage
 
 
-class TokenSpec(BaseModel):
+class TokenSpec(WireMessage):
     """An ERC-20 to read for a wallet: curated or custom, as the API process resolved it."""
 
     contract: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
@@ -21,7 +23,7 @@ class TokenSpec(BaseModel):
     location: str = Field(min_length=1, max_length=32)
 
 
-class WalletBalancesRequest(BaseModel):
+class WalletBalancesRequest(WireMessage):
     """`chain.balances`: one wallet. EVM: `address` plus the tokens to read. Bitcoin: `address` or `xpub`."""
 
     chain: str
@@ -37,13 +39,13 @@ class WalletBalancesRequest(BaseModel):
         return self
 
 
-class HeadRequest(BaseModel):
+class HeadRequest(WireMessage):
     """`chain.head`: what the configured RPC serves (chain id checked) and its latest block."""
 
     chain: str
 
 
-class HeadReply(BaseModel):
+class HeadReply(WireMessage):
     chain: str
     chain_id: int
     block_number: int
@@ -51,14 +53,14 @@ class HeadReply(BaseModel):
     block_time: datetime
 
 
-class TokenInfoRequest(BaseModel):
+class TokenInfoRequest(WireMessage):
     """`chain.token_info`: what a contract says about itself, read at one block."""
 
     chain: str
     contract: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
 
 
-class TokenInfoReply(BaseModel):
+class TokenInfoReply(WireMessage):
     """Raw facts; the API process decides whether they make an acceptable token (chains/service.py)."""
 
     chain: str

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel
-
-from tallyhold.egress.protocol import EgressConfig, EgressError
+from tallyhold.egress.protocol import EgressConfig, EgressError, WireMessage
 
 
-class EchoRequest(BaseModel):
+class EchoRequest(WireMessage):
     text: str
     fail_with: str | None = None
 
 
-class EchoReply(BaseModel):
+class EchoReply(WireMessage):
     text: str
     pid: int
 

@@ -8,36 +8,37 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from tallyhold.egress.protocol import WireMessage
 from tallyhold.exchanges.key import ExchangeKey
 from tallyhold.exchanges.model import KeyReport
 from tallyhold.types import Money
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(WireMessage):
     exchange: str
     key: ExchangeKey
     acknowledge_unverifiable: bool = False
 
 
-class VerifyReply(BaseModel):
+class VerifyReply(WireMessage):
     report: KeyReport
 
 
-class BalancesRequest(BaseModel):
+class BalancesRequest(WireMessage):
     exchange: str
     key: ExchangeKey
     check_permissions: bool = Field(description="Ask the exchange about the key before reading balances")
 
 
-class LedgerRequest(BaseModel):
+class LedgerRequest(WireMessage):
     exchange: str
     key: ExchangeKey
     since: datetime | None = None
 
 
-class LedgerItem(BaseModel):
+class LedgerItem(WireMessage):
     id: str
     time: datetime | None
     kind: str = Field(description="The venue's own entry type: deposit, withdrawal, trade, transfer, staking, ...")
@@ -47,5 +48,5 @@ class LedgerItem(BaseModel):
     fee: Money
 
 
-class LedgerReply(BaseModel):
+class LedgerReply(WireMessage):
     entries: list[LedgerItem]

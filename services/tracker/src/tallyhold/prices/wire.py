@@ -6,14 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from tallyhold.egress.protocol import WireMessage
 
 # Currencies and coins through which an asset without a direct market in the quote currency is converted.
 # Stablecoins are ordinary nodes here: USDT is worth what the USDT/USD (or USDT/EUR, ...) market says.
 DEFAULT_BRIDGES = ("USD", "USDT", "USDC", "EUR", "GBP", "CHF", "BTC", "ETH")
 
 
-class TickersRequest(BaseModel):
+class TickersRequest(WireMessage):
     venues: list[str] = Field(description="ccxt ids, in order of preference")
     assets: list[str] = Field(description="asset codes to price")
     quote: str
@@ -21,7 +23,7 @@ class TickersRequest(BaseModel):
     timeout_seconds: float = 10.0
 
 
-class Ticker(BaseModel):
+class Ticker(WireMessage):
     venue: str
     base: str
     quote: str
@@ -29,12 +31,12 @@ class Ticker(BaseModel):
     at: datetime
 
 
-class VenueFailure(BaseModel):
+class VenueFailure(WireMessage):
     venue: str
     code: str
     retry_after: float | None = None
 
 
-class TickersReply(BaseModel):
+class TickersReply(WireMessage):
     tickers: list[Ticker]
     failures: list[VenueFailure] = Field(default_factory=list)

@@ -7,20 +7,22 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from tallyhold.egress.protocol import WireMessage
+
 if TYPE_CHECKING:  # the egress worker imports this module too, and has no database: SQLAlchemy stays out of it
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tallyhold.settings import Settings
 
 
-class FetchedBalance(BaseModel):
+class FetchedBalance(WireMessage):
     asset: str = Field(description="Canonical asset code (BTC, ETH, USDT, ...)")
     location: str = Field(description="spot, funding, earn, staked, margin, futures, onchain, ...")
     amount: Decimal = Field(ge=0)
     unconfirmed: Decimal | None = Field(None, ge=0)
 
 
-class FetchedLiability(BaseModel):
+class FetchedLiability(WireMessage):
     """An amount the connection owes (borrowed plus interest, negative equity), always positive."""
 
     asset: str = Field(description="Canonical asset code")
@@ -28,7 +30,7 @@ class FetchedLiability(BaseModel):
     amount: Decimal = Field(gt=0)
 
 
-class SourceBalances(BaseModel):
+class SourceBalances(WireMessage):
     """What every source returns: the complete set of balances of the connection at `observed_at`, and the
     complete set of what it owes (a debt missing from a later answer has been repaid)."""
 
