@@ -38,6 +38,15 @@ def test_a_lowered_bound_leaves_a_held_slot_with_its_holder_and_nobody_else(tmp_
         os.close(held)
 
 
+def test_a_deploy_that_changes_nothing_touches_nothing(tmp_path: Path) -> None:
+    """Every instance can read the folder: a chmod at each deploy would tell them when a customer was deployed."""
+    folder = ensure_worker_slots(tmp_path, 2)
+    assert folder is not None
+    before = [os.stat(path).st_ctime_ns for path in (folder, folder / "slot-000", folder / "slot-001")]
+    ensure_worker_slots(tmp_path, 2)
+    assert [os.stat(path).st_ctime_ns for path in (folder, folder / "slot-000", folder / "slot-001")] == before
+
+
 def test_anything_else_in_the_folder_is_removed(tmp_path: Path) -> None:
     folder = tmp_path / "egress-worker-slots"
     folder.mkdir(mode=0o777)

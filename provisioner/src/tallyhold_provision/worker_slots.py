@@ -26,7 +26,7 @@ def ensure_worker_slots(state_dir: Path, count: int) -> Path | None:
     if folder is None:
         return None
     folder.mkdir(mode=0o755, parents=True, exist_ok=True)
-    folder.chmod(0o755)  # instances run as users of their own: they must enter and read it, never write it
+    _mode(folder, 0o755)  # instances run as users of their own: they must enter and read it, never write it
     wanted = {f"{PREFIX}{number:03d}" for number in range(count)}
     for entry in os.scandir(folder):
         if entry.name not in wanted or not entry.is_file(follow_symlinks=False):
@@ -35,5 +35,12 @@ def ensure_worker_slots(state_dir: Path, count: int) -> Path | None:
         slot = folder / name
         if not slot.exists():
             slot.touch(mode=0o644)
-        slot.chmod(0o644)
+        _mode(slot, 0o644)
     return folder
+
+
+def _mode(path: Path, mode: int) -> None:
+    """Only when it differs: a chmod changes the file's ctime, which every instance can read, and a deploy of one
+    customer is none of the others' business."""
+    if path.stat().st_mode & 0o7777 != mode:
+        path.chmod(mode)

@@ -168,3 +168,31 @@ async def test_the_slot_is_released_when_the_worker_dies(tmp_path: Path) -> None
     finally:
         await client.aclose()
         await other.aclose()
+
+
+async def test_a_fifo_or_a_folder_in_place_of_a_slot_is_never_locked_and_never_blocks(tmp_path: Path) -> None:
+    folder = tmp_path / "slots"
+    folder.mkdir()
+    os.mkfifo(folder / "slot-000")  # opened without O_NONBLOCK, this would block until a writer came: forever
+    (folder / "slot-001").mkdir()  # flock accepts a directory: it would be one more slot
+    with pytest.raises(SlotsBusy):
+        await WorkerSlots(folder, wait_seconds=1).take()
+
+
+async def test_calls_queued_behind_a_failed_wait_fail_at_once_rather_than_wait_again(tmp_path: Path) -> None:
+    """A key check queued behind a sync's failed wait must not wait a second time (a proxy gives up at 60 s)."""
+    slots = WorkerSlots(slot_folder(tmp_path, 1), wait_seconds=2)
+    holding = EgressClient(CONFIG, idle_seconds=60, slots=slots)
+    waiting = EgressClient(CONFIG, idle_seconds=60, slots=slots)
+    busy_before = slot_waits("busy")
+    try:
+        await holding.call("egress.echo", EchoRequest(text="a"), EchoReply)
+        outcomes = await asyncio.gather(
+            *(waiting.call("egress.echo", EchoRequest(text=str(i)), EchoReply) for i in range(3)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(o, EgressError) and o.code == "egress_worker_unavailable" for o in outcomes)
+        assert slot_waits("busy") - busy_before == 1  # one wait, the two queued behind it failed without one
+    finally:
+        await holding.aclose()
+        await waiting.aclose()

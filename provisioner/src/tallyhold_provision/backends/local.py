@@ -88,13 +88,17 @@ class LocalBackend:
         ports = self._ports(customer)
         slots = ensure_worker_slots(self.state_dir, self.worker_slots)
         full_env = {
-            **({"TALLYHOLD_EGRESS_WORKER_SLOTS_DIR": str(slots)} if slots is not None else {}),
             "TALLYHOLD_HTTP_HOST": HOST,
             "TALLYHOLD_HTTP_PORT": str(ports["http_port"]),
             "TALLYHOLD_METRICS_HOST": HOST,
             "TALLYHOLD_METRICS_PORT": str(ports["metrics_port"]),
             **env,  # the operator's TALLYHOLD_ variables win, ports included
         }
+        # The host's slots are the provisioner's folder, which only it writes (and the launcher exposes): not a
+        # folder of the operator's environment, which instances might be able to write.
+        full_env.pop("TALLYHOLD_EGRESS_WORKER_SLOTS_DIR", None)
+        if slots is not None:
+            full_env["TALLYHOLD_EGRESS_WORKER_SLOTS_DIR"] = str(slots)
         identity = self._instance_folder(customer)
         if "TALLYHOLD_VAULT_WRAPPED_SECRET_ID" in env:
             # In run/, the one folder the instance's own user may write: it keeps the secret id it unwrapped there.

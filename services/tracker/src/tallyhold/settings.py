@@ -514,12 +514,13 @@ class EgressSettings(_Group):
         "(set by the provisioner's local and podman backends). Unset: no bound.",
     )
     worker_slot_wait_seconds: float = Field(
-        60.0,
+        20.0,
         ge=1,
         le=3600,
         alias="EGRESS_WORKER_SLOT_WAIT_SECONDS",
         description="How long a worker start waits for a free slot before the call fails as transient "
-        "(`egress_worker_unavailable`; a sync retries at its backoff).",
+        "(`egress_worker_unavailable`; a sync retries at its backoff). As long as a key check waits for its turn "
+        "in the exchange's budget: a check then answers within a proxy's usual 60 s.",
     )
     options: Annotated[dict[str, Any], NoDecode] = Field(
         default_factory=dict,

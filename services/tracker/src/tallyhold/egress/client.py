@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
@@ -63,6 +64,7 @@ class EgressClient:
         self.budget = budget
         # The host's bound on egress workers alive at once (egress/slots.py); None: no bound.
         self.slots = slots
+        self._slots_busy_until = 0.0  # monotonic time until which a start fails at once (see _take_slot)
         self.mode = mode
         self.idle_seconds = idle_seconds
         self.call_timeout = call_timeout
@@ -213,31 +215,44 @@ class EgressClient:
             # Released when the worker has exited (_read_replies), whatever ends it.
             self._reader_task = asyncio.create_task(self._read_replies(process, slot))
             assert process.stdin is not None
-            process.stdin.write((json.dumps({"config": self.config.model_dump(mode="json")}) + "\n").encode())
-            await process.stdin.drain()
+            try:
+                process.stdin.write((json.dumps({"config": self.config.model_dump(mode="json")}) + "\n").encode())
+                await process.stdin.drain()
+            except BaseException:
+                process.stdin.close()  # a worker nobody will use exits now, not after its idle time with a slot
+                raise
             self._process = process
             self.workers_started += 1
             metrics.EGRESS_WORKER_STARTS.inc()
             return process
 
     async def _take_slot(self) -> Slot | None:
+        """A host slot for the next worker. After a wait that found none, the calls queued behind it (they wait
+        for `_start_lock`) fail at once for as long as a wait lasts, instead of each waiting as long again."""
         if self.slots is None:
             return None
         slot = self.slots.try_take()
         if slot is not None:
             return slot
+        if time.monotonic() < self._slots_busy_until:
+            raise self._slots_busy()
         try:
             slot = await self.slots.take()
         except SlotsBusy:
             metrics.EGRESS_WORKER_SLOT_WAITS.labels("busy").inc()
-            raise EgressError.of(
-                "egress_worker_unavailable",
-                "every egress worker slot of this host is taken",
-                transient=True,
-                retry_after=self.slots.wait_seconds,
-            ) from None
+            self._slots_busy_until = time.monotonic() + self.slots.wait_seconds
+            raise self._slots_busy() from None
         metrics.EGRESS_WORKER_SLOT_WAITS.labels("taken").inc()
         return slot
+
+    def _slots_busy(self) -> EgressError:
+        assert self.slots is not None
+        return EgressError.of(
+            "egress_worker_unavailable",
+            "every egress worker slot of this host is taken",
+            transient=True,
+            retry_after=self.slots.wait_seconds,
+        )
 
     async def _read_replies(self, process: asyncio.subprocess.Process, slot: Slot | None) -> None:
         try:

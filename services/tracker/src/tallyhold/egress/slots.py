@@ -9,13 +9,18 @@ once on a 2-core host of 200 customers, then the kernel's OOM killer).
 The bound is a folder of slot files (`slot-000`, `slot-001`, ...; their number is the bound), made by the
 operator's provisioner and readable by every instance (read-only is enough: `flock` needs no write access).
 An instance holds an exclusive `flock` on one slot for as long as its worker lives; the kernel releases it
-when the descriptor is closed, also when the instance dies, so a slot is never lost. What one instance learns
-of the others is only whether a slot is taken: no name, no customer, no count beyond the slots.
+when the descriptor is closed, also when the instance dies, so a slot is never lost. What an instance learns
+from the folder is how many slots are taken; no name or customer (on the local backend the host's
+/proc/locks lists the holders' pids, as `ps` lists every process).
 
 An instance that finds every slot taken looks again every second (a random order of slots each time, so no
 slot is everyone's first) for at most `wait_seconds`, then the call fails as transient
 (`egress_worker_unavailable`, with a Retry-After): a sync then retries at its backoff, late rather than
 piling up; a key check answers that the exchange could not be reached, try again.
+
+The bound is cooperative: it keeps honest instances from overloading the host together, not a hostile one (an
+instance's code could hold every slot, and every other instance's syncs would then fail until the operator
+stops it; README, "Customers per host").
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import fcntl
 import logging
 import os
 import random
+import stat
 import time
 from pathlib import Path
 
@@ -77,11 +83,14 @@ class WorkerSlots:
 
     def _try_lock(self, name: str) -> Slot | None:
         try:
-            # O_NOFOLLOW: a slot is a plain file the provisioner made, never a link to something else to lock.
-            descriptor = os.open(self.folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # A slot is a plain file the provisioner made: never a link to something else to lock (O_NOFOLLOW),
+            # and a FIFO put in its place must not block the event loop at its open (O_NONBLOCK).
+            descriptor = os.open(self.folder / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             return None
         try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise OSError(f"{name} is not a regular file")
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(descriptor)
