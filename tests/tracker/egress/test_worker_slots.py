@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,23 @@ def slot_folder(tmp_path: Path, count: int) -> Path:
 
 def slot_waits(outcome: str) -> float:
     return REGISTRY.get_sample_value("tallyhold_egress_worker_slot_waits_total", {"outcome": outcome}) or 0.0
+
+
+@asynccontextmanager
+async def one_slot_held(tmp_path: Path, wait_seconds: float) -> AsyncIterator[EgressClient]:
+    """One slot, held by another instance's idle worker; yields a second instance's client, which must wait."""
+    slots = WorkerSlots(slot_folder(tmp_path, 1), wait_seconds=wait_seconds)
+    holding = EgressClient(CONFIG, idle_seconds=60, slots=slots)
+    waiting = EgressClient(CONFIG, idle_seconds=60, slots=slots)
+    try:
+        await holding.call("egress.echo", EchoRequest(text="a"), EchoReply)  # its worker lives on, idle
+        yield waiting
+        await holding.aclose()  # its worker exits: the slot is free again
+        reply = await waiting.call("egress.echo", EchoRequest(text="b"), EchoReply)
+        assert reply.text == "b"
+    finally:
+        await holding.aclose()
+        await waiting.aclose()
 
 
 async def test_a_slot_is_taken_once_and_is_free_again_when_released(tmp_path: Path) -> None:
@@ -135,12 +154,8 @@ async def test_instances_past_the_bound_wait_their_turn_and_all_get_answers(tmp_
 
 
 async def test_a_start_that_finds_no_free_slot_in_time_fails_as_transient(tmp_path: Path) -> None:
-    slots = WorkerSlots(slot_folder(tmp_path, 1), wait_seconds=1)
-    holding = EgressClient(CONFIG, idle_seconds=60, slots=slots)
-    waiting = EgressClient(CONFIG, idle_seconds=60, slots=slots)
     busy_before = slot_waits("busy")
-    try:
-        await holding.call("egress.echo", EchoRequest(text="a"), EchoReply)  # its worker lives on, idle
+    async with one_slot_held(tmp_path, wait_seconds=1) as waiting:
         with pytest.raises(EgressError) as caught:
             await waiting.call("egress.echo", EchoRequest(text="b"), EchoReply)
         assert caught.value.code == "egress_worker_unavailable"
@@ -148,12 +163,6 @@ async def test_a_start_that_finds_no_free_slot_in_time_fails_as_transient(tmp_pa
         assert caught.value.failure.retry_after == 1
         assert waiting.worker_pid is None  # no worker was started beyond the bound
         assert slot_waits("busy") - busy_before == 1
-        await holding.aclose()  # its worker exits: the slot is free again
-        reply = await waiting.call("egress.echo", EchoRequest(text="b"), EchoReply)
-        assert reply.text == "b"
-    finally:
-        await holding.aclose()
-        await waiting.aclose()
 
 
 async def test_the_slot_is_released_when_the_worker_dies(tmp_path: Path) -> None:
@@ -181,18 +190,11 @@ async def test_a_fifo_or_a_folder_in_place_of_a_slot_is_never_locked_and_never_b
 
 async def test_calls_queued_behind_a_failed_wait_fail_at_once_rather_than_wait_again(tmp_path: Path) -> None:
     """A key check queued behind a sync's failed wait must not wait a second time (a proxy gives up at 60 s)."""
-    slots = WorkerSlots(slot_folder(tmp_path, 1), wait_seconds=2)
-    holding = EgressClient(CONFIG, idle_seconds=60, slots=slots)
-    waiting = EgressClient(CONFIG, idle_seconds=60, slots=slots)
     busy_before = slot_waits("busy")
-    try:
-        await holding.call("egress.echo", EchoRequest(text="a"), EchoReply)
+    async with one_slot_held(tmp_path, wait_seconds=2) as waiting:
         outcomes = await asyncio.gather(
             *(waiting.call("egress.echo", EchoRequest(text=str(i)), EchoReply) for i in range(3)),
             return_exceptions=True,
         )
         assert all(isinstance(o, EgressError) and o.code == "egress_worker_unavailable" for o in outcomes)
         assert slot_waits("busy") - busy_before == 1  # one wait, the two queued behind it failed without one
-    finally:
-        await holding.aclose()
-        await waiting.aclose()
