@@ -352,7 +352,7 @@ def test_the_instance_runs_without_docstrings_and_compiles_nothing_yet_serves_ev
 # The egress worker's start inside the image, as it prepares itself (egress/worker.py): its loaders read library
 # files the image slims (tools/image/slim_venv.py), so an xpub scan and an EVM request must work there too, and
 # still without the coins and the BLS tables they never use: bip_utils' names from its kept `__init__` sources
-# (egress/lazy_packages.py), py_ecc's curve order from its bytecode (egress/keyfile_bls.py).
+# (tallyhold/lazy_packages.py), py_ecc's curve order from its bytecode (egress/keyfile_bls.py).
 # BLS12-381's group order r, as the curve's specification gives it.
 BLS12_381_CURVE_ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 WORKER_JOBS = """

@@ -23,7 +23,7 @@ runtime stage: what the running tracker never loads goes, what it loads is kept 
 - ccxt's two package `__init__` sources stay: the egress worker reads them to load ccxt without its hundred
   exchanges (tallyhold/egress/ccxt_packages.py), so they are data it parses, not only modules it imports. So do
   the `__init__` sources of every bip_utils package: the worker reads the names they re-export to load each on
-  first use (tallyhold/egress/lazy_packages.py), not every coin bip_utils supports at each xpub scan. And
+  first use (tallyhold/lazy_packages.py), not every coin bip_utils supports at each xpub scan. And
   uvicorn's package source, read the same way by the instance, which then never imports uvicorn's command line
   (tallyhold/lean_imports.py).
 

@@ -1,4 +1,4 @@
-"""bip_utils loaded as packages of names imported on first read (egress/lazy_packages.py), as the egress worker
+"""bip_utils loaded as packages of names imported on first read (tallyhold/lazy_packages.py), as the egress worker
 loads it: the xpub scan derives the same addresses as with bip_utils' own package files (built here, in the test
 process, by bip_utils' full BIP-44 classes), without importing the coins it never uses; a package file that does
 more than re-export is refused, never run half-lazily."""
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tallyhold.egress.lazy_packages import _dunder_constants, _re_exports
+from tallyhold.lazy_packages import _dunder_constants, _re_exports
 from tests.fixtures.esplora import SeedWallet
 
 KINDS = ("xpub", "ypub", "zpub")
@@ -61,7 +61,7 @@ def test_a_package_file_doing_more_than_re_exporting_is_refused() -> None:
 
 SOURCELESS = """
 import sys
-from tallyhold.egress import lazy_packages
+from tallyhold import lazy_packages
 lazy_packages.install("sourceless_pkg")
 import sourceless_pkg
 print(sourceless_pkg.VALUE, "__getattr__" in vars(sourceless_pkg))

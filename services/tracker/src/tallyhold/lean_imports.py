@@ -16,7 +16,7 @@ worker start (once per customer and sync interval on a host of many customers).
   the reloaders and multiprocessing supervisors, about 20 modules and 1.9 MiB of every idle instance) only to
   re-export `main`, `run` and `Server`. The instance builds its server from `uvicorn.config` and `uvicorn.server`
   and never runs the command, so the package is loaded with each of its names imported at its first read
-  (`egress/lazy_packages.py`): `uvicorn.run` or `uvicorn.main`, read by anyone, still import the command line.
+  (`tallyhold/lazy_packages.py`): `uvicorn.run` or `uvicorn.main`, read by anyone, still import the command line.
 - SQLAlchemy's Postgres dialect without the other drivers' dialects run. Its package file imports the dialect
   module of every Postgres driver SQLAlchemy knows (asyncpg, pg8000, psycopg2cffi, ...) so that each is an
   attribute of the package; the instance talks through psycopg alone. Those three are imported with the
@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
 
-from tallyhold.egress import lazy_packages
+from tallyhold import lazy_packages
 
 DETECTORS = ("chardet", "charset_normalizer")
 POSTGRES_DIALECT = "sqlalchemy.dialects.postgresql"

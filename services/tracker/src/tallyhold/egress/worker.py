@@ -15,8 +15,8 @@ import os
 import sys
 from typing import Any
 
-from tallyhold import lean_imports
-from tallyhold.egress import budget, ccxt_packages, keyfile_bls, lazy_packages
+from tallyhold import lazy_packages, lean_imports
+from tallyhold.egress import budget, ccxt_packages, keyfile_bls
 from tallyhold.egress.dispatch import dispatch
 from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.logging import configure_logging
