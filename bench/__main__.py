@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import signal
 import sys
 import time
 from pathlib import Path
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM, too, runs each bench's clean-up (its platform, instances and fakes)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupted)
     wanted = sys.argv[1:]
     names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_"))
     for name in names:

@@ -61,6 +61,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from bench import cpu_ledger
 from bench.bench_api import percentile
 from bench.containers import container_memory, instance_container, instance_pid
 from bench.world import SOURCES_PER_CUSTOMER, World, remove_platform, temporary_folder
@@ -365,10 +366,12 @@ def run_step(
     waits_before = _all_slot_waits(customers)
     sampler = MemorySampler([_instance_pid(platform, c) for c in customers])
     thread = threading.Thread(target=sampler.run, daemon=True)
+    cpu_before = cpu_ledger.snapshot()
     thread.start()
     load = asyncio.run(networth_load(customers, rate * len(customers), window, abort=sampler.low_memory))
     sampler.stop.set()
     thread.join()
+    cpu_after = cpu_ledger.snapshot()
     if sampler.low_memory.is_set():
         print(
             f"{len(customers):4d} customers: host memory ran low during the window (under "
@@ -412,7 +415,52 @@ def run_step(
         f"starts that waited for a host worker slot {waits['taken']:.0f}, that found none in time {waits['busy']:.0f}",
         flush=True,
     )
+    ledger = cpu_ledger.by_kind(cpu_before, cpu_after, _classifier(set(sampler.pids), cpu_after), _reaped_into)
+    seconds = cpu_after.wall - cpu_before.wall
+    line = _cpu_line(ledger, seconds, starts, len(customers))
+    print(f"      CPU in the window, cores of {psutil.cpu_count()}: {line}", flush=True)
     return held
+
+
+def _classifier(instances: set[int], shot: cpu_ledger.Snapshot) -> cpu_ledger.Classifier:
+    """Kinds of process on the host: the customers' instances (with podman: their containers' first process),
+    their egress workers, Postgres, OpenBao, supervisord, this bench (the networth load, the scrapes and the
+    memory samples) and the fakes it started (the sandbox venues, anvil, Esplora)."""
+    bench, table = os.getpid(), cpu_ledger.parents(shot)
+
+    def classify(process: cpu_ledger.Process) -> str | None:
+        if process.pid in instances:
+            return "instances"
+        if process.ppid in instances:
+            return "egress workers"
+        for prefix, kind in (("postgres", "Postgres"), ("bao", "OpenBao"), ("supervisord", "supervisord")):
+            if process.name.startswith(prefix):
+                return kind
+        if process.pid == bench:
+            return "bench"
+        return "fakes" if bench in cpu_ledger.ancestors(process.pid, table) else None
+
+    return classify
+
+
+def _reaped_into(kind: str) -> str | None:
+    """An instance's reaped children are its egress workers; every other kind's stay its own."""
+    return "egress workers" if kind == "instances" else None
+
+
+def _cpu_line(ledger: cpu_ledger.Ledger, seconds: float, starts: float, customers: int) -> str:
+    """Cores by kind, then the egress workers' CPU per start (their starts counted a little past the CPU window,
+    once the cycles in flight settled) and an instance's CPU per second."""
+    cores = ledger.cores
+    order = ("egress workers", "instances", "Postgres", "OpenBao", "supervisord", "bench", "fakes", "other")
+    parts = [f"{kind} {cores.get(kind, 0.0):.2f}" for kind in order]
+    others = ", ".join(f"{name} {used:.2f}" for name, used in ledger.top_others.items())
+    parts[-1] += f" ({others})" if others else ""
+    per_start = cores.get("egress workers", 0.0) * seconds / max(starts, 1)
+    return (
+        f"{', '.join(parts)}; busy {sum(cores.values()):.2f}; egress worker CPU per start {per_start:.2f} s; "
+        f"instance CPU {cores.get('instances', 0.0) / customers * 1000:.1f} ms a second each"
+    )
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
