@@ -244,14 +244,19 @@ class PortfolioSettings(_Group):
     quote_currency: str = Field(
         "USD", alias="QUOTE_CURRENCY", description="Currency net worth is expressed in: USD, EUR, GBP or CHF."
     )
+    # Not shorter by default: an answer read steadily is recomputed at half this age whether or not anything
+    # changed (the only way to see another process's writes and the passing of time), a few milliseconds of
+    # CPU each; at 2 s that was a computation a second per customer whose answer is read, the largest part of
+    # an instance's CPU on a host of many customers (bench/bench_capacity.py prints the CPU by kind of process).
     cache_seconds: float = Field(
-        2.0,
+        10.0,
         ge=0,
         le=60,
         alias="PORTFOLIO_CACHE_SECONDS",
         description="Longest reuse of a computed `/v1/networth` or `/v1/balances` answer (0 = off). The instance's "
         "API writes are seen at once, its syncs' within about 1 s (refreshed off the request path), writes of "
-        "other processes (`tallyhold sync --once`) within this time.",
+        "other processes (`tallyhold sync --once`, an operator's psql) and the staleness flags within this time; "
+        "an answer read steadily is recomputed off the request path at half this age.",
     )
     history_raw_days: int = Field(
         7, ge=1, le=3650, alias="HISTORY_RAW_DAYS", description="Days net-worth snapshots are kept at full resolution."

@@ -60,9 +60,8 @@ logger = logging.getLogger("tallyhold.portfolio")
 _WRITES = ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "MERGE", "WITH")  # WITH: a CTE may write; a spare bump is harmless
 # Shortest time between two refresh passes. A run of ten sources commits about 35 transactions over a few
 # seconds, and each pass is a few milliseconds of CPU on the event loop that serves requests, which a request
-# arriving meanwhile waits out: a pass a second while syncs run is what an answer read steadily costs anyway
-# (refreshed at half of PORTFOLIO_CACHE_SECONDS), so syncing adds about one pass per run (its `settle()`) and
-# not four a second. A sync's commit reaches the answers within a second.
+# arriving meanwhile waits out: at most a pass a second while a sync runs (a few seconds a sync interval), not
+# four, and a sync's commit reaches the answers within a second.
 REFRESH_SPACING = 1.0
 
 
