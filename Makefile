@@ -8,7 +8,7 @@ VENV         := .venv
 UV           := .tools/bin/uv
 CHECKOV      := .tools/checkov/bin/checkov
 BIN          := $(VENV)/bin
-IMAGE_TOOLS  := podman=podman runc=runc mmdebstrap=mmdebstrap newuidmap=uidmap
+IMAGE_TOOLS  := podman=podman runc=runc catatonit=catatonit mmdebstrap=mmdebstrap newuidmap=uidmap
 DEBIAN_TOOLS := promtool=prometheus prometheus=prometheus $(IMAGE_TOOLS) chromium=chromium
 PYTEST_ARGS  ?=
 PROJECT_SOURCES := services/tracker/src services/sandbox/src provisioner/src
@@ -61,7 +61,7 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-save --no-audit --no-fund --loglevel=error
 	@touch $@
 
-debian: ## Install the Debian packages the tests use, when missing (prometheus, podman, runc, mmdebstrap, uidmap, chromium)
+debian: ## Install the Debian packages the tests use, when missing (prometheus, podman, runc, catatonit, mmdebstrap, uidmap, chromium)
 	@tools/ensure-debian-packages $(DEBIAN_TOOLS)
 
 # The tracker's image, localhost/tallyhold:<version>, on a base made from Debian's packages (kept between runs).
