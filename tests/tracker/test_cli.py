@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -36,7 +37,10 @@ async def test_token_create_and_revoke(settings: Settings, app: FastAPI, clean_t
     async with httpx.AsyncClient(transport=transport, base_url="http://i") as client:
         headers = {"Authorization": f"Bearer {token}"}
         assert (await client.get("/v1/networth", headers=headers)).status_code == 200
-        revoked = _cli(settings, "token", "revoke", token_id)
+        # In a thread: the request above left the token's last-used write to a task of this event loop, whose
+        # transaction holds the token's row until it commits; blocking the loop here would keep it open and the
+        # revoke would wait for that row until its statement timeout.
+        revoked = await asyncio.to_thread(_cli, settings, "token", "revoke", token_id)
         assert revoked.returncode == 0, revoked.stderr
         assert (await client.get("/v1/networth", headers=headers)).status_code == 401
     again = _cli(settings, "token", "revoke", token_id)
