@@ -38,8 +38,11 @@ class Snapshot:
 
 
 def _host_busy() -> float:
+    """Busy CPU seconds: every counter but idle and I/O wait, less guest time, which Linux already counts in
+    user and nice."""
     times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+    guests = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0) - guests)
 
 
 def snapshot() -> Snapshot:
@@ -91,12 +94,11 @@ def by_kind(
     for key, process in after.processes.items():
         kind = kinds[process.pid]
         earlier = before.processes.get(key)
+        own = process.own - (earlier.own if earlier else 0.0)
         if kind is None:
-            unclassified[process.name] = (
-                unclassified.get(process.name, 0.0) + process.own - (earlier.own if earlier else 0.0)
-            )
+            unclassified[process.name] = unclassified.get(process.name, 0.0) + own
             continue
-        add(kind, process.own - (earlier.own if earlier else 0.0))
+        add(kind, own)
         add(reaped_into(kind) or kind, process.reaped - (earlier.reaped if earlier else 0.0))
     for key, gone in before.processes.items():
         parent = kinds.get(gone.ppid)
