@@ -98,21 +98,27 @@ async def test_background_commits_are_refreshed_off_the_request_path_and_coalesc
         assert await answers.get_or_compute("points", session, _points) == 22
         assert computed("request") == requests + 1
 
-        # Half way to max_age, a steadily read answer is refreshed ahead of its expiry, off the request path.
-        now[0] = 31.0
+        # Well before max_age nothing is refreshed: nothing this process knows of changed.
+        now[0] = 40.0
+        assert await answers.get_or_compute("points", session, _points) == 22
+        await cache.settle()
+        assert computed("refresh") == refreshes + 2
+        # Within REFRESH_AHEAD of max_age, a steadily read answer is refreshed ahead of its expiry, off the
+        # request path.
+        now[0] = 60.0 - cache.REFRESH_AHEAD + 1
         assert await answers.get_or_compute("points", session, _points) == 22
         await cache.settle()
         assert computed("refresh") == refreshes + 3
         assert computed("request") == requests + 1
 
         # Read 19 s ago: refreshed after a background commit.
-        now[0] = 50.0
+        now[0] += 19
         with cache.background_writes():
             await _add_point(db, 101)
         await cache.settle()
         assert computed("refresh") == refreshes + 4
         # An answer nobody read within max_age is forgotten rather than refreshed: the next request computes it.
-        now[0] = 95.0
+        now[0] += 45
         with cache.background_writes():
             await _add_point(db, 102)
         await cache.settle()

@@ -244,19 +244,22 @@ class PortfolioSettings(_Group):
     quote_currency: str = Field(
         "USD", alias="QUOTE_CURRENCY", description="Currency net worth is expressed in: USD, EUR, GBP or CHF."
     )
-    # Not shorter by default: an answer read steadily is recomputed at half this age whether or not anything
-    # changed (the only way to see another process's writes and the passing of time), a few milliseconds of
-    # CPU each; at 2 s that was a computation a second per customer whose answer is read, the largest part of
-    # an instance's CPU on a host of many customers (bench/bench_capacity.py prints the CPU by kind of process).
+    # Not shorter by default: an answer read steadily is recomputed shortly before this age whether or not
+    # anything changed (the only way to see another process's writes and the passing of time), a few
+    # milliseconds of CPU each. At 2 s (refreshed at half that age) that was a computation a second per customer
+    # whose answer is read, the largest part of an instance's CPU on a host of many customers, and at 10 s one
+    # every 5 s (bench/bench_capacity.py prints the CPU by kind of process). Those writes are an operator's, and
+    # a source turns stale after several sync intervals: half a minute late is still on time for both.
     cache_seconds: float = Field(
-        10.0,
+        30.0,
         ge=0,
         le=60,
         alias="PORTFOLIO_CACHE_SECONDS",
         description="Longest reuse of a computed `/v1/networth` or `/v1/balances` answer (0 = off). The instance's "
         "API writes are seen at once, its syncs' within about 1 s (refreshed off the request path), writes of "
         "other processes (`tallyhold sync --once`, an operator's psql) and the staleness flags within this time; "
-        "an answer read steadily is recomputed off the request path at half this age.",
+        "an answer read steadily is recomputed off the request path 5 s before this age (at half of it when "
+        "under 10 s).",
     )
     history_raw_days: int = Field(
         7, ge=1, le=3650, alias="HISTORY_RAW_DAYS", description="Days net-worth snapshots are kept at full resolution."
