@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 from prometheus_client import REGISTRY
 
@@ -198,3 +199,41 @@ async def test_calls_queued_behind_a_failed_wait_fail_at_once_rather_than_wait_a
         )
         assert all(isinstance(o, EgressError) and o.code == "egress_worker_unavailable" for o in outcomes)
         assert slot_waits("busy") - busy_before == 1  # one wait, the two queued behind it failed without one
+
+
+async def _exited(pid: int) -> bool:
+    """Whether the process is gone within 20 s: well before the 60 s these workers would idle for."""
+    deadline = asyncio.get_running_loop().time() + 20
+    while asyncio.get_running_loop().time() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_a_released_worker_answers_what_it_was_sent_then_exits_and_gives_its_slot_back(tmp_path: Path) -> None:
+    """The end of an instance's sync cycle (`release`): its worker, which would otherwise idle for a minute
+    holding the host's only slot, answers the call in flight, exits, and another instance's worker takes the
+    slot; the released instance's next call starts a worker of its own again."""
+    slots = WorkerSlots(slot_folder(tmp_path, 1), wait_seconds=LONG_WAIT)
+    first = EgressClient(CONFIG, idle_seconds=60, slots=slots)
+    other = EgressClient(CONFIG, idle_seconds=60, slots=slots)
+    try:
+        started = await first.call("egress.echo", EchoRequest(text="a"), EchoReply)
+        sent = first.call("egress.echo", EchoRequest(text="b"), EchoReply)
+        in_flight, _ = await asyncio.gather(sent, first.release())
+        assert in_flight.text == "b"
+        await first.release()
+        assert first.worker_pid is None
+        assert await _exited(started.pid)
+        assert await _exited(in_flight.pid)
+
+        reply = await other.call("egress.echo", EchoRequest(text="c"), EchoReply)
+        assert reply.pid not in {started.pid, in_flight.pid}
+        await other.release()
+        again = await first.call("egress.echo", EchoRequest(text="d"), EchoReply)
+        assert again.text == "d"
+        assert again.pid not in {started.pid, in_flight.pid, reply.pid}
+    finally:
+        await first.aclose()
+        await other.aclose()

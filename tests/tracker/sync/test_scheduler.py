@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import psutil
 import pytest
 import pytest_asyncio
 from apscheduler.triggers.interval import IntervalTrigger
@@ -55,6 +56,10 @@ async def quiet_scheduler(app: FastAPI) -> AsyncIterator[None]:
     deadline = time.monotonic() + 60
     while engine._running and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+
+
+def worker_of(engine: SyncEngine) -> int | None:
+    return engine.egress.worker_pid
 
 
 def value(name: str, **labels: str) -> float:
@@ -216,3 +221,37 @@ async def test_a_scheduled_sync_superseded_by_a_new_key_is_followed_by_one_with_
         assert time.monotonic() < deadline, "the new key was not synced after the superseded run"
         await asyncio.sleep(0.05)
     assert value("tallyhold_sync_runs_total", kind="exchange", outcome="superseded") == superseded + 1
+
+
+async def test_the_cycle_lets_its_egress_worker_go_unless_a_sync_comes_due_within_its_idle_time(
+    app: FastAPI, add_binance: AddAccount
+) -> None:
+    """After the cycle's prices the worker (the real subprocess) would idle on with its memory and a host slot;
+    it is let go, except while a source's sync is due before the worker's idle time would have ended."""
+    scheduler, engine = parts(app)
+    assert engine.egress.mode == "subprocess"
+    if scheduler.scheduler.get_job("prices") is not None:
+        scheduler.scheduler.remove_job("prices")  # the test runs the cycle's end itself
+    scheduler.scheduler.pause()
+    account = await add_binance({"BTC": "1"})  # the key check starts the worker
+    await scheduler.reconcile()
+    job = scheduler.scheduler.get_job(f"sync:{account.connection_id}")
+    assert job is not None
+    worker = worker_of(engine)
+    assert worker is not None
+
+    job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=engine.egress.idle_seconds / 2))
+    await scheduler.prices_after_sources()
+    assert worker_of(engine) == worker, "a sync comes due within the idle time: the worker stays"
+
+    job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=engine.egress.idle_seconds * 3))
+    await scheduler.prices_after_sources()
+    assert worker_of(engine) is None
+    deadline = time.monotonic() + engine.egress.idle_seconds / 2
+    while psutil.pid_exists(worker) and psutil.Process(worker).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the worker idles on after its cycle"
+        await asyncio.sleep(0.05)
+
+    result = await engine.sync_connection(uuid.UUID(account.connection_id), Trigger.manual)
+    assert result.outcome is Outcome.success, "the next sync starts a worker again"
+    scheduler.scheduler.resume()

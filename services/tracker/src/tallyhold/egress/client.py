@@ -97,6 +97,15 @@ class EgressClient:
         process = self._process
         return process.pid if process is not None and process.returncode is None else None
 
+    async def release(self) -> None:
+        """Lets the current worker go once it has answered what it was already sent (its instance's sync cycle is
+        over): its memory and its host slot come back now, not after its idle time. The next call starts
+        another."""
+        async with self._start_lock:  # not a worker still being started
+            process = self._process
+        if process is not None and process.returncode is None:
+            await self._retire(process)
+
     async def aclose(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.returncode is None:

@@ -13,7 +13,8 @@ new connections' first sync.
 Jobs (all coroutines on the API's event loop; the slow part of a sync runs in the egress worker):
     sync:<connection id>   on the instance's grid; moved earlier or later after a failure (backoff,
                            Retry-After) so a retry does not wait for the next grid point, then the next point
-    prices                 on the instance's grid, after the cycle's sources: prices, then the window's point
+    prices                 on the instance's grid, after the cycle's sources: prices, then the window's point,
+                           then the egress worker is let go unless a sync comes due within its idle time
     reconcile              every min(60 s, interval): adds jobs for new connections, drops jobs of deleted or
                            quarantined ones, and publishes the source gauges
     retention              hourly: history downsampling and pruning
@@ -215,6 +216,20 @@ class SyncScheduler:
         except TimeoutError:
             logger.warning("prices did not wait any longer for the cycle's sources")
         await self.engine.refresh_prices()
+        await self._release_worker_after_cycle()
+
+    async def _release_worker_after_cycle(self) -> None:
+        """The cycle is over: its egress worker is let go now rather than idling on with ~80 MiB and one of the
+        host's worker slots until its idle time ends, unless a sync is still running or one comes due within
+        that idle time (a retry, a new connection's first sync), which would otherwise start another."""
+        engine = self.engine
+        if engine.running or engine.running_all:
+            return
+        soon = datetime.now(UTC) + timedelta(seconds=engine.egress.idle_seconds)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(SYNC_PREFIX) and job.next_run_time is not None and job.next_run_time <= soon:
+                return
+        await engine.egress.release()
 
     def _add_sync_job(self, connection_id: uuid.UUID, first_run: datetime) -> None:
         self.scheduler.add_job(
