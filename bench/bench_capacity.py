@@ -459,7 +459,9 @@ def _cpu_line(ledger: cpu_ledger.Ledger, seconds: float, starts: float, customer
     per_start = cores.get("egress workers", 0.0) * seconds / max(starts, 1)
     return (
         f"{', '.join(parts)}; busy {sum(cores.values()):.2f}; egress worker CPU per start {per_start:.2f} s; "
-        f"instance CPU {cores.get('instances', 0.0) / customers * 1000:.1f} ms a second each"
+        f"instance CPU {cores.get('instances', 0.0) / customers * 1000:.1f} ms a second each; page cache: "
+        f"{ledger.refaults_mib:.1f} MiB/s read back after the kernel dropped it, {ledger.major_faults:.0f} major "
+        f"faults/s, {ledger.disk_read_mib:.1f} MiB/s read from disk"
     )
 
 

@@ -1,5 +1,6 @@
 """Where a host's CPU went over a window, by kind of process: two snapshots of the process table and of the host's
-CPU counters, then each process's CPU between them.
+CPU counters, then each process's CPU between them; and how hard the page cache worked meanwhile (a host short
+of memory drops file pages that its processes then read back from disk, at a cost in CPU that shows in theirs).
 
 A process that exited inside the window is not in the second snapshot; its CPU is found in its parent's counters
 of reaped children (Linux adds a child's user and system time, its own reaped children's included, to its parent
@@ -11,7 +12,7 @@ and reaped by init) is lost to the kinds and shows up in "other": the host's bus
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psutil
 
@@ -30,11 +31,28 @@ class Process:
 Classifier = Callable[[Process], str | None]
 
 
+# /proc/vmstat counters of the page cache working against the CPU: file pages read back soon after the kernel
+# dropped them (refaults, in pages), faults that waited for a read (major faults), and KiB read from disk.
+PAGING = ("workingset_refault_file", "pgmajfault", "pgpgin")
+PAGE_KIB = 4
+
+
 @dataclass(frozen=True)
 class Snapshot:
     processes: dict[tuple[int, float], Process]  # by (pid, creation time): a reused pid is another process
     busy: float  # seconds the host's CPUs were not idle (summed over CPUs)
     wall: float  # seconds since boot
+    paging: dict[str, int] = field(default_factory=dict)  # the PAGING counters
+
+
+def _paging() -> dict[str, int]:
+    counters: dict[str, int] = {}
+    with open("/proc/vmstat") as vmstat:
+        for line in vmstat:
+            name, _, value = line.partition(" ")
+            if name in PAGING:
+                counters[name] = int(value)
+    return counters
 
 
 def _host_busy() -> float:
@@ -62,7 +80,7 @@ def snapshot() -> Snapshot:
         )
     with open("/proc/uptime") as uptime:
         wall = float(uptime.read().split()[0])
-    return Snapshot(processes=processes, busy=_host_busy(), wall=wall)
+    return Snapshot(processes=processes, busy=_host_busy(), wall=wall, paging=_paging())
 
 
 TOP_OTHERS = 3
@@ -72,6 +90,9 @@ TOP_OTHERS = 3
 class Ledger:
     cores: dict[str, float]  # by kind, "other" included
     top_others: dict[str, float]  # the processes of no kind that used the most, by name: cores
+    refaults_mib: float = 0.0  # MiB a second of file pages read back after the kernel had dropped them
+    major_faults: float = 0.0  # a second
+    disk_read_mib: float = 0.0  # a second
 
 
 def by_kind(
@@ -107,7 +128,17 @@ def by_kind(
     cores = {kind: used / seconds for kind, used in cpu.items()}
     cores["other"] = (after.busy - before.busy) / seconds - sum(cores.values())
     others = sorted(unclassified.items(), key=lambda item: -item[1])[:TOP_OTHERS]
-    return Ledger(cores, {name: used / seconds for name, used in others if used > 0})
+
+    def rate(counter: str) -> float:
+        return (after.paging.get(counter, 0) - before.paging.get(counter, 0)) / seconds
+
+    return Ledger(
+        cores,
+        {name: used / seconds for name, used in others if used > 0},
+        refaults_mib=rate("workingset_refault_file") * PAGE_KIB / 1024,
+        major_faults=rate("pgmajfault"),
+        disk_read_mib=rate("pgpgin") / 1024,
+    )
 
 
 def ancestors(pid: int, table: dict[int, int]) -> Iterable[int]:

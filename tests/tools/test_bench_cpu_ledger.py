@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from bench.cpu_ledger import Ledger, Process, Snapshot, by_kind, snapshot
+from bench.cpu_ledger import PAGING, Ledger, Process, Snapshot, by_kind, snapshot
 
 INSTANCE, WORKER, REAPED, POSTGRES, STRAY = 10, 11, 12, 20, 30
 
@@ -72,3 +72,13 @@ def test_a_snapshot_of_this_host_holds_this_process() -> None:
     assert any(p.pid == os.getpid() for p in shot.processes.values())
     assert shot.busy > 0
     assert shot.wall > 0
+    assert set(shot.paging) == set(PAGING)
+
+
+def test_paging_is_given_a_second() -> None:
+    before = Snapshot({}, 0.0, 10.0, {"workingset_refault_file": 1000, "pgmajfault": 5, "pgpgin": 0})
+    after = Snapshot({}, 0.0, 20.0, {"workingset_refault_file": 1000 + 2560, "pgmajfault": 25, "pgpgin": 20480})
+    ledger = _ledger(before, after)
+    assert ledger.refaults_mib == 2560 * 4 / 1024 / 10  # 4 KiB pages
+    assert ledger.major_faults == 2.0
+    assert ledger.disk_read_mib == 2.0
