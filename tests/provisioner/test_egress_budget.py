@@ -345,6 +345,24 @@ def test_an_install_from_before_the_lane_gets_it_on_the_next_provisioning_run(
         assert acquire(b, 1, interactive=True)[0] > 0
 
 
+def test_provisioning_takes_no_lock_that_waits_for_the_sharers(
+    pool_of_three: list[Tenant], postgres: LocalPostgres
+) -> None:
+    """Every `create` runs `ensure_schema` while the host's instances are inside transactions on the budget's
+    tables. With the schema current it must not wait for them: an ALTER TABLE, even one that finds its column,
+    takes an ACCESS EXCLUSIVE lock, which waited behind the sharers, stalled them, and once deadlocked with one
+    (a create failed `deadlock detected` beside running instances)."""
+    tables = ("sharer", "venue_limit", "venue_window", "spend", "place")
+    with postgres.connect(DATABASE) as sharer, postgres.connect(DATABASE) as admin, sharer.transaction():
+        for table in tables:  # what a sharer's transaction holds on every table it has read or written
+            sharer.execute(f"LOCK TABLE egress_budget.{table} IN ROW EXCLUSIVE MODE")
+        admin.execute("SET lock_timeout = '3s'")
+        with admin.transaction():  # as `create` runs it: in its transaction, so every lock lasts until the end
+            ensure_schema(admin)  # before: LockNotAvailable on the first ALTER
+    with login(pool_of_three[0]) as conn:
+        assert acquire(conn, 1) == (0.0, None)
+
+
 @pytest.mark.parametrize("hold", ["acquire", "report_ban", "session_lock"])
 def test_a_sharer_holding_the_pool_row_in_an_open_transaction_is_cut_off(
     pool_of_three: list[Tenant], hold: str

@@ -62,19 +62,6 @@ CREATE TABLE IF NOT EXISTS egress_budget.venue_window (
     banned_until timestamptz,
     PRIMARY KEY (pool, venue)
 );
--- true: the hold is a ban (418); false: a rate limit (429 with Retry-After). Added after the first release of
--- this schema, hence ALTER: existing schemas get it on the next provisioning run.
-ALTER TABLE egress_budget.venue_window ADD COLUMN IF NOT EXISTS held_for_ban boolean NOT NULL DEFAULT true;
--- The heaviest single request of the venue (the adapter's weights): no request may ask for more, so a sharer at
--- the head of the queue keeps at most that much of a window from the sharers behind it, never the whole window.
--- NULL (a schema made before it, until the next provisioning run): the budget.
-ALTER TABLE egress_budget.venue_limit ADD COLUMN IF NOT EXISTS max_weight integer CHECK (max_weight > 0);
--- The interactive lane (added later, like max_weight): of each window, `interactive_reserve` is left by the queue to
--- requests a customer waits on (key checks), which the pool grants ahead of the queue up to that much per window
--- (`interactive_used`), whoever asks. 0: no lane.
-ALTER TABLE egress_budget.venue_limit ADD COLUMN IF NOT EXISTS interactive_reserve integer NOT NULL DEFAULT 0
-    CHECK (interactive_reserve >= 0);
-ALTER TABLE egress_budget.venue_window ADD COLUMN IF NOT EXISTS interactive_used integer NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS egress_budget.spend (
     pool text NOT NULL,
     venue text NOT NULL,
@@ -99,6 +86,25 @@ CREATE TABLE IF NOT EXISTS egress_budget.place (
     PRIMARY KEY (pool, venue, sharer)
 );
 """
+
+# Columns added after the first release of this schema: existing schemas get them on the next provisioning run.
+# Each is added only when missing: ALTER TABLE takes an ACCESS EXCLUSIVE lock even when IF NOT EXISTS then finds
+# the column, and every `create` runs `ensure_schema` while the host's instances are inside the functions that read
+# and write these tables. Such a lock stalls every sharer's budget question until the create commits, and taken in
+# another order than a sharer's it deadlocks (seen: a create failed `deadlock detected` beside running instances).
+ADDED_COLUMNS = (
+    # true: the hold is a ban (418); false: a rate limit (429 with Retry-After).
+    ("venue_window", "held_for_ban", "boolean NOT NULL DEFAULT true"),
+    # The heaviest single request of the venue (the adapter's weights): no request may ask for more, so a sharer
+    # at the head of the queue keeps at most that much of a window from the sharers behind it, never the whole
+    # window. NULL (a schema made before it, until the next provisioning run): the budget.
+    ("venue_limit", "max_weight", "integer CHECK (max_weight > 0)"),
+    # The interactive lane: of each window, `interactive_reserve` is left by the queue to requests a customer
+    # waits on (key checks), which the pool grants ahead of the queue up to that much per window
+    # (`interactive_used`), whoever asks. 0: no lane.
+    ("venue_limit", "interactive_reserve", "integer NOT NULL DEFAULT 0 CHECK (interactive_reserve >= 0)"),
+    ("venue_window", "interactive_used", "integer NOT NULL DEFAULT 0"),
+)
 
 # Both functions serialise on their pool's row for the rest of the caller's transaction, and a tenant may keep its
 # transaction open as long as it likes (its statement and idle timeouts are its own to change). So whoever is seen
@@ -351,6 +357,9 @@ def ensure_schema(admin: Conn) -> None:
     admin.execute(sql.SQL("SET ROLE {}").format(owner))
     try:
         admin.execute(_TABLES)
+        for table, column, definition in ADDED_COLUMNS:
+            if not _has_column(admin, table, column):
+                admin.execute(sql.SQL(f"ALTER TABLE {SCHEMA}.{table} ADD COLUMN {column} {definition}"))
         for retired in RETIRED_FUNCTIONS:
             admin.execute(sql.SQL(f"DROP FUNCTION IF EXISTS {SCHEMA}.{retired}"))
         result = admin.execute(
@@ -381,6 +390,14 @@ def ensure_schema(admin: Conn) -> None:
                 set_venue_limit(admin, venue, budget, adapter.ip_limit.window_seconds, heaviest, reserve)
     finally:
         admin.execute("RESET ROLE")
+
+
+def _has_column(admin: Conn, table: str, column: str) -> bool:
+    row = admin.execute(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s AND NOT attisdropped",
+        (f"{SCHEMA}.{table}", column),
+    ).fetchone()
+    return row is not None
 
 
 def set_venue_limit(
