@@ -130,6 +130,27 @@ async def test_background_commits_are_refreshed_off_the_request_path_and_coalesc
         await session.close()
 
 
+async def test_a_short_lived_answer_is_refreshed_at_half_its_age(
+    clean_tenant: None, db: async_sessionmaker[AsyncSession]
+) -> None:
+    """Under twice REFRESH_AHEAD, ahead means half of max_age (never "always due")."""
+    now = [0.0]
+    max_age = cache.REFRESH_AHEAD
+    answers = AnswerCache(max_age, db, clock=lambda: now[0], refresh_spacing=3600)
+    session = db()
+    try:
+        await answers.get_or_compute("points", session, _points)
+        refreshes = computed("refresh")
+        for at, expected in ((max_age / 2 - 0.1, refreshes), (max_age / 2, refreshes + 1)):
+            now[0] = at
+            await answers.get_or_compute("points", session, _points)
+            await cache.settle()
+            assert computed("refresh") == expected, at
+    finally:
+        await answers.aclose()
+        await session.close()
+
+
 async def test_background_commits_within_a_second_of_a_pass_share_the_next_one(
     clean_tenant: None, db: async_sessionmaker[AsyncSession]
 ) -> None:

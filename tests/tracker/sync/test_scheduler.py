@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import psutil
 import pytest
 import pytest_asyncio
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,6 +24,7 @@ from tallyhold.sync.service import Outcome, Trigger
 from tallyhold_sandbox import Sandbox
 from tests.fixtures.instance import runtime_of, sandbox_settings
 from tests.fixtures.platform import Tenant
+from tests.fixtures.processes import gone
 from tests.fixtures.sandbox import new_key, wait_held
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import AddAccount, connection_row, spot_amounts
@@ -233,25 +233,27 @@ async def test_the_cycle_lets_its_egress_worker_go_unless_a_sync_comes_due_withi
     if scheduler.scheduler.get_job("prices") is not None:
         scheduler.scheduler.remove_job("prices")  # the test runs the cycle's end itself
     scheduler.scheduler.pause()
-    account = await add_binance({"BTC": "1"})  # the key check starts the worker
-    await scheduler.reconcile()
-    job = scheduler.scheduler.get_job(f"sync:{account.connection_id}")
-    assert job is not None
-    worker = worker_of(engine)
-    assert worker is not None
+    try:
+        account = await add_binance({"BTC": "1"})  # the key check starts the worker
+        await scheduler.reconcile()
+        job = scheduler.scheduler.get_job(f"sync:{account.connection_id}")
+        assert job is not None
+        worker = worker_of(engine)
+        assert worker is not None
 
-    job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=engine.egress.idle_seconds / 2))
-    await scheduler.prices_after_sources()
-    assert worker_of(engine) == worker, "a sync comes due within the idle time: the worker stays"
+        job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=engine.egress.idle_seconds / 2))
+        await scheduler.prices_after_sources()
+        assert worker_of(engine) == worker, "a sync comes due within the idle time: the worker stays"
 
-    job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=engine.egress.idle_seconds * 3))
-    await scheduler.prices_after_sources()
-    assert worker_of(engine) is None
-    deadline = time.monotonic() + engine.egress.idle_seconds / 2
-    while psutil.pid_exists(worker) and psutil.Process(worker).status() != psutil.STATUS_ZOMBIE:
-        assert time.monotonic() < deadline, "the worker idles on after its cycle"
-        await asyncio.sleep(0.05)
+        job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=engine.egress.idle_seconds * 3))
+        await scheduler.prices_after_sources()
+        assert worker_of(engine) is None
+        deadline = time.monotonic() + engine.egress.idle_seconds / 2
+        while not gone(worker):
+            assert time.monotonic() < deadline, "the worker idles on after its cycle"
+            await asyncio.sleep(0.05)
 
-    result = await engine.sync_connection(uuid.UUID(account.connection_id), Trigger.manual)
-    assert result.outcome is Outcome.success, "the next sync starts a worker again"
-    scheduler.scheduler.resume()
+        result = await engine.sync_connection(uuid.UUID(account.connection_id), Trigger.manual)
+        assert result.outcome is Outcome.success, "the next sync starts a worker again"
+    finally:
+        scheduler.scheduler.resume()

@@ -98,13 +98,13 @@ class EgressClient:
         return process.pid if process is not None and process.returncode is None else None
 
     async def release(self) -> None:
-        """Lets the current worker go once it has answered what it was already sent (its instance's sync cycle is
-        over): its memory and its host slot come back now, not after its idle time. The next call starts
-        another."""
-        async with self._start_lock:  # not a worker still being started
-            process = self._process
-        if process is not None and process.returncode is None:
-            await self._retire(process)
+        """Lets the current worker go now rather than after its idle time (its instance's sync cycle is over):
+        its memory and its host slot come back, and the next call starts another. Never waits: a worker being
+        started, or one with a call in flight (a key check, a sync), is in use and stays."""
+        process = self._process
+        if self._start_lock.locked() or self._pending or process is None or process.returncode is not None:
+            return
+        await self._retire(process)
 
     async def aclose(self) -> None:
         process, self._process = self._process, None

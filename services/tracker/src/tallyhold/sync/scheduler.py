@@ -223,8 +223,8 @@ class SyncScheduler:
         host's worker slots until its idle time ends, unless a sync is still running or one comes due within
         that idle time (a retry, a new connection's first sync), which would otherwise start another."""
         engine = self.engine
-        if engine.running or engine.running_all:
-            return
+        if engine.running or engine.running_all or any(j.startswith(SYNC_PREFIX) for j in self._in_progress):
+            return  # a sync job handed to the event loop may not have begun yet
         soon = datetime.now(UTC) + timedelta(seconds=engine.egress.idle_seconds)
         for job in self.scheduler.get_jobs():
             if job.id.startswith(SYNC_PREFIX) and job.next_run_time is not None and job.next_run_time <= soon:
