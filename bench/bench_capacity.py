@@ -546,7 +546,8 @@ def main() -> None:
                 _wait_first_syncs(customers, timeout=interval)
                 print(
                     f"  (+{target - had} customers created and seeded in {took:.0f} s; "
-                    f"{world.busy_key_checks} key checks so far told to come back at their turn)"
+                    f"{world.busy_key_checks} key checks so far told to come back at their turn, "
+                    f"{world.unavailable_key_checks} sent again after `exchange_unavailable`)"
                 )
                 if not run_step(customers, platform, interval, rate, base, intervals):
                     break

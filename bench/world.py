@@ -82,6 +82,10 @@ def _fund_wallets(url: str) -> list[str]:
 
 # A key check told its turn is further off than it waits is sent again after Retry-After, this many times at most.
 BUSY_RETRIES = 3
+# A key check the venue did not answer (502 `exchange_unavailable`, which the API says to try again: a venue call
+# timed out on a loaded host) is sent again after UNAVAILABLE_PAUSE seconds, this many times at most, as a
+# customer would; one refused after that stops the bench.
+UNAVAILABLE_RETRIES, UNAVAILABLE_PAUSE = 3, 10.0
 
 
 @dataclass
@@ -96,6 +100,7 @@ class World:
     # Key checks answered `exchange_budget_busy` (the egress pool's turn further off than a check waits) and
     # sent again after their Retry-After, as a customer would.
     busy_key_checks: int = 0
+    unavailable_key_checks: int = 0  # answered `exchange_unavailable` and sent again
 
     def start(self) -> World:
         sandbox, self.venues = start_sandbox(self.folder, niceness=19, host=self.listen)
@@ -151,11 +156,17 @@ class World:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
             for path, body in bodies:
                 response = client.post(path, json=body)
-                for _ in range(BUSY_RETRIES):
-                    if response.status_code != 503 or response.json()["error"]["code"] != "exchange_budget_busy":
+                busy, unavailable = BUSY_RETRIES, UNAVAILABLE_RETRIES
+                while response.status_code != 201:
+                    code = response.json()["error"]["code"]
+                    if code == "exchange_budget_busy" and busy:
+                        busy, self.busy_key_checks = busy - 1, self.busy_key_checks + 1
+                        time.sleep(int(response.headers["Retry-After"]))
+                    elif code == "exchange_unavailable" and unavailable:
+                        unavailable, self.unavailable_key_checks = unavailable - 1, self.unavailable_key_checks + 1
+                        time.sleep(UNAVAILABLE_PAUSE)
+                    else:
                         break
-                    self.busy_key_checks += 1
-                    time.sleep(int(response.headers["Retry-After"]))
                     response = client.post(path, json=body)
                 if response.status_code != 201:
                     raise RuntimeError(f"{path} refused: {response.json()['error']['code']}")
