@@ -16,6 +16,9 @@ customer's own OS user and cannot write into the venv:
 - **baseline**: the worker's Tallyhold sources at TALLYHOLD_BENCH_WORKER_BASELINE (a git revision, `main` by
   default; empty: no baseline), exported from this repository and compiled, put first on the worker's
   PYTHONPATH; the libraries are the venv's, the client side this checkout's;
+- **forked**: each worker forked by the host's fork server (tallyhold/egress/forkserver.py), started once for the
+  run, as the local backend's instances get theirs; its CPU is the worker's own after the fork, its own memory
+  the pages it does not share with the server (USS);
 - **without bytecode** (mix only): PYTHONPYCACHEPREFIX names a folder holding the standard library's bytecode
   only (written by a first run, then the venv's and checkout's parts removed), so every library and Tallyhold
   module is compiled from source at each start, as it was before `make install` compiled them.
@@ -32,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +70,7 @@ TRACKER_SOURCES = "services/tracker/src"
 class Start:
     cpu_seconds: float
     peak_rss_mib: float
+    own_mib: float  # USS at the end: the pages no other process shares (a forked worker shares the server's)
 
 
 class Customer:
@@ -95,8 +100,8 @@ class Customer:
         self.wallets = [WalletBalancesRequest(chain="ethereum", address=a, tokens=tokens) for a in world.wallets[:3]]
         self.xpub = WalletBalancesRequest(chain="bitcoin", xpub=XPUB.extended_public_key)
 
-    async def sync(self, job: str) -> Start:
-        client = EgressClient(self.config)
+    async def sync(self, job: str, forkserver: Path | None = None) -> Start:
+        client = EgressClient(self.config, forkserver=forkserver)
         try:
             calls: list[Awaitable[object]] = []
             if job in ("mix", "exchanges"):
@@ -124,9 +129,12 @@ class Customer:
             worker = psutil.Process(client.worker_pid)
             times = worker.cpu_times()
             peak = _peak_rss_mib(client.worker_pid)
+            own = worker.memory_full_info().uss / 2**20
+            if forkserver is not None and worker.ppid() == os.getpid():
+                raise RuntimeError("the fork server gave no worker: this one was started by the client")
         finally:
             await client.aclose()
-        return Start(times.user + times.system, peak)
+        return Start(times.user + times.system, peak, own)
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -187,6 +195,18 @@ def export_baseline(revision: str, folder: Path) -> Path:
     return sources
 
 
+def start_forkserver(path: Path) -> subprocess.Popen[bytes]:
+    """The host's fork server (tallyhold/egress/forkserver.py) on `path`, ready (its socket bound)."""
+    server = subprocess.Popen([sys.executable, "-P", "-m", "tallyhold.egress.forkserver", str(path)])
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError("the egress fork server did not start")
+        time.sleep(0.1)
+    return server
+
+
 def _median(starts: list[Start]) -> tuple[float, float]:
     return statistics.median(s.cpu_seconds for s in starts), statistics.median(s.peak_rss_mib for s in starts)
 
@@ -204,6 +224,8 @@ def main() -> None:
             baseline = export_baseline(revision, Path(tmp) / "baseline")
             states["baseline"] = {"PYTHONPATH": str(baseline)}
         world = World(Path(tmp)).start()
+        server = Path(tmp) / "forkserver.sock"
+        forkserver = start_forkserver(server)
         try:
             customer = Customer(world)
             prefix = Path(tmp) / "pycache"
@@ -216,17 +238,28 @@ def main() -> None:
                         for state, env in states.items():
                             with environment(**env):
                                 starts.setdefault((job, state), []).append(asyncio.run(customer.sync(job)))
+                        forked = asyncio.run(customer.sync(job, forkserver=server))
+                        starts.setdefault((job, "forked"), []).append(forked)
                     with environment(PYTHONPYCACHEPREFIX=str(prefix)):
                         starts.setdefault(("mix", "without bytecode"), []).append(asyncio.run(customer.sync("mix")))
         finally:
+            forkserver.terminate()
+            forkserver.wait()
             world.stop()
     for job, what in JOBS.items():
         cpu, rss = _median(starts[(job, "this checkout")])
-        line = f"{job} ({what}): worker start + sync CPU {cpu:.2f} s, peak RSS {rss:.0f} MiB"
+        own = statistics.median(s.own_mib for s in starts[(job, "this checkout")])
+        line = f"{job} ({what}): worker start + sync CPU {cpu:.2f} s, peak RSS {rss:.0f} MiB, own {own:.0f} MiB"
         if (job, "baseline") in starts:
             base_cpu, base_rss = _median(starts[(job, "baseline")])
             line += f"; baseline {base_cpu:.2f} s, {base_rss:.0f} MiB ({base_cpu / cpu:.2f}× the CPU)"
         print(line)
+        forked_cpu, forked_rss = _median(starts[(job, "forked")])
+        forked_own = statistics.median(s.own_mib for s in starts[(job, "forked")])
+        print(
+            f"  forked by the fork server: CPU {forked_cpu:.2f} s ({cpu / forked_cpu:.2f}× less), peak RSS "
+            f"{forked_rss:.0f} MiB, own {forked_own:.0f} MiB ({own / forked_own:.2f}× less)"
+        )
     cpu_with, _ = _median(starts[("mix", "this checkout")])
     cpu_without, rss_without = _median(starts[("mix", "without bytecode")])
     print(

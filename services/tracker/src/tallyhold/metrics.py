@@ -160,6 +160,13 @@ EGRESS_WORKER_SLOT_WAITS = Counter(
     "`taken` (one came free within the wait) or `busy` (none did: the call failed as transient).",
     ["outcome"],
 )
+EGRESS_WORKER_FORKS = Counter(
+    "tallyhold_egress_worker_forks_total",
+    "Egress worker starts that asked the host's fork server (EGRESS_FORKSERVER_SOCKET), by result: `forked` (a "
+    "worker with its libraries already loaded) or `unavailable` (no server, no answer in time, or a refusal: the "
+    "worker was started by the instance itself, at the full import cost).",
+    ["result"],
+)
 EGRESS_WORKER_STARTS = Counter(
     "tallyhold_egress_worker_starts_total",
     "Egress worker processes this instance started (each start costs its imports' CPU, ~1.7 s; one per sync "

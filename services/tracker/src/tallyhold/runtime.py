@@ -99,6 +99,7 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             mode=settings.egress.mode,
             idle_seconds=settings.egress.idle_seconds,
             slots=WorkerSlots(slots, settings.egress.worker_slot_wait_seconds) if slots is not None else None,
+            forkserver=settings.egress.forkserver_socket,
         )
         stack.push_async_callback(egress.aclose)
         last_used = LastUsedRecorder(session_maker, writes_as=background_writes)

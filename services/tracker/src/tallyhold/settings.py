@@ -22,6 +22,7 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from pathlib import Path
 from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import (
@@ -520,6 +521,14 @@ class EgressSettings(_Group):
         description="Folder of the host's egress worker slots (`slot-000`, ...), shared by every instance on the "
         "host: a worker starts only while its instance holds one, so their number bounds the workers alive at once "
         "(set by the provisioner's local and podman backends). Unset: no bound.",
+    )
+    forkserver_socket: Path | None = Field(
+        None,
+        alias="EGRESS_FORKSERVER_SOCKET",
+        description="Unix socket of the host's egress worker fork server (`python -m tallyhold.egress.forkserver`, "
+        "started by the provisioner's local backend): workers are forked from it with their libraries already "
+        "loaded, as this instance's OS user, instead of started and importing them (about two thirds of a "
+        "worker's CPU per sync cycle). Unset, or when it gives no worker: the instance starts its worker itself.",
     )
     worker_slot_wait_seconds: float = Field(
         20.0,

@@ -16,18 +16,21 @@ import logging
 import os
 import sys
 import time
-from typing import Literal, TypeVar
+from pathlib import Path
+from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from tallyhold import metrics
 from tallyhold.egress import budget as egress_budget
 from tallyhold.egress.dispatch import dispatch
+from tallyhold.egress.forked import ForkServerUnavailable, fork_worker
 from tallyhold.egress.protocol import WIRE_CONTEXT, EgressConfig, EgressError, EgressFailure
 from tallyhold.egress.slots import Slot, SlotsBusy, WorkerSlots
 from tallyhold.egress.worker import DEFAULT_IDLE_SECONDS
 
 logger = logging.getLogger("tallyhold.egress")
+REPLY_LIMIT = 16 * 1024 * 1024  # the longest reply line read from a worker
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 # The worker inherits no TALLYHOLD_ variable (those hold the database URL and Vault credentials); only what
 # Python and TLS need to run.
@@ -47,6 +50,23 @@ _INHERITED_ENV = (
 )
 
 
+class WorkerProcess(Protocol):
+    """A running egress worker: a started child (asyncio's Process) or one the fork server forked (ForkedWorker)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    @property
+    def stdin(self) -> asyncio.StreamWriter | None: ...
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    async def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 class EgressClient:
     def __init__(
         self,
@@ -57,6 +77,7 @@ class EgressClient:
         call_timeout: float = 120.0,
         budget: egress_budget.Budget | None = None,
         slots: WorkerSlots | None = None,
+        forkserver: Path | None = None,
     ) -> None:
         self.config = config
         # The exchange budget shared with the other instances of this egress IP (exchanges/shared_budget.py); the worker
@@ -65,17 +86,20 @@ class EgressClient:
         # The host's bound on egress workers alive at once (egress/slots.py); None: no bound.
         self.slots = slots
         self._slots_busy_until = 0.0  # monotonic time until which a start fails at once (see _take_slot)
+        # The host's egress worker fork server (egress/forkserver.py); None, or when it gives no worker: started
+        # here, as a child of this process.
+        self.forkserver = forkserver
         self.mode = mode
         self.idle_seconds = idle_seconds
         self.call_timeout = call_timeout
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: WorkerProcess | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[dict[str, object]]] = {}
-        self._sent_to: dict[int, asyncio.subprocess.Process] = {}  # which worker each pending request went to
+        self._sent_to: dict[int, WorkerProcess] = {}  # which worker each pending request went to
         self._ids = itertools.count(1)
         self._start_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
-        self._retired: set[asyncio.subprocess.Process] = set()
+        self._retired: set[WorkerProcess] = set()
         self._budget_answers: set[asyncio.Task[None]] = set()
         self.workers_started = 0
 
@@ -152,7 +176,7 @@ class EgressClient:
                 await process.stdin.drain()
                 return
 
-    async def _retire(self, process: asyncio.subprocess.Process) -> None:
+    async def _retire(self, process: WorkerProcess) -> None:
         """The worker asked to go: nothing more is sent to it, and once it has answered what it was sent its
         stdin is closed so it exits (until then it may still ask for budget, answered on that stdin)."""
         async with self._write_lock:
@@ -161,7 +185,7 @@ class EgressClient:
             self._retired.add(process)
         await self._close_when_answered(process)
 
-    async def _close_when_answered(self, process: asyncio.subprocess.Process) -> None:
+    async def _close_when_answered(self, process: WorkerProcess) -> None:
         async with self._write_lock:
             if any(sent is process for sent in self._sent_to.values()):
                 return
@@ -169,7 +193,7 @@ class EgressClient:
             if process.stdin is not None:
                 process.stdin.close()
 
-    async def _answer_budget(self, process: asyncio.subprocess.Process, question: dict[str, object]) -> None:
+    async def _answer_budget(self, process: WorkerProcess, question: dict[str, object]) -> None:
         """A worker's question to the shared budget (egress/budget.py PipeBudget), answered on its stdin."""
         reply: dict[str, object] = {"budget_reply": question.get("n")}
         try:
@@ -195,7 +219,7 @@ class EgressClient:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 await process.stdin.drain()
 
-    async def _ensure_worker(self) -> asyncio.subprocess.Process:
+    async def _ensure_worker(self) -> WorkerProcess:
         async with self._start_lock:
             process = self._process
             if process is not None and process.returncode is None:
@@ -203,20 +227,8 @@ class EgressClient:
             if self._reader_task is not None:
                 await self._reader_task
             slot = await self._take_slot()
-            env = {key: os.environ[key] for key in _INHERITED_ENV if key in os.environ}
             try:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-P",  # not the working directory first on sys.path, as `-m` would: nothing there is ours
-                    "-m",
-                    "tallyhold.egress.worker",
-                    str(self.idle_seconds),
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    stderr=None,
-                    env=env,
-                    limit=16 * 1024 * 1024,
-                )
+                process = await self._start_worker()
             except BaseException:
                 if slot is not None:
                     slot.release()
@@ -234,6 +246,30 @@ class EgressClient:
             self.workers_started += 1
             metrics.EGRESS_WORKER_STARTS.inc()
             return process
+
+    async def _start_worker(self) -> WorkerProcess:
+        if self.forkserver is not None:
+            try:
+                forked = await fork_worker(self.forkserver, self.idle_seconds, limit=REPLY_LIMIT)
+            except ForkServerUnavailable as exc:
+                metrics.EGRESS_WORKER_FORKS.labels("unavailable").inc()
+                logger.warning("the egress fork server gave no worker (%s): starting one here", exc)
+            else:
+                metrics.EGRESS_WORKER_FORKS.labels("forked").inc()
+                return forked
+        env = {key: os.environ[key] for key in _INHERITED_ENV if key in os.environ}
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-P",  # not the working directory first on sys.path, as `-m` would: nothing there is ours
+            "-m",
+            "tallyhold.egress.worker",
+            str(self.idle_seconds),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=None,
+            env=env,
+            limit=REPLY_LIMIT,
+        )
 
     async def _take_slot(self) -> Slot | None:
         """A host slot for the next worker. After a wait that found none, the calls queued behind it (they wait
@@ -263,14 +299,14 @@ class EgressClient:
             retry_after=self.slots.wait_seconds,
         )
 
-    async def _read_replies(self, process: asyncio.subprocess.Process, slot: Slot | None) -> None:
+    async def _read_replies(self, process: WorkerProcess, slot: Slot | None) -> None:
         try:
             await self._read_until_exit(process)
         finally:
             if slot is not None:
                 slot.release()
 
-    async def _read_until_exit(self, process: asyncio.subprocess.Process) -> None:
+    async def _read_until_exit(self, process: WorkerProcess) -> None:
         assert process.stdout is not None
         while True:
             line = await process.stdout.readline()

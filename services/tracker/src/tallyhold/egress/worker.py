@@ -114,11 +114,17 @@ def prepare_imports() -> None:
     lazy_packages.install("bip_utils")  # the xpub scan's names only, not every coin's
 
 
+def run(idle_seconds: float) -> None:
+    """Serves its instance until stdin closes. Before: `lower_priority()`, and `prepare_imports()` (or the fork
+    server's preload, tallyhold/egress/forkserver.py)."""
+    asyncio.run(_main(idle_seconds))
+
+
 def main() -> None:
     idle = float(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_IDLE_SECONDS
     lower_priority()
     prepare_imports()
-    asyncio.run(_main(idle))
+    run(idle)
 
 
 if __name__ == "__main__":
