@@ -131,31 +131,37 @@ class ForkServer:
             self.reap()
 
     def answer(self, connection: socket.socket) -> None:
+        """Forks a worker for the connected instance, or refuses; every descriptor received is closed here before
+        the answer is sent."""
         connection.settimeout(REQUEST_TIMEOUT_SECONDS)
-        descriptors: list[int] = []
         try:
             message, descriptors, flags, _ = socket.recv_fds(
                 connection, MAX_REQUEST_BYTES, DESCRIPTORS, socket.MSG_CMSG_CLOEXEC
             )
+        except OSError as exc:  # the instance went away or sent nothing in time: nothing to answer
+            logger.warning("an egress worker request failed", extra={"error_type": type(exc).__name__})
+            return
+        try:
             pid, uid, gid = self._peer(connection)
             idle_seconds = _request(message, flags, descriptors)
             if sum(1 for owner in self.children.values() if owner == uid) >= MAX_WORKERS_PER_USER:
                 raise Refused("too_many_workers")
             child = self._fork(descriptors, uid, gid, idle_seconds)
-            pidfd = os.pidfd_open(child)
-            try:
-                socket.send_fds(connection, [json.dumps({"pid": child}).encode()], [pidfd])
-            finally:
-                os.close(pidfd)
-            logger.info("forked an egress worker", extra={"peer_pid": pid, "worker_pid": child})
         except Refused as refused:
+            _close(descriptors)
             with contextlib.suppress(OSError):
                 connection.send(json.dumps({"error": str(refused)}).encode())
-        except OSError as exc:  # the instance went away or sent nothing in time: nothing to answer
-            logger.warning("an egress worker request failed", extra={"error_type": type(exc).__name__})
+            return
+        _close(descriptors)
+        pidfd = os.pidfd_open(child)  # no race: the child stays a zombie, its pid unused, until reap() collects it
+        try:
+            socket.send_fds(connection, [json.dumps({"pid": child}).encode()], [pidfd])
+        except OSError:
+            # The instance is gone: the worker reads the end of its stdin at once and exits.
+            logger.warning("an egress worker was forked for an instance that went away", extra={"worker_pid": child})
         finally:
-            for descriptor in descriptors:
-                os.close(descriptor)
+            os.close(pidfd)
+        logger.info("forked an egress worker", extra={"peer_pid": pid, "worker_pid": child})
 
     @staticmethod
     def _peer(connection: socket.socket) -> tuple[int, int, int]:
@@ -210,6 +216,11 @@ class ForkServer:
             if pid == 0:
                 return
             self.children.pop(pid, None)
+
+
+def _close(descriptors: list[int]) -> None:
+    for descriptor in descriptors:
+        os.close(descriptor)
 
 
 def _no_new_privileges() -> None:
