@@ -69,6 +69,7 @@ from tallyhold.settings import SyncSettings
 from tallyhold_provision.backends.podman import remove_stack, stack_objects
 from tallyhold_provision.config import BackendName, ProvisionerSettings
 from tallyhold_provision.factory import build, local_platform
+from tallyhold_provision.local.forkserver import PROGRAM as FORKSERVER
 from tallyhold_provision.local.platform import LocalPlatform
 from tallyhold_provision.local.ports import listen_address
 from tallyhold_provision.podman.image import build as build_image
@@ -146,10 +147,11 @@ class Customer:
 
 @dataclass
 class MemorySampler:
-    """Egress workers (children of the instances) while they live: their peak RSS and PSS, every
-    SAMPLE_SECONDS, from a thread (smaps reads are too slow to do for every instance that often)."""
+    """Egress workers (children of the instances, or of the host's fork server) while they live: their peak RSS
+    and PSS, every SAMPLE_SECONDS, from a thread (smaps reads are too slow to do for every instance that often)."""
 
     pids: list[int]
+    forkserver: int | None = None  # the local backend's egress worker fork server: its children are workers
     worker_rss: list[float] = field(default_factory=list)
     worker_pss: list[float] = field(default_factory=list)
     workers_alive: int = 0  # the most egress workers alive at one sample
@@ -157,7 +159,7 @@ class MemorySampler:
     low_memory: threading.Event = field(default_factory=threading.Event)  # set: the window ends early
 
     def run(self) -> None:
-        instances = set(self.pids)
+        parents = set(self.pids) | ({self.forkserver} if self.forkserver else set())
         while not self.stop.wait(SAMPLE_SECONDS):
             if memory_low():
                 self.low_memory.set()
@@ -165,7 +167,7 @@ class MemorySampler:
             alive = 0
             # One pass over the process table (a children() call per instance would read it once per instance).
             for process in psutil.process_iter(["ppid"]):
-                if process.info["ppid"] not in instances:
+                if process.info["ppid"] not in parents:
                     continue
                 try:
                     info = process.memory_full_info()
@@ -364,7 +366,8 @@ def run_step(
     before = [_sync_durations(c) for c in customers]
     starts_before = sum(_worker_starts(c) for c in customers)
     waits_before = _all_slot_waits(customers)
-    sampler = MemorySampler([_instance_pid(platform, c) for c in customers])
+    forkserver = platform.supervisor.pid(FORKSERVER) if customers[0].container is None else None
+    sampler = MemorySampler([_instance_pid(platform, c) for c in customers], forkserver)
     thread = threading.Thread(target=sampler.run, daemon=True)
     cpu_before = cpu_ledger.snapshot()
     thread.start()
@@ -415,23 +418,27 @@ def run_step(
         f"starts that waited for a host worker slot {waits['taken']:.0f}, that found none in time {waits['busy']:.0f}",
         flush=True,
     )
-    ledger = cpu_ledger.by_kind(cpu_before, cpu_after, _classifier(set(sampler.pids), cpu_after), _reaped_into)
+    classify = _classifier(set(sampler.pids), forkserver, cpu_after)
+    ledger = cpu_ledger.by_kind(cpu_before, cpu_after, classify, _reaped_into)
     seconds = cpu_after.wall - cpu_before.wall
     line = _cpu_line(ledger, seconds, starts, len(customers))
     print(f"      CPU in the window, cores of {psutil.cpu_count()}: {line}", flush=True)
     return held
 
 
-def _classifier(instances: set[int], shot: cpu_ledger.Snapshot) -> cpu_ledger.Classifier:
+def _classifier(instances: set[int], forkserver: int | None, shot: cpu_ledger.Snapshot) -> cpu_ledger.Classifier:
     """Kinds of process on the host: the customers' instances (with podman: their containers' first process),
-    their egress workers, Postgres, OpenBao, supervisord, this bench (the networth load, the scrapes and the
-    memory samples) and the fakes it started (the sandbox venues, anvil, Esplora)."""
+    their egress workers (the instances' children, or the local backend's fork server's), the fork server itself,
+    Postgres, OpenBao, supervisord, this bench (the networth load, the scrapes and the memory samples) and the
+    fakes it started (the sandbox venues, anvil, Esplora)."""
     bench, table = os.getpid(), cpu_ledger.parents(shot)
 
     def classify(process: cpu_ledger.Process) -> str | None:
         if process.pid in instances:
             return "instances"
-        if process.ppid in instances:
+        if process.pid == forkserver:
+            return "fork server"
+        if process.ppid in instances or (forkserver is not None and process.ppid == forkserver):
             return "egress workers"
         for prefix, kind in (("postgres", "Postgres"), ("bao", "OpenBao"), ("supervisord", "supervisord")):
             if process.name.startswith(prefix):
@@ -444,15 +451,26 @@ def _classifier(instances: set[int], shot: cpu_ledger.Snapshot) -> cpu_ledger.Cl
 
 
 def _reaped_into(kind: str) -> str | None:
-    """An instance's reaped children are its egress workers; every other kind's stay its own."""
-    return "egress workers" if kind == "instances" else None
+    """The reaped children of an instance or of the fork server are egress workers; every other kind's stay its
+    own."""
+    return "egress workers" if kind in ("instances", "fork server") else None
 
 
 def _cpu_line(ledger: cpu_ledger.Ledger, seconds: float, starts: float, customers: int) -> str:
     """Cores by kind, then the egress workers' CPU per start (their starts counted a little past the CPU window,
     once the cycles in flight settled) and an instance's CPU per second."""
     cores = ledger.cores
-    order = ("egress workers", "instances", "Postgres", "OpenBao", "supervisord", "bench", "fakes", "other")
+    order = (
+        "egress workers",
+        "fork server",
+        "instances",
+        "Postgres",
+        "OpenBao",
+        "supervisord",
+        "bench",
+        "fakes",
+        "other",
+    )
     parts = [f"{kind} {cores.get(kind, 0.0):.2f}" for kind in order]
     others = ", ".join(f"{name} {used:.2f}" for name, used in ledger.top_others.items())
     parts[-1] += f" ({others})" if others else ""

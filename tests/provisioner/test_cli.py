@@ -18,6 +18,7 @@ import yaml
 from psycopg import sql
 
 from tallyhold.credentials.context import b64decode, b64encode, derivation_context
+from tallyhold_provision.local.forkserver import PROGRAM as FORKSERVER
 from tallyhold_provision.operations import PASSWORD_KEY, WRAPPED_SECRET_ID_KEY
 from tallyhold_provision.registry import Customer
 from tests.fixtures.provisioner import TENANT_DATABASE, ControlPlane
@@ -169,8 +170,12 @@ def test_upgrade_all_is_rolling_and_reports_failures(control_plane: ControlPlane
         (revision,) = admin.execute(sql.SQL("SELECT version_num FROM {}").format(version_table)).fetchone() or ("",)
         # A schema at a revision this code does not know: its migration step fails.
         admin.execute(sql.SQL("UPDATE {} SET version_num = 'ffffffffffff'").format(version_table))
+    forkserver = control_plane.supervisor.pid(FORKSERVER)
+    assert forkserver is not None
     try:
         result = cli(control_plane, "upgrade", "--all")
+        # The host's fork server was restarted with the instances: its workers run the upgraded checkout's code.
+        assert control_plane.supervisor.pid(FORKSERVER) not in (None, forkserver)
         assert result.returncode == 1
         assert "upgraded cli-two" in result.stdout.splitlines()
         assert any(line.startswith("FAILED cli-one: ") for line in result.stdout.splitlines())

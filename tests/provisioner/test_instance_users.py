@@ -16,6 +16,7 @@ import httpx
 import psutil
 import pytest
 
+from tallyhold_provision.local.forkserver import PROGRAM as FORKSERVER
 from tallyhold_provision.local.osuser import instance_user_name
 from tallyhold_provision.registry import Customer
 from tests.fixtures.chain import ChainWorld
@@ -50,6 +51,27 @@ def _as_instance(
     command = ["nsenter", f"--target={pid}", "--mount", "--", "setpriv", f"--reuid={user.pw_uid}",
                f"--regid={user.pw_gid}", "--clear-groups", "--", *argv]  # fmt: skip
     return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=30, check=False)
+
+
+def _workers(plane: ControlPlane, instance: psutil.Process) -> list[psutil.Process]:
+    """The instance's egress workers: forked by the host's fork server as the instance's user, or (when the
+    server gave none) started by the instance itself."""
+    forkserver = plane.supervisor.pid(FORKSERVER)
+    forked = psutil.Process(forkserver).children() if forkserver else []
+    try:
+        uid = instance.uids().effective
+        return instance.children(recursive=True) + [w for w in forked if w.uids().effective == uid]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _forks(metrics_url: str | None) -> float:
+    """The instance's `tallyhold_egress_worker_forks_total{result="forked"}`."""
+    assert metrics_url is not None
+    for line in httpx.get(metrics_url, timeout=10).text.splitlines():
+        if line.startswith('tallyhold_egress_worker_forks_total{result="forked"}'):
+            return float(line.split()[-1])
+    return 0.0
 
 
 def _secret_paths(plane: ControlPlane, b: Customer, a: Customer) -> list[Path]:
@@ -142,20 +164,27 @@ def test_instance_and_egress_worker_run_as_the_customers_user_and_still_sync(
     )
     assert created.status_code == 201, created.text
     assert httpx.post(f"{a.url}/v1/sync", headers=headers, timeout=10).status_code == 202
-    workers: dict[int, tuple[int, int]] = {}
+    workers: dict[int, tuple[int, int, str]] = {}
     deadline = time.monotonic() + 90
-    while not _wallet_synced(a.url, headers):
-        for child in instance.children(recursive=True):
+    synced = False
+    while not synced:
+        synced = _wallet_synced(a.url, headers)  # then once more: the worker idles a while after its last call
+        for worker in _workers(control_plane, instance):
             try:
-                workers[child.pid] = (child.uids().effective, child.gids().effective)
-            except psutil.NoSuchProcess:
+                status = Path(f"/proc/{worker.pid}/status").read_text()
+                workers[worker.pid] = (worker.uids().effective, worker.gids().effective, status)
+            except (psutil.NoSuchProcess, FileNotFoundError):
                 continue
         assert time.monotonic() < deadline, "the wallet did not sync"
         time.sleep(0.05)
-    for child in instance.children(recursive=True):  # the worker idles a few seconds after its last call
-        workers[child.pid] = (child.uids().effective, child.gids().effective)
     assert workers, "no egress worker was seen"
-    assert set(workers.values()) == {(user_a.pw_uid, user_a.pw_gid)}
+    assert {(uid, gid) for uid, gid, _ in workers.values()} == {(user_a.pw_uid, user_a.pw_gid)}
+    for _, _, status in workers.values():  # forked by the host's fork server: nothing more than the instance has
+        fields = dict(line.split(":", 1) for line in status.splitlines())
+        assert fields["Groups"].strip() == ""
+        assert fields["NoNewPrivs"].strip() == "1"
+    assert _forks(a.metrics_url) > 0, "the worker was not forked by the host's fork server"
+    assert not instance.children(), "the instance started a worker itself"
     balances = httpx.get(f"{a.url}/v1/balances", headers=headers, timeout=10).json()
     assert any(item["asset"] == "ETH" for item in balances["items"])
 
@@ -205,9 +234,10 @@ def test_the_instance_holds_a_host_worker_slot_while_its_worker_lives(
     seen: list[str] = []
     deadline = time.monotonic() + 90
     while not seen:
-        if instance.children():  # a worker lives: its slot is held by the instance, not by the worker
+        workers = _workers(control_plane, instance)
+        if workers:  # a worker lives: its slot is held by the instance, not by the worker
             seen = _slot_locks(instance.pid, folder)
-            assert not any(_slot_locks(child.pid, folder) for child in instance.children())
+            assert not any(_slot_locks(worker.pid, folder) for worker in workers)
         assert time.monotonic() < deadline, "no worker with a held slot was seen"
         time.sleep(0.05)
     assert len(seen) == 1

@@ -82,6 +82,13 @@ class ProvisionerSettings(BaseSettings):
         "runs late instead of the host running out of memory. 0: no bound. Not for Kubernetes, where each pod's "
         "memory limit and the scheduler's requests bound a node.",
     )
+    EGRESS_FORKSERVER: bool = Field(
+        True,
+        description="Local backend: run the host's egress worker fork server (a supervisord program, "
+        "`python -m tallyhold.egress.forkserver`), which forks each instance's egress worker with ccxt, web3 and "
+        "the rest already imported, as the instance's own OS user: about a third of a started worker's CPU and half "
+        "its own memory. Off: each instance starts its workers itself.",
+    )
     VAULT_ADDR: AnyHttpUrl | None = Field(
         None, description="Vault/OpenBao address. Unset: the local OpenBao in the state folder."
     )

@@ -27,6 +27,7 @@ def backends(settings: ProvisionerSettings) -> dict[str, Backend]:
             public_host=settings.PUBLIC_HOST,
             health_timeout=settings.HEALTH_TIMEOUT_SECONDS,
             worker_slots=settings.EGRESS_WORKER_SLOTS,
+            forkserver=settings.EGRESS_FORKSERVER,
         ),
         "podman": PodmanBackend(
             settings.state_dir,

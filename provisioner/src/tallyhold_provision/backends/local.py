@@ -35,6 +35,8 @@ import httpx
 
 from tallyhold_provision.backends.base import BackendError, Endpoint, Health
 from tallyhold_provision.local.files import read_json, write_private_json
+from tallyhold_provision.local.forkserver import PROGRAM as FORKSERVER
+from tallyhold_provision.local.forkserver import ensure_forkserver, restart_forkserver
 from tallyhold_provision.local.osuser import RunAs, instance_identity, remove_instance_identity
 from tallyhold_provision.local.ports import answers_healthz, new_port, port_is_free
 from tallyhold_provision.local.supervisor import RUNNING_STATES, Program, Supervisor
@@ -55,12 +57,15 @@ class LocalBackend:
         public_host: str = HOST,
         health_timeout: float = 60.0,
         worker_slots: int = DEFAULT_WORKER_SLOTS,
+        forkserver: bool = True,
     ) -> None:
         self.state_dir = state_dir.resolve()
         self.supervisor = Supervisor(self.state_dir / "supervisor")
         self.public_host = public_host
         self.health_timeout = health_timeout
         self.worker_slots = worker_slots
+        self.forkserver = forkserver
+        self._forkserver_restarted = False  # restart(): once per provisioner run, before the first instance
 
     # -- files -----------------------------------------------------------------------------------------
 
@@ -94,11 +99,15 @@ class LocalBackend:
             "TALLYHOLD_METRICS_PORT": str(ports["metrics_port"]),
             **env,  # the operator's TALLYHOLD_ variables win, ports included
         }
-        # The host's slots are the provisioner's folder, which only it writes (and the launcher exposes): not a
-        # folder of the operator's environment, which instances might be able to write.
+        # The host's slots and fork server are the provisioner's folders, which only it writes (and the launcher
+        # exposes): not folders of the operator's environment, which instances might be able to write.
         full_env.pop("TALLYHOLD_EGRESS_WORKER_SLOTS_DIR", None)
         if slots is not None:
             full_env["TALLYHOLD_EGRESS_WORKER_SLOTS_DIR"] = str(slots)
+        full_env.pop("TALLYHOLD_EGRESS_FORKSERVER_SOCKET", None)
+        forkserver = self._forkserver()
+        if forkserver is not None:
+            full_env["TALLYHOLD_EGRESS_FORKSERVER_SOCKET"] = str(forkserver)
         identity = self._instance_folder(customer)
         if "TALLYHOLD_VAULT_WRAPPED_SECRET_ID" in env:
             # In run/, the one folder the instance's own user may write: it keeps the secret id it unwrapped there.
@@ -109,9 +118,10 @@ class LocalBackend:
         self._private_dir(self.log_file(customer).parent)
         env_changed = write_private_json(directory / "env.json", full_env, owner=identity.owner)
         user = ["--user", identity.user] if identity.user else []
-        # The launcher, as root, shows the instance the slot folder (read-only) even when the state folder above it
-        # is closed to others; from the command line, not from env.json, which root never reads.
-        exposed = ["--expose", str(slots)] if slots is not None else []
+        # The launcher, as root, shows the instance the slot and fork server folders (read-only) even when the
+        # state folder above them is closed to others; from the command line, not from env.json, which root never
+        # reads.
+        exposed = [f"--expose={folder}" for folder in (slots, forkserver.parent if forkserver else None) if folder]
         program = Program(
             name=customer.id,
             command=[
@@ -140,6 +150,9 @@ class LocalBackend:
 
     def restart(self, customer: Customer) -> None:
         self.supervisor.start()
+        if self.forkserver and not self._forkserver_restarted:
+            restart_forkserver(self.supervisor)  # `upgrade`: the checkout may have changed under it
+            self._forkserver_restarted = True
         self.supervisor.restart_program(customer.id)
         self._wait_healthy(customer, self._recorded_url(customer))
 
@@ -179,6 +192,13 @@ class LocalBackend:
         raise BackendError("render is for the podman and kubernetes backends; a local instance has no manifests")
 
     # -- internals -------------------------------------------------------------------------------------
+
+    def _forkserver(self) -> Path | None:
+        if not self.forkserver:
+            return None
+        log_file = self.state_dir / "logs" / f"{FORKSERVER}.log"
+        self._private_dir(log_file.parent)
+        return ensure_forkserver(self.supervisor, self.state_dir, log_file)
 
     def _ports(self, customer: Customer) -> dict[str, int]:
         """Keep the recorded ports while they are ours (the program runs) or free; else take new ones."""
