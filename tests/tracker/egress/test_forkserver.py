@@ -80,6 +80,7 @@ async def test_a_forked_worker_answers_and_keeps_nothing_of_the_server(server: t
         worker = psutil.Process(reply.pid)
         assert worker.ppid() == process.pid  # forked by the server, not started by this process
         assert worker.nice() == 10  # the same lower priority as a started worker
+        assert worker.name() == "th-egress-fork"  # its command line is the server's: its name tells them apart
         environment = Path(f"/proc/{reply.pid}/environ").read_bytes()
         assert PLANTED.encode() not in environment
         assert b"planted" not in environment

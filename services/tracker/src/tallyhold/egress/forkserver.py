@@ -77,6 +77,10 @@ KEPT_ENVIRONMENT = (
     "VIRTUAL_ENV",
 )
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_NAME = 15
+# A forked worker's command line is the server's (fork copies it); its name (`ps -o comm`, top, /proc/<pid>/comm)
+# tells the two apart.
+WORKER_NAME = b"th-egress-fork"
 # Every venue and operation a worker may be asked for, imported before the first fork.
 PRELOADED_MODULES = ("tallyhold.chains.bitcoin", "tallyhold.chains.evm", "tallyhold.chains.hdkeys")
 
@@ -205,6 +209,7 @@ class ForkServer:
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
         _no_new_privileges()
+        _name(WORKER_NAME)
 
     def reap(self) -> None:
         while self.children:
@@ -221,6 +226,10 @@ class ForkServer:
 def _close(descriptors: list[int]) -> None:
     for descriptor in descriptors:
         os.close(descriptor)
+
+
+def _name(name: bytes) -> None:
+    ctypes.CDLL(None).prctl(PR_SET_NAME, ctypes.c_char_p(name), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
 
 
 def _no_new_privileges() -> None:
