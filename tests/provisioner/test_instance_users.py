@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import pwd
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,14 +190,37 @@ def test_instance_and_egress_worker_run_as_the_customers_user_and_still_sync(
     assert any(item["asset"] == "ETH" for item in balances["items"])
 
 
-def test_destroy_removes_the_os_user(control_plane: ControlPlane) -> None:
+def test_destroy_removes_the_os_user_and_every_process_it_runs(control_plane: ControlPlane) -> None:
     with control_plane.provisioner() as provisioner:
         customer = provisioner.create("users-gone", backend="local").customer
         name = instance_user_name(customer.id)
-        assert pwd.getpwnam(name).pw_uid != 0
-        provisioner.destroy("users-gone")
+        user = pwd.getpwnam(name)
+        assert user.pw_uid != 0
+        # As a worker forked by the host's fork server runs: the customer's user, outside its instance's group.
+        straggler = subprocess.Popen(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
+                                      "--clear-groups", "--", "sleep", "300"], start_new_session=True)  # fmt: skip
+        try:
+            provisioner.destroy("users-gone")
+            assert straggler.wait(timeout=30) == -9  # killed, so that the user could be deleted
+        finally:
+            straggler.kill()
     with pytest.raises(KeyError):
         pwd.getpwnam(name)
+
+
+def test_the_fork_server_sees_what_the_instances_see(control_plane: ControlPlane, pair) -> None:
+    """Its workers run as the customers' users: in its mount namespace (the one an instance gets) such a user
+    reads the interpreter and the checkout even when they sit below a folder that user may not enter."""
+    (a, _), _ = pair
+    forkserver = control_plane.supervisor.pid(FORKSERVER)
+    assert forkserver is not None
+    user = pwd.getpwnam(instance_user_name(a.id))
+    command = ["nsenter", f"--target={forkserver}", "--mount", "--", "setpriv", f"--reuid={user.pw_uid}",
+               f"--regid={user.pw_gid}", "--clear-groups", "--", sys.executable, "-P", "-c",
+               "import decimal, tallyhold.chains.bitcoin; print('ok')"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
 
 
 def _slot_locks(pid: int, folder: Path) -> list[str]:

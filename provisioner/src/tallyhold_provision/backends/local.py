@@ -37,7 +37,7 @@ from tallyhold_provision.backends.base import BackendError, Endpoint, Health
 from tallyhold_provision.local.files import read_json, write_private_json
 from tallyhold_provision.local.forkserver import PROGRAM as FORKSERVER
 from tallyhold_provision.local.forkserver import ensure_forkserver, restart_forkserver
-from tallyhold_provision.local.osuser import RunAs, instance_identity, remove_instance_identity
+from tallyhold_provision.local.osuser import RunAs, instance_identity, kill_processes_of, remove_instance_identity
 from tallyhold_provision.local.ports import answers_healthz, new_port, port_is_free
 from tallyhold_provision.local.supervisor import RUNNING_STATES, Program, Supervisor
 from tallyhold_provision.registry import Customer
@@ -167,6 +167,7 @@ class LocalBackend:
         log = self.log_file(customer)
         for rotated in log.parent.glob(f"{log.name}*"):
             rotated.unlink(missing_ok=True)
+        kill_processes_of(customer.id)  # its egress workers, forked outside the instance's process group
         remove_instance_identity(customer.id)  # last: its processes are gone, and so are its files
 
     def exists(self, customer: Customer) -> bool:

@@ -8,20 +8,31 @@ a worker always runs as exactly the user that connected). Each instance is told 
 `--expose`). An instance that cannot reach the server starts its worker itself, so neither a server that is
 down nor one being restarted stops a sync.
 
+supervisord runs `python -m tallyhold_provision.local.forkserver SOCKET` (`main` below), which binds the socket
+and, as root, gives the server the mount namespace an instance gets (local/launch.py) before it becomes the
+server: a worker forked as a customer's user must read what that user's instance reads, also when the
+interpreter or the checkout sits below a folder the user may not enter.
+
 The server loads the checkout's code once, at its start: `upgrade` restarts it (once per provisioner run,
 before the first instance), so that forked workers run the code their upgraded instances run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import stat
 import sys
 from pathlib import Path
 
+from tallyhold_provision.local.launch import expose_hidden_paths, outermost
 from tallyhold_provision.local.supervisor import MAX_SOCKET_PATH, RUNNING_STATES, Program, Supervisor
 
 PROGRAM = "egress-forkserver"  # never a customer's program name: those are customer ids, `t_<hex>`
 FOLDER = "egress-forkserver"
 SOCKET = "forkserver.sock"
+SO_PASSRIGHTS = 83  # Linux 6.16's socket option: 0 refuses SCM_RIGHTS sent to the socket (asm-generic value)
 
 
 def forkserver_socket(state_dir: Path) -> Path | None:
@@ -42,7 +53,7 @@ def ensure_forkserver(supervisor: Supervisor, state_dir: Path, log_file: Path) -
         folder.chmod(0o755)  # instances enter it to connect; only the provisioner and the server write it
     program = Program(
         name=PROGRAM,
-        command=[sys.executable, "-P", "-m", "tallyhold.egress.forkserver", str(path)],
+        command=[sys.executable, "-m", "tallyhold_provision.local.forkserver", str(path)],
         directory=folder,
         log_file=log_file,
         autostart=True,
@@ -53,8 +64,48 @@ def ensure_forkserver(supervisor: Supervisor, state_dir: Path, log_file: Path) -
     return path
 
 
+def listen(path: Path) -> socket.socket:
+    """The server's socket, bound here (as root, in the host's mount namespace, where the folder is writable):
+    rw for every user (the folder decides who reaches it), refusing descriptors where the kernel can
+    (SO_PASSRIGHTS, Linux 6.16: an instance's sendmsg with any fails)."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with contextlib.suppress(OSError):  # older kernels: the server discards what is sent unopened instead
+        listener.setsockopt(socket.SOL_SOCKET, SO_PASSRIGHTS, 0)
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISSOCK(path.lstat().st_mode):
+            path.unlink()  # the previous server's
+    old_umask = os.umask(0o111)
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old_umask)
+    listener.listen(64)
+    return listener
+
+
+def main() -> None:
+    """`python -m tallyhold_provision.local.forkserver SOCKET`, supervisord's command: binds the socket, gives the
+    server the instances' view of the filesystem (as root: the same mount namespace the instance launcher makes,
+    so that a worker running as a customer's user can read the interpreter and the checkout even below a folder
+    that user may not enter), then becomes `python -m tallyhold.egress.forkserver --listen-fd N`."""
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m tallyhold_provision.local.forkserver SOCKET")
+    path = Path(sys.argv[1]).resolve()
+    listener = listen(path)
+    if os.geteuid() == 0:
+        expose_hidden_paths(outermost([path.parent]))
+    descriptor = listener.detach()
+    os.set_inheritable(descriptor, True)
+    command = [sys.executable, "-P", "-m", "tallyhold.egress.forkserver", "--listen-fd", str(descriptor)]
+    os.execve(sys.executable, command, dict(os.environ))  # noqa: S606 - our own module, no shell
+
+
 def restart_forkserver(supervisor: Supervisor) -> None:
     """After an upgrade of the checkout: the server loads the new code (workers already forked keep theirs
     until they exit, as instances not yet restarted do)."""
     if supervisor.state(PROGRAM) is not None:
         supervisor.restart_program(PROGRAM)
+
+
+if __name__ == "__main__":
+    main()

@@ -57,8 +57,14 @@ def child_environment(env_file: Path, inherited: dict[str, str]) -> dict[str, st
 def needed_paths(env_file: Path, exposed: list[Path] | None = None) -> list[Path]:
     """What the instance must reach: the checkout (venv, workspace sources), the interpreter's installation,
     its own folder, and what the provisioner's command line adds (the host's egress worker slots)."""
-    paths = {checkout_root(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), env_file.parent.resolve()}
-    paths |= {path.resolve() for path in exposed or []}
+    return outermost([env_file.parent, *(exposed or [])])
+
+
+def outermost(folders: list[Path]) -> list[Path]:
+    """The checkout (venv, workspace sources), the interpreter's installation and `folders`, none inside
+    another."""
+    paths = {checkout_root(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    paths |= {folder.resolve() for folder in folders}
     return sorted(path for path in paths if not any(other in path.parents for other in paths))
 
 

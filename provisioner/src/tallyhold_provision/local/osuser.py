@@ -12,7 +12,9 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import select
 import shutil
+import signal
 import subprocess
 import time
 from contextlib import suppress
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tallyhold_provision.naming import CUSTOMER_ID
+
+KILL_WAIT_SECONDS = 10.0
 
 SERVICE_USER = "tallyhold-svc"
 INSTANCE_USER_PREFIX = "tallyhold-"
@@ -82,8 +86,49 @@ def instance_identity(customer_id: str) -> RunAs:
     return _ensure_user(instance_user_name(customer_id), user_group=True)
 
 
+def kill_processes_of(customer_id: str) -> None:
+    """SIGKILL every process still running as the customer's user and wait for each to exit: its egress workers
+    forked by the host's fork server are not in its instance's process group, so stopping the instance does not
+    stop them (each would exit at the end of its stdin, after its calls in flight)."""
+    if os.geteuid() != 0:
+        return
+    try:
+        uid = pwd.getpwnam(instance_user_name(customer_id)).pw_uid
+    except KeyError:
+        return
+    for pid in _pids_of(uid):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            if _pids_of(uid, only=pid):  # the pidfd is of that process, not of one that took its pid since
+                with suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                select.select([pidfd], [], [], KILL_WAIT_SECONDS)  # readable once it has exited
+        finally:
+            os.close(pidfd)
+
+
+def _pids_of(uid: int, only: int | None = None) -> list[int]:
+    """Processes whose real uid is `uid` (from /proc/<pid>/status)."""
+    pids = []
+    for entry in [str(only)] if only is not None else os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:") and line.split()[1] == str(uid):
+                pids.append(int(entry))
+    return pids
+
+
 def remove_instance_identity(customer_id: str) -> None:
-    """Delete the customer's user and group (idempotent). Its processes must have stopped first."""
+    """Delete the customer's user and group (idempotent). Its processes must have stopped first
+    (`kill_processes_of`)."""
     if os.geteuid() != 0:
         return
     name = instance_user_name(customer_id)

@@ -24,13 +24,14 @@ from pydantic import BaseModel
 from tallyhold import metrics
 from tallyhold.egress import budget as egress_budget
 from tallyhold.egress.dispatch import dispatch
-from tallyhold.egress.forked import ForkServerUnavailable, fork_worker
+from tallyhold.egress.forked import ForkedWorker, ForkServerUnavailable, fork_worker
 from tallyhold.egress.protocol import WIRE_CONTEXT, EgressConfig, EgressError, EgressFailure
 from tallyhold.egress.slots import Slot, SlotsBusy, WorkerSlots
 from tallyhold.egress.worker import DEFAULT_IDLE_SECONDS
 
 logger = logging.getLogger("tallyhold.egress")
 REPLY_LIMIT = 16 * 1024 * 1024  # the longest reply line read from a worker
+FORKSERVER_BACKOFF_SECONDS = 600.0
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 # The worker inherits no TALLYHOLD_ variable (those hold the database URL and Vault credentials); only what
 # Python and TLS need to run.
@@ -89,6 +90,7 @@ class EgressClient:
         # The host's egress worker fork server (egress/forkserver.py); None, or when it gives no worker: started
         # here, as a child of this process.
         self.forkserver = forkserver
+        self._forkserver_off_until = 0.0  # monotonic time until which workers are started here (see _read_replies)
         self.mode = mode
         self.idle_seconds = idle_seconds
         self.call_timeout = call_timeout
@@ -248,7 +250,7 @@ class EgressClient:
             return process
 
     async def _start_worker(self) -> WorkerProcess:
-        if self.forkserver is not None:
+        if self.forkserver is not None and time.monotonic() >= self._forkserver_off_until:
             try:
                 forked = await fork_worker(self.forkserver, self.idle_seconds, limit=REPLY_LIMIT)
             except ForkServerUnavailable as exc:
@@ -308,10 +310,17 @@ class EgressClient:
 
     async def _read_until_exit(self, process: WorkerProcess) -> None:
         assert process.stdout is not None
+        answered = False
         while True:
             line = await process.stdout.readline()
             if not line:
+                if not answered and isinstance(process, ForkedWorker):
+                    # A forked worker that dies before its first line cannot work here (a server out of step
+                    # with this instance's code, a filesystem it cannot read): its own workers for a while.
+                    self._forkserver_off_until = time.monotonic() + FORKSERVER_BACKOFF_SECONDS
+                    logger.warning("a forked egress worker exited before it answered: starting workers here")
                 break
+            answered = True
             with contextlib.suppress(ValueError):
                 message = json.loads(line)
                 if message.get("retiring"):
