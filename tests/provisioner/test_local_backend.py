@@ -18,7 +18,7 @@ from tallyhold_provision.instance_env import PROTECTED, instance_environment, pa
 from tallyhold_provision.local.checkout import checkout_root
 from tallyhold_provision.local.launch import child_environment
 from tallyhold_provision.local.postgres import MAX_CONNECTIONS
-from tallyhold_provision.local.supervisor import Program
+from tallyhold_provision.local.supervisor import Program, supervisord_environment
 from tallyhold_provision.naming import TenantNames
 from tallyhold_provision.registry import Customer
 from tests.fixtures.provisioner import INSTANCE_ENVIRON, ControlPlane
@@ -173,3 +173,22 @@ def test_the_platform_is_sized_for_hundreds_of_customers(
     assert int(str(found[0])) == MAX_CONNECTIONS
     # supervisord raises its own soft limit to `minfds` at start (this machine's is higher already).
     assert "minfds=8192" in control_plane.supervisor.conf_file.read_text().splitlines()
+
+
+def test_only_an_allow_list_of_the_operators_environment_reaches_the_instances() -> None:
+    """supervisord passes its environment to every program it runs: the operator's shell's credentials must not
+    reach the customers' instances (the launcher drops only TALLYHOLD_ variables)."""
+    operator = {
+        "PATH": "/usr/bin",
+        "LC_ALL": "C.UTF-8",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "VAULT_TOKEN": "hvs.operator-root-token",
+        "AWS_SECRET_ACCESS_KEY": "operator-aws-secret",
+        "PGPASSWORD": "operator-postgres-password",
+        "TALLYHOLD_PROVISIONER_VAULT_TOKEN": "hvs.provisioner-token",
+    }
+    assert supervisord_environment(operator) == {
+        "PATH": "/usr/bin",
+        "LC_ALL": "C.UTF-8",
+        "HTTPS_PROXY": "http://proxy:3128",
+    }

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,26 @@ from tallyhold_provision.local.files import write_private
 MAX_SOCKET_PATH = 107
 START_TIMEOUT_SECONDS = 30.0
 RUNNING_STATES = {"STARTING", "RUNNING", "BACKOFF"}
+
+
+# What of the operator's environment reaches supervisord, and so every program it runs (the instances, the fork
+# server): how to run Python and reach the network, nothing else. No TALLYHOLD_ variable (instances get exactly
+# what their env file says), and none of whatever else an operator's shell holds (VAULT_TOKEN, which hvac would
+# pick up, AWS_*, PGPASSWORD, ...), which every customer's instance would otherwise inherit.
+PASSED_ENVIRONMENT = frozenset(
+    {
+        "PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+        "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "VIRTUAL_ENV",
+        "PYTHONOPTIMIZE", "PYTHONNODEBUGRANGES", "MALLOC_ARENA_MAX",
+    }
+)  # fmt: skip
+
+
+def supervisord_environment(operator: Mapping[str, str]) -> dict[str, str]:
+    """The allow-listed part of the operator's environment (and the locale's LC_ variables)."""
+    return {key: value for key, value in operator.items() if key in PASSED_ENVIRONMENT or key.startswith("LC_")}
 
 
 class SupervisorError(RuntimeError):
@@ -117,8 +137,7 @@ class Supervisor:
         write_private(self.conf_file, self._main_config())
         self.socket.unlink(missing_ok=True)
         exe = Path(sys.executable).with_name("supervisord")
-        # No TALLYHOLD_ variable reaches supervisord: instances get exactly what their env file says.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TALLYHOLD_")}
+        env = supervisord_environment(os.environ)
         result = subprocess.run(  # noqa: S603 - our own interpreter's supervisord, fixed arguments
             [str(exe), "-c", str(self.conf_file)], env=env, capture_output=True, text=True, check=False
         )

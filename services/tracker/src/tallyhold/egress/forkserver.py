@@ -18,16 +18,18 @@ Nothing of a customer's passes through the server: the worker gets its configura
 and every request on the stdin pipe, straight from its instance, after the fork.
 
 The worker runs as exactly the user and group that connected (the kernel's SO_PEERCRED, not anything the
-instance says), with no supplementary group, `no_new_privs`, in a session of its own (stopping the server
-stops none of the workers), with only its three descriptors open, the server's allow-listed environment, and
-the same nice value and scheduling policy as a worker the instance starts itself. So it can do nothing the
+instance says), with no supplementary group, `no_new_privs`, not dumpable, in a session of its own (stopping
+the server stops none of the workers), with only its three streams open, the server's allow-listed environment,
+and the same nice value and scheduling policy as a worker the instance starts itself. So it can do nothing the
 instance could not do by starting the worker itself, which it still does whenever the server is unset,
 unreachable or refuses (tallyhold/egress/forked.py).
 
-What workers forked from one server share that separately started ones do not: the memory layout of what the
-server loaded (address space layout randomisation happens once, at the server's start) and Python's string hash
-seed. Neither is a secret the egress worker relies on: it parses exchange and chain replies as JSON into
-pydantic models and runs no code it is sent.
+What workers forked from one server share that separately started ones do not: what the server's start decided
+once, among it the memory layout of what it loaded (address space layout randomisation happens at an exec), the
+stack protector's canary and Python's string hash seed. Those protect native parsers (aiohttp's, OpenSSL's)
+against memory-safety bugs, so a bug that leaks them from one customer's worker weakens every other worker of
+the host against a second bug: the trade-off every fork server makes, stated in the README with the way to
+turn the server off.
 
 One request at a time: a connection that sends nothing within `REQUEST_TIMEOUT_SECONDS` is dropped. An
 instance that keeps the server busy only sends the others back to starting their workers themselves.
