@@ -32,7 +32,10 @@ from tallyhold_provision.local.supervisor import MAX_SOCKET_PATH, RUNNING_STATES
 PROGRAM = "egress-forkserver"  # never a customer's program name: those are customer ids, `t_<hex>`
 FOLDER = "egress-forkserver"
 SOCKET = "forkserver.sock"
-SO_PASSRIGHTS = 83  # Linux 6.16's socket option: 0 refuses SCM_RIGHTS sent to the socket (asm-generic value)
+SO_PASSRIGHTS = 83  # Linux 6.16's socket option: 0 refuses SCM_RIGHTS sent to the socket
+# Where 83 is that option (asm-generic numbering); other architectures number socket options their own way, and
+# there the server relies on discarding what is sent instead (never sets an option it cannot name).
+GENERIC_SOCKET_OPTIONS = frozenset({"x86_64", "aarch64", "riscv64"})
 
 
 def forkserver_socket(state_dir: Path) -> Path | None:
@@ -70,7 +73,8 @@ def listen(path: Path) -> socket.socket:
     (SO_PASSRIGHTS, Linux 6.16: an instance's sendmsg with any fails)."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with contextlib.suppress(OSError):  # older kernels: the server discards what is sent unopened instead
-        listener.setsockopt(socket.SOL_SOCKET, SO_PASSRIGHTS, 0)
+        if os.uname().machine in GENERIC_SOCKET_OPTIONS:
+            listener.setsockopt(socket.SOL_SOCKET, SO_PASSRIGHTS, 0)
     with contextlib.suppress(FileNotFoundError):
         if stat.S_ISSOCK(path.lstat().st_mode):
             path.unlink()  # the previous server's

@@ -83,7 +83,10 @@ KEPT_ENVIRONMENT = (
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_NAME = 15
 PR_SET_DUMPABLE = 4
-SO_PASSRIGHTS = 83  # Linux 6.16's socket option: 0 refuses SCM_RIGHTS sent to the socket (asm-generic value)
+SO_PASSRIGHTS = 83  # Linux 6.16's socket option: 0 refuses SCM_RIGHTS sent to the socket
+# Where 83 is that option (asm-generic numbering); other architectures number socket options their own way, and
+# there the server relies on discarding what is sent instead (never sets an option it cannot name).
+GENERIC_SOCKET_OPTIONS = frozenset({"x86_64", "aarch64", "riscv64"})
 UCRED = struct.Struct("iII")  # struct ucred: pid_t pid, uid_t uid, gid_t gid
 # A forked worker's command line is the server's (fork copies it); its name (`ps -o comm`, top, /proc/<pid>/comm)
 # tells the two apart.
@@ -252,7 +255,8 @@ def listening_socket(path: Path) -> socket.socket:
     descriptors where the kernel can (SO_PASSRIGHTS, Linux 6.16): an instance's `sendmsg` with any fails."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     with contextlib.suppress(OSError):  # older kernels: what is sent is discarded unopened instead (answer())
-        listener.setsockopt(socket.SOL_SOCKET, SO_PASSRIGHTS, 0)
+        if os.uname().machine in GENERIC_SOCKET_OPTIONS:
+            listener.setsockopt(socket.SOL_SOCKET, SO_PASSRIGHTS, 0)
     with contextlib.suppress(FileNotFoundError):
         if stat.S_ISSOCK(path.lstat().st_mode):
             path.unlink()  # a previous server's; anything else in its place makes bind fail
