@@ -91,8 +91,10 @@ UCRED = struct.Struct("iII")  # struct ucred: pid_t pid, uid_t uid, gid_t gid
 # A forked worker's command line is the server's (fork copies it); its name (`ps -o comm`, top, /proc/<pid>/comm)
 # tells the two apart.
 WORKER_NAME = b"th-egress-fork"
-# Every venue and operation a worker may be asked for, imported before the first fork.
+# What a worker imports only when a request needs it, imported before the first fork; by import path, as the
+# operations are (egress/operations.py), so that egress imports none of the domains.
 PRELOADED_MODULES = ("tallyhold.chains.bitcoin", "tallyhold.chains.evm", "tallyhold.chains.hdkeys")
+PRELOADED_CALLS = ("tallyhold.exchanges.preload:import_venues",)
 
 
 class Refused(Exception):
@@ -101,7 +103,8 @@ class Refused(Exception):
 
 def preload() -> None:
     """What every worker would import, imported once here: the same narrowed imports a worker makes
-    (`worker.prepare_imports`), every operation's models and handler, and every supported venue's ccxt class."""
+    (`worker.prepare_imports`), every operation's models and handler, the chain readers, and every supported
+    venue's ccxt class."""
     worker.prepare_imports()
     for operation in OPERATIONS.values():
         operation.request_model()
@@ -109,12 +112,9 @@ def preload() -> None:
         operation.handler_function()
     for name in PRELOADED_MODULES:
         importlib.import_module(name)
-    import ccxt.async_support
-
-    from tallyhold.exchanges.registry import ADAPTERS
-
-    for venue in ADAPTERS:
-        getattr(ccxt.async_support, venue)
+    for path in PRELOADED_CALLS:
+        module, _, function = path.partition(":")
+        getattr(importlib.import_module(module), function)()
 
 
 class ForkServer:
