@@ -1,6 +1,7 @@
 """The API process's side of egress: `EgressClient.call(op, request, ReplyModel)`.
 
-`subprocess` mode (the default) starts the worker on demand and reuses it while it lives; a worker that
+`subprocess` mode (the default) starts the worker on demand (or has the host's fork server fork it, already
+loaded: egress/forked.py) and reuses it while it lives; a worker that
 retires (idle: it says so, is sent nothing more, and answers what it was already sent before its stdin is
 closed) or crashes is replaced on the next call, and calls in flight when it dies fail as transient.
 `inprocess` mode runs the same dispatch in this process (tests that do not exercise the boundary itself).
