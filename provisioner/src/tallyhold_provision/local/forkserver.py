@@ -19,10 +19,7 @@ before the first instance), so that forked workers run the code their upgraded i
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import stat
 import sys
 from pathlib import Path
 
@@ -32,10 +29,6 @@ from tallyhold_provision.local.supervisor import MAX_SOCKET_PATH, RUNNING_STATES
 PROGRAM = "egress-forkserver"  # never a customer's program name: those are customer ids, `t_<hex>`
 FOLDER = "egress-forkserver"
 SOCKET = "forkserver.sock"
-SO_PASSRIGHTS = 83  # Linux 6.16's socket option: 0 refuses SCM_RIGHTS sent to the socket
-# Where 83 is that option (asm-generic numbering); other architectures number socket options their own way, and
-# there the server relies on discarding what is sent instead (never sets an option it cannot name).
-GENERIC_SOCKET_OPTIONS = frozenset({"x86_64", "aarch64", "riscv64"})
 
 
 def forkserver_socket(state_dir: Path) -> Path | None:
@@ -67,26 +60,6 @@ def ensure_forkserver(supervisor: Supervisor, state_dir: Path, log_file: Path) -
     return path
 
 
-def listen(path: Path) -> socket.socket:
-    """The server's socket, bound here (as root, in the host's mount namespace, where the folder is writable):
-    rw for every user (the folder decides who reaches it), refusing descriptors where the kernel can
-    (SO_PASSRIGHTS, Linux 6.16: an instance's sendmsg with any fails)."""
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    with contextlib.suppress(OSError):  # older kernels: the server discards what is sent unopened instead
-        if os.uname().machine in GENERIC_SOCKET_OPTIONS:
-            listener.setsockopt(socket.SOL_SOCKET, SO_PASSRIGHTS, 0)
-    with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISSOCK(path.lstat().st_mode):
-            path.unlink()  # the previous server's
-    old_umask = os.umask(0o111)
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(old_umask)
-    listener.listen(64)
-    return listener
-
-
 def main() -> None:
     """`python -m tallyhold_provision.local.forkserver SOCKET`, supervisord's command: binds the socket, gives the
     server the instances' view of the filesystem (as root: the same mount namespace the instance launcher makes,
@@ -94,8 +67,11 @@ def main() -> None:
     that user may not enter), then becomes `python -m tallyhold.egress.forkserver --listen-fd N`."""
     if len(sys.argv) != 2:
         raise SystemExit("usage: python -m tallyhold_provision.local.forkserver SOCKET")
+    # Imported here, not at the top: every provisioner command imports this module for its names above.
+    from tallyhold.egress.forkserver import listening_socket
+
     path = Path(sys.argv[1]).resolve()
-    listener = listen(path)
+    listener = listening_socket(path)  # bound here, as root in the host's namespace, where the folder is writable
     if os.geteuid() == 0:
         expose_hidden_paths(outermost([path.parent]))
     descriptor = listener.detach()

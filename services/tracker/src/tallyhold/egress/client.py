@@ -28,28 +28,13 @@ from tallyhold.egress.dispatch import dispatch
 from tallyhold.egress.forked import ForkedWorker, ForkServerUnavailable, fork_worker
 from tallyhold.egress.protocol import WIRE_CONTEXT, EgressConfig, EgressError, EgressFailure
 from tallyhold.egress.slots import Slot, SlotsBusy, WorkerSlots
-from tallyhold.egress.worker import DEFAULT_IDLE_SECONDS
+from tallyhold.egress.worker import DEFAULT_IDLE_SECONDS, WORKER_ENVIRONMENT
 
 logger = logging.getLogger("tallyhold.egress")
 REPLY_LIMIT = 16 * 1024 * 1024  # the longest reply line read from a worker
 FORKSERVER_BACKOFF_SECONDS = 600.0
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
-# The worker inherits no TALLYHOLD_ variable (those hold the database URL and Vault credentials); only what
-# Python and TLS need to run.
-_INHERITED_ENV = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "PYTHONPATH",
-    "PYTHONDONTWRITEBYTECODE",
-    "PYTHONPYCACHEPREFIX",
-    "VIRTUAL_ENV",
-)
+_INHERITED_ENV = (*WORKER_ENVIRONMENT, "HOME")  # its run folder, for a started worker
 
 
 class WorkerProcess(Protocol):

@@ -67,19 +67,7 @@ MAX_IDLE_SECONDS = 3600.0
 REAP_EVERY_SECONDS = 1.0
 # What a worker needs of the environment: nothing the server was started with reaches a worker otherwise (the
 # server re-executes itself with only these, so not even its first environment stays in its memory).
-KEPT_ENVIRONMENT = (
-    "PATH",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "PYTHONPATH",
-    "PYTHONDONTWRITEBYTECODE",
-    "PYTHONPYCACHEPREFIX",
-    "VIRTUAL_ENV",
-)
+KEPT_ENVIRONMENT = worker.WORKER_ENVIRONMENT
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_NAME = 15
 PR_SET_DUMPABLE = 4

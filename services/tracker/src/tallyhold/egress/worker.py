@@ -22,6 +22,21 @@ from tallyhold.egress.protocol import EgressConfig, EgressError
 from tallyhold.logging import configure_logging
 
 DEFAULT_IDLE_SECONDS = 20.0
+# What of the environment a worker gets: what Python and TLS need to run, no TALLYHOLD_ variable (those hold the
+# database URL and Vault credentials). A started worker gets its instance's `HOME` too.
+WORKER_ENVIRONMENT = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "PYTHONPATH",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
+    "VIRTUAL_ENV",
+)
 
 
 class Worker:
