@@ -18,7 +18,9 @@ no call and no write), and the figures would describe those skips instead of syn
 source of every cycle it times did sync, from the instance's own counters. bench_egress_budget measures the budget.
 
 Quiet and busy (syncs of every source back to back) `/v1/networth` load alternate in short rounds, so that
-other work on a shared machine weighs on both alike; each phase's percentiles pool its rounds.
+other work on a shared machine weighs on both alike; each phase's percentiles pool its rounds. A third customer,
+with SYNC_YIELD_TO_REQUESTS=false, runs the same rounds afterwards: the baseline of the instance's background work
+letting requests in flight go first (tallyhold/foreground.py).
 
 Targets (2 cores): /v1/networth p99 ≤ 20 ms at 200 req/s, quiet and while syncs run, and busy p99 ≤ 2× the
 quiet p99 of the same run (issues 6 and 16); /v1/networth/history for a year p99 ≤ 50 ms.
@@ -43,6 +45,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
+from bench.openloop import open_loop
 from bench.sandbox import instance_environ, start_sandbox
 from tallyhold.db import create_engine, create_session_maker, transaction
 from tallyhold.portfolio.history import Retention, apply_retention
@@ -102,8 +105,9 @@ async def load(base: str, headers: dict[str, str], path: str, rate: int, seconds
 async def timed_load(
     base: str, headers: dict[str, str], path: str, rate: int, seconds: float
 ) -> tuple[list[float], int, float]:
-    """Latencies (ms), errors and wall seconds of `rate` requests per second for `seconds`, open loop.
-    aiohttp, not httpx: at 200 req/s httpx's own CPU cost made the load generator the bottleneck."""
+    """Latencies (ms), errors and wall seconds of `rate` requests per second for `seconds`, open loop
+    (bench/openloop.py). aiohttp, not httpx: at 200 req/s httpx's own CPU cost made the load generator the
+    bottleneck."""
     total = int(rate * seconds)
     latencies: list[float] = []
     errors = 0
@@ -111,13 +115,9 @@ async def timed_load(
     async with aiohttp.ClientSession(base, headers=headers, connector=connector) as client:
         async with client.get(path) as warm:  # the connection pool and the route
             await warm.read()
-        start = time.perf_counter() + 0.05
 
-        async def one(due: float) -> None:
+        async def one(_index: int, due: float) -> None:
             nonlocal errors
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
             try:
                 async with client.get(path) as response:
                     await response.read()
@@ -128,8 +128,7 @@ async def timed_load(
                 errors += 1
             latencies.append((time.perf_counter() - due) * 1000)
 
-        await asyncio.gather(*(one(start + i / rate) for i in range(total)))
-        took = time.perf_counter() - start
+        took = await open_loop(rate, total, one)
     return latencies, errors, took
 
 
@@ -352,10 +351,10 @@ def postgres_process(platform: LocalPlatform) -> psutil.Process:
     return psutil.Process(int((platform.postgres.data / "postmaster.pid").read_text().split()[0]))
 
 
-def quiet_and_busy(instance: Instance, folder: Path, postgres: psutil.Process) -> None:
+def quiet_and_busy(instance: Instance, folder: Path, postgres: psutil.Process, label: str) -> float:
     """/v1/networth at NETWORTH_RATE: quiet rounds alternating with rounds while every source syncs back to back.
     The CPU printed per phase is the instance's, its egress worker's and Postgres's (every backend, the other
-    customer's idle ones included): what shares the 2 cores with the requests."""
+    customers' idle ones included): what shares the 2 cores with the requests. Returns busy p99 / quiet p99."""
     metrics, base, headers = instance.metrics_url, instance.base, instance.headers
     process = psutil.Process(instance.pid)
 
@@ -395,7 +394,9 @@ def quiet_and_busy(instance: Instance, folder: Path, postgres: psutil.Process) -
         skipped = phase.syncs.get("skipped", 0.0)
         cycles = f", {phase.cycles} sync cycles, {ran:.0f} syncs run, {skipped:.0f} skipped" if phase.cycles else ""
         show(
-            f"networth, {NETWORTH_RATE} req/s, {phase.name} ({ROUNDS} rounds{cycles})", phase.figures(), NETWORTH_P99_MS
+            f"networth, {NETWORTH_RATE} req/s, {label}, {phase.name} ({ROUNDS} rounds{cycles})",
+            phase.figures(),
+            NETWORTH_P99_MS,
         )
         made = ", ".join(f"{int(count)} {path}" for path, count in sorted(phase.computed.items()))
         cpu = ", ".join(f"{name} {used / phase.seconds * 100:.0f}%" for name, used in phase.cpu.items())
@@ -409,6 +410,7 @@ def quiet_and_busy(instance: Instance, folder: Path, postgres: psutil.Process) -
         f"while syncing / quiet: p50 {b['p50'] / q['p50']:.2f}×, p99 {ratio:.2f}× "
         f"(target busy p99 ≤ {NETWORTH_P99_MS:.0f} ms and ≤ {BUSY_RATIO:.0f}× quiet: {verdict})"
     )
+    return ratio
 
 
 def provision(provisioner: Any, platform: LocalPlatform, database: str, slug: str, urls: dict[str, str]) -> Instance:
@@ -479,6 +481,7 @@ def main() -> None:
         settings = ProvisionerSettings(STATE_DIR=folder / "state")
         provisioner = build(settings, environ=instance_environ(urls, **UNSHARED))
         uncached_provisioner = build(settings, environ=instance_environ(urls, **UNSHARED, PORTFOLIO_CACHE_SECONDS="0"))
+        turns_provisioner = build(settings, environ=instance_environ(urls, **UNSHARED, SYNC_YIELD_TO_REQUESTS="false"))
         try:
             main_instance = provision(provisioner, platform, settings.TENANT_DATABASE, "bench-api", urls)
             base, headers = main_instance.base, main_instance.headers
@@ -530,7 +533,14 @@ def main() -> None:
                 HISTORY_P99_MS,
             )
             print(f"networth CPU per request: {server_cpu_ms(main_instance.pid, base, headers, '/v1/networth'):.2f} ms")
-            quiet_and_busy(main_instance, folder, postgres_process(platform))
+            postgres = postgres_process(platform)
+            first = quiet_and_busy(main_instance, folder, postgres, "requests first")
+            turns = provision(turns_provisioner, platform, settings.TENANT_DATABASE, "bench-api-turns", urls)
+            taking_turns = quiet_and_busy(turns, folder, postgres, "SYNC_YIELD_TO_REQUESTS=false")
+            print(
+                f"busy p99 / quiet p99 in this run: {first:.2f}× with the background work behind requests in flight "
+                f"(the default), {taking_turns:.2f}× with it taking turns with them (the baseline)"
+            )
 
             plain = provision(uncached_provisioner, platform, settings.TENANT_DATABASE, "bench-api-nocache", urls)
             cpu = server_cpu_ms(plain.pid, plain.base, plain.headers, "/v1/networth")
@@ -543,6 +553,7 @@ def main() -> None:
         finally:
             provisioner.close()
             uncached_provisioner.close()
+            turns_provisioner.close()
             platform.supervisor.shutdown()
             platform.openbao.stop()
             platform.postgres.stop()

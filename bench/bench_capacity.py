@@ -64,6 +64,7 @@ from prometheus_client.samples import Sample
 from bench import cpu_ledger
 from bench.bench_api import percentile
 from bench.containers import container_memory, instance_container, instance_pid
+from bench.openloop import open_loop
 from bench.world import SOURCES_PER_CUSTOMER, World, remove_platform, temporary_folder
 from tallyhold.settings import SyncSettings
 from tallyhold_provision.backends.podman import remove_stack, stack_objects
@@ -182,8 +183,8 @@ class MemorySampler:
 async def networth_load(
     customers: list[Customer], rate: float, seconds: float, abort: threading.Event | None = None
 ) -> dict[str, float]:
-    """Open loop: request i is due at t0 + i/rate and goes to customer i mod n; latency from its due time. When
-    `abort` is set the requests not yet sent are dropped (the figures are then of those sent)."""
+    """Open loop (bench/openloop.py): request i goes to customer i mod n. When `abort` is set the requests not
+    yet sent are dropped (the figures are then of those sent)."""
     total = int(rate * seconds)
     latencies: list[float] = []
     errors = 0
@@ -192,17 +193,10 @@ async def networth_load(
         for customer in customers:  # connections open, routes warm
             async with client.get(customer.url + "/v1/networth", headers=customer.headers) as warm:
                 await warm.read()
-        start = time.perf_counter() + 0.1
 
-        async def one(index: int) -> None:
+        async def one(index: int, due: float) -> None:
             nonlocal errors
-            due = start + index / rate
             customer = customers[index % len(customers)]
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if abort is not None and abort.is_set():
-                return
             try:
                 async with client.get(customer.url + "/v1/networth", headers=customer.headers) as response:
                     await response.read()
@@ -212,7 +206,7 @@ async def networth_load(
             errors += not ok
             latencies.append((time.perf_counter() - due) * 1000)
 
-        await asyncio.gather(*(one(i) for i in range(total)))
+        await open_loop(rate, total, one, lead=0.1, abort=abort)
     if not latencies:  # aborted before the first request was due
         return {"p50": 0.0, "p99": 0.0, "max": 0.0, "rate": 0.0, "errors": 0.0}
     return {

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tallyhold.db import transaction
@@ -21,7 +22,7 @@ from tallyhold.portfolio import cache
 from tallyhold.portfolio.cache import AnswerCache
 from tallyhold.settings import Settings
 from tallyhold_sandbox import Sandbox
-from tests.fixtures.instance import fast_egress, sandbox_settings, sync_now, wait_idle
+from tests.fixtures.instance import fast_egress, runtime_of, sandbox_settings, sync_now, wait_idle
 from tests.fixtures.platform import Tenant
 from tests.fixtures.vault import VaultTenant
 from tests.tracker.sync.helpers import AddAccount
@@ -239,3 +240,34 @@ async def test_a_sync_run_never_makes_a_request_wait_and_answers_are_committed_s
     assert set(_pairs(after).values()) == {("1000", "2")}
     by_asset = {a["asset"]: Decimal(a["amount"]) for a in (await client.get("/v1/networth")).json()["by_asset"]}
     assert by_asset == {"USDT": Decimal(4000), "ETH": Decimal(8)}
+
+
+async def test_a_sync_lets_the_requests_in_flight_go_first(
+    app: FastAPI, client: httpx.AsyncClient, add_binance: AddAccount
+) -> None:
+    """The sync's statements (its own pool) wait while a request is in flight; requests are never held by it."""
+    await add_binance(BEFORE)
+    runtime = runtime_of(app)
+    foreground = runtime.foreground
+    assert foreground is not None
+    background = runtime.sync.engine.session_maker.kw["bind"]
+    sent: list[str] = []
+    event.listen(background.sync_engine, "after_cursor_execute", lambda *args: sent.append(args[2]))
+    foreground.max_wait = 3600.0
+    foreground.started()  # a request in flight, as far as the background work can tell
+    try:
+        run = asyncio.create_task(runtime.sync.engine.sync_all())
+        await asyncio.sleep(1.0)
+        assert sent == [], "the sync sent statements while a request was in flight"
+        assert not run.done()
+        # Requests go on meanwhile, reads and writes, on the API's own pool.
+        assert (await client.get("/v1/networth")).status_code == 200
+        cash = {"label": "Cash", "asset": "USD", "amount": "5"}
+        assert (await client.post("/v1/connections/manual", json=cash)).status_code == 201
+        assert sent == []
+        assert not run.done()
+    finally:
+        foreground.finished()
+    report = await asyncio.wait_for(run, 60)
+    assert [result.outcome.value for result in report.results] == ["success"]
+    assert sent, "the sync ran once no request was in flight"

@@ -16,6 +16,7 @@ from tallyhold.api.middleware import AccessLog, BodySizeLimit, SecurityHeaders
 from tallyhold.api.openapi import install_openapi
 from tallyhold.chains.endpoints import chains_router, wallet_router
 from tallyhold.connections.endpoints import router as connections_router
+from tallyhold.foreground import CountInFlight, Foreground
 from tallyhold.health.endpoints import router as health_router
 from tallyhold.memory import release_free_heap
 from tallyhold.metrics import INSTANCE_INFO
@@ -49,9 +50,11 @@ class InstanceApp(FastAPI):
 
 
 def create_app(settings: Settings) -> FastAPI:
+    foreground = Foreground()  # requests in flight, which the background work lets go first (foreground.py)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, serving=True) as runtime:
+        async with open_runtime(settings, serving=True, foreground=foreground) as runtime:
             # Read by the routes' typed dependencies (`SessionDep`, `SyncControlDep`, ...; see tallyhold/runtime.py).
             app.state.runtime = served(runtime)
             INSTANCE_INFO.labels(__version__).set(1)
@@ -93,4 +96,5 @@ def create_app(settings: Settings) -> FastAPI:
     install_web(app)  # the customer's web pages at `/`
     app.add_middleware(BodySizeLimit, limit=settings.http.max_body_bytes, timeout=settings.http.body_timeout_seconds)
     app.add_middleware(AccessLog)
+    app.add_middleware(CountInFlight, foreground=foreground)
     return app

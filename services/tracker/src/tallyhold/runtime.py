@@ -36,6 +36,7 @@ from tallyhold.exchanges.shared_budget import SharedBudget
 from tallyhold.exchanges.sync import ExchangeRequests
 from tallyhold.exchanges.verification import CredentialVerifier
 from tallyhold.exchanges.verifier import ExchangeCredentialVerifier
+from tallyhold.foreground import Foreground, yield_to
 from tallyhold.health.checks import HealthParts, ReadinessCheck, database_check, not_configured
 from tallyhold.portfolio.cache import AnswerCache, background_writes
 from tallyhold.portfolio.dependencies import PortfolioParts
@@ -69,6 +70,8 @@ class Runtime:
     # Signs the web pages' cookies with a key made at start and never stored (a restart signs everyone out).
     cookie_signer: CookieSigner
     sync: SyncControl
+    # The requests in flight, which background database work lets go first (`tallyhold serve` only).
+    foreground: Foreground | None
     # A readiness probe answers "ok" or a short non-secret reason, one per dependency (`/readyz`).
     readiness: dict[str, ReadinessCheck]
 
@@ -85,7 +88,9 @@ def served(runtime: Runtime) -> Served:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, serving: bool, foreground: Foreground | None = None
+) -> AsyncIterator[Runtime]:
     """The runtime of `tallyhold serve` (`serving`: background work gets a pool of its own, a bulkhead for API
     latency, and the scheduler runs when the settings say so) or of a command without HTTP (one pool, no
     scheduler). Vault down at start is not fatal: the readiness check reports it."""
@@ -120,6 +125,8 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             )
             stack.push_async_callback(background_db.dispose)
             background = create_session_maker(background_db)
+            if foreground is not None and settings.sync.yield_to_requests:
+                yield_to(foreground, background_db)
         # The worker's questions to the exchange budget shared per egress IP go to Postgres on the background pool.
         egress.budget = SharedBudget(background_db)
         sync_engine = SyncEngine(settings, background, egress, request_builders(cipher))
@@ -128,8 +135,9 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
         if scheduler is not None:
             scheduler.start()
             stack.callback(scheduler.shutdown)
-        # Recomputes stale answers off the request path on the API's pool (portfolio/cache.py).
-        answers = AnswerCache(settings.portfolio.cache_seconds, session_maker)
+        # Recomputes stale answers off the request path (portfolio/cache.py), on the background pool: behind the
+        # requests in flight, like the syncs whose writes it follows (foreground.py).
+        answers = AnswerCache(settings.portfolio.cache_seconds, background)
         stack.push_async_callback(answers.aclose)
         runtime = Runtime(
             settings=settings,
@@ -148,6 +156,7 @@ async def open_runtime(settings: Settings, *, serving: bool) -> AsyncIterator[Ru
             answers=answers,
             cookie_signer=sessions.new_signer(),
             sync=SyncControl(settings, sync_engine, scheduler),
+            foreground=foreground,
             readiness={
                 "database": database_check(engine),
                 "vault": cipher.probe if cipher is not None else not_configured,

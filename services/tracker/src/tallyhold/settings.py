@@ -329,6 +329,13 @@ class SyncSettings(_Group):
         description="Run the scheduler inside `tallyhold serve`. Off: sources sync only on `POST /v1/sync` or "
         "`tallyhold sync --once`.",
     )
+    yield_to_requests: bool = Field(
+        True,
+        alias="SYNC_YIELD_TO_REQUESTS",
+        description="In `tallyhold serve`, the database statements of syncs, prices, retention and answer "
+        "refreshes wait while requests are in flight (at most 50 ms each), so a request never queues behind "
+        "their work on the event loop. Off: they take turns with requests.",
+    )
     interval_seconds: int = Field(
         300, ge=30, le=86_400, alias="SYNC_INTERVAL_SECONDS", description="Seconds between two syncs of a source."
     )
