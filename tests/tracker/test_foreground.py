@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Receive, Scope, Send
 
 from tallyhold.db import create_engine
-from tallyhold.foreground import CountInFlight, Foreground, yield_to
+from tallyhold.foreground import REQUESTS_FIRST, CountInFlight, Foreground, yield_to
 from tallyhold.settings import Settings
 
 
@@ -93,6 +93,19 @@ async def test_the_wait_is_bounded(engine: AsyncEngine) -> None:
     foreground.started()  # never finishes
     assert await asyncio.wait_for(select_one(engine), 30) == 1
     assert foreground.in_flight == 1
+
+
+async def test_a_statement_may_be_let_through(engine: AsyncEngine) -> None:
+    """The shared exchange budget's questions may be a request's own (a key's verification): they never wait."""
+    foreground = Foreground(max_wait=3600)
+    yield_to(foreground, engine)
+    foreground.started()
+    try:
+        async with engine.connect() as connection:
+            let_through = await connection.execution_options(**{REQUESTS_FIRST: False})
+            assert (await asyncio.wait_for(let_through.execute(text("SELECT 1")), 30)).scalar_one() == 1
+    finally:
+        foreground.finished()
 
 
 async def test_a_pool_without_the_gate_never_waits(engine: AsyncEngine, settings: Settings) -> None:

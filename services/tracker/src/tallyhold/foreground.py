@@ -26,6 +26,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+# An execution option: statements run with it set to False never wait (a question that may be a request's own,
+# such as the shared exchange budget's while a key is verified: it would wait for itself).
+REQUESTS_FIRST = "requests_first"
 # Longest a background step waits for requests to finish. Longer than a request's usual time (a few ms), so that
 # one request is served before the step goes on; short enough that a sync's ~40 statements lose at most a few
 # seconds to a load with no pause at all, far within a source's deadline and lease.
@@ -64,11 +67,11 @@ class Foreground:
 
 
 def yield_to(foreground: Foreground, engine: AsyncEngine) -> None:
-    """Makes every statement of `engine` (a pool of background work only) wait for `foreground` before it is sent
-    and after its result is in."""
+    """Makes every statement of `engine` (a pool of background work) wait for `foreground` before it is sent and
+    after its result is in, unless it runs with the execution option `REQUESTS_FIRST` set to False."""
 
-    def gate(conn: Connection, *_: Any) -> None:
-        if foreground.in_flight:
+    def gate(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if foreground.in_flight and (context is None or context.execution_options.get(REQUESTS_FIRST, True)):
             # Inside SQLAlchemy's greenlet: the driver connection's `run_async` awaits on the event loop.
             conn.connection.dbapi_connection.run_async(lambda _driver: foreground.quiet())  # type: ignore[union-attr]
 

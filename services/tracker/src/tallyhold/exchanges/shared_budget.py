@@ -1,6 +1,7 @@
 """The API process's side of the shared exchange budget (egress/budget.py): asks Postgres, counts the waits.
 
-One statement per question, in autocommit, on the background pool (never the API's). A Binance sync asks before
+One statement per question, in autocommit, on the background pool (never the API's), and never behind the requests
+in flight (foreground.py): a key's verification, a request's own work, asks too. A Binance sync asks before
 each of its ten requests: as ORM transactions (BEGIN, the function, COMMIT) the questions cost the instance about
 as much CPU as the rest of the sync. Any database failure is `BudgetUnavailable`: the call that asked does not go
 out, and the sync fails transient with that code.
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tallyhold.egress.budget import HOLDS, BudgetUnavailable, Grant
 from tallyhold.exchanges.budget_repository import BudgetRepository
 from tallyhold.exchanges.registry import ADAPTERS
+from tallyhold.foreground import REQUESTS_FIRST
 from tallyhold.metrics import EGRESS_BUDGET_HOLD_BACKS, EGRESS_BUDGET_WAIT
 
 logger = logging.getLogger("tallyhold.egress.budget")
@@ -42,7 +44,8 @@ class SharedBudget:
     async def _repository(self, venue: str) -> AsyncIterator[BudgetRepository]:
         try:
             async with self._engine.connect() as connection:
-                yield BudgetRepository(await connection.execution_options(isolation_level="AUTOCOMMIT"))
+                options = {"isolation_level": "AUTOCOMMIT", REQUESTS_FIRST: False}
+                yield BudgetRepository(await connection.execution_options(**options))
         except SQLAlchemyError as error:
             logger.error("egress budget unavailable", extra={"venue": venue, "error": type(error).__name__})
             raise BudgetUnavailable(BudgetUnavailable.code) from None
