@@ -295,6 +295,26 @@ def _unsynced(customers: list[Customer], since: datetime) -> list[str]:
     return problems
 
 
+def _explain_unsynced(platform: LocalPlatform, customers: list[Customer], since: datetime) -> None:
+    """One line per source that did not sync since `since`: its sync state (codes and times only), and on the
+    local backend its instance's last warnings (the instance logs codes and reasons, never a secret)."""
+    for customer in customers:
+        status = httpx.get(customer.url + "/v1/sync/status", headers=customer.headers, timeout=30).json()
+        for source in status["sources"]:
+            success = source["last_success_at"]
+            if source["kind"] == "manual" or not (
+                source["last_error"] or success is None or datetime.fromisoformat(success) < since
+            ):
+                continue
+            fields = ("venue", "last_error", "failure_count", "last_attempt_at", "next_attempt_at", "last_success_at")
+            print(f"      unsynced: {customer.id} " + ", ".join(f"{name}={source[name]}" for name in fields))
+            log = platform.state_dir / "logs" / f"{customer.id}.log"
+            if customer.container is None and log.is_file():
+                warnings = [line for line in log.read_text(errors="replace").splitlines() if '"warning"' in line]
+                for line in warnings[-3:]:
+                    print(f"        {line[:300]}")
+
+
 def _wait_first_syncs(customers: list[Customer], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     epoch = datetime.fromtimestamp(0, UTC)
@@ -383,6 +403,8 @@ def run_step(
     waits = {outcome: n - waits_before.get(outcome, 0.0) for outcome, n in _all_slot_waits(customers).items()}
     problems = _unsynced(customers, started)
     syncs, p99_sync, worst_sync = _slowest(before, after)
+    if problems:
+        _explain_unsynced(platform, customers, started)
     rss, pss = _instance_memory(platform, customers)
     measured = "containers (every process)" if customers[0].container else "instance"
     used = _used_mib() - base
