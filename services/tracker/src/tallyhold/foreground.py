@@ -6,11 +6,11 @@ in steps of a millisecond or two). A request that arrives while such steps are r
 before its own turn, and a sync of several sources at once has several ready at a time: that queue, not the
 request's own work, is what made answers slower while syncs ran (bench/bench_api.py).
 
-So every statement of the background pool (syncs, prices, retention, the shared exchange budget) passes a gate
-before it is sent and again once its result is in, before the result is read: while requests are in flight,
-the step waits until none is, for at most `MAX_WAIT_SECONDS`. A request then waits for the one step that was
-running when it came, not for a queue of them. The bound keeps background work going under a load that never
-pauses, and bounds the wait of a request that itself waits for a row lock held by a waiting transaction.
+So every statement of the background pool (syncs, prices, retention, answer refreshes) passes a gate before it
+is sent and again once its result is in, before the result is read: while requests are in flight, the step
+waits until none is, for at most `MAX_WAIT_SECONDS`. A request then waits for the one step that was running when
+it came, not for a queue of them. The bound keeps background work going under a load that never pauses, and
+bounds the wait of a request that itself waits for a row lock held by a waiting transaction.
 
 Only the order of work changes: every statement still runs, in the same transaction, in the same order.
 """
