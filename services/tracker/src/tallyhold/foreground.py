@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 # An execution option: statements run with it set to False never wait (a question that may be a request's own,
@@ -72,8 +73,8 @@ def yield_to(foreground: Foreground, engine: AsyncEngine) -> None:
 
     def gate(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         if foreground.in_flight and (context is None or context.execution_options.get(REQUESTS_FIRST, True)):
-            # Inside SQLAlchemy's greenlet: the driver connection's `run_async` awaits on the event loop.
-            conn.connection.dbapi_connection.run_async(lambda _driver: foreground.quiet())  # type: ignore[union-attr]
+            # Events of an AsyncEngine run inside SQLAlchemy's greenlet, where `await_only` awaits on the loop.
+            await_only(foreground.quiet())
 
     event.listen(engine.sync_engine, "before_cursor_execute", gate)
     event.listen(engine.sync_engine, "after_cursor_execute", gate)
